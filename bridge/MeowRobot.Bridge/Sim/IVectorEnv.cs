@@ -1,0 +1,46 @@
+namespace MeowRobot.Bridge.Sim;
+
+/// <summary>
+/// Buffers for one batched step of <see cref="IVectorEnv"/>, preallocated once and reused (row-major, NumEnvs rows).
+/// An env whose episode ended is reset inside the same step: its row of <see cref="Obs"/> is the new episode's first
+/// observation and its row of <see cref="FinalObs"/> the last observation of the ended one.
+/// </summary>
+public sealed class VectorBatch
+{
+    public VectorBatch(int numEnvs, int obsDim)
+    {
+        NumEnvs = numEnvs;
+        ObsDim = obsDim;
+        Obs = new float[numEnvs * obsDim];
+        FinalObs = new float[numEnvs * obsDim];
+        Reward = new float[numEnvs];
+        Terminated = new byte[numEnvs];
+        Truncated = new byte[numEnvs];
+    }
+
+    public int NumEnvs { get; }
+    public int ObsDim { get; }
+    public float[] Obs { get; }
+    public float[] FinalObs { get; }
+    public float[] Reward { get; }
+    /// <summary>1 where the episode reached a terminal state this step.</summary>
+    public byte[] Terminated { get; }
+    /// <summary>1 where the episode hit the time limit this step (truncation is not termination).</summary>
+    public byte[] Truncated { get; }
+
+    public Span<float> ObsRow(int env) => Obs.AsSpan(env * ObsDim, ObsDim);
+    public Span<float> FinalObsRow(int env) => FinalObs.AsSpan(env * ObsDim, ObsDim);
+}
+
+/// <summary>N environments stepped together, in-process or through sim workers over the bridge.</summary>
+public interface IVectorEnv : IDisposable
+{
+    TaskSpec Spec { get; }
+    int NumEnvs { get; }
+
+    /// <summary>Resets every env (optionally one seed per env, and parameter values) and writes first observations into <paramref name="into"/>.Obs.</summary>
+    void Reset(VectorBatch into, IReadOnlyList<int>? seeds = null, IReadOnlyDictionary<string, double>? parameters = null);
+
+    /// <summary>Steps every env with <paramref name="actions"/> (NumEnvs × ActDim, row-major).</summary>
+    void Step(ReadOnlySpan<float> actions, VectorBatch into);
+}

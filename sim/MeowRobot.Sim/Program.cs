@@ -1,0 +1,13 @@
+using System.CommandLine;
+
+namespace MeowRobot.Sim;
+
+/// <summary>Entry point: the subcommands of `./meow sim`. Each command lives in its own file and is added here.</summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        var root = new RootCommand("Sim worker: serves simulated tasks over sim protocol v1");
+        return root.Parse(args).Invoke();
+    }
+}

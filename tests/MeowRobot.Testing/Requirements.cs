@@ -1,0 +1,82 @@
+using Xunit;
+
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace MeowRobot.Testing;
+
+/// <summary>Things outside the project that some tests need. A test that lacks one is skipped with a message naming it.</summary>
+public enum Requirement
+{
+    GoldenVectors,
+    MuJoCoModels,
+    MsgPackConformance,
+    LibZmq,
+    LibMuJoCo,
+    Socat,
+    PythonPeer,
+    SystemdAnalyze,
+}
+
+public static class Requirements
+{
+    /// <summary>Null when the requirement is met, else the reason to skip.</summary>
+    public static string? Missing(Requirement r) => r switch
+    {
+        Requirement.GoldenVectors => SharedMaterial.GoldenCases().Count > 0 ? null : $"no golden case folders under {SharedMaterial.GoldenDir} (set MEOW_GOLDEN_DIR)",
+        Requirement.MuJoCoModels => File.Exists(SharedMaterial.MuJoCoModel("hopper")) ? null : $"MJCF models missing: {SharedMaterial.MuJoCoModel("hopper")}",
+        Requirement.MsgPackConformance => File.Exists(SharedMaterial.MsgPackConformanceFile) ? null : $"conformance suite missing: {SharedMaterial.MsgPackConformanceFile}",
+        Requirement.LibZmq => CanLoad("libzmq.so.5") ? null : "libzmq.so.5 missing: apt-get install libzmq5",
+        Requirement.LibMuJoCo => CanLoad("libmujoco.so.2.2.2") ? null : "libmujoco.so.2.2.2 missing: apt-get install libmujoco2.2.2",
+        Requirement.Socat => OnPath("socat") ? null : "socat missing: apt-get install socat",
+        Requirement.PythonPeer => PythonPeerReason.Value,
+        Requirement.SystemdAnalyze => OnPath("systemd-analyze") ? null : "systemd-analyze missing: apt-get install systemd",
+        _ => throw new ArgumentOutOfRangeException(nameof(r)),
+    };
+
+    /// <summary>The Python that has Debian's python3-zmq and python3-msgpack (a pyenv python on PATH usually lacks them).</summary>
+    public const string DebianPython = "/usr/bin/python3";
+
+    private static readonly Lazy<string?> PythonPeerReason = new(() =>
+    {
+        if (!File.Exists(DebianPython)) return $"{DebianPython} missing: apt-get install python3";
+        try
+        {
+            using var p = Process.Start(new ProcessStartInfo(DebianPython, ["-c", "import zmq, msgpack"]) { RedirectStandardError = true })!;
+            var err = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            return p.ExitCode == 0 ? null : "python3-zmq/python3-msgpack missing: " + err.Trim().Split('\n')[^1];
+        }
+        catch (Exception e) { return "cannot run " + DebianPython + ": " + e.Message; }
+    });
+
+    private static bool CanLoad(string file)
+    {
+        if (!NativeLibrary.TryLoad(file, out var h)) return false;
+        NativeLibrary.Free(h);
+        return true;
+    }
+
+    private static bool OnPath(string exe) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => d.Length > 0 && File.Exists(Path.Combine(d, exe)));
+
+    internal static string? FirstMissing(Requirement[] rs) => rs.Select(Missing).FirstOrDefault(m => m is not null);
+}
+
+/// <summary>A fact that is skipped, saying what is missing, when a requirement is not met.</summary>
+public sealed class RequiresFactAttribute : FactAttribute
+{
+    public RequiresFactAttribute(params Requirement[] requirements)
+    {
+        if (Requirements.FirstMissing(requirements) is { } why) Skip = why;
+    }
+}
+
+/// <summary>A theory that is skipped, saying what is missing, when a requirement is not met.</summary>
+public sealed class RequiresTheoryAttribute : TheoryAttribute
+{
+    public RequiresTheoryAttribute(params Requirement[] requirements)
+    {
+        if (Requirements.FirstMissing(requirements) is { } why) Skip = why;
+    }
+}

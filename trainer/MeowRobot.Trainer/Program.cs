@@ -1,0 +1,13 @@
+using System.CommandLine;
+
+namespace MeowRobot.Trainer;
+
+/// <summary>Entry point: the subcommands of `./meow trainer`. Each command lives in its own file and is added here.</summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        var root = new RootCommand("MEow trainer: learns a flow policy against sim workers and streams weights to robots");
+        return root.Parse(args).Invoke();
+    }
+}
