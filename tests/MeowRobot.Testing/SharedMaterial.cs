@@ -41,12 +41,12 @@ public static class SharedMaterial
 
     private static string FindRepoRoot()
     {
+        // The checkout this assembly was built from (build output may live outside it, under $MEOW_ARTIFACTS).
+        var recorded = typeof(SharedMaterial).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+            .Cast<System.Reflection.AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "MeowRobot.RepoRoot")?.Value;
+        if (recorded is not null && File.Exists(Path.Combine(recorded, "MeowRobot.sln")))
+            return recorded;
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "MeowRobot.sln")) || File.Exists(Path.Combine(dir.FullName, "MeowRobot.slnx")))
-                return dir.FullName;
-        }
-        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
         {
             if (File.Exists(Path.Combine(dir.FullName, "MeowRobot.sln")))
                 return dir.FullName;

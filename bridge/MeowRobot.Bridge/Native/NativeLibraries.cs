@@ -16,6 +16,8 @@ public static class NativeLibraries
     public const string MuJoCo = "mujoco";
     /// <summary>Name to use in <c>[LibraryImport]</c> for the C library (termios, poll, sockets, sched).</summary>
     public const string Libc = "libc";
+    /// <summary>Our accessor over libmujoco, compiled at build time against the installed headers (sim/MeowRobot.Tasks).</summary>
+    public const string MuJoCoAccessor = "meow_mujoco";
 
     private sealed record Entry(string[] Files, string DebianPackage);
 
@@ -24,6 +26,8 @@ public static class NativeLibraries
         [Zmq] = new(["libzmq.so.5"], "libzmq5"),
         [MuJoCo] = new(["libmujoco.so.2.2.2"], "libmujoco2.2.2"),
         [Libc] = new(["libc.so.6"], "libc6"),
+        // Built beside the assembly when libmujoco-dev's headers and a C compiler were present at build time.
+        [MuJoCoAccessor] = new([Path.Combine(AppContext.BaseDirectory, "libmeow_mujoco.so")], "libmujoco-dev"),
     };
 
     private static readonly HashSet<Assembly> Registered = [];
