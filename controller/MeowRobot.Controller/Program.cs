@@ -8,6 +8,13 @@ public static class Program
     public static int Main(string[] args)
     {
         var root = new RootCommand("On-robot controller: runs the policy at a fixed rate inside a safety envelope");
+        root.Subcommands.Add(ControllerServiceHost.ServeCommand());
+        root.Subcommands.Add(ControllerServiceHost.KeysCommand());
+        BenchInferCommand.AddTo(root);
+        BenchLoopCommand.AddTo(root);
+        root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(StatusCommand.Create());
+        root.Subcommands.Add(FakeDeviceCommand.Create());
         return root.Parse(args).Invoke();
     }
 }

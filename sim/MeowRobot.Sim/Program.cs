@@ -8,6 +8,8 @@ public static class Program
     public static int Main(string[] args)
     {
         var root = new RootCommand("Sim worker: serves simulated tasks over sim protocol v1");
+        root.Subcommands.Add(SimServiceHost.ServeCommand());
+        root.Subcommands.Add(SimBenchCommand.Create());
         return root.Parse(args).Invoke();
     }
 }

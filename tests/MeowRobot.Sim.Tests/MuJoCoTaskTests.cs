@@ -18,21 +18,7 @@ public class MuJoCoTaskTests
         { "reacher", 11, 2 },
     };
 
-    internal static MuJoCoTask Make(string name)
-    {
-        var path = SharedMaterial.MuJoCoModel(name);
-        return name switch
-        {
-            "hopper" => new PlanarRunner(PlanarRunner.Hopper, path),
-            "walker2d" => new PlanarRunner(PlanarRunner.Walker2d, path),
-            "half_cheetah" => new PlanarRunner(PlanarRunner.HalfCheetah, path),
-            "ant" => new Ant(path),
-            "humanoid" => new Humanoid(path),
-            "inverted_pendulum" => new InvertedPendulum(path),
-            "reacher" => new Reacher(path),
-            _ => throw new ArgumentException(name),
-        };
-    }
+    internal static MuJoCoTask Make(string name) => (MuJoCoTask)TaskCatalog.Create(name, new TaskOptions(SharedMaterial.MuJoCoModel(name)));
 
     [RequiresTheory(Requirement.MuJoCoModels, Requirement.LibMuJoCo)]
     [MemberData(nameof(Tasks))]

@@ -8,6 +8,11 @@ public static class Program
     public static int Main(string[] args)
     {
         var root = new RootCommand("MEow trainer: learns a flow policy against sim workers and streams weights to robots");
+        root.Subcommands.Add(TrainerServiceHost.ServeCommand());
+        root.Subcommands.Add(TrainerServiceHost.KeysCommand());
+        PolicyQueryCommand.AddTo(root);
+        BenchUpdateCommand.AddTo(root);
+        LearnCommand.AddTo(root);
         return root.Parse(args).Invoke();
     }
 }

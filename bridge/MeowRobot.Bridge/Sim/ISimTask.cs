@@ -9,8 +9,17 @@ public sealed record TaskSpec(
     float[] ActHigh,
     int MaxEpisodeSteps);
 
-/// <summary>A randomisable physical parameter of a task (for sim-to-real campaigns) and its allowed range.</summary>
-public sealed record TaskParameter(string Name, double Default, double Min, double Max);
+/// <summary>A randomisable physical parameter of a task (for sim-to-real campaigns) and its allowed range.
+/// <paramref name="Integer"/> parameters (e.g. an action delay in steps) accept whole numbers only.</summary>
+public sealed record TaskParameter(string Name, double Default, double Min, double Max, bool Integer = false)
+{
+    /// <summary>Null when <paramref name="value"/> is acceptable, else why not (the text of the error reply).</summary>
+    public string? Validate(double value) =>
+        !double.IsFinite(value) ? $"parameter '{Name}' must be finite, got {value}"
+        : value < Min || value > Max ? $"parameter '{Name}' = {value} is outside [{Min}, {Max}]"
+        : Integer && value != Math.Floor(value) ? $"parameter '{Name}' takes whole numbers, got {value}"
+        : null;
+}
 
 /// <summary>
 /// One environment instance. Stepping is allocation-free: observations are written into caller-owned spans.

@@ -16,6 +16,7 @@ public sealed class VectorBatch
         Reward = new float[numEnvs];
         Terminated = new byte[numEnvs];
         Truncated = new byte[numEnvs];
+        Lost = new byte[numEnvs];
     }
 
     public int NumEnvs { get; }
@@ -27,6 +28,10 @@ public sealed class VectorBatch
     public byte[] Terminated { get; }
     /// <summary>1 where the episode hit the time limit this step (truncation is not termination).</summary>
     public byte[] Truncated { get; }
+    /// <summary>1 where this step's result was lost to a sim worker failure (remote envs only; docs/protocol.md): the env
+    /// is also flagged truncated with reward 0, <see cref="FinalObs"/> is the observation the action was computed from and
+    /// <see cref="Obs"/> a fresh episode's. Do not store that transition.</summary>
+    public byte[] Lost { get; }
 
     public Span<float> ObsRow(int env) => Obs.AsSpan(env * ObsDim, ObsDim);
     public Span<float> FinalObsRow(int env) => FinalObs.AsSpan(env * ObsDim, ObsDim);
@@ -38,9 +43,14 @@ public interface IVectorEnv : IDisposable
     TaskSpec Spec { get; }
     int NumEnvs { get; }
 
-    /// <summary>Resets every env (optionally one seed per env, and parameter values) and writes first observations into <paramref name="into"/>.Obs.</summary>
+    /// <summary>Resets every env (optionally one seed per env, and parameter values) and writes first observations into <paramref name="into"/>.Obs.
+    /// Without seeds each env continues its own random stream (a new env's first episode uses its base seed + its index).
+    /// Parameters are set in every env, all or nothing (<see cref="ArgumentException"/> for an unknown name or a value out of range),
+    /// and stay set.</summary>
     void Reset(VectorBatch into, IReadOnlyList<int>? seeds = null, IReadOnlyDictionary<string, double>? parameters = null);
 
-    /// <summary>Steps every env with <paramref name="actions"/> (NumEnvs × ActDim, row-major).</summary>
+    /// <summary>Steps every env with <paramref name="actions"/> (NumEnvs × ActDim, row-major; clipped to the action box by the
+    /// task; non-finite values are an <see cref="ArgumentException"/> and nothing is stepped). Ended episodes are reset in
+    /// the same step (see <see cref="VectorBatch"/>).</summary>
     void Step(ReadOnlySpan<float> actions, VectorBatch into);
 }

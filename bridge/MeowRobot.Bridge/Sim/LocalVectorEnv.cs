@@ -1,0 +1,131 @@
+namespace MeowRobot.Bridge.Sim;
+
+/// <summary>
+/// N task instances stepped in this process: the in-process <see cref="IVectorEnv"/>, and what a sim worker serves.
+/// Ended episodes are reset inside the same step (their last observation goes to <see cref="VectorBatch.FinalObs"/>);
+/// an episode reaching <see cref="TaskSpec.MaxEpisodeSteps"/> is truncated (flag set even if it also terminated, as
+/// Gymnasium's TimeLimit does). Env i's first unseeded episode uses seed <c>baseSeed + i</c>; later unseeded resets
+/// continue each env's own stream, so a run is reproducible from the base seed alone.
+/// </summary>
+public sealed class LocalVectorEnv : IVectorEnv
+{
+    private readonly ISimTask[] tasks;
+    private readonly int[] episodeSteps;
+    private readonly int baseSeed;
+    private bool seeded;
+
+    /// <param name="tasks">The instances (one per env, all of one task); owned and disposed by this env.</param>
+    public LocalVectorEnv(IReadOnlyList<ISimTask> tasks, int baseSeed = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(tasks.Count);
+        this.tasks = [.. tasks];
+        var spec = this.tasks[0].Spec;
+        if (this.tasks.Any(t => t.Spec.Name != spec.Name || t.Spec.ObsDim != spec.ObsDim || t.Spec.ActDim != spec.ActDim))
+            throw new ArgumentException("all envs of a vector env must be the same task", nameof(tasks));
+        Spec = spec;
+        episodeSteps = new int[tasks.Count];
+        this.baseSeed = baseSeed;
+    }
+
+    /// <summary>Makes <paramref name="numEnvs"/> instances with <paramref name="create"/>.</summary>
+    public LocalVectorEnv(Func<ISimTask> create, int numEnvs, int baseSeed = 0)
+        : this(Enumerable.Range(0, numEnvs).Select(_ => create()).ToArray(), baseSeed)
+    {
+    }
+
+    public TaskSpec Spec { get; }
+    public int NumEnvs => tasks.Length;
+
+    /// <summary>False until the first <see cref="Reset"/>; stepping before it is an error.</summary>
+    public bool IsReset { get; private set; }
+
+    /// <summary>The randomisable parameters (all envs share one definition).</summary>
+    public IReadOnlyList<TaskParameter> Parameters => tasks[0].Parameters;
+
+    /// <summary>A parameter's current value (the same in every env: <see cref="SetParameters"/> sets them all).</summary>
+    public double GetParameter(string name) => tasks[0].GetParameter(name);
+
+    /// <summary>Null when every name is known and every value acceptable, else why not. Nothing is changed.</summary>
+    public string? ValidateParameters(IReadOnlyDictionary<string, double> parameters)
+    {
+        foreach (var (name, value) in parameters)
+        {
+            var p = Parameters.FirstOrDefault(q => q.Name == name);
+            if (p is null) return $"{Spec.Name} has no parameter '{name}' (it has: {string.Join(", ", Parameters.Select(q => q.Name))})";
+            if (p.Validate(value) is { } why) return why;
+        }
+        return null;
+    }
+
+    /// <summary>Sets parameters in every env, all or nothing (<see cref="ArgumentException"/> when any is invalid).</summary>
+    public void SetParameters(IReadOnlyDictionary<string, double> parameters)
+    {
+        if (ValidateParameters(parameters) is { } why) throw new ArgumentException(why, nameof(parameters));
+        foreach (var task in tasks)
+        {
+            foreach (var (name, value) in parameters) task.SetParameter(name, value);
+        }
+    }
+
+    public void Reset(VectorBatch into, IReadOnlyList<int>? seeds = null, IReadOnlyDictionary<string, double>? parameters = null)
+    {
+        CheckBatch(into);
+        if (seeds is not null && seeds.Count != NumEnvs)
+            throw new ArgumentException($"{seeds.Count} seeds for {NumEnvs} envs", nameof(seeds));
+        if (parameters is not null) SetParameters(parameters);
+        for (var i = 0; i < tasks.Length; i++)
+        {
+            int? seed = seeds is not null ? seeds[i] : seeded ? null : unchecked(baseSeed + i);
+            tasks[i].Reset(seed, into.ObsRow(i));
+            episodeSteps[i] = 0;
+        }
+        seeded = true;
+        IsReset = true;
+        into.Reward.AsSpan().Clear();
+        into.Terminated.AsSpan().Clear();
+        into.Truncated.AsSpan().Clear();
+        into.Lost.AsSpan().Clear();
+    }
+
+    public void Step(ReadOnlySpan<float> actions, VectorBatch into)
+    {
+        CheckBatch(into);
+        if (!IsReset) throw new InvalidOperationException("Step before the first Reset");
+        var actDim = Spec.ActDim;
+        if (actions.Length != NumEnvs * actDim)
+            throw new ArgumentException($"actions has length {actions.Length}, expected {NumEnvs} × {actDim}", nameof(actions));
+        for (var i = 0; i < actions.Length; i++)
+        {
+            // checked before any env moves, so a bad batch changes nothing
+            if (!float.IsFinite(actions[i]))
+                throw new ArgumentException($"actions[{i}] is {actions[i]}: actions must be finite", nameof(actions));
+        }
+        into.Lost.AsSpan().Clear(); // nothing is lost in-process
+        for (var i = 0; i < tasks.Length; i++)
+        {
+            var obs = into.ObsRow(i);
+            var (reward, terminated) = tasks[i].Step(actions.Slice(i * actDim, actDim), obs);
+            var truncated = ++episodeSteps[i] >= Spec.MaxEpisodeSteps;
+            into.Reward[i] = reward;
+            into.Terminated[i] = terminated ? (byte)1 : (byte)0;
+            into.Truncated[i] = truncated ? (byte)1 : (byte)0;
+            if (terminated || truncated)
+            {
+                obs.CopyTo(into.FinalObsRow(i));
+                tasks[i].Reset(null, obs);
+                episodeSteps[i] = 0;
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var task in tasks) task.Dispose();
+    }
+
+    private void CheckBatch(VectorBatch batch)
+    {
+        if (batch.NumEnvs != NumEnvs || batch.ObsDim != Spec.ObsDim)
+            throw new ArgumentException($"batch is {batch.NumEnvs} × {batch.ObsDim}, env is {NumEnvs} × {Spec.ObsDim}", nameof(batch));
+    }
+}

@@ -1,0 +1,175 @@
+using System.Buffers;
+using MeowRobot.Bridge.Sim.Protocol;
+using MeowRobot.Bridge.Zmq;
+
+namespace MeowRobot.Bridge.Sim;
+
+/// <summary>
+/// A sim worker: a ZeroMQ ROUTER bound on tcp:// or ipc:// that answers sim protocol v1 requests with a
+/// <see cref="SimService"/>, on a thread of its own (which owns the socket). DEALER and plain REQ clients both work:
+/// whatever frames precede the request (identity, empty delimiter) are echoed in front of the reply.
+/// <see cref="Start"/> returns once the socket is bound; <see cref="Dispose"/> stops promptly (it shuts the worker's
+/// ZeroMQ context down, which wakes the blocked poll) and never hangs. <see cref="RunAsync"/> is the same for a host's
+/// BackgroundService.
+/// </summary>
+public sealed class SimWorker : IDisposable
+{
+    /// <summary>Frames before the request that the worker will echo (a ROUTER identity, a delimiter, a little slack);
+    /// a message with more, or with an envelope frame over 255 bytes, cannot be a protocol request and is dropped.</summary>
+    private const int MaxEnvelopeFrames = 4;
+    private const int MaxEnvelopeFrameBytes = 255;
+
+    private readonly SimService service;
+    private readonly ZmqContext context = new();
+    private readonly Thread thread;
+    private readonly TaskCompletionSource bound = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly string bindEndpoint;
+    private string endpoint = "";
+    private long dropped;
+
+    private SimWorker(SimService service, string bindEndpoint)
+    {
+        this.service = service;
+        this.bindEndpoint = bindEndpoint;
+        thread = new Thread(Serve) { IsBackground = true, Name = "sim-worker " + bindEndpoint };
+    }
+
+    /// <summary>Binds <paramref name="bind"/> (e.g. <c>tcp://127.0.0.1:*</c>, <c>ipc:///run/meow/sim.sock</c>) and
+    /// starts serving <paramref name="service"/> (not owned: dispose it after the worker). Throws
+    /// <see cref="ZmqException"/> when the endpoint cannot be bound.</summary>
+    public static SimWorker Start(SimService service, string bind)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        ArgumentException.ThrowIfNullOrEmpty(bind);
+        var worker = new SimWorker(service, bind);
+        worker.thread.Start();
+        try
+        {
+            worker.bound.Task.GetAwaiter().GetResult();
+        }
+        catch
+        {
+            worker.Dispose();
+            throw;
+        }
+        return worker;
+    }
+
+    /// <summary>Serves until <paramref name="cancellationToken"/> is cancelled (for a hosted service). <paramref name="started"/>
+    /// is called once the endpoint is bound.</summary>
+    public static async Task RunAsync(SimService service, string bind, Action<SimWorker>? started, CancellationToken cancellationToken)
+    {
+        var worker = Start(service, bind);
+        try
+        {
+            started?.Invoke(worker);
+            var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            await using (cancellationToken.Register(() => cancelled.TrySetResult()))
+                await Task.WhenAny(cancelled.Task, worker.Completion).ConfigureAwait(false);
+        }
+        finally
+        {
+            worker.Dispose();
+        }
+        await worker.Completion.ConfigureAwait(false); // surfaces a crash of the serving thread
+    }
+
+    /// <summary>The endpoint actually bound (a wildcard port resolved), to give to clients.</summary>
+    public string Endpoint => endpoint;
+
+    public SimService Service => service;
+
+    /// <summary>Messages that could not be answered because their framing cannot be a request (see the class notes).</summary>
+    public long Dropped => Interlocked.Read(ref dropped);
+
+    /// <summary>Completes when the worker stops (after <see cref="Dispose"/>), faulted if the serving thread failed.</summary>
+    public Task Completion => completion.Task;
+
+    public void Dispose()
+    {
+        context.Shutdown();
+        if (thread.IsAlive && thread != Thread.CurrentThread) thread.Join();
+        context.Dispose();
+    }
+
+    private void Serve()
+    {
+        ZmqSocket? socket = null;
+        try
+        {
+            socket = context.CreateSocket(ZmqSocketType.Router);
+            // A peer that sends more than a step request can need is disconnected before anything is buffered.
+            var largest = (long)service.Env.NumEnvs * service.Env.Spec.ActDim * sizeof(float) + 4096;
+            socket.MaxMessageSize = Math.Max(1 << 20, 2 * largest);
+            socket.HeartbeatInterval = TimeSpan.FromSeconds(1);
+            socket.HeartbeatTimeout = TimeSpan.FromSeconds(5);
+            socket.Bind(bindEndpoint);
+            endpoint = socket.LastEndpoint;
+            bound.SetResult();
+            Loop(socket);
+            completion.TrySetResult();
+        }
+        catch (ZmqContextTerminatedException)
+        {
+            bound.TrySetException(new ObjectDisposedException(nameof(SimWorker)));
+            completion.TrySetResult(); // the normal way to stop
+        }
+        catch (Exception e)
+        {
+            bound.TrySetException(e);
+            completion.TrySetException(e);
+        }
+        finally
+        {
+            socket?.Dispose();
+        }
+    }
+
+    private void Loop(ZmqSocket socket)
+    {
+        var envelope = new byte[MaxEnvelopeFrames][];
+        for (var i = 0; i < envelope.Length; i++) envelope[i] = new byte[MaxEnvelopeFrameBytes];
+        var envelopeLengths = new int[MaxEnvelopeFrames];
+        using var frame = new ZmqMessage();
+        var reply = new ArrayBufferWriter<byte>(4096);
+        while (true)
+        {
+            socket.Receive(frame); // blocks; the context's shutdown ends it with ZmqContextTerminatedException
+            var frames = 0;
+            var droppable = false;
+            while (frame.More)
+            {
+                if (frames < MaxEnvelopeFrames && frame.Size <= MaxEnvelopeFrameBytes)
+                {
+                    frame.Span.CopyTo(envelope[frames]);
+                    envelopeLengths[frames] = frame.Size;
+                }
+                else
+                {
+                    droppable = true;
+                }
+                frames++;
+                socket.Receive(frame);
+            }
+            if (droppable || frames == 0)
+            {
+                Interlocked.Increment(ref dropped);
+                continue;
+            }
+            reply.ResetWrittenCount();
+            try
+            {
+                service.Handle(frame.Span, reply);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // Handle answers every bad request itself; this is a bug's safety net, so the worker keeps serving.
+                reply.ResetWrittenCount();
+                SimMessages.WriteError(reply, SimErrorCode.Internal, $"worker failed: {e.GetType().Name}: {e.Message}");
+            }
+            for (var i = 0; i < frames; i++) socket.Send(envelope[i].AsSpan(0, envelopeLengths[i]), more: true);
+            socket.Send(reply.WrittenSpan);
+        }
+    }
+}

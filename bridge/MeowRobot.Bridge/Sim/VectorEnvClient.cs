@@ -1,0 +1,455 @@
+using System.Buffers;
+using System.Diagnostics;
+using MeowRobot.Bridge.Sim.Protocol;
+using MeowRobot.Bridge.Zmq;
+
+namespace MeowRobot.Bridge.Sim;
+
+/// <summary>
+/// The trainer's side of sim protocol v1: one <see cref="IVectorEnv"/> over K sim workers × their envs (rows in
+/// endpoint order). A step is sent to every worker at once and the replies are gathered with zmq_poll, so workers
+/// simulate in parallel. A worker that dies, hangs or restarts is noticed (reply timeout, heartbeat <c>ping</c> with
+/// its session id, or a <c>not_reset</c> answer), reconnected with backoff and reset; only the step in flight is lost,
+/// and only for that worker's envs, which the step reports as truncated and <see cref="VectorBatch.Lost"/> (docs/protocol.md).
+/// <para>Single-threaded like the learner loop that drives it: the thread that constructs the client owns its sockets
+/// and must make every call.</para>
+/// </summary>
+public sealed class VectorEnvClient : IVectorEnv
+{
+    private sealed class Link(int index, string endpoint)
+    {
+        public int Index { get; } = index;
+        public string Endpoint { get; } = endpoint;
+        public ZmqSocket? Socket { get; set; }
+        public SimHello? Hello { get; set; }
+        public int EnvOffset { get; set; }
+        public long LastContact { get; set; }
+        public bool Pending { get; set; }
+        public bool Recovered { get; set; }
+        public int PollIndex { get; set; }
+    }
+
+    private enum Gathering { Reset, Step, Ping }
+
+    private readonly ZmqContext context = new();
+    private readonly Link[] links;
+    private readonly VectorEnvClientOptions options;
+    private readonly ArrayBufferWriter<byte> request = new(4096);
+    private readonly ZmqMessage frame = new();
+    private readonly Dictionary<string, double> parameterValues = new(StringComparer.Ordinal);
+    private readonly float[] lastObs;
+    private ZmqPoller? poller;
+    private bool ready;
+    private long recoveries;
+
+    /// <summary>Connects to every worker and reads its hello (retrying with backoff for up to
+    /// <see cref="VectorEnvClientOptions.GiveUpAfter"/>); all must serve the same task.</summary>
+    public VectorEnvClient(IReadOnlyList<string> endpoints, VectorEnvClientOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        if (endpoints.Count == 0) throw new ArgumentException("at least one sim worker endpoint is needed", nameof(endpoints));
+        this.options = options ?? new VectorEnvClientOptions();
+        this.options.Validate();
+        links = endpoints.Select((e, i) => new Link(i, e)).ToArray();
+        try
+        {
+            var offset = 0;
+            foreach (var link in links)
+            {
+                link.Hello = Contact(link, "first contact", resetInto: null, out _);
+                link.EnvOffset = offset;
+                offset += link.Hello.NumEnvs;
+            }
+            var first = links[0].Hello!;
+            foreach (var link in links.Skip(1)) CheckSameTask(link, link.Hello!, first);
+            Spec = first.Spec;
+            NumEnvs = offset;
+            Parameters = first.Params.Select(p => first.ParamRanges.TryGetValue(p.Key, out var r)
+                ? new TaskParameter(p.Key, p.Value, r.Min, r.Max)
+                : new TaskParameter(p.Key, p.Value, double.NegativeInfinity, double.PositiveInfinity)).ToArray();
+            lastObs = new float[NumEnvs * Spec.ObsDim];
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public TaskSpec Spec { get; }
+    public int NumEnvs { get; }
+
+    /// <summary>The task's randomisable parameters; <see cref="TaskParameter.Default"/> is the value at connection.</summary>
+    public IReadOnlyList<TaskParameter> Parameters { get; }
+
+    /// <summary>Each worker's latest hello (endpoint order).</summary>
+    public IReadOnlyList<SimHello> Workers => links.Select(l => l.Hello!).ToArray();
+
+    /// <summary>Worker losses recovered from so far.</summary>
+    public long Recoveries => recoveries;
+
+    /// <summary>Raised (on the calling thread) when a worker is declared lost, before reconnecting to it.</summary>
+    public event EventHandler<SimWorkerLostEventArgs>? WorkerLost;
+
+    /// <summary>Raised (on the calling thread) each time a lost worker is back and reset.</summary>
+    public event EventHandler<SimWorkerRecoveredEventArgs>? WorkerRecovered;
+
+    public void Reset(VectorBatch into, IReadOnlyList<int>? seeds = null, IReadOnlyDictionary<string, double>? parameters = null)
+    {
+        CheckBatch(into);
+        if (seeds is not null && seeds.Count != NumEnvs)
+            throw new ArgumentException($"{seeds.Count} seeds for {NumEnvs} envs", nameof(seeds));
+        if (parameters is not null)
+        {
+            foreach (var (name, value) in parameters)
+            {
+                var p = Parameters.FirstOrDefault(q => q.Name == name)
+                    ?? throw new ArgumentException($"{Spec.Name} has no parameter '{name}' (it has: {string.Join(", ", Parameters.Select(q => q.Name))})", nameof(parameters));
+                if (p.Validate(value) is { } why) throw new ArgumentOutOfRangeException(nameof(parameters), value, why);
+            }
+            // Remembered before sending: a worker recovered during this reset (or any later one) gets them too.
+            foreach (var (name, value) in parameters) parameterValues[name] = value;
+        }
+        into.Lost.AsSpan().Clear();
+        foreach (var link in links)
+        {
+            var n = link.Hello!.NumEnvs;
+            var slice = seeds is null ? [] : seeds.Skip(link.EnvOffset).Take(n).ToArray();
+            request.ResetWrittenCount();
+            SimMessages.WriteReset(request, slice, seeds is not null, parameters);
+            Send(link);
+        }
+        var error = Gather(Gathering.Reset, into);
+        into.Reward.AsSpan().Clear();
+        into.Terminated.AsSpan().Clear();
+        into.Truncated.AsSpan().Clear();
+        into.Obs.CopyTo(lastObs, 0);
+        ready = error is null;
+        if (error is not null) throw error;
+    }
+
+    public void Step(ReadOnlySpan<float> actions, VectorBatch into)
+    {
+        CheckBatch(into);
+        if (!ready) throw new InvalidOperationException("Step before Reset (or after a failed Reset)");
+        var actDim = Spec.ActDim;
+        if (actions.Length != NumEnvs * actDim)
+            throw new ArgumentException($"actions has length {actions.Length}, expected {NumEnvs} × {actDim}", nameof(actions));
+        for (var i = 0; i < actions.Length; i++)
+        {
+            if (!float.IsFinite(actions[i]))
+                throw new ArgumentException($"actions[{i}] is {actions[i]}: actions must be finite", nameof(actions));
+        }
+        into.Lost.AsSpan().Clear();
+        foreach (var link in links) link.Recovered = false;
+        Heartbeat(into);
+        foreach (var link in links)
+        {
+            if (link.Recovered) continue;
+            request.ResetWrittenCount();
+            SimMessages.WriteStep(request, actions.Slice(link.EnvOffset * actDim, link.Hello!.NumEnvs * actDim));
+            Send(link);
+        }
+        var error = Gather(Gathering.Step, into);
+        into.Obs.CopyTo(lastObs, 0);
+        if (error is not null)
+        {
+            ready = false;
+            throw error;
+        }
+    }
+
+    /// <summary>Tells every worker the episodes are over (best effort, one <see cref="VectorEnvClientOptions.ReplyTimeout"/>
+    /// at most); a <see cref="Reset"/> starts again.</summary>
+    public void Close()
+    {
+        ready = false;
+        foreach (var link in links)
+        {
+            request.ResetWrittenCount();
+            SimMessages.WriteRequest(request, SimOp.Close);
+            try
+            {
+                if (Exchange(link, options.ReplyTimeout)) SimMessages.ReadOkReply(frame.Span);
+            }
+            catch (Exception e) when (e is SimProtocolException or SimWorkerErrorException or ZmqException or TimeoutException)
+            {
+                // closing is a courtesy; the worker also accepts a reset without it
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        poller?.Dispose();
+        frame.Dispose();
+        context.Dispose();
+    }
+
+    // ---- requests and replies -----------------------------------------------------------------------------------------
+
+    /// <summary>Sends the request in <see cref="request"/> (after an empty delimiter, as REQ would) and marks it pending.</summary>
+    private void Send(Link link)
+    {
+        try
+        {
+            link.Socket!.Send([], more: true);
+            link.Socket.Send(request.WrittenSpan);
+            link.Pending = true;
+        }
+        catch (TimeoutException)
+        {
+            link.Pending = true; // never arrives: the gather's timeout declares the worker lost
+        }
+    }
+
+    /// <summary>Reads one reply into <see cref="frame"/>; a framing that no worker sends is a protocol error.</summary>
+    private void ReceiveReply(Link link)
+    {
+        var socket = link.Socket!;
+        socket.Receive(frame);
+        var delimited = frame.More && frame.Size == 0;
+        if (delimited) socket.Receive(frame);
+        if (!delimited || frame.More)
+        {
+            while (frame.More) socket.Receive(frame);
+            throw new SimProtocolException(SimErrorCode.Malformed, "a reply is one frame after an empty delimiter");
+        }
+        link.LastContact = Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>One request/reply with a single worker (hello, reset on recovery, close): false on timeout.</summary>
+    private bool Exchange(Link link, TimeSpan timeout)
+    {
+        Send(link);
+        link.Pending = false;
+        if (link.Socket!.Poll(ZmqPollEvents.In, timeout) == ZmqPollEvents.None) return false;
+        ReceiveReply(link);
+        return true;
+    }
+
+    /// <summary>
+    /// Collects the replies of every pending worker into <paramref name="into"/>. A worker that times out, restarted,
+    /// failed in its simulator or answers garbage is recovered (its rows get the lost-step treatment for a step). An error
+    /// the client caused (a bad parameter, say) is returned, after every reply has been read so no socket is left out of step.
+    /// </summary>
+    private Exception? Gather(Gathering what, VectorBatch into)
+    {
+        Exception? error = null;
+        var deadline = Stopwatch.GetTimestamp() + (long)(options.ReplyTimeout.TotalSeconds * Stopwatch.Frequency);
+        while (AnyPending())
+        {
+            var poll = RebuiltPoller();
+            var remaining = TimeSpan.FromSeconds(Math.Max(0, deadline - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency);
+            var ready = poll.Poll(remaining);
+            if (ready == 0 && Stopwatch.GetTimestamp() >= deadline)
+            {
+                foreach (var link in links)
+                {
+                    if (!link.Pending) continue;
+                    link.Pending = false;
+                    Lose(link, what, into, $"no reply within {options.ReplyTimeout.TotalMilliseconds:F0} ms");
+                }
+                break;
+            }
+            foreach (var link in links)
+            {
+                if ((poll.Ready(link.PollIndex) & ZmqPollEvents.In) == 0) continue;
+                if (!link.Pending)
+                {
+                    Drain(link);
+                    continue;
+                }
+                link.Pending = false;
+                try
+                {
+                    ReceiveReply(link);
+                    Accept(link, what, into);
+                }
+                catch (SimWorkerErrorException) when (what == Gathering.Ping)
+                {
+                    // any answer shows the worker alive (a peer without the optional ping says unknown_op)
+                }
+                catch (SimWorkerErrorException e) when (e.Code is SimErrorCode.NotReset or SimErrorCode.Internal)
+                {
+                    Lose(link, what, into, e.Code == SimErrorCode.NotReset ? "worker restarted (not_reset)" : "simulator failed: " + e.WorkerMessage);
+                }
+                catch (SimWorkerErrorException e)
+                {
+                    error ??= new SimWorkerErrorException(e.Code, e.WorkerMessage, link.Endpoint);
+                }
+                catch (SimProtocolException e)
+                {
+                    Lose(link, what, into, $"malformed reply ({e.Code}: {e.Message})");
+                }
+            }
+        }
+        return error;
+    }
+
+    private void Accept(Link link, Gathering what, VectorBatch into)
+    {
+        var span = frame.Span;
+        switch (what)
+        {
+            case Gathering.Reset:
+                SimMessages.ReadResetReply(span, Rows(into.Obs, link, Spec.ObsDim));
+                break;
+            case Gathering.Step:
+                SimMessages.ReadStepReply(span, Rows(into.Obs, link, Spec.ObsDim), Rows(into.Reward, link, 1),
+                    Rows(into.Terminated, link, 1), Rows(into.Truncated, link, 1), Rows(into.FinalObs, link, Spec.ObsDim));
+                break;
+            default:
+                var session = SimMessages.ReadOkReply(span);
+                if (session is not null && link.Hello!.Session is not null && session != link.Hello.Session)
+                    Lose(link, Gathering.Ping, into, "worker restarted (new session)");
+                break;
+        }
+    }
+
+    /// <summary>Before a step: pings the workers that have been silent for a heartbeat interval.</summary>
+    private void Heartbeat(VectorBatch into)
+    {
+        var stale = Stopwatch.GetTimestamp() - (long)(options.HeartbeatInterval.TotalSeconds * Stopwatch.Frequency);
+        var any = false;
+        foreach (var link in links)
+        {
+            if (link.LastContact >= stale) continue;
+            request.ResetWrittenCount();
+            SimMessages.WriteRequest(request, SimOp.Ping);
+            Send(link);
+            any = true;
+        }
+        if (any && Gather(Gathering.Ping, into) is { } error) throw error;
+    }
+
+    // ---- loss and recovery --------------------------------------------------------------------------------------------
+
+    /// <summary>Declares <paramref name="link"/> lost: for a step (or a heartbeat before one) its envs' step is lost and
+    /// reported truncated; then it is reconnected and reset, its first observations going to <paramref name="into"/>.</summary>
+    private void Lose(Link link, Gathering what, VectorBatch into, string reason)
+    {
+        var stepLost = what != Gathering.Reset;
+        if (stepLost)
+        {
+            lastObs.AsSpan(link.EnvOffset * Spec.ObsDim, link.Hello!.NumEnvs * Spec.ObsDim).CopyTo(Rows(into.FinalObs, link, Spec.ObsDim));
+            Rows(into.Reward, link, 1).Clear();
+            Rows(into.Terminated, link, 1).Clear();
+            Rows(into.Truncated, link, 1).Fill(1);
+            Rows(into.Lost, link, 1).Fill(1);
+        }
+        var started = Stopwatch.GetTimestamp();
+        WorkerLost?.Invoke(this, new SimWorkerLostEventArgs(link.Index, link.Endpoint, reason));
+        link.Hello = Contact(link, reason, into, out var attempts);
+        link.Recovered = true;
+        recoveries++;
+        WorkerRecovered?.Invoke(this, new SimWorkerRecoveredEventArgs(link.Index, link.Endpoint, reason, attempts,
+            Stopwatch.GetElapsedTime(started), stepLost));
+    }
+
+    /// <summary>
+    /// Opens a fresh socket (so a late reply to the old one can never be taken for a new one) and asks hello (and, for a
+    /// recovery, reset with the parameters set so far, first observations into <paramref name="resetInto"/>) until
+    /// answered, waiting <see cref="VectorEnvClientOptions.ReconnectBackoff"/> doubling between attempts;
+    /// <see cref="SimWorkerLostException"/> after <see cref="VectorEnvClientOptions.GiveUpAfter"/>.
+    /// </summary>
+    private SimHello Contact(Link link, string reason, VectorBatch? resetInto, out int attempts)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var backoff = options.ReconnectBackoff;
+        string? last = null;
+        for (attempts = 1; ; attempts++)
+        {
+            Connect(link);
+            try
+            {
+                request.ResetWrittenCount();
+                SimMessages.WriteRequest(request, SimOp.Hello);
+                if (Exchange(link, options.ReplyTimeout))
+                {
+                    var hello = SimMessages.ReadHelloReply(frame.Span);
+                    if (resetInto is null) return hello;
+                    CheckSameTask(link, hello, links[0].Hello!);
+                    if (hello.NumEnvs != link.Hello!.NumEnvs)
+                        throw new SimWorkerLostException(link.Endpoint, $"came back with {hello.NumEnvs} envs instead of {link.Hello.NumEnvs}");
+                    request.ResetWrittenCount();
+                    SimMessages.WriteReset(request, [], false, parameterValues.Count > 0 ? parameterValues : null);
+                    if (Exchange(link, options.ReplyTimeout))
+                    {
+                        SimMessages.ReadResetReply(frame.Span, Rows(resetInto.Obs, link, Spec.ObsDim));
+                        Rows(resetInto.Obs, link, Spec.ObsDim).CopyTo(lastObs.AsSpan(link.EnvOffset * Spec.ObsDim));
+                        return hello;
+                    }
+                }
+                last = "no reply";
+            }
+            catch (Exception e) when (e is SimProtocolException or SimWorkerErrorException or ZmqException or TimeoutException)
+            {
+                last = e.Message;
+            }
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            if (elapsed >= options.GiveUpAfter)
+                throw new SimWorkerLostException(link.Endpoint, $"unreachable for {elapsed.TotalSeconds:F1} s after {reason} (last: {last})");
+            Thread.Sleep(backoff < options.GiveUpAfter - elapsed ? backoff : options.GiveUpAfter - elapsed);
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, options.MaxReconnectBackoff.Ticks));
+        }
+    }
+
+    private void Connect(Link link)
+    {
+        link.Socket?.Dispose();
+        link.Socket = null;
+        poller?.Dispose();
+        poller = null;
+        var socket = context.CreateSocket(ZmqSocketType.Dealer);
+        socket.SendTimeout = options.ReplyTimeout;
+        socket.HeartbeatInterval = TimeSpan.FromSeconds(1);
+        socket.HeartbeatTimeout = TimeSpan.FromSeconds(5);
+        socket.Connect(link.Endpoint);
+        link.Socket = socket;
+        link.Pending = false;
+    }
+
+    private ZmqPoller RebuiltPoller()
+    {
+        if (poller is not null) return poller;
+        poller = new ZmqPoller(links.Length);
+        foreach (var link in links) link.PollIndex = poller.Add(link.Socket!, ZmqPollEvents.In);
+        return poller;
+    }
+
+    private bool AnyPending()
+    {
+        foreach (var link in links)
+        {
+            if (link.Pending) return true;
+        }
+        return false;
+    }
+
+    private void Drain(Link link)
+    {
+        while (link.Socket!.TryReceive(frame))
+        {
+            // a reply nobody waits for (cannot happen with fresh sockets per recovery; kept harmless)
+        }
+    }
+
+    private Span<T> Rows<T>(Span<T> all, Link link, int width) => all.Slice(link.EnvOffset * width, link.Hello!.NumEnvs * width);
+
+    private Span<T> Rows<T>(T[] all, Link link, int width) => Rows(all.AsSpan(), link, width);
+
+    private static void CheckSameTask(Link link, SimHello hello, SimHello first)
+    {
+        var (a, b) = (hello.Spec, first.Spec);
+        if (a.Name != b.Name || a.ObsDim != b.ObsDim || a.ActDim != b.ActDim || a.MaxEpisodeSteps != b.MaxEpisodeSteps ||
+            !a.ActLow.SequenceEqual(b.ActLow) || !a.ActHigh.SequenceEqual(b.ActHigh))
+            throw new SimWorkerLostException(link.Endpoint, $"serves {a.Name} ({a.ObsDim} obs, {a.ActDim} act), not {b.Name} ({b.ObsDim} obs, {b.ActDim} act) like the first worker");
+    }
+
+    private void CheckBatch(VectorBatch batch)
+    {
+        if (batch.NumEnvs != NumEnvs || batch.ObsDim != Spec.ObsDim)
+            throw new ArgumentException($"batch is {batch.NumEnvs} × {batch.ObsDim}, env is {NumEnvs} × {Spec.ObsDim}", nameof(batch));
+    }
+}

@@ -1,0 +1,19 @@
+namespace MeowRobot.Hosting;
+
+/// <summary>What the shared host plumbing needs to know about one service executable.</summary>
+/// <param name="Name">Short name: "trainer", "controller", "sim" (site configuration /etc/meowrobot/NAME.json, log lines).</param>
+/// <param name="Description">One line for <c>serve --help</c>.</param>
+public sealed record ServiceDefinition(string Name, string Description)
+{
+    /// <summary>How long a stop (SIGTERM) may take before the host abandons the services' StopAsync. Keep it below the unit's TimeoutStopSec=.</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Where appsettings.json (the shipped defaults) is read from: beside the executable.</summary>
+    public string BaseDirectory { get; init; } = AppContext.BaseDirectory;
+
+    /// <summary>The site configuration read when no --config is given (optional there).</summary>
+    public string DefaultSiteConfig { get; init; } = "";
+
+    /// <summary>/etc/meowrobot/NAME.json unless <see cref="DefaultSiteConfig"/> says otherwise.</summary>
+    public string SiteConfig => DefaultSiteConfig.Length > 0 ? DefaultSiteConfig : Path.Combine("/etc/meowrobot", Name + ".json");
+}

@@ -1,0 +1,341 @@
+#!/usr/bin/python3
+"""A MeowRobot sim worker in Python: serves N copies of a Python simulator over sim protocol v1.
+
+The protocol (docs/protocol.md, "sim protocol v1") is one MessagePack map per ZeroMQ frame; the worker binds a ROUTER
+socket, so the C# trainer's client (DEALER) and plain REQ clients both work. Float arrays travel as bin of little-endian
+float32, flags as bin of uint8. Every malformed request gets {"ok": False, "error": {"code", "message"}} and the worker
+keeps serving.
+
+A simulator is anything with Gymnasium's reset/step API:
+    reset(seed=None) -> (obs, info)
+    step(action) -> (obs, reward, terminated, truncated, info)
+so a Gymnasium (or MuJoCo, or Isaac) environment plugs in directly; see README.md. Needs only Debian's python3-zmq and
+python3-msgpack (no numpy): run it with /usr/bin/python3.
+
+    /usr/bin/python3 meow_sim_worker.py --envs 8 --bind tcp://127.0.0.1:5555 --seed 0
+"""
+
+import argparse
+import array
+import math
+import os
+import random
+import signal
+import sys
+
+import msgpack
+import zmq
+
+VERSION = 1
+INT32 = (-(2 ** 31), 2 ** 31 - 1)
+
+if sys.byteorder != "little":  # array('f') is host order; the protocol is little-endian
+    raise SystemExit("meow_sim_worker.py needs a little-endian host")
+
+
+class ProtocolError(Exception):
+    """A request that breaks the protocol; code is one of docs/protocol.md's error codes."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class TaskSpec:
+    """What the hello reply says about the task."""
+
+    def __init__(self, name, obs_dim, act_low, act_high, max_episode_steps, params=None):
+        self.name = name
+        self.obs_dim = int(obs_dim)
+        self.act_low = [float(v) for v in act_low]
+        self.act_high = [float(v) for v in act_high]
+        self.act_dim = len(self.act_low)
+        self.max_episode_steps = int(max_episode_steps)
+        # name -> (default, min, max): the randomisable parameters, set on each env with env.set_param(name, value)
+        self.params = dict(params or {})
+
+
+class Pendulum:
+    """Gymnasium's Pendulum-v1 in plain Python (g 10, m 1, l 1, dt 0.05, max torque 2, max speed 8), same equations and
+    update order as the C# `pendulum` task, with Gymnasium's reset/step API."""
+
+    SPEC = TaskSpec("pendulum", 3, [-2.0], [2.0], 200,
+                    params={"mass": (1.0, 0.5, 2.0), "length": (1.0, 0.5, 2.0), "gravity": (10.0, 8.0, 12.0)})
+
+    def __init__(self):
+        self.param = {name: d for name, (d, _, _) in self.SPEC.params.items()}
+        self.rng = random.Random(0)
+        self.theta = 0.0
+        self.theta_dot = 0.0
+
+    def set_param(self, name, value):
+        self.param[name] = float(value)
+
+    def reset(self, seed=None):
+        if seed is not None:
+            self.rng.seed(seed)
+        self.theta = self.rng.uniform(-math.pi, math.pi)
+        self.theta_dot = self.rng.uniform(-1.0, 1.0)
+        return self._obs(), {}
+
+    def step(self, action):
+        g, m, l, dt = self.param["gravity"], self.param["mass"], self.param["length"], 0.05
+        u = min(max(action[0], -2.0), 2.0)
+        th = ((self.theta + math.pi) % (2 * math.pi)) - math.pi
+        cost = th * th + 0.1 * self.theta_dot ** 2 + 0.001 * u * u
+        new_dot = self.theta_dot + (3 * g / (2 * l) * math.sin(self.theta) + 3.0 / (m * l * l) * u) * dt
+        new_dot = min(max(new_dot, -8.0), 8.0)
+        self.theta += new_dot * dt
+        self.theta_dot = new_dot
+        return self._obs(), -cost, False, False, {}
+
+    def _obs(self):
+        return [math.cos(self.theta), math.sin(self.theta), self.theta_dot]
+
+
+class VectorEnv:
+    """N envs stepped together with automatic reset (final_obs keeps the ended episode's last observation) and
+    truncation at max_episode_steps; env i's first unseeded episode uses seed base_seed + i."""
+
+    def __init__(self, spec, make_env, num_envs, base_seed=0):
+        self.spec = spec
+        self.envs = [make_env() for _ in range(num_envs)]
+        self.steps = [0] * num_envs
+        self.base_seed = base_seed
+        self.seeded = False
+        self.ready = False
+
+    def reset(self, seeds=None):
+        obs = []
+        for i, env in enumerate(self.envs):
+            seed = seeds[i] if seeds is not None else (None if self.seeded else self.base_seed + i)
+            obs.extend(self._row(env.reset(seed=seed)[0]))
+            self.steps[i] = 0
+        self.seeded = True
+        self.ready = True
+        return obs
+
+    def step(self, actions):
+        d = self.spec.act_dim
+        obs, final, reward, term, trunc = [], [], [], bytearray(), bytearray()
+        for i, env in enumerate(self.envs):
+            o, r, te, tr, _ = env.step(actions[i * d:(i + 1) * d])
+            o = self._row(o)
+            self.steps[i] += 1
+            tr = bool(tr) or self.steps[i] >= self.spec.max_episode_steps
+            final.extend(o)
+            if te or tr:
+                o = self._row(env.reset()[0])
+                self.steps[i] = 0
+            obs.extend(o)
+            reward.append(float(r))
+            term.append(1 if te else 0)
+            trunc.append(1 if tr else 0)
+        return obs, reward, bytes(term), bytes(trunc), final
+
+    def _row(self, o):
+        row = [float(v) for v in o]
+        if len(row) != self.spec.obs_dim:
+            raise ValueError(f"the simulator returned {len(row)} observation values, expected {self.spec.obs_dim}")
+        return row
+
+
+def f32(values):
+    return array.array("f", values).tobytes()
+
+
+def _unique_str_keys(pairs):
+    out = {}
+    for key, value in pairs:
+        if not isinstance(key, str):
+            raise ProtocolError("bad_type", "map keys must be str")
+        if key in out:
+            raise ProtocolError("duplicate_key", f"duplicate map key {key!r}")
+        out[key] = value
+    return out
+
+
+MAX_DEPTH = 8  # containers nested deeper than this are refused, as by the C# worker
+
+
+def _depth(value):
+    """Nesting depth of decoded containers (iterative: a hostile message cannot exhaust the stack here)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (list, dict)):
+            deepest = max(deepest, d)
+            if d <= MAX_DEPTH:
+                stack.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
+def decode(payload):
+    """Exactly one MessagePack map, str keys, no duplicates, no trailing bytes, nesting within MAX_DEPTH; else ProtocolError."""
+    try:
+        message = msgpack.unpackb(payload, raw=False, strict_map_key=False, object_pairs_hook=_unique_str_keys)
+    except ProtocolError:
+        raise
+    except Exception as e:  # ExtraData, OutOfData, FormatError, StackError, UnicodeDecodeError, ...
+        raise ProtocolError("malformed", f"not one MessagePack value: {type(e).__name__}: {e}") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("malformed", f"a message is a map, got {type(message).__name__}")
+    if _depth(message) > MAX_DEPTH:
+        raise ProtocolError("malformed", f"containers nested deeper than {MAX_DEPTH}")
+    return message
+
+
+def _is_int(v):
+    return type(v) is int  # bool is an int subclass in Python; MessagePack true is not an integer
+
+
+class SimWorker:
+    """The protocol without the transport: handle(request bytes) -> reply bytes, never raises for bad input."""
+
+    def __init__(self, spec, make_env, num_envs, base_seed=0):
+        self.spec = spec
+        self.env = VectorEnv(spec, make_env, num_envs, base_seed)
+        self.session = int.from_bytes(os.urandom(8), "little")
+
+    def handle(self, payload):
+        try:
+            reply = self._dispatch(decode(payload))
+        except ProtocolError as e:
+            reply = {"ok": False, "error": {"code": e.code, "message": e.message}}
+        except Exception as e:  # the simulator failed: the envs need a reset
+            self.env.ready = False
+            reply = {"ok": False, "error": {"code": "internal", "message": f"{type(e).__name__}: {e}"}}
+        return msgpack.packb({"v": VERSION, **reply}, use_bin_type=True)
+
+    def _dispatch(self, msg):
+        if "v" not in msg:
+            raise ProtocolError("missing_key", "missing key: v")
+        if not _is_int(msg["v"]):
+            raise ProtocolError("bad_type", "v must be int")
+        if msg["v"] != VERSION:
+            raise ProtocolError("bad_version", f"protocol version {msg['v']} is not supported (this side speaks {VERSION})")
+        if "op" not in msg:
+            raise ProtocolError("missing_key", "missing key: op")
+        op = msg["op"]
+        if not isinstance(op, str):
+            raise ProtocolError("bad_type", "op must be str")
+        n, spec = len(self.env.envs), self.spec
+        if op == "hello":
+            return {"ok": True, "task": spec.name, "num_envs": n, "obs_dim": spec.obs_dim, "act_dim": spec.act_dim,
+                    "act_low": spec.act_low, "act_high": spec.act_high, "max_episode_steps": spec.max_episode_steps,
+                    "params": self._param_values(),
+                    "param_ranges": {k: [lo, hi] for k, (_, lo, hi) in spec.params.items()},
+                    "session": self.session}
+        if op == "ping":
+            return {"ok": True, "session": self.session}
+        if op == "close":
+            self.env.ready = False
+            return {"ok": True}
+        if op == "reset":
+            seeds = self._seeds(msg.get("seeds"), n)
+            params = self._params(msg.get("params"))
+            for env in self.env.envs:
+                for name, value in params.items():
+                    env.set_param(name, value)
+            return {"ok": True, "obs": f32(self.env.reset(seeds))}
+        if op == "step":
+            if "act" not in msg:
+                raise ProtocolError("missing_key", "missing key: act")
+            act = msg["act"]
+            if not isinstance(act, bytes):
+                raise ProtocolError("bad_type", "act must be bin of float32")
+            want = n * spec.act_dim
+            if len(act) != 4 * want:
+                raise ProtocolError("bad_length", f"act has {len(act)} bytes, expected {want} float32 ({4 * want} bytes)")
+            actions = array.array("f", act)
+            for i, a in enumerate(actions):
+                if not math.isfinite(a):
+                    raise ProtocolError("bad_value", f"act[{i}] is {a}: actions must be finite")
+            if not self.env.ready:
+                raise ProtocolError("not_reset", "step before reset: send {\"op\": \"reset\"} first")
+            clipped = [min(max(a, spec.act_low[i % spec.act_dim]), spec.act_high[i % spec.act_dim]) for i, a in enumerate(actions)]
+            obs, reward, term, trunc, final = self.env.step(clipped)
+            return {"ok": True, "obs": f32(obs), "reward": f32(reward), "terminated": term, "truncated": trunc,
+                    "final_obs": f32(final)}
+        raise ProtocolError("unknown_op", f"unknown op {op[:64]!r} (known: hello, reset, step, close, ping)")
+
+    def _param_values(self):
+        first = self.env.envs[0]
+        return {k: float(getattr(first, "param", {}).get(k, d)) for k, (d, _, _) in self.spec.params.items()}
+
+    @staticmethod
+    def _seeds(seeds, n):
+        if seeds is None:
+            return None
+        if not isinstance(seeds, list):
+            raise ProtocolError("bad_type", "seeds must be array of int")
+        if len(seeds) != n:
+            raise ProtocolError("bad_length", f"{len(seeds)} seeds for {n} envs")
+        for i, s in enumerate(seeds):
+            if not _is_int(s):
+                raise ProtocolError("bad_type", f"seeds[{i}] must be int")
+            if not INT32[0] <= s <= INT32[1]:
+                raise ProtocolError("bad_value", f"seeds[{i}] = {s} is outside int32")
+        return seeds
+
+    def _params(self, params):
+        if params is None:
+            return {}
+        if not isinstance(params, dict):
+            raise ProtocolError("bad_type", "params must be map of str to number")
+        for name, value in params.items():
+            if type(value) not in (int, float):
+                raise ProtocolError("bad_type", f"params.{name} must be number")
+            if name not in self.spec.params:
+                raise ProtocolError("unknown_param", f"{self.spec.name} has no parameter {name!r} (it has: {', '.join(self.spec.params)})")
+            _, lo, hi = self.spec.params[name]
+            if not (math.isfinite(value) and lo <= value <= hi):
+                raise ProtocolError("out_of_range", f"parameter {name!r} = {value} is outside [{lo}, {hi}]")
+        return params
+
+
+def serve(worker, endpoint, stop=lambda: False):
+    """Binds a ROUTER on endpoint and answers requests until stop() or SIGTERM/SIGINT. Prints the bound endpoint
+    (useful with tcp://host:*) as the first line on stdout."""
+    context = zmq.Context()
+    socket = context.socket(zmq.ROUTER)
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.bind(endpoint)
+    print(f"listening on {socket.getsockopt_string(zmq.LAST_ENDPOINT)}", flush=True)
+    running = [True]
+
+    def on_signal(signum, frame):
+        running[0] = False
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    poller = zmq.Poller()
+    poller.register(socket, zmq.POLLIN)
+    try:
+        while running[0] and not stop():
+            if not poller.poll(200):
+                continue
+            frames = socket.recv_multipart()
+            # ROUTER: [identity, (empty delimiter from REQ), payload]; everything before the payload is the envelope.
+            if len(frames) < 2:
+                continue
+            socket.send_multipart(frames[:-1] + [worker.handle(frames[-1])])
+    finally:
+        socket.close(0)
+        context.term()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Python sim worker (sim protocol v1) serving a Python pendulum")
+    parser.add_argument("--envs", type=int, default=1, help="number of env copies (default 1)")
+    parser.add_argument("--bind", required=True, help="endpoint, e.g. tcp://127.0.0.1:5555, tcp://127.0.0.1:*, ipc:///tmp/sim.sock")
+    parser.add_argument("--seed", type=int, default=0, help="base seed: env i's first episode uses seed + i")
+    args = parser.parse_args(argv)
+    if args.envs < 1:
+        parser.error("--envs must be at least 1")
+    serve(SimWorker(Pendulum.SPEC, Pendulum, args.envs, args.seed), args.bind)
+
+
+if __name__ == "__main__":
+    main()

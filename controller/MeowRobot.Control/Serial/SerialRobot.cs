@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using MeowRobot.Control.Handoff;
+using MeowRobot.Control.RobotIo;
+
+namespace MeowRobot.Control.Serial;
+
+/// <summary>Counters of the robot link (a snapshot).</summary>
+public readonly record struct SerialRobotCounters(
+    long SensorFrames, long SequenceGaps, long StaleFrames, long McuRestarts, long RejectedMessages, long UnexpectedTypes,
+    SerialFrameErrors FrameErrors, SerialPortCounters Port);
+
+/// <summary>
+/// <see cref="IRobotIo"/> over a serial line to a microcontroller: it streams sensor frames (MCU microseconds and the
+/// observation), we send one actuator frame per <see cref="WriteAction"/>. Observations reach the loop through a
+/// <see cref="LatestValue{T}"/>, stamped with the host time at which the MCU <em>sampled</em> them (its clock mapped onto
+/// ours by the smallest observed delay), so frames that sat in a buffer arrive already old; frames whose MCU time does not
+/// advance are dropped as stale; missing sequence numbers are counted. A silent or unplugged MCU therefore shows up to the
+/// loop as an ageing timestamp, which its staleness check turns into "policy unhealthy".
+/// </summary>
+public sealed class SerialRobot : IRobotIo, ISerialLinkHandler
+{
+    /// <summary>How fast the mapped MCU clock may drift upwards against ours (crystals are within ±100 ppm).</summary>
+    private const double DriftAllowance = 1e-4;
+    /// <summary>An MCU clock jump backwards by more than this means it restarted.</summary>
+    private const long RestartMicros = 1_000_000;
+
+    private readonly SerialPort _port;
+    private readonly SerialFrameParser _parser = new();
+    private readonly LatestValue<float> _observations;
+    private readonly float[] _scratch;
+    private readonly double _ticksPerMicro = Stopwatch.Frequency / 1e6;
+    private byte _sendSequence;
+
+    // I/O thread state.
+    private bool _synced;
+    private int _lastSequence;
+    private uint _lastMcu;
+    private long _mcuMicros;       // unwrapped MCU clock
+    private double _offsetTicks;   // host ticks = MCU micros × ticksPerMicro + offset
+    private long _sensorFrames, _gaps, _stale, _restarts, _rejected, _unexpected;
+
+    public SerialRobot(SerialPortOptions port, int observationSize, int actionSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(observationSize, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(observationSize, SerialMessages.MaxStampedFloats);
+        ArgumentOutOfRangeException.ThrowIfLessThan(actionSize, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(actionSize, SerialMessages.MaxFloats);
+        ObservationSize = observationSize;
+        ActionSize = actionSize;
+        _observations = new LatestValue<float>(observationSize);
+        _scratch = new float[observationSize];
+        _port = new SerialPort(port, this);
+    }
+
+    public int ObservationSize { get; }
+    public int ActionSize { get; }
+    public SerialPort Port => _port;
+
+    public SerialRobotCounters Counters => new(
+        Volatile.Read(ref _sensorFrames), Volatile.Read(ref _gaps), Volatile.Read(ref _stale), Volatile.Read(ref _restarts),
+        Volatile.Read(ref _rejected), Volatile.Read(ref _unexpected), _parser.Errors, _port.Counters);
+
+    public void Start() => _port.Start();
+
+    public bool TryReadObservation(Span<float> observation, out long timestamp) =>
+        _observations.TryRead(observation, out timestamp, out _);
+
+    /// <summary>Encodes one actuator frame on the stack and queues it; a full queue or a down line drops it (counted by the port).</summary>
+    public void WriteAction(ReadOnlySpan<float> action)
+    {
+        if (action.Length != ActionSize)
+            throw new ArgumentException($"expected {ActionSize} action elements, got {action.Length}", nameof(action));
+        Span<byte> frame = stackalloc byte[SerialFrame.MaxFrameSize];
+        var length = SerialMessages.WriteActuator(frame, _sendSequence++, action);
+        _port.Send(frame[..length]);
+    }
+
+    public void Dispose() => _port.Dispose();
+
+    void ISerialLinkHandler.OnLinkUp() => _synced = false;
+
+    void ISerialLinkHandler.OnLinkDown(SerialFault fault)
+    {
+        _parser.Reset();
+        _synced = false;
+    }
+
+    void ISerialLinkHandler.OnIdle(long nowTicks) { }
+
+    void ISerialLinkHandler.OnBytes(ReadOnlySpan<byte> data)
+    {
+        while (_parser.TryRead(ref data, out var frame))
+            Accept(frame, Stopwatch.GetTimestamp());
+    }
+
+    private void Accept(in SerialFrame frame, long now)
+    {
+        if (frame.Type != SerialMessageType.Sensor)
+        {
+            Interlocked.Increment(ref _unexpected);
+            return;
+        }
+        if (SerialMessages.ReadSensor(frame, out var mcu, _scratch) != SerialMessageError.None)
+        {
+            Interlocked.Increment(ref _rejected);
+            return;
+        }
+        if (_synced)
+        {
+            var delta = (int)(mcu - _lastMcu);    // signed: survives the u32 wrap every 71 minutes
+            if (delta < -RestartMicros)
+            {
+                Interlocked.Increment(ref _restarts);
+                _synced = false;
+            }
+            else
+            {
+                Interlocked.Add(ref _gaps, (frame.Sequence - _lastSequence - 1) & 0xFF);
+                _lastSequence = frame.Sequence;
+                if (delta <= 0)
+                {
+                    Interlocked.Increment(ref _stale);
+                    return;
+                }
+                _mcuMicros += delta;
+                // Smallest delay wins; the estimate may creep up only as fast as clocks drift.
+                var observed = now - _mcuMicros * _ticksPerMicro;
+                _offsetTicks = Math.Min(observed, _offsetTicks + delta * _ticksPerMicro * DriftAllowance);
+            }
+        }
+        if (!_synced)
+        {
+            _synced = true;
+            _mcuMicros = 0;
+            _offsetTicks = now;
+        }
+        _lastMcu = mcu;
+        _lastSequence = frame.Sequence;
+        Interlocked.Increment(ref _sensorFrames);
+        _observations.Publish(_scratch, (long)(_mcuMicros * _ticksPerMicro + _offsetTicks));
+    }
+}

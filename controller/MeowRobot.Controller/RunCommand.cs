@@ -1,0 +1,146 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using MeowRobot.Bridge.Sim;
+using MeowRobot.Bridge.Zmq;
+using MeowRobot.Control.Loop;
+using MeowRobot.Control.Modes;
+using MeowRobot.Control.RobotIo;
+using MeowRobot.Control.Safety;
+using MeowRobot.Control.Telemetry;
+using MeowRobot.Control.WeightStream;
+using MeowRobot.Policy.Bundles;
+using MeowRobot.Policy.Files;
+using MeowRobot.Policy.Runtime;
+using MeowRobot.Tasks;
+
+namespace MeowRobot.Controller;
+
+/// <summary>
+/// <c>./meow controller run</c>: the controller in the foreground against a simulated robot (sim-to-real rehearsal): a sim
+/// task in-process or a sim worker through the bridge (<c>--connect</c>), a policy from a file, a random one, or the
+/// trainer's weight stream; prints the loop's statistics every second and a summary line at the end.
+/// </summary>
+public static class RunCommand
+{
+    public static Command Create()
+    {
+        var task = new Option<string>("--task") { Description = "sim task to run in-process (ignored with --connect)", DefaultValueFactory = _ => "pendulum" };
+        var connect = new Option<string?>("--connect") { Description = "a sim worker's endpoint (tcp://host:port or ipc://path) to drive through the bridge" };
+        var loopback = new Option<bool>("--bridge-loopback") { Description = "serve --task from a sim worker started in this process on tcp loopback and drive it through the bridge (the full wire path without a second process)" };
+        var weights = new Option<FileInfo?>("--weights") { Description = "policy file (safetensors with meow.* metadata)" };
+        var randomPolicy = new Option<int?>("--random-policy") { Description = "a randomly initialised policy of the task's size, with this seed (rehearsal without training)" };
+        var streamPub = new Option<string?>("--stream") { Description = "the trainer's weight-stream PUB endpoint" };
+        var streamSnapshot = new Option<string?>("--stream-snapshot") { Description = "the trainer's snapshot ROUTER endpoint" };
+        var trainerKey = new Option<FileInfo?>("--trainer-key") { Description = "the trainer's CURVE public key file (pinned)" };
+        var robotKey = new Option<FileInfo?>("--robot-key") { Description = "this robot's CURVE secret key file (its public key is on the trainer's allow-list)" };
+        var robotId = new Option<string>("--robot-id") { Description = "this robot's id in bundle identities", DefaultValueFactory = _ => Environment.MachineName };
+        var rate = new Option<double>("--rate") { Description = "loop rate in Hz (50–5000)", DefaultValueFactory = _ => 1000 };
+        var simRate = new Option<double>("--sim-rate") { Description = "simulation steps per second (the task's real-time rate for rehearsal)", DefaultValueFactory = _ => 20 };
+        var seconds = new Option<double>("--seconds") { Description = "how long to run (0: until Ctrl+C)", DefaultValueFactory = _ => 10 };
+        var telemetry = new Option<string?>("--telemetry") { Description = "PUB endpoint for telemetry, e.g. tcp://127.0.0.1:5580" };
+        var cpu = new Option<int[]?>("--cpu") { Description = "pin the loop thread to these CPUs", AllowMultipleArgumentsPerToken = true };
+        var fifo = new Option<int?>("--fifo") { Description = "SCHED_FIFO priority for the loop thread (1–99; needs CAP_SYS_NICE)" };
+        var command = new Command("run", "Run the controller against a simulated robot and print loop statistics");
+        foreach (var o in new Option[] { task, connect, loopback, weights, randomPolicy, streamPub, streamSnapshot, trainerKey, robotKey, robotId, rate, simRate, seconds, telemetry, cpu, fifo })
+            command.Options.Add(o);
+        command.Validators.Add(r =>
+        {
+            var sources = (r.GetValue(weights) is not null ? 1 : 0) + (r.GetValue(randomPolicy) is not null ? 1 : 0) + (r.GetValue(streamPub) is not null ? 1 : 0);
+            if (sources != 1) r.AddError("give exactly one of --weights, --random-policy, --stream");
+            if (r.GetValue(streamPub) is not null && (r.GetValue(streamSnapshot) is null || r.GetValue(trainerKey) is null || r.GetValue(robotKey) is null))
+                r.AddError("--stream needs --stream-snapshot, --trainer-key and --robot-key");
+        });
+        command.SetAction(parse =>
+        {
+            if (parse.GetValue(simRate) is not (> 0 and <= 100_000) || parse.GetValue(seconds) is not (>= 0 and <= 86_400))
+            {
+                Console.Error.WriteLine("--sim-rate must lie in (0, 100000] and --seconds in [0, 86400]");
+                return 2;
+            }
+            try
+            {
+                using var worker = parse.GetValue(loopback) && parse.GetValue(connect) is null
+                    ? SimWorker.Start(new SimService(new LocalVectorEnv([TaskCatalog.Create(parse.GetValue(task)!)])), "tcp://127.0.0.1:*")
+                    : null;
+                return Run(parse.GetValue(task)!, worker?.Endpoint ?? parse.GetValue(connect), parse.GetValue(weights), parse.GetValue(randomPolicy),
+                    parse.GetValue(streamPub), parse.GetValue(streamSnapshot), parse.GetValue(trainerKey), parse.GetValue(robotKey),
+                    parse.GetValue(robotId)!, new ControlLoopOptions { RateHz = parse.GetValue(rate), CpuAffinity = parse.GetValue(cpu) is { Length: > 0 } cpus ? cpus : null, RealtimePriority = parse.GetValue(fifo) },
+                    parse.GetValue(simRate), parse.GetValue(seconds), parse.GetValue(telemetry));
+            }
+            catch (Exception e) when (e is InvalidControlOptionsException or PolicyFileException or IOException or ZmqException or ArgumentException or InvalidOperationException or TimeoutException)
+            {
+                Console.Error.WriteLine("controller run: " + e.Message);
+                return 2;
+            }
+        });
+        return command;
+    }
+
+    private static int Run(string taskName, string? connect, FileInfo? weights, int? randomSeed, string? streamPub, string? streamSnapshot,
+        FileInfo? trainerKey, FileInfo? robotKey, string robotId, ControlLoopOptions loopOptions, double simRate, double seconds, string? telemetryEndpoint)
+    {
+        using var robot = new SimBridgeRobot(
+            connect is null ? () => new LocalVectorEnv([TaskCatalog.Create(taskName)]) : () => new VectorEnvClient([connect]),
+            simRate);
+        var spec = robot.Spec;
+        Console.WriteLine($"robot: {(connect is null ? "in-process" : connect)} task {spec.Name} ({spec.ObsDim}, {spec.ActDim}), sim {simRate:0.#} Hz; loop {loopOptions.RateHz:0.#} Hz");
+
+        var envelope = SafetyEnvelopeOptions.ForBounds(spec.ActLow, spec.ActHigh);
+        envelope.ObservationTimeoutSeconds = Math.Clamp(5 / simRate, 0.005, 10);   // five missed simulation steps
+        using var loop = new ControlLoop(robot, loopOptions, envelope, new ModeOptions { ArmOnStart = true });
+        using var telemetry = new ControllerTelemetry(loop, telemetryEndpoint, TimeSpan.FromMilliseconds(200), Console.WriteLine);
+        if (telemetry.Endpoint is { } bound) Console.WriteLine($"telemetry: {bound}");
+
+        WeightStreamSubscriber? stream = null;
+        if (weights is not null)
+        {
+            var policy = FlowActionPolicy.Load(weights.FullName);
+            loop.OfferPolicy(policy);
+            Console.WriteLine($"policy: {weights.FullName} (version {policy.Version})");
+        }
+        else if (randomSeed is { } seed)
+        {
+            var file = PolicyFile.Initialized(new PolicyMetadata { ObsDim = spec.ObsDim, ActDim = spec.ActDim, Task = spec.Name }, seed);
+            loop.OfferPolicy(new ActivePolicy(new FlowActionPolicy(FlowPolicyRuntime.Create(file)), 0, $"random policy (seed {seed})"));
+            Console.WriteLine($"policy: random, seed {seed}");
+        }
+        else
+        {
+            stream = new WeightStreamSubscriber(new WeightStreamSubscriberOptions
+            {
+                PublishEndpoints = [streamPub!],
+                SnapshotEndpoints = [streamSnapshot!],
+                TrainerPublicKey = ZmqCurveKeyPair.LoadPublicKey(trainerKey!.FullName),
+                RobotKeys = ZmqCurveKeyPair.Load(robotKey!.FullName),
+                Identity = new PolicyIdentity(spec.Name, spec.ObsDim, spec.ActDim, robotId),
+            }, loop.OfferPolicy, telemetry.Report);
+            telemetry.Attach(stream);
+            Console.WriteLine($"policy: weight stream {streamPub} (robot key {Z85.Encode(stream.RobotPublicKey)})");
+        }
+
+        using var done = new ManualResetEventSlim();
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; done.Set(); };
+        loop.Start();
+        var started = Stopwatch.GetTimestamp();
+        while (!done.Wait(TimeSpan.FromSeconds(1)))
+        {
+            if (loop.TryReadSnapshot(out var s)) Console.WriteLine(Line(s));
+            if (loop.Fault is not null || robot.Fault is not null) break;
+            if (seconds > 0 && Stopwatch.GetElapsedTime(started).TotalSeconds >= seconds) break;
+        }
+        loop.Stop(TimeSpan.FromSeconds(5));
+        stream?.Dispose();
+        if (robot.Fault is { } simFault) Console.Error.WriteLine("simulation failed: " + simFault.Message);
+        if (loop.Fault is { } loopFault) Console.Error.WriteLine("loop failed: " + loopFault);
+        if (!loop.TryReadSnapshot(out var last)) return 1;
+        Console.WriteLine($"episodes: {robot.Episodes} last_return: {robot.LastEpisodeReturn.ToString("0.##", CultureInfo.InvariantCulture)} sim_steps: {robot.Steps}");
+        var missRate = last.Tick == 0 ? 0 : (double)last.Misses / last.Tick;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"ticks: {last.Tick} misses: {last.Misses} miss_rate: {missRate:0.######} skipped: {last.SkippedPeriods} jitter_p50_us: {last.JitterP50Us:0.#} jitter_p99_us: {last.JitterP99Us:0.#} jitter_max_us: {last.JitterMaxUs:0.#} compute_p50_us: {last.ComputeP50Us:0.#} compute_p99_us: {last.ComputeP99Us:0.#} loop_alloc_bytes: {last.LoopAllocatedBytes} gc: {last.Gen0Collections}/{last.Gen1Collections}/{last.Gen2Collections}"));
+        return loop.Fault is null && robot.Fault is null ? 0 : 1;
+    }
+
+    internal static string Line(in LoopSnapshot s) => string.Create(CultureInfo.InvariantCulture,
+        $"tick {s.Tick} mode {s.Mode} policy v{s.PolicyVersion} misses {s.Misses} jitter p50/p99/max {s.JitterP50Us:0.#}/{s.JitterP99Us:0.#}/{s.JitterMaxUs:0.#} µs compute p99 {s.ComputeP99Us:0.#} µs gc {s.Gen0Collections}/{s.Gen1Collections}/{s.Gen2Collections} realtime {s.Realtime}");
+}

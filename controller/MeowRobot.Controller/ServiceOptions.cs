@@ -1,0 +1,88 @@
+using System.ComponentModel.DataAnnotations;
+using MeowRobot.Control.Loop;
+using MeowRobot.Control.Modes;
+using MeowRobot.Control.Safety;
+using MeowRobot.Hosting.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace MeowRobot.Controller;
+
+/// <summary>Configuration section "Controller" of <c>controller serve</c> (keys: docs/operations.md).</summary>
+public sealed class ControllerOptions : IValidatableObject
+{
+    public const string Section = "Controller";
+
+    /// <summary>Policy file to run from the start (before, or instead of, the weight stream).</summary>
+    [ExistingFile]
+    public string? PolicyPath { get; set; }
+
+    /// <summary>Where policy bundles come from.</summary>
+    [ValidateObjectMembers]
+    public WeightStreamOptions WeightStream { get; set; } = new();
+
+    /// <summary>The robot: tcp:// or ipc:// for a simulated robot through the bridge, serial:///dev/NAME for a microcontroller.</summary>
+    [Required, Endpoint(AllowSerial = true)]
+    public string Robot { get; set; } = "";
+
+    /// <summary>Where telemetry is published (ZeroMQ PUB bind); null: none.</summary>
+    [Endpoint]
+    public string? Telemetry { get; set; } = "tcp://127.0.0.1:5800";
+
+    /// <summary>The loop: RateHz (50–5000), CPU affinity, SCHED_FIFO priority, memory locking, timing (section Controller:Loop).</summary>
+    public ControlLoopOptions Loop { get; set; } = new();
+
+    /// <summary>The watchdog holds its pings when the last tick that met its deadline is older than this.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
+    public TimeSpan MaxTickAge { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Teleop link timeout, resume hysteresis, arm at start (section Controller:Modes).</summary>
+    public ModeOptions Modes { get; set; } = new();
+
+    /// <summary>Action bounds, rate limits, safe action, staleness and state bounds (checked against the robot's sizes at start).</summary>
+    public SafetyEnvelopeOptions Envelope { get; set; } = new();
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (PolicyPath is null && WeightStream.Endpoint is null)
+            yield return new ValidationResult("no policy source: set PolicyPath, WeightStream:Endpoint or both", [nameof(PolicyPath)]);
+        foreach (var p in Problems(Loop.Validate)) yield return new ValidationResult(p, [ProblemKeys.MemberOf(nameof(Loop), p, typeof(ControlLoopOptions))]);
+        foreach (var p in Problems(Modes.Validate)) yield return new ValidationResult(p, [ProblemKeys.MemberOf(nameof(Modes), p, typeof(ModeOptions))]);
+    }
+
+    /// <summary>The control library's own checks list every problem in one exception.</summary>
+    private static IReadOnlyList<string> Problems(Action validate)
+    {
+        try
+        {
+            validate();
+            return [];
+        }
+        catch (InvalidControlOptionsException e)
+        {
+            return e.Problems;
+        }
+    }
+}
+
+/// <summary>Section "Controller:WeightStream": the trainer's CURVE-authenticated bundle stream.</summary>
+public sealed class WeightStreamOptions : IValidatableObject
+{
+    /// <summary>The trainer's publish endpoint (tcp://trainer-host:5700); null: no live updates.</summary>
+    [Endpoint]
+    public string? Endpoint { get; set; }
+
+    /// <summary>The trainer's CURVE public key (Z85, from `trainer keys generate`): bundles from any other key are never heard.</summary>
+    [CurveKeyFile]
+    public string? TrainerPublicKeyFile { get; set; }
+
+    /// <summary>This robot's CURVE secret key (`controller keys generate`); null: a fresh key pair per connection (fine unless the trainer allow-lists robots).</summary>
+    [CurveKeyFile(Secret = true)]
+    public string? SecretKeyFile { get; set; }
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (Endpoint is not null && TrainerPublicKeyFile is null)
+            yield return new ValidationResult("the trainer's public key file is required with WeightStream:Endpoint (bundles are only accepted from it)",
+                [nameof(TrainerPublicKeyFile)]);
+    }
+}

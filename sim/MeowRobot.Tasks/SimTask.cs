@@ -1,0 +1,143 @@
+using MeowRobot.Bridge.Sim;
+
+namespace MeowRobot.Tasks;
+
+/// <summary>
+/// What every built-in task shares: parameter storage and validation, action clipping, the action delay line, actuator
+/// gain and observation noise. A task supplies its physical parameters, its state reset, one physics step and its
+/// observation. Parameters take effect at the next step (a changed delay reads further back in the same history).
+/// </summary>
+public abstract class SimTask : ISimTask
+{
+    /// <summary>Most steps an action can be delayed by.</summary>
+    public const int MaxActionDelay = 10;
+
+    public const string ActuatorGainName = "actuator_gain";
+    public const string ObsNoiseStdName = "obs_noise_std";
+    public const string ActionDelayName = "action_delay";
+
+    private readonly TaskParameter[] parameters;
+    private readonly double[] values;
+    private readonly int gainIndex, noiseIndex, delayIndex;
+    private readonly float[] history; // the last MaxActionDelay + 1 clipped actions, a ring of ActDim-wide rows
+    private int head;
+    private readonly SimRandom stateRng = new(0, 0);
+    private readonly SimRandom noiseRng = new(0, 1);
+    private bool everReset;
+
+    /// <param name="physical">The task's own parameters; the shared ones (gain, noise, delay) are appended.</param>
+    /// <param name="maxObsNoiseStd">Upper bound of obs_noise_std, in the observation's units.</param>
+    protected SimTask(TaskSpec spec, IReadOnlyList<TaskParameter> physical, double maxObsNoiseStd)
+    {
+        Spec = spec;
+        parameters =
+        [
+            .. physical,
+            new TaskParameter(ActuatorGainName, 1.0, 0.5, 1.5),
+            new TaskParameter(ObsNoiseStdName, 0.0, 0.0, maxObsNoiseStd),
+            new TaskParameter(ActionDelayName, 0.0, 0.0, MaxActionDelay, Integer: true),
+        ];
+        gainIndex = physical.Count;
+        noiseIndex = physical.Count + 1;
+        delayIndex = physical.Count + 2;
+        values = parameters.Select(p => p.Default).ToArray();
+        history = new float[(MaxActionDelay + 1) * spec.ActDim];
+    }
+
+    public TaskSpec Spec { get; }
+    public IReadOnlyList<TaskParameter> Parameters => parameters;
+
+    public double GetParameter(string name) => values[IndexOf(name)];
+
+    public void SetParameter(string name, double value)
+    {
+        var i = IndexOf(name);
+        if (parameters[i].Validate(value) is { } why)
+            throw new ArgumentOutOfRangeException(nameof(value), value, why);
+        values[i] = value;
+    }
+
+    /// <summary>Value of the task's own parameter number <paramref name="index"/> (its position in the list it passed in).</summary>
+    protected double Parameter(int index) => values[index];
+
+    /// <summary>Scales the command into the actuator (force, torque or displacement).</summary>
+    protected double ActuatorGain => values[gainIndex];
+
+    public void Reset(int? seed, Span<float> obs)
+    {
+        CheckLength(obs.Length, Spec.ObsDim, nameof(obs));
+        if (seed is { } s)
+        {
+            stateRng.Reseed((ulong)(long)s, 0);
+            noiseRng.Reseed((ulong)(long)s, 1);
+        }
+        else if (!everReset)
+        {
+            // An unseeded first episode is still reproducible: it is seed 0's.
+            stateRng.Reseed(0, 0);
+            noiseRng.Reseed(0, 1);
+        }
+        everReset = true;
+        Array.Clear(history);
+        ResetState(stateRng);
+        Observe(obs);
+        AddNoise(obs);
+    }
+
+    public (float Reward, bool Terminated) Step(ReadOnlySpan<float> action, Span<float> obs)
+    {
+        if (!everReset) throw new InvalidOperationException($"{Spec.Name}: Step before the first Reset");
+        var dim = Spec.ActDim;
+        CheckLength(action.Length, dim, nameof(action));
+        CheckLength(obs.Length, Spec.ObsDim, nameof(obs));
+        head = (head + 1) % (MaxActionDelay + 1);
+        var row = history.AsSpan(head * dim, dim);
+        for (var i = 0; i < dim; i++)
+        {
+            if (!float.IsFinite(action[i]))
+                throw new ArgumentException($"{Spec.Name}: action[{i}] is {action[i]}; actions must be finite", nameof(action));
+            row[i] = Math.Clamp(action[i], Spec.ActLow[i], Spec.ActHigh[i]);
+        }
+        var delay = (int)values[delayIndex];
+        var applied = history.AsSpan((head - delay + MaxActionDelay + 1) % (MaxActionDelay + 1) * dim, dim);
+        var (reward, terminated) = Advance(applied);
+        Observe(obs);
+        AddNoise(obs);
+        return ((float)reward, terminated);
+    }
+
+    /// <summary>Draws a new episode's initial state.</summary>
+    protected abstract void ResetState(SimRandom rng);
+
+    /// <summary>One physics step under command <paramref name="u"/> (clipped to the action box, already delayed);
+    /// returns the reward and whether a terminal state was reached.</summary>
+    protected abstract (double Reward, bool Terminated) Advance(ReadOnlySpan<float> u);
+
+    /// <summary>Writes the noise-free observation of the current state.</summary>
+    protected abstract void Observe(Span<float> obs);
+
+    public virtual void Dispose() => GC.SuppressFinalize(this);
+
+    private void AddNoise(Span<float> obs)
+    {
+        var std = values[noiseIndex];
+        if (std == 0) return;
+        for (var i = 0; i < obs.Length; i++)
+            obs[i] += (float)(std * noiseRng.Normal());
+    }
+
+    private int IndexOf(string name)
+    {
+        for (var i = 0; i < parameters.Length; i++)
+        {
+            if (parameters[i].Name == name) return i;
+        }
+        throw new ArgumentException(
+            $"{Spec.Name} has no parameter '{name}' (it has: {string.Join(", ", parameters.Select(p => p.Name))})", nameof(name));
+    }
+
+    private static void CheckLength(int got, int want, string what)
+    {
+        if (got != want) throw new ArgumentException($"{what} has length {got}, expected {want}", what);
+    }
+}

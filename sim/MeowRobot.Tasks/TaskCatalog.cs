@@ -1,0 +1,78 @@
+using MeowRobot.Bridge.Sim;
+using MeowRobot.Tasks.MuJoCo;
+
+namespace MeowRobot.Tasks;
+
+/// <summary>How to build a task: an MJCF model for the MuJoCo tasks; built-in C# tasks take none.</summary>
+public sealed record TaskOptions(string? ModelPath = null);
+
+/// <summary>A named task and how to make one instance of it.</summary>
+public sealed record TaskEntry(string Name, string Summary, Func<TaskOptions, ISimTask> Create, bool TakesModel = false);
+
+/// <summary>
+/// Every task `sim serve --task NAME` knows. Adding a task is one line in <see cref="Entries"/> (definitions in docs/tasks.md).
+/// </summary>
+public static class TaskCatalog
+{
+    private static readonly TaskEntry[] Entries =
+    [
+        new("pendulum", "Gymnasium Pendulum-v1: swing up and hold", _ => new Pendulum()),
+        new("multigoal", "2-D point mass with four goals (Haarnoja et al. 2017)", _ => new MultiGoal()),
+        new("cartpole", "continuous cart-pole swing-up", _ => new CartPoleSwingUp()),
+        new("hopper", "MuJoCo Hopper-v4", o => new PlanarRunner(PlanarRunner.Hopper, o.ModelPath!), TakesModel: true),
+        new("walker2d", "MuJoCo Walker2d-v4", o => new PlanarRunner(PlanarRunner.Walker2d, o.ModelPath!), TakesModel: true),
+        new("half_cheetah", "MuJoCo HalfCheetah-v4", o => new PlanarRunner(PlanarRunner.HalfCheetah, o.ModelPath!), TakesModel: true),
+        new("ant", "MuJoCo Ant-v4", o => new Ant(o.ModelPath!), TakesModel: true),
+        new("humanoid", "MuJoCo Humanoid-v4", o => new Humanoid(o.ModelPath!), TakesModel: true),
+        new("inverted_pendulum", "MuJoCo InvertedPendulum-v4", o => new InvertedPendulum(o.ModelPath!), TakesModel: true),
+        new("reacher", "MuJoCo Reacher-v4", o => new Reacher(o.ModelPath!), TakesModel: true),
+    ];
+
+    public static IReadOnlyList<TaskEntry> All => Entries;
+
+    public static bool TryGet(string name, out TaskEntry entry)
+    {
+        entry = Array.Find(Entries, e => e.Name == name)!;
+        return entry is not null;
+    }
+
+    /// <summary>Makes one instance; <see cref="ArgumentException"/> naming the known tasks for an unknown name, or for
+    /// a model given to a task that takes none (or missing where one is needed).</summary>
+    public static ISimTask Create(string name, TaskOptions? options = null)
+    {
+        options ??= new TaskOptions();
+        if (!TryGet(name, out var entry))
+            throw new ArgumentException($"unknown task '{name}'; known tasks: {string.Join(", ", Entries.Select(e => e.Name))}", nameof(name));
+        if (entry.TakesModel && options.ModelPath is null)
+            throw new ArgumentException($"task '{name}' needs a model (--model PATH)", nameof(options));
+        if (!entry.TakesModel && options.ModelPath is not null)
+            throw new ArgumentException($"task '{name}' takes no model, got '{options.ModelPath}'", nameof(options));
+        return entry.Create(options);
+    }
+
+    /// <summary>
+    /// <paramref name="numEnvs"/> instances of a task as one in-process vector env (what a sim worker serves): env i's first
+    /// episode uses seed <paramref name="baseSeed"/> + i, and <paramref name="parameters"/> are set in every env (all
+    /// validated first: <see cref="ArgumentException"/> names the bad one).
+    /// </summary>
+    public static LocalVectorEnv CreateVectorEnv(string name, int numEnvs, TaskOptions? options = null, int baseSeed = 0,
+        IReadOnlyDictionary<string, double>? parameters = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(numEnvs, 1);
+        var tasks = new List<ISimTask>(numEnvs);
+        LocalVectorEnv? env = null;
+        try
+        {
+            for (var i = 0; i < numEnvs; i++) tasks.Add(Create(name, options));
+            env = new LocalVectorEnv(tasks, baseSeed);
+            if (parameters is not null) env.SetParameters(parameters);
+            return env;
+        }
+        catch
+        {
+            if (env is not null) env.Dispose();
+            else foreach (var t in tasks) t.Dispose();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,244 @@
+using MeowRobot.Controller;
+using MeowRobot.Hosting;
+using MeowRobot.Sim;
+using MeowRobot.Trainer;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace MeowRobot.Services.Tests;
+
+/// <summary>The services' hosts built in-process: options bound from every source in order, and bad configurations refused by key.</summary>
+public sealed class ConfigurationTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("meow-config-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    private string File(string name, string json)
+    {
+        var path = Path.Combine(_dir.FullName, name);
+        System.IO.File.WriteAllText(path, json);
+        return path;
+    }
+
+    /// <summary>The service as deployed, but with appsettings.json and the default site file looked up in the test's temp dir.</summary>
+    private ServiceDefinition Local(ServiceDefinition service) =>
+        service with { BaseDirectory = _dir.FullName, DefaultSiteConfig = Path.Combine(_dir.FullName, "absent.json") };
+
+    private IHost Build(ServiceDefinition service, Action<HostApplicationBuilder> configure, Dictionary<string, string?>? values = null,
+        string[]? configFiles = null, string[]? commandLine = null)
+    {
+        var builder = ServiceHostBuilder.Create(Local(service), configFiles ?? [], commandLine ?? [], _ => null);
+        if (values is not null) builder.Configuration.AddInMemoryCollection(values);
+        configure(builder);
+        return builder.Build();
+    }
+
+    private async Task<string[]> StartFails(ServiceDefinition service, Action<HostApplicationBuilder> configure, Dictionary<string, string?> values)
+    {
+        using var host = Build(service, configure, values);
+        var e = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        return [.. e.Failures];
+    }
+
+    private static Dictionary<string, string?> ValidController(params (string Key, string? Value)[] changes)
+    {
+        var values = new Dictionary<string, string?>
+        {
+            ["Controller:Robot"] = "tcp://127.0.0.1:5601",
+            ["Controller:PolicyPath"] = typeof(ConfigurationTests).Assembly.Location,
+        };
+        foreach (var (k, v) in changes) values[k] = v;
+        return values;
+    }
+
+    [Fact]
+    public async Task A_rate_out_of_range_fails_the_start_naming_the_key_the_reason_and_the_source()
+    {
+        var failures = await StartFails(ControllerServiceHost.Service, ControllerServiceHost.Configure, ValidController(("Controller:Loop:RateHz", "20000")));
+
+        var failure = Assert.Single(failures);
+        Assert.StartsWith("Controller:Loop:RateHz: RateHz must be in [50, 5000]", failure, StringComparison.Ordinal);
+        Assert.EndsWith("(value '20000' from in-memory configuration)", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_misspelled_key_is_refused_with_the_known_keys()
+    {
+        var failures = await StartFails(ControllerServiceHost.Service, ControllerServiceHost.Configure, ValidController(("Controller:RateHz", "500")));
+
+        var failure = Assert.Single(failures);
+        Assert.StartsWith("Controller:RateHz: unknown key (known keys of Controller: PolicyPath, WeightStream, Robot, Telemetry, Loop, MaxTickAge, Modes, Envelope)",
+            failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Unknown_keys_are_found_inside_nested_sections_and_array_elements()
+    {
+        var failures = await StartFails(ControllerServiceHost.Service, ControllerServiceHost.Configure, ValidController(
+            ("Controller:Envelope:StateBounds:0:Index", "0"),
+            ("Controller:Envelope:StateBounds:0:Minimum", "-1"),
+            ("Controller:WeightStream:Endpiont", "tcp://trainer:5700")));
+
+        Assert.Equal(2, failures.Length);
+        Assert.Contains(failures, f => f.StartsWith("Controller:Envelope:StateBounds:0:Minimum: unknown key (known keys of Controller:Envelope:StateBounds:0: Index, Min, Max)", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Controller:WeightStream:Endpiont: unknown key", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Values_that_do_not_convert_are_reported_one_by_one()
+    {
+        var failures = await StartFails(ControllerServiceHost.Service, ControllerServiceHost.Configure, ValidController(
+            ("Controller:Loop:RateHz", "fast"),
+            ("Controller:MaxTickAge", "soon"),
+            ("Controller:Envelope:SafeAction", "Freeze")));
+
+        Assert.Equal(3, failures.Length);
+        Assert.Contains(failures, f => f.StartsWith("Controller:Loop:RateHz: cannot convert to Double", StringComparison.Ordinal)
+            && f.EndsWith("(value 'fast' from in-memory configuration)", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Controller:MaxTickAge: cannot convert to TimeSpan", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Controller:Envelope:SafeAction: cannot convert to one of Zero, Hold, Damped", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_rule_on_a_list_points_at_the_list_s_values()
+    {
+        var failures = await StartFails(ControllerServiceHost.Service, ControllerServiceHost.Configure, ValidController(
+            ("Controller:Loop:CpuAffinity:0", "1"), ("Controller:Loop:CpuAffinity:1", "-1")));
+
+        Assert.Equal("Controller:Loop:CpuAffinity: CpuAffinity entries must be in [0, 1024) (value at Controller:Loop:CpuAffinity:0 '1' from in-memory configuration)",
+            Assert.Single(failures));
+    }
+
+    [Fact]
+    public async Task Missing_and_inconsistent_keys_are_all_reported_together_with_how_to_set_them()
+    {
+        var failures = await StartFails(ControllerServiceHost.Service, ControllerServiceHost.Configure, new()
+        {
+            ["Controller:WeightStream:Endpoint"] = "tcp://trainer:5700",
+            ["Controller:PolicyPath"] = Path.Combine(_dir.FullName, "missing.policy"),
+        });
+
+        Assert.Equal(3, failures.Length);
+        Assert.Contains(failures, f => f == "Controller:Robot: The Robot field is required. (not set: set Controller:Robot in the configuration file, " +
+            "MEOW_Controller__Robot or --Controller:Robot=…)");
+        Assert.Contains(failures, f => f.StartsWith($"Controller:PolicyPath: cannot read file '{Path.Combine(_dir.FullName, "missing.policy")}'", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Controller:WeightStream:TrainerPublicKeyFile: the trainer's public key file is required", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Sim_options_check_the_task_catalogue_and_the_endpoint()
+    {
+        var failures = await StartFails(SimServiceHost.Service, SimServiceHost.Configure, new()
+        {
+            ["Sim:Task"] = "pendulumm",
+            ["Sim:Bind"] = "tcp://127.0.0.1:70000",
+            ["Sim:Envs"] = "0",
+            ["Sim:Params:mass"] = "heavy",
+        });
+
+        Assert.Equal(4, failures.Length);
+        Assert.Contains(failures, f => f.StartsWith("Sim:Params:mass: cannot convert to Double: heavy is not a valid value for Double.", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Sim:Task: unknown task 'pendulumm'; known tasks: pendulum, multigoal, cartpole", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Sim:Bind: 'tcp://127.0.0.1:70000' is not a valid endpoint: port must be 1-65535", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Sim:Envs: The field Envs must be between 1 and 4096.", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Trainer_options_name_the_bad_array_element_and_cross_key_rules()
+    {
+        var failures = await StartFails(TrainerServiceHost.Service, TrainerServiceHost.Configure, new()
+        {
+            ["Trainer:SimEndpoints:0"] = "tcp://127.0.0.1:5601",
+            ["Trainer:SimEndpoints:1"] = "udp://127.0.0.1:5602",
+            ["Trainer:RunDir"] = _dir.FullName,
+            ["Trainer:CheckpointInterval"] = "00:00:01",
+            ["Trainer:PublishEndpoint"] = "tcp://*:5700",
+        });
+
+        Assert.Equal(3, failures.Length);
+        Assert.Contains(failures, f => f.StartsWith("Trainer:SimEndpoints:1: 'udp://127.0.0.1:5602' is not a valid endpoint", StringComparison.Ordinal)
+            && f.EndsWith("(value 'udp://127.0.0.1:5602' from in-memory configuration)", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Trainer:CheckpointInterval: The field CheckpointInterval must be between 00:00:10 and 1.00:00:00.", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Trainer:SecretKeyFile: a CURVE secret key file is required with PublishEndpoint", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Sources_apply_in_order_defaults_then_appsettings_then_site_files_then_command_line()
+    {
+        File("appsettings.json", """{ "Sim": { "Task": "cartpole", "Envs": 2, "Bind": "ipc:///tmp/meow-a" } }""");
+        var site = File("site.json", """{ "Sim": { "Envs": 3 } }""");
+        var worker = File("worker.json", """{ "Sim": { "Bind": "tcp://127.0.0.1:5609" } }""");
+
+        SimOptions Options(string[] files, string[] commandLine)
+        {
+            using var host = Build(SimServiceHost.Service, SimServiceHost.Configure, configFiles: files, commandLine: commandLine);
+            return host.Services.GetRequiredService<IOptions<SimOptions>>().Value;
+        }
+
+        var appsettingsOnly = Options([], []);
+        var withSites = Options([site, worker], []);
+        var withArgs = Options([site, worker], ["--Sim:Envs=4", "--Sim:Seed=11"]);
+
+        Assert.Equal(("cartpole", 2, "ipc:///tmp/meow-a", (int?)null), (appsettingsOnly.Task, appsettingsOnly.Envs, appsettingsOnly.Bind, appsettingsOnly.Seed));
+        Assert.Equal(("cartpole", 3, "tcp://127.0.0.1:5609", (int?)null), (withSites.Task, withSites.Envs, withSites.Bind, withSites.Seed));
+        Assert.Equal(("cartpole", 4, "tcp://127.0.0.1:5609", (int?)11), (withArgs.Task, withArgs.Envs, withArgs.Bind, withArgs.Seed));
+    }
+
+    [Fact]
+    public async Task A_valid_configuration_starts_the_host_with_the_placeholder_saying_what_is_not_wired()
+    {
+        using var host = Build(ControllerServiceHost.Service, ControllerServiceHost.Configure, ValidController(("Controller:Loop:RateHz", "500")));
+
+        await host.StartAsync();
+        try
+        {
+            Assert.Equal(500, host.Services.GetRequiredService<IOptions<ControllerOptions>>().Value.Loop.RateHz);
+            var pending = Assert.Single(host.Services.GetServices<IHostedService>().OfType<PendingServiceBody>());
+            Assert.Contains("control loop", pending.Missing, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    private (int Code, string Out, string Err) Run(ServiceDefinition service, Action<HostApplicationBuilder> configure, string[] files, string[] commandLine, bool check)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var code = ServiceHostBuilder.Run(Local(service), configure, files, commandLine, check, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public void Serve_exits_78_on_a_missing_or_malformed_site_file_and_on_stray_arguments()
+    {
+        var missing = Path.Combine(_dir.FullName, "nope.json");
+        var malformed = File("bad.json", """{ "Sim": { "Envs": 3, } """);
+
+        var (code1, _, err1) = Run(SimServiceHost.Service, SimServiceHost.Configure, [missing], [], check: true);
+        var (code2, _, err2) = Run(SimServiceHost.Service, SimServiceHost.Configure, [malformed], [], check: true);
+        var (code3, _, err3) = Run(SimServiceHost.Service, SimServiceHost.Configure, [], ["--Sim:Envs", "4"], check: true);
+
+        Assert.Equal((78, 78, 78), (code1, code2, code3));
+        Assert.Contains(missing, err1, StringComparison.Ordinal);
+        Assert.Contains(malformed, err2, StringComparison.Ordinal);
+        Assert.Contains("unexpected argument '--Sim:Envs': configuration overrides are written --Section:Key=value", err3, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Serve_check_prints_the_effective_options_and_exits_0()
+    {
+        var site = File("sim.json", """{ "Sim": { "Bind": "tcp://127.0.0.1:5611", "Envs": 16 } }""");
+
+        var (code, output, error) = Run(SimServiceHost.Service, SimServiceHost.Configure, [site], ["--Sim:Task=cartpole"], check: true);
+
+        Assert.Equal((0, ""), (code, error));
+        using var json = System.Text.Json.JsonDocument.Parse(output);
+        var sim = json.RootElement.GetProperty("Sim");
+        Assert.Equal(("cartpole", 16, "tcp://127.0.0.1:5611"), (sim.GetProperty("Task").GetString(), sim.GetProperty("Envs").GetInt32(), sim.GetProperty("Bind").GetString()));
+    }
+}

@@ -1,0 +1,55 @@
+using System.Diagnostics;
+
+namespace MeowRobot.Services.Tests;
+
+/// <summary>Runs the built service executables (each in its own output folder, beside its appsettings.json) as child processes.</summary>
+internal static class ServiceProcesses
+{
+    /// <summary>artifacts/bin/MeowRobot.X/&lt;config&gt;/MeowRobot.X: the test's own output is artifacts/bin/MeowRobot.Services.Tests/&lt;config&gt;/.</summary>
+    public static string Executable(string project)
+    {
+        var testDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var path = Path.Combine(testDir.Parent!.Parent!.FullName, project, testDir.Name, project);
+        Assert.True(File.Exists(path), $"{project} is not built at {path}");
+        return path;
+    }
+
+    /// <summary>Starts a service with a clean systemd environment plus <paramref name="environment"/>.</summary>
+    public static Process Start(string project, IEnumerable<string> args, IReadOnlyDictionary<string, string> environment)
+    {
+        var info = new ProcessStartInfo(Executable(project))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args) info.ArgumentList.Add(a);
+        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("MEOW_", StringComparison.Ordinal) ||
+                     k is "NOTIFY_SOCKET" or "WATCHDOG_USEC" or "WATCHDOG_PID" or "JOURNAL_STREAM" or "INVOCATION_ID").ToList())
+            info.Environment.Remove(key);
+        foreach (var (k, v) in environment) info.Environment[k] = v;
+        return Process.Start(info)!;
+    }
+
+    /// <summary>Runs to completion (bounded) and returns exit code, stdout and stderr.</summary>
+    public static (int Code, string Out, string Err) Run(string project, IEnumerable<string> args, IReadOnlyDictionary<string, string> environment)
+    {
+        using var p = Start(project, args, environment);
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromSeconds(30)))
+        {
+            p.Kill(entireProcessTree: true);
+            Assert.Fail($"{project} {string.Join(' ', args)} did not exit within 30 s");
+        }
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>SIGTERM, as systemd stops a unit.</summary>
+    public static void Terminate(Process p)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))!;
+        kill.WaitForExit();
+        Assert.Equal(0, kill.ExitCode);
+    }
+}

@@ -1,0 +1,129 @@
+using System.Buffers.Binary;
+using System.Text.Json;
+using MeowRobot.Tensors;
+using MeowRobot.Tensors.Modules;
+using MeowRobot.Testing;
+
+namespace MeowRobot.Tensors.Tests;
+
+public class ModuleTests
+{
+    /// <summary>The three official MLP variants, built as MEow builds them for obs 11, action 3.</summary>
+    private sealed class Official : Module
+    {
+        public Official(Rng rng)
+        {
+            RegisterModule("prior", new Prior(rng));
+            RegisterModule("t", new Mlp([3 + 11, 64, 64, 3], rng, new MlpOptions { LayerNorm = true, Dropout = 0.1f }));
+            RegisterModule("scale1", new Mlp([11, 256, 256, 1], rng, new MlpOptions { Dropout = 0f }));
+        }
+
+        private sealed class Prior : Module
+        {
+            public Prior(Rng rng) => RegisterModule("log_scale", new Mlp([11, 64, 64, 3], rng));
+        }
+    }
+
+    [RequiresFact(Requirement.GoldenVectors)]
+    public void Mlp_names_and_shapes_reproduce_the_official_state_dict()
+    {
+        var header = ReadSafetensorsHeader(Path.Combine(SharedMaterial.GoldenCases().Single(c => c.EndsWith("hopper_11x3", StringComparison.Ordinal)), "weights.safetensors"));
+        var expected = header
+            .Where(kv => kv.Key.StartsWith("prior.", StringComparison.Ordinal) || kv.Key.StartsWith("flows.0.t.", StringComparison.Ordinal) || kv.Key.StartsWith("flows.4.scale1.", StringComparison.Ordinal))
+            .Select(kv => (Name: kv.Key.Replace("flows.0.", "", StringComparison.Ordinal).Replace("flows.4.", "", StringComparison.Ordinal), kv.Value))
+            .OrderBy(e => e.Name, StringComparer.Ordinal)
+            .ToArray();
+        var model = new Official(new Rng(1));
+        var actual = model.StateEntries().Select(e => (e.Name, e.Tensor.Shape)).OrderBy(e => e.Name, StringComparer.Ordinal).ToArray();
+        Assert.Equal(expected.Select(e => e.Name), actual.Select(e => e.Name));
+        for (var i = 0; i < expected.Length; i++) Assert.Equal(expected[i].Value, actual[i].Shape);
+    }
+
+    [Fact]
+    public void State_dict_order_is_own_tensors_then_children_in_registration_order()
+    {
+        var mlp = new Mlp([4, 8, 2], new Rng(1), new MlpOptions { LayerNorm = true, Dropout = 0f });
+        Assert.Equal(
+            ["net.0.weight", "net.0.bias", "net.1.weight", "net.1.bias", "net.2.beta", "net.4.weight", "net.4.bias"],
+            mlp.NamedParameters().Select(p => p.Name));
+    }
+
+    [Fact]
+    public void Loading_a_state_dict_checks_names_and_sizes_and_changes_nothing_on_error()
+    {
+        var mlp = new Mlp([2, 3, 1], new Rng(1));
+        var state = mlp.StateDict();
+        var before = mlp.StateDict();
+        state["net.0.weight"] = new float[5];
+        var e = Assert.Throws<StateDictException>(() => mlp.LoadStateDict(state));
+        Assert.Contains(e.Problems, p => p.Contains("net.0.weight", StringComparison.Ordinal));
+        Assert.Equal(before["net.0.bias"], mlp.StateDict()["net.0.bias"]);
+
+        state = mlp.StateDict();
+        state.Remove("net.2.bias");
+        state["net.9.weight"] = [1f];
+        e = Assert.Throws<StateDictException>(() => mlp.LoadStateDict(state));
+        Assert.Equal(2, e.Problems.Count);
+        state.Remove("net.9.weight");
+        Assert.Throws<StateDictException>(() => mlp.LoadStateDict(state, strict: false)); // missing is always an error
+
+        var other = new Mlp([2, 3, 1], new Rng(2));
+        mlp.LoadStateDict(other.StateDict());
+        Assert.Equal(other.StateDict()["net.0.weight"], mlp.StateDict()["net.0.weight"]);
+    }
+
+    [Fact]
+    public void Linear_default_init_stays_within_one_over_sqrt_fan_in_and_fills_the_range()
+    {
+        var l = new Linear(64, 256, new Rng(3));
+        var bound = 1 / Math.Sqrt(64);
+        Assert.All(l.Weight.ToArray(), w => Assert.InRange(w, -bound, bound));
+        Assert.All(l.Bias!.ToArray(), b => Assert.InRange(b, -bound, bound));
+        Assert.True(l.Weight.ToArray().Max() > 0.95 * bound && l.Weight.ToArray().Min() < -0.95 * bound);
+        var z = new Linear(4, 3, new Rng(3), LinearInit.Zeros);
+        Assert.All(z.Weight.ToArray().Concat(z.Bias!.ToArray()), v => Assert.Equal(0f, v));
+    }
+
+    [Theory]
+    [InlineData(3, 5)]
+    [InlineData(5, 3)]
+    public void Orthogonal_init_gives_orthonormal_rows_or_columns_times_gain(int rows, int cols)
+    {
+        var l = new Linear(cols, rows, new Rng(4), LinearInit.Orthogonal(2f));
+        var w = l.Weight;
+        var small = Math.Min(rows, cols);
+        for (var p = 0; p < small; p++)
+        for (var q = 0; q < small; q++)
+        {
+            double dot = 0;
+            for (var k = 0; k < Math.Max(rows, cols); k++)
+                dot += rows <= cols ? w[p, k] * w[q, k] : w[k, p] * w[k, q];
+            Assert.Equal(p == q ? 4.0 : 0.0, dot, 1e-5);
+        }
+        Assert.All(l.Bias!.ToArray(), b => Assert.Equal(0f, b));
+    }
+
+    [Fact]
+    public void Dropout_modules_are_active_only_in_training_mode()
+    {
+        var mlp = new Mlp([4, 16, 2], new Rng(1), new MlpOptions { Dropout = 0.5f });
+        var tape = new Tape();
+        var x = tape.Full(8, 4, 1f);
+        mlp.Eval();
+        var a = mlp.Forward(tape, x).ToArray();
+        var b = mlp.Forward(tape, x).ToArray();
+        Assert.Equal(a, b);
+        mlp.Train();
+        Assert.NotEqual(a, mlp.Forward(tape, x).ToArray());
+    }
+
+    private static Dictionary<string, int[]> ReadSafetensorsHeader(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var n = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        using var doc = JsonDocument.Parse(bytes.AsMemory(8, n));
+        return doc.RootElement.EnumerateObject()
+            .Where(p => p.Name != "__metadata__")
+            .ToDictionary(p => p.Name, p => p.Value.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()).ToArray());
+    }
+}

@@ -1,0 +1,118 @@
+using MeowRobot.Tensors;
+
+namespace MeowRobot.Learner;
+
+/// <summary>
+/// Checkpoints of a <see cref="MeowLearner"/>: everything a resumed run needs — online and target networks, Adam's
+/// moments and step counts, the replay buffer, the learner's random generators and its counters. The envs are not part
+/// of it: a resumed run starts new episodes (seeded from the run's seed and step count).
+/// </summary>
+public sealed partial class MeowLearner
+{
+    private const string CheckpointMagic = "MEOWCKPT";
+    private const int CheckpointVersion = 1;
+
+    /// <summary>Writes the learner's state to <paramref name="stream"/> (binary, little-endian; the stream is left open).</summary>
+    public void SaveCheckpoint(Stream stream)
+    {
+        using var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        w.Write(CheckpointMagic);
+        w.Write(CheckpointVersion);
+        w.Write(Policy.Shape.ObsDim);
+        w.Write(Policy.Shape.ActDim);
+        w.Write(EnvSteps);
+        w.Write(Update.Count);
+        WriteRng(w, _actionRng);
+        WriteRng(w, _replayRng);
+        WriteState(w, Policy);
+        WriteState(w, Update.Target);
+        foreach (var s in Update.Adam.States)
+        {
+            w.Write(s.Step);
+            WriteFloats(w, s.ExpAvg);
+            WriteFloats(w, s.ExpAvgSq);
+        }
+        Buffer.Save(w);
+    }
+
+    /// <summary>Restores a state <see cref="SaveCheckpoint"/> wrote into this learner, which must have the same network
+    /// shape and buffer capacity. <see cref="InvalidDataException"/> when the checkpoint does not fit; the learner is
+    /// then unusable (build a new one).</summary>
+    public void LoadCheckpoint(Stream stream)
+    {
+        using var r = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        try
+        {
+            if (r.ReadString() != CheckpointMagic) throw new InvalidDataException("not a MEow learner checkpoint");
+            if (r.ReadInt32() is var version && version != CheckpointVersion) throw new InvalidDataException($"checkpoint version {version}; this build reads {CheckpointVersion}");
+            int obsDim = r.ReadInt32(), actDim = r.ReadInt32();
+            if (obsDim != Policy.Shape.ObsDim || actDim != Policy.Shape.ActDim)
+                throw new InvalidDataException($"checkpoint is for ({obsDim}, {actDim}), this learner is ({Policy.Shape.ObsDim}, {Policy.Shape.ActDim})");
+            EnvSteps = r.ReadInt64();
+            Update.Count = r.ReadInt64();
+            _actionRng.State = ReadRng(r);
+            _replayRng.State = ReadRng(r);
+            ReadState(r, Policy);
+            ReadState(r, Update.Target);
+            foreach (var s in Update.Adam.States)
+            {
+                s.Step = r.ReadInt64();
+                ReadFloats(r, s.ExpAvg);
+                ReadFloats(r, s.ExpAvgSq);
+            }
+            Buffer.Load(r);
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new InvalidDataException("checkpoint is truncated", e);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException("checkpoint holds an invalid value: " + e.Message, e);
+        }
+        _started = false; // new episodes on the next step
+    }
+
+    private static void WriteRng(BinaryWriter w, Rng rng)
+    {
+        var s = rng.State;
+        w.Write(s.S0); w.Write(s.S1); w.Write(s.S2); w.Write(s.S3); w.Write(s.HasSpare); w.Write(s.Spare);
+    }
+
+    private static RngState ReadRng(BinaryReader r) =>
+        new(r.ReadUInt64(), r.ReadUInt64(), r.ReadUInt64(), r.ReadUInt64(), r.ReadBoolean(), r.ReadDouble());
+
+    private static void WriteState(BinaryWriter w, FlowPolicy policy)
+    {
+        var entries = policy.StateEntries();
+        w.Write(entries.Count);
+        foreach (var e in entries)
+        {
+            w.Write(e.Name);
+            WriteFloats(w, e.Tensor.Values);
+        }
+    }
+
+    private static void ReadState(BinaryReader r, FlowPolicy policy)
+    {
+        var entries = policy.StateEntries();
+        if (r.ReadInt32() != entries.Count) throw new InvalidDataException("checkpoint network has a different number of tensors");
+        foreach (var e in entries)
+        {
+            if (r.ReadString() != e.Name) throw new InvalidDataException($"checkpoint network differs at '{e.Name}'");
+            ReadFloats(r, e.Tensor.Values);
+        }
+    }
+
+    private static void WriteFloats(BinaryWriter w, ReadOnlySpan<float> values)
+    {
+        w.Write(values.Length);
+        w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values));
+    }
+
+    private static void ReadFloats(BinaryReader r, Span<float> into)
+    {
+        if (r.ReadInt32() != into.Length) throw new InvalidDataException("checkpoint tensor has a different size");
+        r.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(into));
+    }
+}

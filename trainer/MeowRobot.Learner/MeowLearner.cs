@@ -1,0 +1,241 @@
+using MeowRobot.Bridge.Sim;
+using MeowRobot.Tensors;
+
+namespace MeowRobot.Learner;
+
+/// <summary>A deterministic evaluation: returns of <see cref="Episodes"/> episodes with a = f(E[z] | s).</summary>
+public sealed record Evaluation(long EnvSteps, int Episodes, double MeanReturn, double StdReturn, double MeanLength);
+
+/// <summary>One finished episode of <see cref="MeowLearner.Rollouts"/>.</summary>
+public sealed record Episode(double Return, int Length, bool Terminated, float[] FinalObs);
+
+/// <summary>What the learner reports while it runs.</summary>
+public abstract record LearnerEvent(long EnvSteps);
+public sealed record EpisodeEnded(long EnvSteps, double Return, int Length) : LearnerEvent(EnvSteps);
+public sealed record Evaluated(Evaluation Result) : LearnerEvent(Result.EnvSteps);
+public sealed record Updated(long EnvSteps, long Updates, UpdateStats Stats) : LearnerEvent(EnvSteps);
+
+/// <summary>
+/// MEow, Algorithm 1 of the paper, the way the official CleanRL code runs it, against any <see cref="IVectorEnv"/>
+/// (in-process tasks or sim workers over the bridge). Each <see cref="Step"/> is one vector step:
+/// <list type="number">
+/// <item>act: uniform random actions until <see cref="MeowOptions.LearningStarts"/> env steps, then a ~ π(· | s);</item>
+/// <item>step every env; actions are in [−1, 1] (the tanh box) and rescaled to the task's [low, high];</item>
+/// <item>store (s, a, r, s′, terminated) per env, s′ the final observation where an episode ended; a time-limit truncation
+/// is not termination, so it still bootstraps;</item>
+/// <item>once learning has started: sample a batch uniformly and do <see cref="MeowOptions.UpdatesPerStep"/>
+/// <see cref="SoftQUpdate"/>s (TD target from the target network's exact soft values, Bellman loss on Q1 and Q2 with
+/// independent dropout masks, clip, Adam, Polyak);</item>
+/// <item>every <see cref="MeowOptions.EvalEvery"/> env steps: deterministic evaluation over
+/// <see cref="MeowOptions.EvalEpisodes"/> episodes on the evaluation env.</item>
+/// </list>
+/// One seed fixes the network's initialisation, the random actions, the sampling noise, the replay indices, the dropout
+/// masks and the envs' episode seeds, so a run with in-process envs is reproducible bit for bit.
+/// </summary>
+public sealed partial class MeowLearner
+{
+    private readonly IVectorEnv _env;
+    private readonly IVectorEnv? _evalEnv;
+    private readonly Rng _actionRng, _replayRng;
+    private readonly ReplayBatch _batch;
+    private readonly VectorBatch _step, _evalStep;
+    private readonly float[] _obs, _actions, _envActions, _evalActions;
+    private readonly double[] _episodeReturn;
+    private readonly int[] _episodeLength;
+    private readonly Tape _actTape = new();
+    private bool _started;
+
+    public MeowLearner(FlowShape shape, MeowOptions options, IVectorEnv env, IVectorEnv? evalEnv = null)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(env);
+        options.Validate();
+        var spec = env.Spec;
+        if (spec.ObsDim != shape.ObsDim || spec.ActDim != shape.ActDim)
+            throw new ArgumentException($"env '{spec.Name}' is ({spec.ObsDim}, {spec.ActDim}), the network ({shape.ObsDim}, {shape.ActDim})", nameof(env));
+        if (evalEnv is not null && (evalEnv.Spec.ObsDim != spec.ObsDim || evalEnv.Spec.ActDim != spec.ActDim))
+            throw new ArgumentException("the evaluation env's dimensions differ from the training env's", nameof(evalEnv));
+        Options = options;
+        _env = env;
+        _evalEnv = evalEnv;
+        var root = new Rng((ulong)options.Seed);
+        var online = new FlowPolicy(shape, root.Split());
+        _actionRng = root.Split();
+        _replayRng = root.Split();
+        Update = new SoftQUpdate(online, options);
+        Buffer = new ReplayBuffer(options.BufferCapacity, shape.ObsDim, shape.ActDim);
+        _batch = new ReplayBatch(options.BatchSize, shape.ObsDim, shape.ActDim);
+        var n = env.NumEnvs;
+        _step = new VectorBatch(n, spec.ObsDim);
+        _obs = new float[n * spec.ObsDim];
+        _actions = new float[n * spec.ActDim];
+        _envActions = new float[n * spec.ActDim];
+        _episodeReturn = new double[n];
+        _episodeLength = new int[n];
+        _evalStep = new VectorBatch(evalEnv?.NumEnvs ?? 1, spec.ObsDim);
+        _evalActions = new float[(evalEnv?.NumEnvs ?? 1) * spec.ActDim];
+    }
+
+    public MeowOptions Options { get; }
+    public SoftQUpdate Update { get; }
+    public FlowPolicy Policy => Update.Online;
+    public ReplayBuffer Buffer { get; }
+    public TaskSpec Spec => _env.Spec;
+
+    /// <summary>Transitions collected so far (summed over envs).</summary>
+    public long EnvSteps { get; private set; }
+
+    /// <summary>Called for finished training episodes, updates and evaluations (on the learner's thread).</summary>
+    public event Action<LearnerEvent>? Reported;
+
+    /// <summary>Runs until <paramref name="totalEnvSteps"/> transitions have been collected or cancellation; returns the
+    /// evaluations made on the way (one at the end too, when an evaluation env is given).</summary>
+    public IReadOnlyList<Evaluation> Run(long totalEnvSteps, CancellationToken cancellation = default)
+    {
+        var evaluations = new List<Evaluation>();
+        var nextEval = Options.EvalEvery > 0 ? (EnvSteps / Options.EvalEvery + 1) * Options.EvalEvery : long.MaxValue;
+        while (EnvSteps < totalEnvSteps && !cancellation.IsCancellationRequested)
+        {
+            Step();
+            if (_evalEnv is not null && EnvSteps >= nextEval)
+            {
+                evaluations.Add(Evaluate());
+                nextEval += Options.EvalEvery;
+            }
+        }
+        if (_evalEnv is not null && !cancellation.IsCancellationRequested && (evaluations.Count == 0 || evaluations[^1].EnvSteps != EnvSteps))
+            evaluations.Add(Evaluate());
+        return evaluations;
+    }
+
+    /// <summary>One vector-env step, its transitions stored, then the updates it earns.</summary>
+    public void Step()
+    {
+        var spec = _env.Spec;
+        int n = _env.NumEnvs, obsDim = spec.ObsDim, actDim = spec.ActDim;
+        if (!_started)
+        {
+            _env.Reset(_step, EpisodeSeeds(unchecked(Options.Seed + (int)EnvSteps), n));
+            _step.Obs.CopyTo(_obs, 0);
+            _started = true;
+        }
+
+        // Act: uniform random in the tanh box until learning starts, then sample from the policy.
+        if (EnvSteps < Options.LearningStarts) _actionRng.FillUniform(_actions, -1f, 1f);
+        else SampleActions(_obs, n, _actions, _actionRng);
+        Rescale(spec, _actions, _envActions);
+        _env.Step(_envActions, _step);
+
+        // Store: s′ of an ended episode is its final observation; only termination stops bootstrapping.
+        for (var i = 0; i < n; i++)
+        {
+            var ended = _step.Terminated[i] != 0 || _step.Truncated[i] != 0;
+            var next = ended ? _step.FinalObsRow(i) : _step.ObsRow(i);
+            Buffer.Add(_obs.AsSpan(i * obsDim, obsDim), _actions.AsSpan(i * actDim, actDim), _step.Reward[i], next, _step.Terminated[i] != 0);
+            _episodeReturn[i] += _step.Reward[i];
+            _episodeLength[i]++;
+            if (ended)
+            {
+                Reported?.Invoke(new EpisodeEnded(EnvSteps + i + 1, _episodeReturn[i], _episodeLength[i]));
+                _episodeReturn[i] = 0;
+                _episodeLength[i] = 0;
+            }
+        }
+        _step.Obs.CopyTo(_obs, 0);
+        EnvSteps += n;
+
+        // Learn.
+        if (EnvSteps < Options.LearningStarts) return;
+        for (var u = 0; u < Options.UpdatesPerStep; u++)
+        {
+            Buffer.Sample(_replayRng, _batch);
+            var stats = Update.Step(_batch);
+            Reported?.Invoke(new Updated(EnvSteps, Update.Count, stats));
+        }
+    }
+
+    /// <summary>Deterministic evaluation, a = f(E[z] | s), over <see cref="MeowOptions.EvalEpisodes"/> episodes of the
+    /// evaluation env (the same episode seeds every time, so evaluations compare like with like).</summary>
+    public Evaluation Evaluate()
+    {
+        var episodes = Rollouts(Options.EvalEpisodes, stochastic: false);
+        var mean = episodes.Average(e => e.Return);
+        var std = Math.Sqrt(episodes.Sum(e => (e.Return - mean) * (e.Return - mean)) / episodes.Count);
+        var result = new Evaluation(EnvSteps, episodes.Count, mean, std, episodes.Average(e => e.Length));
+        Reported?.Invoke(new Evaluated(result));
+        return result;
+    }
+
+    /// <summary>Runs <paramref name="count"/> episodes on the evaluation env with deterministic actions or, with
+    /// <paramref name="stochastic"/>, actions sampled from π (noise from its own generator, so training is unaffected).</summary>
+    public IReadOnlyList<Episode> Rollouts(int count, bool stochastic)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        var env = _evalEnv ?? throw new InvalidOperationException("this learner has no evaluation env");
+        var spec = env.Spec;
+        var n = env.NumEnvs;
+        var episodes = new List<Episode>(count);
+        var running = new double[n];
+        var length = new int[n];
+        var noise = new Rng(unchecked((ulong)Options.Seed * 31 + 7));
+        env.Reset(_evalStep, EpisodeSeeds(Options.Seed + 1_000_003, n));
+        while (episodes.Count < count)
+        {
+            if (stochastic) SampleActions(_evalStep.Obs, n, _evalActions, noise);
+            else DeterministicActions(_evalStep.Obs, n, _evalActions);
+            Rescale(spec, _evalActions, _evalActions);
+            env.Step(_evalActions, _evalStep);
+            for (var i = 0; i < n && episodes.Count < count; i++)
+            {
+                running[i] += _evalStep.Reward[i];
+                length[i]++;
+                var terminated = _evalStep.Terminated[i] != 0;
+                if (terminated || _evalStep.Truncated[i] != 0)
+                {
+                    episodes.Add(new Episode(running[i], length[i], terminated, _evalStep.FinalObsRow(i).ToArray()));
+                    running[i] = 0;
+                    length[i] = 0;
+                }
+            }
+        }
+        return episodes;
+    }
+
+    private void SampleActions(float[] obs, int n, float[] into, Rng rng)
+    {
+        _actTape.Reset();
+        Policy.Eval();
+        using (_actTape.NoGrad())
+        {
+            var (action, _) = Policy.Sample(_actTape, _actTape.Input(obs.AsSpan(0, n * Policy.Shape.ObsDim), n, Policy.Shape.ObsDim), rng);
+            action.Values.CopyTo(into);
+        }
+    }
+
+    private void DeterministicActions(float[] obs, int n, float[] into)
+    {
+        _actTape.Reset();
+        Policy.Eval();
+        using (_actTape.NoGrad())
+            Policy.DeterministicAction(_actTape, _actTape.Input(obs.AsSpan(0, n * Policy.Shape.ObsDim), n, Policy.Shape.ObsDim)).Values.CopyTo(into);
+    }
+
+    /// <summary>[−1, 1] → [low, high] per action dimension.</summary>
+    internal static void Rescale(TaskSpec spec, ReadOnlySpan<float> unit, Span<float> into)
+    {
+        var a = spec.ActDim;
+        for (var i = 0; i < unit.Length; i++)
+        {
+            float lo = spec.ActLow[i % a], hi = spec.ActHigh[i % a];
+            into[i] = lo + 0.5f * (unit[i] + 1f) * (hi - lo);
+        }
+    }
+
+    private static int[] EpisodeSeeds(int seed, int n)
+    {
+        var seeds = new int[n];
+        for (var i = 0; i < n; i++) seeds[i] = unchecked(seed * 7919 + i);
+        return seeds;
+    }
+}

@@ -1,0 +1,133 @@
+using System.Text.Json;
+using MeowRobot.Policy.Files;
+using MeowRobot.Tensors;
+
+namespace MeowRobot.Learner;
+
+/// <summary>The input of <c>policy query</c> is not what it must be.</summary>
+public sealed class PolicyQueryException(string message) : Exception(message);
+
+/// <summary>
+/// A query of a policy (<c>./meow trainer policy query</c>): <c>{"obs": [[...], ...], "act": [[...], ...]}</c>, act optional; rows row-major.
+/// Its output (<see cref="Run"/>) is <c>{"action": [[...]], "q1", "q2", "v1", "v2"}</c> plus <c>"log_prob"</c> when act is given.
+/// Read with <see cref="Utf8JsonReader"/> straight into float arrays; every malformed shape is a
+/// <see cref="PolicyQueryException"/> naming what is wrong.
+/// </summary>
+public sealed record PolicyQuery(int Rows, float[] Obs, float[]? Act)
+{
+    /// <summary>At most this many rows per query (bounds the memory a hostile file can make us allocate).</summary>
+    public const int MaxRows = 1 << 20;
+
+    public static PolicyQuery Parse(ReadOnlySpan<byte> json, int obsDim, int actDim)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) throw new PolicyQueryException("input must be a JSON object");
+            List<float>? obs = null, act = null;
+            int obsRows = 0, actRows = 0;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("obs"))
+                {
+                    if (obs is not null) throw new PolicyQueryException("\"obs\" given twice");
+                    obs = ReadMatrix(ref reader, "obs", obsDim, out obsRows);
+                }
+                else if (reader.ValueTextEquals("act"))
+                {
+                    if (act is not null) throw new PolicyQueryException("\"act\" given twice");
+                    act = ReadMatrix(ref reader, "act", actDim, out actRows);
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+            reader.Read(); // trailing content after the object throws (the reader allows one top-level value)
+            if (obs is null) throw new PolicyQueryException("input has no \"obs\"");
+            if (obsRows == 0) throw new PolicyQueryException("\"obs\" has no rows");
+            if (act is not null && actRows != obsRows) throw new PolicyQueryException($"\"act\" has {actRows} rows, \"obs\" {obsRows}");
+            return new PolicyQuery(obsRows, obs.ToArray(), act?.ToArray());
+        }
+        catch (JsonException e)
+        {
+            throw new PolicyQueryException("input is not valid JSON: " + e.Message);
+        }
+    }
+
+    private static List<float> ReadMatrix(ref Utf8JsonReader reader, string name, int cols, out int rows)
+    {
+        rows = 0;
+        var values = new List<float>();
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray) throw new PolicyQueryException($"\"{name}\" must be an array of rows");
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType != JsonTokenType.StartArray) throw new PolicyQueryException($"\"{name}\" row {rows} is not an array");
+            if (++rows > MaxRows) throw new PolicyQueryException($"\"{name}\" has more than {MaxRows} rows");
+            var n = 0;
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            {
+                if (reader.TokenType != JsonTokenType.Number || !reader.TryGetSingle(out var v) || !float.IsFinite(v))
+                    throw new PolicyQueryException($"\"{name}\" row {rows - 1} holds a value that is not a finite float32 number");
+                if (++n > cols) throw new PolicyQueryException($"\"{name}\" row {rows - 1} has more than {cols} values");
+                values.Add(v);
+            }
+            if (n != cols) throw new PolicyQueryException($"\"{name}\" row {rows - 1} has {n} values, the policy expects {cols}");
+        }
+        return values;
+    }
+
+    /// <summary>Evaluates <paramref name="file"/> on the query and returns the output JSON.</summary>
+    public static byte[] Run(PolicyFile file, PolicyQuery query)
+    {
+        var policy = FlowPolicy.FromFile(file);
+        policy.Eval();
+        var m = file.Metadata;
+        var obsValues = query.Obs;
+        if (m.ObsNorm is { } norm)
+        {
+            obsValues = (float[])obsValues.Clone();
+            for (var i = 0; i < obsValues.Length; i++)
+            {
+                var j = i % m.ObsDim;
+                obsValues[i] = Math.Clamp((obsValues[i] - norm.Mean[j]) / MathF.Sqrt(norm.Var[j] + norm.Epsilon), -norm.Clip, norm.Clip);
+            }
+        }
+        var tape = new Tape();
+        using var _ = tape.NoGrad();
+        var obs = tape.Input(obsValues, query.Rows, m.ObsDim);
+        var action = policy.DeterministicAction(tape, obs);
+        var act = query.Act is { } given ? tape.Input(given, query.Rows, m.ActDim) : action;
+        var (q1, q2) = policy.SoftQ(tape, obs, act);
+        var (v1, v2) = policy.SoftValue(tape, obs);
+
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WritePropertyName("action");
+            w.WriteStartArray();
+            for (var r = 0; r < query.Rows; r++) WriteArray(w, action.Row(r));
+            w.WriteEndArray();
+            w.WritePropertyName("q1"); WriteArray(w, q1.Values);
+            w.WritePropertyName("q2"); WriteArray(w, q2.Values);
+            w.WritePropertyName("v1"); WriteArray(w, v1.Values);
+            w.WritePropertyName("v2"); WriteArray(w, v2.Values);
+            if (query.Act is not null)
+            {
+                w.WritePropertyName("log_prob");
+                WriteArray(w, policy.LogProb(tape, obs, act).Values);
+            }
+            w.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void WriteArray(Utf8JsonWriter w, ReadOnlySpan<float> values)
+    {
+        w.WriteStartArray();
+        foreach (var v in values) w.WriteNumberValue(v);
+        w.WriteEndArray();
+    }
+}

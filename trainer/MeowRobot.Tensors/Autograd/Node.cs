@@ -1,0 +1,28 @@
+namespace MeowRobot.Tensors;
+
+/// <summary>The operations the tape knows how to differentiate.</summary>
+internal enum Op : byte
+{
+    Neg, Exp, Log, Tanh, Atanh, Sigmoid, Softplus, Square, Sqrt, Relu, Clamp, AddScalar, MulScalar, RSubScalar,
+    Add, Sub, Mul, Div, Minimum, Maximum,
+    Sum, Mean,
+    MatMul, Linear,
+    Concat, Narrow, IndexColumns,
+    LayerNorm, Swish, Dropout,
+}
+
+/// <summary>One recorded operation: its result, operands and the few constants its backward needs. Stored by value in
+/// the tape's node array, so recording allocates nothing.</summary>
+internal struct Node
+{
+    public Op Op;
+    public Tensor Out;
+    public Tensor A;
+    public Tensor? B;
+    public Tensor? C;
+    public Tensor? Aux;
+    public Tensor? Aux2;
+    public float S0, S1;
+    public int I0, I1, I2;
+    public int[]? Index;
+}

@@ -1,0 +1,84 @@
+using System.Numerics.Tensors;
+using MeowRobot.Tensors.Kernels;
+
+namespace MeowRobot.Tensors;
+
+public sealed partial class Tape
+{
+    /// <summary>op(a) · op(b), where op transposes when asked: a [M, K] (or [K, M] with transposeA), b [K, N] (or [N, K]
+    /// with transposeB); result [M, N].</summary>
+    public Tensor MatMul(Tensor a, Tensor b, bool transposeA = false, bool transposeB = false)
+    {
+        Use(a);
+        Use(b);
+        var (m, ka) = transposeA ? (a.Cols, a.Rows) : (a.Rows, a.Cols);
+        var (kb, nn) = transposeB ? (b.Cols, b.Rows) : (b.Rows, b.Cols);
+        if (ka != kb) throw new ArgumentException($"MatMul: {a.ShapeString}{(transposeA ? "^T" : "")} · {b.ShapeString}{(transposeB ? "^T" : "")} do not match");
+        var o = Alloc(m, nn);
+        Gemm.Multiply(m, nn, ka, Val(a), a.Cols, transposeA, Val(b), b.Cols, transposeB, Val(o), nn, accumulate: false);
+        if (Tracks(a, b))
+        {
+            ref var n = ref Record(Op.MatMul, o, a, b);
+            n.I0 = transposeA ? 1 : 0;
+            n.I1 = transposeB ? 1 : 0;
+        }
+        return o;
+    }
+
+    /// <summary>PyTorch's linear: x Wᵀ + b with x [B, in], W [out, in], b [out] (optional); result [B, out].</summary>
+    public Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null)
+    {
+        Use(x);
+        Use(weight);
+        if (x.Cols != weight.Cols) throw new ArgumentException($"Linear: input {x.ShapeString} does not match weight {weight.ShapeString} (expects [*, {weight.Cols}])");
+        var outF = weight.Rows;
+        if (bias is not null)
+        {
+            Use(bias);
+            if (bias.Length != outF) throw new ArgumentException($"Linear: bias {bias.ShapeString} does not match weight {weight.ShapeString}");
+        }
+        var o = Alloc(x.Rows, outF);
+        var ov = Val(o);
+        if (bias is not null)
+            for (var i = 0; i < x.Rows; i++) Val(bias).CopyTo(ov.Slice(i * outF, outF));
+        Gemm.Multiply(x.Rows, outF, x.Cols, Val(x), x.Cols, false, Val(weight), weight.Cols, true, ov, outF, accumulate: bias is not null);
+        if (Tracks(x, weight, bias)) Record(Op.Linear, o, x, weight, bias);
+        return o;
+    }
+
+    private void MatMulBackward(ref Node n)
+    {
+        var a = n.A;
+        var b = n.B!;
+        var ta = n.I0 == 1;
+        var tb = n.I1 == 1;
+        var g = OutGrad(ref n);
+        int m = n.Out.Rows, nn = n.Out.Cols, k = ta ? a.Rows : a.Cols;
+        if (a.requiresGrad)
+        {
+            if (!ta) Gemm.Multiply(m, k, nn, g, nn, false, Val(b), b.Cols, !tb, GradOf(a), k, accumulate: true);
+            else Gemm.Multiply(k, m, nn, Val(b), b.Cols, tb, g, nn, true, GradOf(a), m, accumulate: true);
+        }
+        if (b.requiresGrad)
+        {
+            if (!tb) Gemm.Multiply(k, nn, m, Val(a), a.Cols, !ta, g, nn, false, GradOf(b), nn, accumulate: true);
+            else Gemm.Multiply(nn, k, m, g, nn, true, Val(a), a.Cols, ta, GradOf(b), k, accumulate: true);
+        }
+    }
+
+    private void LinearBackward(ref Node n)
+    {
+        var x = n.A;
+        var w = n.B!;
+        var bias = n.C;
+        var g = OutGrad(ref n);
+        int rows = x.Rows, inF = x.Cols, outF = w.Rows;
+        if (x.requiresGrad) Gemm.Multiply(rows, inF, outF, g, outF, false, Val(w), inF, false, GradOf(x), inF, accumulate: true);
+        if (w.requiresGrad) Gemm.Multiply(outF, inF, rows, g, outF, true, Val(x), inF, false, GradOf(w), inF, accumulate: true);
+        if (bias is not null && bias.requiresGrad)
+        {
+            var gb = GradOf(bias);
+            for (var i = 0; i < rows; i++) TensorPrimitives.Add(gb, g.Slice(i * outF, outF), gb);
+        }
+    }
+}

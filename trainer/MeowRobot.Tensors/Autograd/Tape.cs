@@ -1,0 +1,202 @@
+namespace MeowRobot.Tensors;
+
+/// <summary>
+/// Records operations for reverse-mode differentiation and owns the storage of their results.
+/// <para>
+/// One tape serves one computation that is repeated every step (a training update, an inference call): call
+/// <see cref="Reset"/> at the start of the step, run the forward pass through the tape's operations, then
+/// <see cref="Backward(Tensor)"/>. Results live in an arena that is handed out again, in the same order, after each
+/// Reset, so a step that repeats the same sequence of shapes allocates nothing once warm. Operations are recorded only
+/// when an input requires a gradient and no <see cref="NoGrad"/> scope is open.
+/// </para>
+/// <para>Not thread-safe: one tape per thread.</para>
+/// </summary>
+public sealed partial class Tape
+{
+    private readonly List<Tensor> arena = [];
+    private int cursor;
+    private Node[] nodes = new Node[64];
+    private int nodeCount;
+    private readonly List<Tensor> savedLists = [];
+    private int noGradDepth;
+    private float[] scratchA = [], scratchB = [], scratchC = [];
+
+    internal int Epoch { get; private set; } = 1;
+    internal int BackwardGeneration { get; private set; }
+
+    /// <summary>Whether operations are being recorded (no open <see cref="NoGrad"/> scope).</summary>
+    public bool IsRecording => noGradDepth == 0;
+
+    /// <summary>Number of operations recorded since the last Reset.</summary>
+    public int RecordedOperations => nodeCount;
+
+    /// <summary>Number of tensors the arena holds (grows until the step's shape sequence has been seen once).</summary>
+    public int ArenaTensors => arena.Count;
+
+    /// <summary>
+    /// Starts a new step: forgets the recorded operations and hands the arena out again. Every tensor this tape returned
+    /// before becomes invalid (using one throws).
+    /// </summary>
+    public void Reset()
+    {
+        Epoch++;
+        cursor = 0;
+        nodeCount = 0;
+        savedLists.Clear();
+    }
+
+    /// <summary>
+    /// Opens a scope (use with <c>using</c>) in which nothing is recorded and results do not require gradients, like
+    /// <c>torch.no_grad()</c>. Scopes nest.
+    /// </summary>
+    public NoGradScope NoGrad()
+    {
+        noGradDepth++;
+        return new NoGradScope(this);
+    }
+
+    public readonly struct NoGradScope : IDisposable
+    {
+        private readonly Tape tape;
+        internal NoGradScope(Tape tape) => this.tape = tape;
+        public void Dispose() => tape.noGradDepth--;
+    }
+
+    /// <summary>An arena copy of <paramref name="values"/> as a [rows, cols] tensor, optionally requiring a gradient
+    /// (for gradients with respect to inputs, e.g. dQ/da). Its gradient holds the latest backward pass only.</summary>
+    public Tensor Input(ReadOnlySpan<float> values, int rows, int cols, bool requiresGrad = false)
+    {
+        var t = Alloc(rows, cols);
+        if (values.Length != t.Length)
+            throw new ArgumentException($"expected {t.Length} values for [{rows}, {cols}], got {values.Length}", nameof(values));
+        values.CopyTo(t.data);
+        t.requiresGrad = requiresGrad;
+        return t;
+    }
+
+    /// <summary>An arena copy of a leaf (or earlier result) with no history; optionally a new gradient root.</summary>
+    public Tensor Input(Tensor source, bool requiresGrad = false)
+    {
+        Use(source);
+        var t = Alloc(source.Rows, source.Cols, source.Rank);
+        source.data.AsSpan(0, source.Length).CopyTo(t.data);
+        t.requiresGrad = requiresGrad;
+        return t;
+    }
+
+    /// <summary>A [rows, cols] arena tensor filled with <paramref name="value"/> (a constant).</summary>
+    public Tensor Full(int rows, int cols, float value)
+    {
+        var t = Alloc(rows, cols);
+        t.data.AsSpan(0, t.Length).Fill(value);
+        return t;
+    }
+
+    public Tensor Zeros(int rows, int cols) => Full(rows, cols, 0f);
+
+    /// <summary>The result without history: same values, no gradient flows back through it (<c>tensor.detach()</c>).</summary>
+    public Tensor Detach(Tensor x) => Input(x);
+
+    /// <summary>
+    /// Back-propagates from a single-valued <paramref name="loss"/> (seed 1): every tensor on the path that requires a
+    /// gradient receives d loss / d tensor in <see cref="Tensor.Grad"/>. Leaves accumulate; call ZeroGrad on them (or
+    /// the optimiser's) between steps.
+    /// </summary>
+    public void Backward(Tensor loss)
+    {
+        if (loss.Length != 1) throw new ArgumentException($"Backward(loss) needs a single value; got {loss.ShapeString}. Use Backward(output, outputGrad) for a vector-Jacobian product.", nameof(loss));
+        Span<float> seed = stackalloc float[1];
+        seed[0] = 1f;
+        Backward(loss, seed);
+    }
+
+    /// <summary>Back-propagates <paramref name="outputGrad"/> (same layout as <paramref name="output"/>): the
+    /// vector-Jacobian product.</summary>
+    public void Backward(Tensor output, ReadOnlySpan<float> outputGrad)
+    {
+        Use(output);
+        if (output.owner != this || !output.requiresGrad)
+            throw new InvalidOperationException("the output does not depend on any tensor that requires a gradient (or was computed under NoGrad)");
+        if (outputGrad.Length != output.Length) throw new ArgumentException($"expected {output.Length} gradient values", nameof(outputGrad));
+        BackwardGeneration++;
+        outputGrad.CopyTo(GradOf(output));
+        for (var i = nodeCount - 1; i >= 0; i--)
+        {
+            ref var node = ref nodes[i];
+            if (node.Out.gradGeneration != BackwardGeneration) continue; // no gradient reached this result
+            RunBackward(ref node);
+        }
+    }
+
+    internal Tensor Alloc(int rows, int cols, int rank = 2)
+    {
+        Tensor t;
+        if (cursor < arena.Count) t = arena[cursor];
+        else
+        {
+            t = new Tensor(this);
+            arena.Add(t);
+        }
+        cursor++;
+        t.Reshape(rows, cols, rank);
+        t.epoch = Epoch;
+        t.gradGeneration = -1;
+        t.requiresGrad = false;
+        return t;
+    }
+
+    internal Tensor AllocLike(Tensor x) => Alloc(x.Rows, x.Cols, x.Rank);
+
+    /// <summary>Checks that an operand may be used here: a leaf, or a live result of this tape.</summary>
+    internal void Use(Tensor t)
+    {
+        ArgumentNullException.ThrowIfNull(t);
+        if (t.owner is null) return;
+        if (t.owner != this) throw new InvalidOperationException("a tensor from another tape was passed in; use Input(...) to copy it");
+        t.CheckAlive();
+    }
+
+    internal bool Tracks(Tensor a) => noGradDepth == 0 && a.requiresGrad;
+    internal bool Tracks(Tensor a, Tensor? b) => noGradDepth == 0 && (a.requiresGrad || (b?.requiresGrad ?? false));
+    internal bool Tracks(Tensor a, Tensor? b, Tensor? c) => noGradDepth == 0 && (a.requiresGrad || (b?.requiresGrad ?? false) || (c?.requiresGrad ?? false));
+
+    /// <summary>Records an operation whose result is <paramref name="output"/>; callers fill the extra fields.</summary>
+    internal ref Node Record(Op op, Tensor output, Tensor a, Tensor? b = null, Tensor? c = null)
+    {
+        if (nodeCount == nodes.Length) Array.Resize(ref nodes, nodes.Length * 2);
+        output.requiresGrad = true;
+        ref var n = ref nodes[nodeCount++];
+        n = default;
+        n.Op = op;
+        n.Out = output;
+        n.A = a;
+        n.B = b;
+        n.C = c;
+        return ref n;
+    }
+
+    /// <summary>The gradient of <paramref name="t"/> for accumulation: a tape tensor's buffer is cleared the first time
+    /// a backward pass touches it; a leaf's buffer keeps accumulating.</summary>
+    internal Span<float> GradOf(Tensor t)
+    {
+        var g = t.GradBuffer();
+        if (t.owner is not null && t.gradGeneration != BackwardGeneration)
+        {
+            Array.Clear(g, 0, t.Length);
+            t.gradGeneration = BackwardGeneration;
+        }
+        return g.AsSpan(0, t.Length);
+    }
+
+    internal Span<float> Scratch(ref float[] buffer, int length)
+    {
+        if (buffer.Length < length) buffer = new float[Math.Max(length, buffer.Length * 2)];
+        return buffer.AsSpan(0, length);
+    }
+
+    internal Span<float> ScratchA(int length) => Scratch(ref scratchA, length);
+    internal Span<float> ScratchB(int length) => Scratch(ref scratchB, length);
+    internal Span<float> ScratchC(int length) => Scratch(ref scratchC, length);
+
+    internal static Span<float> Val(Tensor t) => t.data.AsSpan(0, t.Length);
+}

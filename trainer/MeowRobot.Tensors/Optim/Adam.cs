@@ -1,0 +1,106 @@
+using System.Numerics;
+
+namespace MeowRobot.Tensors.Optim;
+
+/// <summary>The state Adam keeps for one parameter (PyTorch's <c>state['step']</c>, <c>exp_avg</c>, <c>exp_avg_sq</c>).</summary>
+public sealed class AdamState(int length)
+{
+    public long Step { get; set; }
+    public float[] ExpAvg { get; } = new float[length];
+    public float[] ExpAvgSq { get; } = new float[length];
+}
+
+/// <summary>
+/// Adam exactly as <c>torch.optim.Adam</c> (amsgrad off): m ← β₁m + (1-β₁)g, v ← β₂v + (1-β₂)g², then
+/// p ← p - (lr / (1-β₁ᵗ)) · m / (sqrt(v) / sqrt(1-β₂ᵗ) + ε), with the same float32 operation order and the bias
+/// corrections in double, as PyTorch computes them. Weight decay (L2, added to the gradient) is optional.
+/// </summary>
+public sealed class Adam
+{
+    private readonly Tensor[] parameters;
+    private readonly AdamState[] states;
+
+    public Adam(IReadOnlyList<Tensor> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (!(lr >= 0) || !(beta1 is >= 0 and < 1) || !(beta2 is >= 0 and < 1) || !(eps >= 0) || !(weightDecay >= 0))
+            throw new ArgumentOutOfRangeException(nameof(lr), "invalid Adam hyperparameters");
+        this.parameters = parameters.ToArray();
+        states = this.parameters.Select(p => new AdamState(p.Length)).ToArray();
+        LearningRate = lr;
+        Beta1 = beta1;
+        Beta2 = beta2;
+        Eps = eps;
+        WeightDecay = weightDecay;
+    }
+
+    public double LearningRate { get; set; }
+    public double Beta1 { get; }
+    public double Beta2 { get; }
+    public double Eps { get; }
+    public double WeightDecay { get; }
+
+    public IReadOnlyList<Tensor> Parameters => parameters;
+
+    /// <summary>Per-parameter state, same order as <see cref="Parameters"/>: read it to checkpoint, write it to resume.</summary>
+    public IReadOnlyList<AdamState> States => states;
+
+    /// <summary>Clears every parameter's gradient.</summary>
+    public void ZeroGrad()
+    {
+        foreach (var p in parameters) p.ZeroGrad();
+    }
+
+    /// <summary>One update from the gradients now held by the parameters (parameters that never got one are skipped).</summary>
+    public void Step()
+    {
+        var b1 = (float)Beta1;
+        var oneMinusB1 = (float)(1 - Beta1);
+        var b2 = (float)Beta2;
+        var oneMinusB2 = (float)(1 - Beta2);
+        var eps = (float)Eps;
+        var wd = (float)WeightDecay;
+        for (var i = 0; i < parameters.Length; i++)
+        {
+            var p = parameters[i];
+            var g = p.Grad;
+            if (g.IsEmpty) continue;
+            var s = states[i];
+            s.Step++;
+            var stepSize = (float)-(LearningRate / (1 - Math.Pow(Beta1, s.Step)));
+            var bc2Sqrt = (float)Math.Sqrt(1 - Math.Pow(Beta2, s.Step));
+            Update(p.Values, g, s.ExpAvg, s.ExpAvgSq, b1, oneMinusB1, b2, oneMinusB2, eps, wd, stepSize, bc2Sqrt);
+        }
+    }
+
+    // Each lane does exactly the scalar sequence below (no fused multiply-add), so vector and tail agree bit for bit
+    // with each other and with PyTorch's unfused float kernels.
+    private static void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, float b1, float oneMinusB1,
+        float b2, float oneMinusB2, float eps, float wd, float stepSize, float bc2Sqrt)
+    {
+        var i = 0;
+        if (Vector.IsHardwareAccelerated && wd == 0f)
+        {
+            var w = Vector<float>.Count;
+            for (; i <= p.Length - w; i += w)
+            {
+                var gv = new Vector<float>(g[i..]);
+                var mv = new Vector<float>(m[i..]) * b1 + gv * oneMinusB1;
+                var vv = new Vector<float>(v[i..]) * b2 + oneMinusB2 * gv * gv;
+                var denom = Vector.SquareRoot(vv) / new Vector<float>(bc2Sqrt) + new Vector<float>(eps);
+                var pv = new Vector<float>(p[i..]) + stepSize * mv / denom;
+                mv.CopyTo(m[i..]);
+                vv.CopyTo(v[i..]);
+                pv.CopyTo(p[i..]);
+            }
+        }
+        for (; i < p.Length; i++)
+        {
+            var gi = wd == 0f ? g[i] : g[i] + wd * p[i];
+            m[i] = m[i] * b1 + gi * oneMinusB1;
+            v[i] = v[i] * b2 + oneMinusB2 * gi * gi;
+            var denom = MathF.Sqrt(v[i]) / bc2Sqrt + eps;
+            p[i] += stepSize * m[i] / denom;
+        }
+    }
+}

@@ -1,0 +1,100 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using MeowRobot.Bridge.Sim;
+using MeowRobot.Learner;
+using MeowRobot.Tasks;
+
+namespace MeowRobot.Trainer;
+
+/// <summary>
+/// <c>./meow trainer learn --task pendulum --steps 20000 --seed S</c>: runs the MEow learner in this process against a
+/// built-in task (no sim workers), printing training episodes and deterministic evaluations; optionally saves the policy.
+/// Hyperparameters start from the task's preset (<see cref="MeowPresets"/>) and any option given overrides it.
+/// The last line is <c>final_eval_return: X</c>.
+/// </summary>
+public static class LearnCommand
+{
+    public static void AddTo(RootCommand root) => root.Subcommands.Add(Create());
+
+    private static Command Create()
+    {
+        var task = new Option<string>("--task") { Description = "built-in task (pendulum, multigoal, cartpole)", Required = true };
+        var steps = new Option<long>("--steps") { Description = "env steps to collect", DefaultValueFactory = _ => 20_000 };
+        var seed = new Option<int>("--seed") { Description = "seed of the whole run", DefaultValueFactory = _ => 1 };
+        var envs = new Option<int>("--envs") { Description = "parallel envs", DefaultValueFactory = _ => 1 };
+        var alpha = new Option<float?>("--alpha") { Description = "temperature (default: the task's preset)" };
+        var learningStarts = new Option<int?>("--learning-starts") { Description = "random-action steps before learning (default: preset)" };
+        var evalEvery = new Option<int?>("--eval-every") { Description = "env steps between deterministic evaluations (default: preset)" };
+        var evalEpisodes = new Option<int?>("--eval-episodes") { Description = "episodes per evaluation (default: preset)" };
+        var save = new Option<FileInfo?>("--save") { Description = "write the final policy file here" };
+        var quiet = new Option<bool>("--quiet") { Description = "print evaluations only, not every training episode" };
+        var rollouts = new Option<int>("--rollouts") { Description = "after training, run this many stochastic episodes and print each one's end" };
+        var command = new Command("learn", "Train MEow in-process on a built-in task and report deterministic evaluations");
+        foreach (var o in new Option[] { task, steps, seed, envs, alpha, learningStarts, evalEvery, evalEpisodes, save, quiet, rollouts }) command.Options.Add(o);
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(task) is { } t && !TaskCatalog.TryGet(t, out _))
+                r.AddError($"unknown task '{t}'; built-in tasks: {string.Join(", ", TaskCatalog.All.Where(e => !e.TakesModel).Select(e => e.Name))}");
+        });
+        command.SetAction((parse, cancellation) =>
+        {
+            var name = parse.GetValue(task)!;
+            var numEnvs = parse.GetValue(envs);
+            if (parse.GetValue(steps) < 1 || numEnvs is not (>= 1 and <= 256))
+            {
+                Console.Error.WriteLine("learn: --steps must be ≥ 1 and --envs lie in 1..256");
+                return Task.FromResult(2);
+            }
+            var runSeed = parse.GetValue(seed);
+            using var env = new LocalVectorEnv(() => TaskCatalog.Create(name), numEnvs, runSeed);
+            using var evalEnv = new LocalVectorEnv(() => TaskCatalog.Create(name), 1, runSeed + 10_000);
+            var (shape, options) = MeowPresets.For(name, env.Spec.ObsDim, env.Spec.ActDim);
+            if (parse.GetValue(alpha) is { } a) shape = shape with { Alpha = a };
+            options = options with
+            {
+                Seed = runSeed,
+                LearningStarts = parse.GetValue(learningStarts) ?? options.LearningStarts,
+                EvalEvery = parse.GetValue(evalEvery) ?? options.EvalEvery,
+                EvalEpisodes = parse.GetValue(evalEpisodes) ?? options.EvalEpisodes,
+            };
+            var inv = CultureInfo.InvariantCulture;
+            Console.WriteLine(string.Create(inv, $"task: {name} seed: {runSeed} envs: {numEnvs} steps: {parse.GetValue(steps)} alpha: {shape.Alpha} tau: {options.Tau} gamma: {options.Gamma} learning_starts: {options.LearningStarts} sigma: [{shape.SigmaMin}, {shape.SigmaMax}]"));
+            var learner = new MeowLearner(shape, options, env, evalEnv);
+            var clock = Stopwatch.StartNew();
+            var printEpisodes = !parse.GetValue(quiet);
+            UpdateStats last = default;
+            learner.Reported += e =>
+            {
+                switch (e)
+                {
+                    case EpisodeEnded ep when printEpisodes:
+                        Console.WriteLine(string.Create(inv, $"step {ep.EnvSteps} episode_return {ep.Return:F1} length {ep.Length}"));
+                        break;
+                    case Updated u:
+                        last = u.Stats;
+                        break;
+                    case Evaluated ev:
+                        var r = ev.Result;
+                        Console.WriteLine(string.Create(inv,
+                            $"step {r.EnvSteps} eval_return {r.MeanReturn:F1} ± {r.StdReturn:F1} over {r.Episodes} (loss {last.Loss:F3}, mean Q {last.MeanQ:F2}, {clock.Elapsed.TotalSeconds:F0} s)"));
+                        break;
+                }
+            };
+            var evaluations = learner.Run(parse.GetValue(steps), cancellation);
+            if (parse.GetValue(rollouts) is > 0 and var count)
+            {
+                foreach (var ep in learner.Rollouts(count, stochastic: true))
+                    Console.WriteLine(string.Create(inv, $"rollout return {ep.Return:F1} length {ep.Length} terminated {ep.Terminated} final_obs [{string.Join(", ", ep.FinalObs.Select(v => v.ToString("F2", inv)))}]"));
+            }
+            if (parse.GetValue(save) is { } file)
+            {
+                learner.Policy.ToFile(m => m with { Task = name, Source = "MeowRobot trainer learn" }).Save(file.FullName);
+                Console.WriteLine($"saved: {file.FullName}");
+            }
+            Console.WriteLine(string.Create(inv, $"final_eval_return: {(evaluations.Count > 0 ? evaluations[^1].MeanReturn : double.NaN):F1}"));
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+}

@@ -1,0 +1,56 @@
+using System.CommandLine;
+using MeowRobot.Learner;
+using MeowRobot.Policy.Files;
+
+namespace MeowRobot.Trainer;
+
+/// <summary>
+/// <c>./meow trainer policy query --weights W --input in.json --output out.json</c>: evaluates a policy file on given
+/// states. in.json is <c>{"obs": [[...], ...], "act": [[...], ...]}</c> (act optional, in the tanh box [−1, 1]);
+/// out.json is <c>{"action": [[...]], "q1": [...], "q2": [...], "v1": [...], "v2": [...]}</c> plus <c>"log_prob"</c>
+/// when act was given. action is f(E[z] | s) in [−1, 1]; q1/q2 are Q_k(s, act) when act is given, else Q_k(s, action).
+/// Observations are normalised first when the file carries meow.obs_norm.
+/// </summary>
+public static class PolicyQueryCommand
+{
+    /// <summary>Adds <c>query</c> under the <c>policy</c> command of <paramref name="root"/>, creating it if needed.</summary>
+    public static void AddTo(RootCommand root)
+    {
+        var policy = root.Subcommands.FirstOrDefault(c => c.Name == "policy");
+        if (policy is null)
+        {
+            policy = new Command("policy", "Inspect and evaluate policy files");
+            root.Subcommands.Add(policy);
+        }
+        policy.Subcommands.Add(Create());
+    }
+
+    private static Command Create()
+    {
+        var weights = new Option<FileInfo>("--weights") { Description = "policy file (safetensors with meow.* metadata)", Required = true };
+        var input = new Option<FileInfo>("--input") { Description = "JSON with \"obs\" rows and optional \"act\" rows", Required = true };
+        var output = new Option<FileInfo>("--output") { Description = "where to write the JSON result", Required = true };
+        var command = new Command("query", "Deterministic actions, soft Q and V values (and log π of given actions) of a policy file");
+        command.Options.Add(weights);
+        command.Options.Add(input);
+        command.Options.Add(output);
+        command.SetAction(parse =>
+        {
+            try
+            {
+                var file = PolicyFile.Load(parse.GetValue(weights)!.FullName);
+                var query = PolicyQuery.Parse(File.ReadAllBytes(parse.GetValue(input)!.FullName), file.Metadata.ObsDim, file.Metadata.ActDim);
+                var bytes = PolicyQuery.Run(file, query);
+                var path = parse.GetValue(output)!.FullName;
+                File.WriteAllBytes(path, bytes);
+                return 0;
+            }
+            catch (Exception e) when (e is PolicyFileException or PolicyQueryException or IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"policy query: {e.Message}");
+                return 2;
+            }
+        });
+        return command;
+    }
+}
