@@ -14,6 +14,14 @@ public sealed record ServiceDefinition(string Name, string Description)
     /// <summary>The site configuration read when no --config is given (optional there).</summary>
     public string DefaultSiteConfig { get; init; } = "";
 
+    /// <summary>Short options of <c>serve</c> (e.g. <c>--task hopper</c>) and the configuration keys they set; an explicit
+    /// --Section:Key=value still wins over them.</summary>
+    public IReadOnlyList<ServeShorthand> Shorthands { get; init; } = [];
+
     /// <summary>/etc/meowrobot/NAME.json unless <see cref="DefaultSiteConfig"/> says otherwise.</summary>
     public string SiteConfig => DefaultSiteConfig.Length > 0 ? DefaultSiteConfig : Path.Combine("/etc/meowrobot", Name + ".json");
 }
+
+/// <summary>A short <c>serve</c> option standing for a configuration key: <c>--envs 8</c> is <c>--Sim:Envs=8</c>. With
+/// <paramref name="Named"/> it is repeatable and takes NAME=VALUE: <c>--param mass=1.5</c> is <c>--Sim:Params:mass=1.5</c>.</summary>
+public sealed record ServeShorthand(string Option, string Key, string Description, bool Named = false);

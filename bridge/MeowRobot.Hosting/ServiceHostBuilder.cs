@@ -97,9 +97,33 @@ public static class ServiceHostBuilder
             configFiles,
             check,
         };
+        var single = service.Shorthands.Where(s => !s.Named)
+            .Select(s => (s, option: new Option<string?>(s.Option) { Description = $"{s.Description} (sets {s.Key})" })).ToArray();
+        var named = service.Shorthands.Where(s => s.Named)
+            .Select(s => (s, option: new Option<string[]>(s.Option) { Description = $"{s.Description} (NAME=VALUE, repeatable; sets {s.Key}:NAME)" })).ToArray();
+        foreach (var (_, option) in single) command.Options.Add(option);
+        foreach (var (_, option) in named) command.Options.Add(option);
         command.TreatUnmatchedTokensAsErrors = false;
-        command.SetAction(parse => Run(service, configure, parse.GetValue(configFiles) ?? [], parse.UnmatchedTokens, parse.GetValue(check),
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+        command.SetAction(parse =>
+        {
+            // Short options first, so that an explicit --Section:Key=value given too wins (later command-line values win).
+            var overrides = new List<string>();
+            foreach (var (s, option) in single)
+            {
+                if (parse.GetValue(option) is { } value) overrides.Add($"--{s.Key}={value}");
+            }
+            foreach (var (s, option) in named)
+            {
+                foreach (var value in parse.GetValue(option) ?? [])
+                {
+                    var eq = value.IndexOf('=', StringComparison.Ordinal);
+                    overrides.Add(eq > 0 ? $"--{s.Key}:{value[..eq]}={value[(eq + 1)..]}" : value); // not NAME=VALUE: Run refuses it
+                }
+            }
+            overrides.AddRange(parse.UnmatchedTokens);
+            return Run(service, configure, parse.GetValue(configFiles) ?? [], overrides, parse.GetValue(check),
+                parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
+        });
         return command;
     }
 

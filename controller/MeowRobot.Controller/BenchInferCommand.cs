@@ -12,20 +12,7 @@ namespace MeowRobot.Controller;
 /// <c>p50_us: X p99_us: Y p999_us: Z alloc_bytes_per_call: N</c>.</summary>
 public static class BenchInferCommand
 {
-    /// <summary>Adds <c>infer</c> under the <c>bench</c> command of <paramref name="root"/>, creating <c>bench</c> if no
-    /// other benchmark has yet.</summary>
-    public static void AddTo(RootCommand root)
-    {
-        var bench = root.Subcommands.FirstOrDefault(c => c.Name == "bench");
-        if (bench is null)
-        {
-            bench = new Command("bench", "Benchmarks of the on-robot parts");
-            root.Subcommands.Add(bench);
-        }
-        bench.Subcommands.Add(Create());
-    }
-
-    private static Command Create()
+    internal static Command Create()
     {
         var weights = new Option<FileInfo?>("--weights") { Description = "policy file (safetensors with meow.* metadata)" };
         var seconds = new Option<double>("--seconds") { Description = "how long to time, after a warm-up", DefaultValueFactory = _ => 5 };

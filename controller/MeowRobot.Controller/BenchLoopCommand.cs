@@ -19,18 +19,7 @@ namespace MeowRobot.Controller;
 /// </summary>
 public static class BenchLoopCommand
 {
-    public static void AddTo(RootCommand root)
-    {
-        var bench = root.Subcommands.FirstOrDefault(c => c.Name == "bench");
-        if (bench is null)
-        {
-            bench = new Command("bench", "Benchmarks of the on-robot parts");
-            root.Subcommands.Add(bench);
-        }
-        bench.Subcommands.Add(Create());
-    }
-
-    private static Command Create()
+    internal static Command Create()
     {
         var bundles = new Option<int>("--bundles") { Description = "bundles timed per size for publish→swap latency", DefaultValueFactory = _ => 20 };
         var seconds = new Option<double>("--seconds") { Description = "seconds of ticks per timing run (without, then with the storm)", DefaultValueFactory = _ => 10 };

@@ -10,8 +10,7 @@ public static class Program
         var root = new RootCommand("On-robot controller: runs the policy at a fixed rate inside a safety envelope");
         root.Subcommands.Add(ControllerServiceHost.ServeCommand());
         root.Subcommands.Add(ControllerServiceHost.KeysCommand());
-        BenchInferCommand.AddTo(root);
-        BenchLoopCommand.AddTo(root);
+        root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(StatusCommand.Create());
         root.Subcommands.Add(FakeDeviceCommand.Create());

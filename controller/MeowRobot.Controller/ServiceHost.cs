@@ -3,6 +3,8 @@ using MeowRobot.Hosting;
 using MeowRobot.Hosting.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using MeowRobot.Hosting.Systemd;
 
 namespace MeowRobot.Controller;
 
@@ -25,9 +27,10 @@ public static class ControllerServiceHost
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddValidatedOptions<ControllerOptions>(builder.Configuration, ControllerOptions.Section);
-        // Service body: replace with the controller service (robot I/O, ControlLoop, weight stream, telemetry), and
-        // register ControlLoopHealth as IServiceHealth so the systemd watchdog follows the loop.
-        builder.Services.AddHostedService(sp => ActivatorUtilities.CreateInstance<PendingServiceBody>(sp,
-            "the control loop service (robot I/O, weight stream, telemetry) is not wired into `controller serve` yet"));
+        builder.Services.AddSingleton<ControllerService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ControllerService>());
+        // The systemd watchdog follows the loop: a stuck, starved or failed loop stops the pings.
+        builder.Services.AddSingleton<IServiceHealth>(sp => new ControlLoopHealth(() => sp.GetRequiredService<ControllerService>().Loop,
+            sp.GetRequiredService<IOptions<ControllerOptions>>().Value.MaxTickAge));
     }
 }

@@ -24,6 +24,10 @@ public sealed class ControllerOptions : IValidatableObject
     [Required, Endpoint(AllowSerial = true)]
     public string Robot { get; set; } = "";
 
+    /// <summary>A simulated robot's plant (section Controller:SimRobot): ignored for serial robots.</summary>
+    [ValidateObjectMembers]
+    public SimRobotOptions SimRobot { get; set; } = new();
+
     /// <summary>Where telemetry is published (ZeroMQ PUB bind); null: none.</summary>
     [Endpoint]
     public string? Telemetry { get; set; } = "tcp://127.0.0.1:5800";
@@ -71,6 +75,10 @@ public sealed class WeightStreamOptions : IValidatableObject
     [Endpoint]
     public string? Endpoint { get; set; }
 
+    /// <summary>The trainer's snapshot ROUTER (late joiners and lost bundles); null: the trainer's default pair (publish port + 1; ipc://PATH.snapshot).</summary>
+    [Endpoint]
+    public string? SnapshotEndpoint { get; set; }
+
     /// <summary>The trainer's CURVE public key (Z85, from `trainer keys generate`): bundles from any other key are never heard.</summary>
     [CurveKeyFile]
     public string? TrainerPublicKeyFile { get; set; }
@@ -85,4 +93,27 @@ public sealed class WeightStreamOptions : IValidatableObject
             yield return new ValidationResult("the trainer's public key file is required with WeightStream:Endpoint (bundles are only accepted from it)",
                 [nameof(TrainerPublicKeyFile)]);
     }
+
+    /// <summary>The snapshot endpoint in use: <see cref="SnapshotEndpoint"/>, or the trainer's default pair for the publish
+    /// endpoint (tcp://HOST:PORT → PORT + 1, ipc://PATH → ipc://PATH.snapshot), as Trainer:SnapshotEndpoint defaults.</summary>
+    public string? EffectiveSnapshotEndpoint => SnapshotEndpoint ?? (Endpoint is null ? null : DefaultSnapshotEndpoint(Endpoint));
+
+    private static string DefaultSnapshotEndpoint(string endpoint)
+    {
+        if (endpoint.StartsWith("ipc://", StringComparison.Ordinal)) return endpoint + ".snapshot";
+        var colon = endpoint.LastIndexOf(':');
+        var port = int.Parse(endpoint.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture);
+        return string.Concat(endpoint.AsSpan(0, colon + 1), (port + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+}
+
+/// <summary>Section "Controller:SimRobot": a sim worker stepped as the robot's plant, in real time.</summary>
+public sealed class SimRobotOptions
+{
+    /// <summary>Simulation steps per second of wall time: the task's own rate for real-time rehearsal (pendulum: 20).</summary>
+    [Range(0.1, 100_000)]
+    public double StepRateHz { get; set; } = 20;
+
+    /// <summary>Seed of the plant's first reset; null: the worker's.</summary>
+    public int? Seed { get; set; }
 }

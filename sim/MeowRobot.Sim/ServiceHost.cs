@@ -13,6 +13,15 @@ public static class SimServiceHost
     {
         // Closing the tasks and the socket is quick.
         ShutdownTimeout = TimeSpan.FromSeconds(10),
+        Shorthands =
+        [
+            new("--task", "Sim:Task", "task to serve (docs/tasks.md)"),
+            new("--envs", "Sim:Envs", "copies of the task stepped per request"),
+            new("--bind", "Sim:Bind", "endpoint to bind: tcp://HOST:PORT or ipc://PATH"),
+            new("--seed", "Sim:Seed", "seed of the first reset"),
+            new("--model", "Sim:Model", "MJCF model file of a MuJoCo task"),
+            new("--param", "Sim:Params", "randomisable task parameter", Named: true),
+        ],
     };
 
     public static Command ServeCommand() => ServiceHostBuilder.ServeCommand(Service, Configure);

@@ -22,12 +22,13 @@ public static class SimBenchCommand
         var workers = ListOption("--workers", "worker counts", [1, 2, 4], v => int.Parse(v, CultureInfo.InvariantCulture));
         var transports = ListOption("--transport", "transports (tcp, ipc)", ["tcp", "ipc"], v => v is "tcp" or "ipc" ? v : throw new FormatException($"unknown transport '{v}'"));
         var steps = new Option<int>("--steps") { Description = "measured steps per configuration", DefaultValueFactory = _ => 5000 };
+        var model = new Option<string?>("--model") { Description = "MJCF model file, for the MuJoCo tasks" };
         var cost = new Option<double>("--step-cost-us") { Description = "extra busy work per env step, in µs (0: the task alone)", DefaultValueFactory = _ => 0 };
         var command = new Command("bench", "Measure sim protocol round-trip latency, env-steps/s and overhead against in-process stepping")
         {
-            task, envs, workers, transports, steps, cost,
+            task, model, envs, workers, transports, steps, cost,
         };
-        command.SetAction(parse => Run(parse.GetValue(task)!, parse.GetValue(envs)!, parse.GetValue(workers)!, parse.GetValue(transports)!,
+        command.SetAction(parse => Run(parse.GetValue(task)!, new TaskOptions(parse.GetValue(model)), parse.GetValue(envs)!, parse.GetValue(workers)!, parse.GetValue(transports)!,
             parse.GetValue(steps), parse.GetValue(cost), parse.InvocationConfiguration.Output));
         return command;
     }
@@ -51,7 +52,7 @@ public static class SimBenchCommand
         },
     };
 
-    private static int Run(string task, int[] envCounts, int[] workerCounts, string[] transports, int steps, double costUs, TextWriter output)
+    private static int Run(string task, TaskOptions taskOptions, int[] envCounts, int[] workerCounts, string[] transports, int steps, double costUs, TextWriter output)
     {
         output.WriteLine($"task {task}, best of {Repetitions} × {steps} steps per row, extra cost {costUs} µs per env step, {Environment.ProcessorCount} cores");
         output.WriteLine("| transport | workers × envs | step round trip median (µs) | p99 (µs) | env-steps/s | in-process step median (µs) | in-process env-steps/s | overhead | allocated B/step |");
@@ -64,7 +65,7 @@ public static class SimBenchCommand
                 foreach (var k in workerCounts)
                 {
                     foreach (var n in envCounts)
-                        output.WriteLine(Row(task, transport, k, n, steps, costUs, dir));
+                        output.WriteLine(Row(task, taskOptions, transport, k, n, steps, costUs, dir));
                 }
             }
         }
@@ -75,9 +76,9 @@ public static class SimBenchCommand
         return 0;
     }
 
-    private static string Row(string task, string transport, int k, int n, int steps, double costUs, string dir)
+    private static string Row(string task, TaskOptions taskOptions, string transport, int k, int n, int steps, double costUs, string dir)
     {
-        ISimTask Make() => costUs > 0 ? new CostlyTask(TaskCatalog.Create(task), costUs) : TaskCatalog.Create(task);
+        ISimTask Make() => costUs > 0 ? new CostlyTask(TaskCatalog.Create(task, taskOptions), costUs) : TaskCatalog.Create(task, taskOptions);
         var services = Enumerable.Range(0, k).Select(i => new SimService(new LocalVectorEnv(Make, n, 1000 * i))).ToArray();
         var workers = services.Select((s, i) => SimWorker.Start(s, transport == "ipc" ? $"ipc://{dir}/w{i}.sock" : "tcp://127.0.0.1:*")).ToArray();
         try

@@ -8,6 +8,7 @@ namespace MeowRobot.Benchmarks;
 /// over the longest frame body. The baseline copies the same stream, the floor any parser pays.
 /// <c>./meow bench --filter *SerialCodecBenchmarks*</c>.</summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class SerialCodecBenchmarks
 {
     private const int Frames = 1000;
@@ -60,6 +61,7 @@ public class SerialCodecBenchmarks
 /// <summary>One frame across a socat pty pair and back (both ends our <see cref="SerialPort"/>, each on its own I/O thread):
 /// the latency a serial link adds before a frame reaches its handler, without hardware. Needs socat.
 /// <c>./meow bench --filter *SerialPtyBenchmarks*</c>.</summary>
+[MedianColumn]
 public class SerialPtyBenchmarks
 {
     private Process _socat = null!;
@@ -70,7 +72,7 @@ public class SerialPtyBenchmarks
     private readonly byte[] _frame = new byte[SerialFrame.MaxFrameSize];
     private int _length;
 
-    [Params(4, 64)]
+    [Params(4, 63)]
     public int Floats { get; set; } = 4;
 
     [GlobalSetup]

@@ -130,22 +130,30 @@ public class SerialFrameFuzzTests
         Check.One(Runs, Prop.ForAll(cases.ToArbitrary(), c =>
         {
             var stream = new List<byte>();
-            var intact = new List<WireFrame>();
             foreach (var (frame, cut) in c.items)
             {
                 var bytes = frame.Bytes;
                 var lost = 2 + Math.Abs(cut) % (bytes.Length - 2);
                 if (cut == 0)
-                {
                     stream.AddRange(bytes);
-                    intact.Add(frame);
-                }
                 else if (cut > 0)
                     stream.AddRange(bytes[..^lost]);
                 else
                     stream.AddRange(bytes[lost..]);
             }
-            return SameFrames(intact, Feed(new SerialFrameParser(), [.. stream], c.seed));
+            // Every intact frame comes out. Rarely a cut frame's leftover supplies exactly the bytes another cut frame lost
+            // (equal-length frames share their COBS code byte): what comes out is then byte for byte a frame that was sent,
+            // so the check is "intact ⊆ accepted ⊆ sent, in order".
+            var got = Feed(new SerialFrameParser(), [.. stream], c.seed);
+            var next = 0;
+            foreach (var (frame, cut) in c.items)
+            {
+                if (next < got.Count && SameFrames([frame], [got[next]]))
+                    next++;
+                else if (cut == 0)
+                    return false;
+            }
+            return next == got.Count;
         }));
     }
 

@@ -7,8 +7,8 @@ namespace MeowRobot.Control.Tests;
 
 /// <summary>
 /// A connected pty pair made by Debian's socat (<c>socat -d -d pty,raw,echo=0,link=A pty,raw,echo=0,link=B</c>), our stand-in
-/// for a USB serial cable. Killing it is an unplug (both ends hang up, the links dangle); <see cref="Restart"/> plugs back in
-/// under the same names.
+/// for a USB serial cable. <see cref="Unplug"/> removes the links and kills it, as udev removes a device node when the
+/// cable is pulled (both ends hang up); <see cref="Restart"/> plugs back in under the same names.
 /// </summary>
 internal sealed class SocatPair : IDisposable
 {
@@ -31,8 +31,6 @@ internal sealed class SocatPair : IDisposable
     public void Restart()
     {
         Unplug();
-        File.Delete(A);   // dangling links of the previous run
-        File.Delete(B);
         var start = new ProcessStartInfo("socat", ["-d", "-d", $"pty,raw,echo=0,link={A}", $"pty,raw,echo=0,link={B}"])
         {
             RedirectStandardError = true,
@@ -46,9 +44,13 @@ internal sealed class SocatPair : IDisposable
             throw new InvalidOperationException($"socat made no pty pair within {StartTimeout}: {string.Join(" | ", _log)}");
     }
 
-    /// <summary>Pulls the cable: kills socat, so both pty masters close.</summary>
+    /// <summary>Pulls the cable: removes the links, then kills socat, so both pty masters close.</summary>
     public void Unplug()
     {
+        // Links first: a dangling link would resolve again once another test's socat reuses the /dev/pts number, and a
+        // port reopening it (as root, which TIOCEXCL does not stop) would read that test's bytes.
+        File.Delete(A);
+        File.Delete(B);
         if (_socat is null)
             return;
         if (!_socat.HasExited)
@@ -103,7 +105,7 @@ internal sealed class FrameCollector : ISerialLinkHandler
 
     public (SerialMessageType Type, byte Sequence, byte[] Payload) Next()
     {
-        Assert.True(Frames.TryTake(out var frame, TimeSpan.FromSeconds(5)), "no frame within 5 s");
+        Assert.True(Frames.TryTake(out var frame, TimeSpan.FromSeconds(5)), $"no frame within 5 s (parser errors {Errors}, buffered {_parser.Buffered}, ups {UpCount}, downs {DownCount})");
         return frame;
     }
 }

@@ -7,7 +7,7 @@ public sealed class CheckpointTests
 {
     // Dropout 0: the dropout masks' generators live inside the tensor engine's Dropout modules, outside the checkpoint.
     private static readonly FlowShape Shape = new() { ObsDim = 3, ActDim = 1, Hidden = 8, ShiftHidden = 8, Dropout = 0f };
-    private static readonly MeowOptions Options = new() { Seed = 2, BatchSize = 16, LearningStarts = 40, BufferCapacity = 500 };
+    private static readonly MeowOptions Options = new() { Seed = 2, BatchSize = 16, LearningStarts = 40, BufferCapacity = 500, NormalizeObservations = true };
 
     private static (MeowLearner Learner, LocalVectorEnv Env) NewLearner()
     {

@@ -241,4 +241,28 @@ public sealed class ConfigurationTests : IDisposable
         var sim = json.RootElement.GetProperty("Sim");
         Assert.Equal(("cartpole", 16, "tcp://127.0.0.1:5611"), (sim.GetProperty("Task").GetString(), sim.GetProperty("Envs").GetInt32(), sim.GetProperty("Bind").GetString()));
     }
+
+    [Fact]
+    public void Serve_short_options_set_their_keys_and_an_explicit_key_still_wins()
+    {
+        var command = ServiceHostBuilder.ServeCommand(Local(SimServiceHost.Service), SimServiceHost.Configure);
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var code = command.Parse(["--task", "pendulum", "--envs", "3", "--bind", "ipc:///tmp/meow-shorthand.sock", "--seed", "9",
+            "--param", "mass=1.5", "--param", "damping=0.25", "--Sim:Envs=5", "--check"])
+            .Invoke(new System.CommandLine.InvocationConfiguration { Output = output, Error = error });
+
+        Assert.True(code == 0, error.ToString());
+        using var json = System.Text.Json.JsonDocument.Parse(output.ToString());
+        var sim = json.RootElement.GetProperty("Sim");
+        Assert.Equal(("pendulum", 5, "ipc:///tmp/meow-shorthand.sock", 9),
+            (sim.GetProperty("Task").GetString(), sim.GetProperty("Envs").GetInt32(), sim.GetProperty("Bind").GetString(), sim.GetProperty("Seed").GetInt32()));
+        Assert.Equal(1.5, sim.GetProperty("Params").GetProperty("mass").GetDouble());
+        Assert.Equal(0.25, sim.GetProperty("Params").GetProperty("damping").GetDouble());
+
+        var refused = command.Parse(["--task", "pendulum", "--bind", "ipc:///tmp/x.sock", "--param", "mass", "--check"])
+            .Invoke(new System.CommandLine.InvocationConfiguration { Output = new StringWriter(), Error = error });
+        Assert.Equal(ServiceHostBuilder.ConfigurationErrorExitCode, refused);
+        Assert.Contains("unexpected argument 'mass'", error.ToString(), StringComparison.Ordinal);
+    }
 }

@@ -1,3 +1,5 @@
+using FsCheck;
+using FsCheck.Fluent;
 using MeowRobot.Tensors;
 
 namespace MeowRobot.Tensors.Tests;
@@ -18,6 +20,66 @@ public class TapeTests
         Assert.Equal([2, 3], outer.Shape);
         Assert.Equal([1f, 10f, 100f, 2f, 20f, 200f], outer.ToArray());
         Assert.Equal([3], tape.Add(Tensor.FromVector([1f, 2f, 3f]), Tensor.FromVector([1f, 1f, 1f])).Shape);
+    }
+
+    [Fact]
+    public void Broadcast_results_and_gradients_match_an_index_by_index_reference_for_random_shapes()
+    {
+        // Operand kinds: 0 full [R, C], 1 row [1, C], 2 column [R, 1], 3 scalar [1, 1], 4 vector [C].
+        var cases = from r in Gen.Choose(1, 9)
+                    from c in Gen.Choose(1, 40)
+                    from ka in Gen.Choose(0, 4)
+                    from kb in Gen.Choose(0, 4)
+                    from op in Gen.Choose(0, 5)
+                    select (r, c, ka, kb, op);
+        Prop.ForAll(Arb.From(cases), x => CheckBroadcast(x.r, x.c, x.ka, x.kb, x.op)).QuickCheckThrowOnFailure();
+    }
+
+    private static bool CheckBroadcast(int r, int c, int ka, int kb, int op)
+    {
+        var rng = new Rng((ulong)(r * 1000 + c * 10 + ka * 5 + kb + op * 100000));
+        Tensor Make(int kind)
+        {
+            var t = kind switch { 0 => new Tensor(r, c, true), 1 => new Tensor(1, c, true), 2 => new Tensor(r, 1, true), 3 => new Tensor(1, 1, true), _ => new Tensor(c, true) };
+            rng.FillUniform(t.Values, 0.5f, 2f);
+            return t;
+        }
+        var a = Make(ka);
+        var b = Make(kb);
+        var tape = new Tape();
+        var y = op switch { 0 => tape.Add(a, b), 1 => tape.Sub(a, b), 2 => tape.Mul(a, b), 3 => tape.Div(a, b), 4 => tape.Minimum(a, b), _ => tape.Maximum(a, b) };
+        var outR = (ka is 0 or 2) || (kb is 0 or 2) ? r : 1;
+        var outC = (ka is 0 or 1 or 4) || (kb is 0 or 1 or 4) ? c : 1;
+        if (y.Rows != outR || y.Cols != outC) return false;
+        // Seed gradient: all ones; expected gradients accumulate over the broadcast positions.
+        tape.Backward(y, Enumerable.Repeat(1f, y.Length).ToArray());
+        var ga = new double[a.Length];
+        var gb = new double[b.Length];
+        for (var i = 0; i < outR; i++)
+        for (var j = 0; j < outC; j++)
+        {
+            var ia = (a.Rows == 1 ? 0 : i) * a.Cols + (a.Cols == 1 ? 0 : j);
+            var ib = (b.Rows == 1 ? 0 : i) * b.Cols + (b.Cols == 1 ? 0 : j);
+            double av = a[ia], bv = b[ib];
+            var expected = op switch { 0 => av + bv, 1 => av - bv, 2 => av * bv, 3 => av / bv, 4 => Math.Min(av, bv), _ => Math.Max(av, bv) };
+            if (Math.Abs(y[i * outC + j] - expected) > 1e-6 * Math.Abs(expected)) return false;
+            var (da, db) = op switch
+            {
+                0 => (1.0, 1.0),
+                1 => (1.0, -1.0),
+                2 => (bv, av),
+                3 => (1 / bv, -av / (bv * bv)),
+                4 => av == bv ? (0.5, 0.5) : av < bv ? (1.0, 0.0) : (0.0, 1.0),
+                _ => av == bv ? (0.5, 0.5) : av > bv ? (1.0, 0.0) : (0.0, 1.0),
+            };
+            ga[ia] += da;
+            gb[ib] += db;
+        }
+        for (var i = 0; i < ga.Length; i++)
+            if (Math.Abs(a.Grad[i] - ga[i]) > 1e-5 * Math.Max(1, Math.Abs(ga[i]))) return false;
+        for (var i = 0; i < gb.Length; i++)
+            if (Math.Abs(b.Grad[i] - gb[i]) > 1e-5 * Math.Max(1, Math.Abs(gb[i]))) return false;
+        return true;
     }
 
     [Fact]

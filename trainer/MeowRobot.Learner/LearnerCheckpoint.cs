@@ -4,7 +4,8 @@ namespace MeowRobot.Learner;
 
 /// <summary>
 /// Checkpoints of a <see cref="MeowLearner"/>: everything a resumed run needs — online and target networks, Adam's
-/// moments and step counts, the replay buffer, the learner's random generators and its counters. The envs are not part
+/// moments and step counts, the replay buffer, the learner's random generators, its counters and the observation
+/// statistics. The envs are not part
 /// of it: a resumed run starts new episodes (seeded from the run's seed and step count).
 /// </summary>
 public sealed partial class MeowLearner
@@ -33,6 +34,8 @@ public sealed partial class MeowLearner
             WriteFloats(w, s.ExpAvgSq);
         }
         Buffer.Save(w);
+        w.Write(ObsNormalizer is not null);
+        ObsNormalizer?.Save(w);
     }
 
     /// <summary>Restores a state <see cref="SaveCheckpoint"/> wrote into this learner, which must have the same network
@@ -61,6 +64,9 @@ public sealed partial class MeowLearner
                 ReadFloats(r, s.ExpAvgSq);
             }
             Buffer.Load(r);
+            if (r.ReadBoolean() != ObsNormalizer is not null)
+                throw new InvalidDataException("checkpoint and learner disagree about observation normalisation");
+            ObsNormalizer?.Load(r);
         }
         catch (EndOfStreamException e)
         {

@@ -1,4 +1,5 @@
 using MeowRobot.Bridge.Sim;
+using MeowRobot.Policy.Files;
 using MeowRobot.Tensors;
 
 namespace MeowRobot.Learner;
@@ -19,7 +20,8 @@ public sealed record Updated(long EnvSteps, long Updates, UpdateStats Stats) : L
 /// MEow, Algorithm 1 of the paper, the way the official CleanRL code runs it, against any <see cref="IVectorEnv"/>
 /// (in-process tasks or sim workers over the bridge). Each <see cref="Step"/> is one vector step:
 /// <list type="number">
-/// <item>act: uniform random actions until <see cref="MeowOptions.LearningStarts"/> env steps, then a ~ π(· | s);</item>
+/// <item>act: uniform random actions until <see cref="MeowOptions.LearningStarts"/> env steps, then a ~ π(· | s)
+/// (drawn with dropout off; only updates run the network in training mode);</item>
 /// <item>step every env; actions are in [−1, 1] (the tanh box) and rescaled to the task's [low, high];</item>
 /// <item>store (s, a, r, s′, terminated) per env, s′ the final observation where an episode ended; a time-limit truncation
 /// is not termination, so it still bootstraps;</item>
@@ -39,7 +41,7 @@ public sealed partial class MeowLearner
     private readonly Rng _actionRng, _replayRng;
     private readonly ReplayBatch _batch;
     private readonly VectorBatch _step, _evalStep;
-    private readonly float[] _obs, _actions, _envActions, _evalActions;
+    private readonly float[] _obs, _policyObs, _actions, _envActions, _evalActions, _evalObs;
     private readonly double[] _episodeReturn;
     private readonly int[] _episodeLength;
     private readonly Tape _actTape = new();
@@ -69,12 +71,15 @@ public sealed partial class MeowLearner
         var n = env.NumEnvs;
         _step = new VectorBatch(n, spec.ObsDim);
         _obs = new float[n * spec.ObsDim];
+        _policyObs = new float[n * spec.ObsDim];
+        if (options.NormalizeObservations) ObsNormalizer = new ObservationNormalizer(spec.ObsDim);
         _actions = new float[n * spec.ActDim];
         _envActions = new float[n * spec.ActDim];
         _episodeReturn = new double[n];
         _episodeLength = new int[n];
         _evalStep = new VectorBatch(evalEnv?.NumEnvs ?? 1, spec.ObsDim);
         _evalActions = new float[(evalEnv?.NumEnvs ?? 1) * spec.ActDim];
+        _evalObs = new float[(evalEnv?.NumEnvs ?? 1) * spec.ObsDim];
     }
 
     public MeowOptions Options { get; }
@@ -82,6 +87,22 @@ public sealed partial class MeowLearner
     public FlowPolicy Policy => Update.Online;
     public ReplayBuffer Buffer { get; }
     public TaskSpec Spec => _env.Spec;
+    /// <summary>The running observation statistics when <see cref="MeowOptions.NormalizeObservations"/> is on; the
+    /// policy then sees normalised observations (and the replay buffer keeps raw ones).</summary>
+    public ObservationNormalizer? ObsNormalizer { get; }
+
+    /// <summary>The current policy as a policy file: official names, the shape's metadata, the task, its action box and
+    /// the observation statistics, plus whatever <paramref name="extra"/> adds.</summary>
+    public PolicyFile ExportPolicy(Func<PolicyMetadata, PolicyMetadata>? extra = null) => Policy.ToFile(m =>
+    {
+        m = m with
+        {
+            Task = Spec.Name,
+            ActionScale = new ActionScaling([.. Spec.ActLow], [.. Spec.ActHigh]),
+            ObsNorm = ObsNormalizer?.ToMetadata(),
+        };
+        return extra is null ? m : extra(m);
+    });
 
     /// <summary>Transitions collected so far (summed over envs).</summary>
     public long EnvSteps { get; private set; }
@@ -118,18 +139,27 @@ public sealed partial class MeowLearner
         {
             _env.Reset(_step, EpisodeSeeds(unchecked(Options.Seed + (int)EnvSteps), n));
             _step.Obs.CopyTo(_obs, 0);
+            ObserveAll(_obs, n);
             _started = true;
         }
 
         // Act: uniform random in the tanh box until learning starts, then sample from the policy.
         if (EnvSteps < Options.LearningStarts) _actionRng.FillUniform(_actions, -1f, 1f);
-        else SampleActions(_obs, n, _actions, _actionRng);
+        else SampleActions(PolicyView(_obs, _policyObs), n, _actions, _actionRng);
         Rescale(spec, _actions, _envActions);
         _env.Step(_envActions, _step);
 
         // Store: s′ of an ended episode is its final observation; only termination stops bootstrapping.
         for (var i = 0; i < n; i++)
         {
+            if (_step.Lost[i] != 0)
+            {
+                // A sim worker died mid-step: that env's step never happened, so there is no transition to learn from;
+                // it restarts with a new episode.
+                _episodeReturn[i] = 0;
+                _episodeLength[i] = 0;
+                continue;
+            }
             var ended = _step.Terminated[i] != 0 || _step.Truncated[i] != 0;
             var next = ended ? _step.FinalObsRow(i) : _step.ObsRow(i);
             Buffer.Add(_obs.AsSpan(i * obsDim, obsDim), _actions.AsSpan(i * actDim, actDim), _step.Reward[i], next, _step.Terminated[i] != 0);
@@ -143,6 +173,7 @@ public sealed partial class MeowLearner
             }
         }
         _step.Obs.CopyTo(_obs, 0);
+        ObserveAll(_obs, n);
         EnvSteps += n;
 
         // Learn.
@@ -150,6 +181,11 @@ public sealed partial class MeowLearner
         for (var u = 0; u < Options.UpdatesPerStep; u++)
         {
             Buffer.Sample(_replayRng, _batch);
+            if (ObsNormalizer is { } norm)
+            {
+                norm.Normalize(_batch.Obs, _batch.Obs);
+                norm.Normalize(_batch.NextObs, _batch.NextObs);
+            }
             var stats = Update.Step(_batch);
             Reported?.Invoke(new Updated(EnvSteps, Update.Count, stats));
         }
@@ -182,8 +218,9 @@ public sealed partial class MeowLearner
         env.Reset(_evalStep, EpisodeSeeds(Options.Seed + 1_000_003, n));
         while (episodes.Count < count)
         {
-            if (stochastic) SampleActions(_evalStep.Obs, n, _evalActions, noise);
-            else DeterministicActions(_evalStep.Obs, n, _evalActions);
+            var obs = PolicyView(_evalStep.Obs, _evalObs);
+            if (stochastic) SampleActions(obs, n, _evalActions, noise);
+            else DeterministicActions(obs, n, _evalActions);
             Rescale(spec, _evalActions, _evalActions);
             env.Step(_evalActions, _evalStep);
             for (var i = 0; i < n && episodes.Count < count; i++)
@@ -200,6 +237,20 @@ public sealed partial class MeowLearner
             }
         }
         return episodes;
+    }
+
+    private void ObserveAll(float[] obs, int n)
+    {
+        if (ObsNormalizer is not { } norm) return;
+        for (var i = 0; i < n; i++) norm.Observe(obs.AsSpan(i * norm.ObsDim, norm.ObsDim));
+    }
+
+    /// <summary>What the policy sees of raw observations: themselves, or normalised into <paramref name="scratch"/>.</summary>
+    private float[] PolicyView(float[] raw, float[] scratch)
+    {
+        if (ObsNormalizer is not { } norm) return raw;
+        norm.Normalize(raw.AsSpan(0, scratch.Length), scratch);
+        return scratch;
     }
 
     private void SampleActions(float[] obs, int n, float[] into, Rng rng)

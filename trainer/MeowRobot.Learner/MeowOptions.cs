@@ -54,6 +54,9 @@ public sealed record MeowOptions
     public int EvalEvery { get; init; } = 10_000;
     public int EvalEpisodes { get; init; } = 10;
     public int Seed { get; init; } = 1;
+    /// <summary>Normalise observations with running statistics (carried into saved policy files as meow.obs_norm).
+    /// Off in the official MuJoCo code; the authors' Isaac Gym runs use a running standard scaler.</summary>
+    public bool NormalizeObservations { get; init; }
 
     public void Validate()
     {
@@ -80,7 +83,7 @@ public static class MeowPresets
         switch (task.ToLowerInvariant())
         {
             case "hopper": return (shape with { Alpha = 0.25f }, options);
-            case "halfcheetah": return (shape with { Alpha = 0.25f, SigmaMax = 2.0f }, options with { Tau = 0.003f, LearningStarts = 10_000 });
+            case "halfcheetah" or "half_cheetah": return (shape with { Alpha = 0.25f, SigmaMax = 2.0f }, options with { Tau = 0.003f, LearningStarts = 10_000 });
             case "walker2d": return (shape with { Alpha = 0.1f }, options with { LearningStarts = 10_000 });
             case "ant": return (shape with { Alpha = 0.05f }, options with { Tau = 0.0001f });
             case "humanoid": return (shape with { Alpha = 0.125f }, options with { Tau = 0.0005f });

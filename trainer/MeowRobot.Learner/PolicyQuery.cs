@@ -87,12 +87,8 @@ public sealed record PolicyQuery(int Rows, float[] Obs, float[]? Act)
         var obsValues = query.Obs;
         if (m.ObsNorm is { } norm)
         {
-            obsValues = (float[])obsValues.Clone();
-            for (var i = 0; i < obsValues.Length; i++)
-            {
-                var j = i % m.ObsDim;
-                obsValues[i] = Math.Clamp((obsValues[i] - norm.Mean[j]) / MathF.Sqrt(norm.Var[j] + norm.Epsilon), -norm.Clip, norm.Clip);
-            }
+            obsValues = new float[query.Obs.Length];
+            ObservationNormalizer.Apply(norm.Mean, ObservationNormalizer.InverseStd(norm), norm.Clip, query.Obs, obsValues);
         }
         var tape = new Tape();
         using var _ = tape.NoGrad();

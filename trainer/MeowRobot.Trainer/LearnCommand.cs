@@ -9,7 +9,7 @@ namespace MeowRobot.Trainer;
 
 /// <summary>
 /// <c>./meow trainer learn --task pendulum --steps 20000 --seed S</c>: runs the MEow learner in this process against a
-/// built-in task (no sim workers), printing training episodes and deterministic evaluations; optionally saves the policy.
+/// task from the catalog (MuJoCo tasks take --model PATH; no sim workers), printing training episodes and deterministic evaluations; optionally saves the policy.
 /// Hyperparameters start from the task's preset (<see cref="MeowPresets"/>) and any option given overrides it.
 /// The last line is <c>final_eval_return: X</c>.
 /// </summary>
@@ -19,7 +19,8 @@ public static class LearnCommand
 
     private static Command Create()
     {
-        var task = new Option<string>("--task") { Description = "built-in task (pendulum, multigoal, cartpole)", Required = true };
+        var task = new Option<string>("--task") { Description = "task (pendulum, multigoal, cartpole, or a MuJoCo task with --model)", Required = true };
+        var model = new Option<FileInfo?>("--model") { Description = "MJCF model of a MuJoCo task (e.g. ../shared/mujoco/hopper.xml)" };
         var steps = new Option<long>("--steps") { Description = "env steps to collect", DefaultValueFactory = _ => 20_000 };
         var seed = new Option<int>("--seed") { Description = "seed of the whole run", DefaultValueFactory = _ => 1 };
         var envs = new Option<int>("--envs") { Description = "parallel envs", DefaultValueFactory = _ => 1 };
@@ -29,13 +30,14 @@ public static class LearnCommand
         var evalEpisodes = new Option<int?>("--eval-episodes") { Description = "episodes per evaluation (default: preset)" };
         var save = new Option<FileInfo?>("--save") { Description = "write the final policy file here" };
         var quiet = new Option<bool>("--quiet") { Description = "print evaluations only, not every training episode" };
+        var normalizeObs = new Option<bool>("--normalize-obs") { Description = "normalise observations with running statistics (saved with the policy)" };
         var rollouts = new Option<int>("--rollouts") { Description = "after training, run this many stochastic episodes and print each one's end" };
         var command = new Command("learn", "Train MEow in-process on a built-in task and report deterministic evaluations");
-        foreach (var o in new Option[] { task, steps, seed, envs, alpha, learningStarts, evalEvery, evalEpisodes, save, quiet, rollouts }) command.Options.Add(o);
+        foreach (var o in new Option[] { task, model, steps, seed, envs, alpha, learningStarts, evalEvery, evalEpisodes, save, quiet, rollouts, normalizeObs }) command.Options.Add(o);
         command.Validators.Add(r =>
         {
             if (r.GetValue(task) is { } t && !TaskCatalog.TryGet(t, out _))
-                r.AddError($"unknown task '{t}'; built-in tasks: {string.Join(", ", TaskCatalog.All.Where(e => !e.TakesModel).Select(e => e.Name))}");
+                r.AddError($"unknown task '{t}'; tasks: {string.Join(", ", TaskCatalog.All.Select(e => e.Name))}");
         });
         command.SetAction((parse, cancellation) =>
         {
@@ -47,8 +49,9 @@ public static class LearnCommand
                 return Task.FromResult(2);
             }
             var runSeed = parse.GetValue(seed);
-            using var env = new LocalVectorEnv(() => TaskCatalog.Create(name), numEnvs, runSeed);
-            using var evalEnv = new LocalVectorEnv(() => TaskCatalog.Create(name), 1, runSeed + 10_000);
+            var taskOptions = new TaskOptions(parse.GetValue(model)?.FullName);
+            using var env = new LocalVectorEnv(() => TaskCatalog.Create(name, taskOptions), numEnvs, runSeed);
+            using var evalEnv = new LocalVectorEnv(() => TaskCatalog.Create(name, taskOptions), 1, runSeed + 10_000);
             var (shape, options) = MeowPresets.For(name, env.Spec.ObsDim, env.Spec.ActDim);
             if (parse.GetValue(alpha) is { } a) shape = shape with { Alpha = a };
             options = options with
@@ -57,6 +60,7 @@ public static class LearnCommand
                 LearningStarts = parse.GetValue(learningStarts) ?? options.LearningStarts,
                 EvalEvery = parse.GetValue(evalEvery) ?? options.EvalEvery,
                 EvalEpisodes = parse.GetValue(evalEpisodes) ?? options.EvalEpisodes,
+                NormalizeObservations = parse.GetValue(normalizeObs),
             };
             var inv = CultureInfo.InvariantCulture;
             Console.WriteLine(string.Create(inv, $"task: {name} seed: {runSeed} envs: {numEnvs} steps: {parse.GetValue(steps)} alpha: {shape.Alpha} tau: {options.Tau} gamma: {options.Gamma} learning_starts: {options.LearningStarts} sigma: [{shape.SigmaMin}, {shape.SigmaMax}]"));
@@ -89,7 +93,7 @@ public static class LearnCommand
             }
             if (parse.GetValue(save) is { } file)
             {
-                learner.Policy.ToFile(m => m with { Task = name, Source = "MeowRobot trainer learn" }).Save(file.FullName);
+                learner.ExportPolicy(m => m with { Source = "MeowRobot trainer learn" }).Save(file.FullName);
                 Console.WriteLine($"saved: {file.FullName}");
             }
             Console.WriteLine(string.Create(inv, $"final_eval_return: {(evaluations.Count > 0 ? evaluations[^1].MeanReturn : double.NaN):F1}"));

@@ -13,6 +13,7 @@ public static class Program
         PolicyQueryCommand.AddTo(root);
         BenchUpdateCommand.AddTo(root);
         LearnCommand.AddTo(root);
+        Demo.DemoCommand.AddTo(root);
         return root.Parse(args).Invoke();
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using MeowRobot.Hosting;
 using MeowRobot.Hosting.Configuration;
+using MeowRobot.Trainer.Service;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -25,8 +26,7 @@ public static class TrainerServiceHost
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddValidatedOptions<TrainerOptions>(builder.Configuration, TrainerOptions.Section);
-        // Service body: replace with the trainer service (learner + vector env client + weight publisher + checkpoints).
-        builder.Services.AddHostedService(sp => ActivatorUtilities.CreateInstance<PendingServiceBody>(sp,
-            "the training service (learner, sim env client, weight publisher, checkpoints) is not wired into `trainer serve` yet"));
+        builder.Services.AddSingleton<TrainerService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<TrainerService>());
     }
 }

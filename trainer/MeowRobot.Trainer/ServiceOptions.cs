@@ -1,5 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using MeowRobot.Hosting.Configuration;
+using MeowRobot.Learner;
+using Microsoft.Extensions.Options;
 
 namespace MeowRobot.Trainer;
 
@@ -20,9 +22,18 @@ public sealed class TrainerOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:10", "1.00:00:00")]
     public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>Also checkpoint every this many env steps (null: on the time schedule only).</summary>
+    [Range(1L, long.MaxValue)]
+    public long? CheckpointEveryEnvSteps { get; set; }
+
     /// <summary>Where policy bundles are published (ZeroMQ bind, CURVE server); null: no robots are fed.</summary>
     [Endpoint]
     public string? PublishEndpoint { get; set; }
+
+    /// <summary>The snapshot ROUTER (late-joining robots ask it for the newest bundle); null: derived from
+    /// <see cref="PublishEndpoint"/> (<see cref="Service.BundleStream.SnapshotEndpointFor"/>).</summary>
+    [Endpoint]
+    public string? SnapshotEndpoint { get; set; }
 
     /// <summary>A bundle is published every this many learner updates.</summary>
     [Range(1, int.MaxValue)]
@@ -42,18 +53,116 @@ public sealed class TrainerOptions : IValidatableObject
     /// <summary>Seed of the learner and of the sim resets.</summary>
     public int Seed { get; set; } = 1;
 
+    /// <summary>A metrics row (CSV and log) every this many env steps.</summary>
+    [Range(1, int.MaxValue)]
+    public int MetricsEveryEnvSteps { get; set; } = 1000;
+
+    /// <summary>Deterministic evaluation every this many env steps (0: never); null: the task's preset.</summary>
+    [Range(0, int.MaxValue)]
+    public int? EvalEvery { get; set; }
+
+    /// <summary>Episodes per evaluation; null: the task's preset.</summary>
+    [Range(1, 10_000)]
+    public int? EvalEpisodes { get; set; }
+
+    /// <summary>Sim workers reserved for evaluation (same task); empty: the task in-process when it is a built-in one
+    /// (pendulum, multigoal, cartpole), else no evaluation.</summary>
+    public string[] EvalSimEndpoints { get; set; } = [];
+
+    /// <summary>How long an unreachable sim worker is waited for (first contact and after a loss) before the trainer fails.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan SimGiveUpAfter { get; set; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>Stop the service (exit 0) once <see cref="TotalEnvSteps"/> are done; false: keep serving the final policy until stopped.</summary>
+    public bool StopWhenDone { get; set; }
+
+    /// <summary>Hyperparameters over the task's preset (section Trainer:Learner).</summary>
+    [ValidateObjectMembers]
+    public LearnerSettings Learner { get; set; } = new();
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        var endpoints = SimEndpoints ?? [];
-        for (var i = 0; i < endpoints.Length; i++)
+        foreach (var (list, name) in new[] { (SimEndpoints, nameof(SimEndpoints)), (EvalSimEndpoints, nameof(EvalSimEndpoints)) })
         {
-            if (EndpointAttribute.Problem(endpoints[i] ?? "") is { } problem)
-                yield return new ValidationResult($"'{endpoints[i]}' is not a valid endpoint: {problem}", [$"{nameof(SimEndpoints)}:{i}"]);
+            var endpoints = list ?? [];
+            for (var i = 0; i < endpoints.Length; i++)
+            {
+                if (EndpointAttribute.Problem(endpoints[i] ?? "") is { } problem)
+                    yield return new ValidationResult($"'{endpoints[i]}' is not a valid endpoint: {problem}", [$"{name}:{i}"]);
+            }
         }
         if (PublishEndpoint is not null && SecretKeyFile is null)
             yield return new ValidationResult("a CURVE secret key file is required with PublishEndpoint (robots pin the trainer's public key)",
                 [nameof(SecretKeyFile)]);
+        if (SnapshotEndpoint is not null && PublishEndpoint is null)
+            yield return new ValidationResult("SnapshotEndpoint needs PublishEndpoint", [nameof(SnapshotEndpoint)]);
         if (AllowedRobotKeysDir is not null && !Directory.Exists(AllowedRobotKeysDir))
             yield return new ValidationResult($"directory '{AllowedRobotKeysDir}' does not exist", [nameof(AllowedRobotKeysDir)]);
+    }
+}
+
+/// <summary>
+/// Section "Trainer:Learner": MEow hyperparameters. Every key is optional; an unset key keeps the task's preset
+/// (<see cref="MeowPresets"/>), which starts from the official CleanRL values.
+/// </summary>
+public sealed class LearnerSettings : IValidatableObject
+{
+    [Range(1e-6, 1e3)] public float? Alpha { get; set; }
+    [Range(0.0, 1.0)] public float? Gamma { get; set; }
+    [Range(1e-6, 1.0)] public float? Tau { get; set; }
+    [Range(1e-8, 1.0)] public float? LearningRate { get; set; }
+    [Range(1e-3, 1e6)] public float? GradClip { get; set; }
+    [Range(1, 1 << 16)] public int? BatchSize { get; set; }
+    [Range(1, 100_000_000)] public int? BufferCapacity { get; set; }
+    [Range(0, int.MaxValue)] public int? LearningStarts { get; set; }
+    [Range(1, 1000)] public int? UpdatesPerStep { get; set; }
+    [Range(1, 4096)] public int? Hidden { get; set; }
+    [Range(1, 16)] public int? HiddenLayers { get; set; }
+    [Range(1, 16)] public int? FlowLayers { get; set; }
+    [Range(1, 4096)] public int? ShiftHidden { get; set; }
+    public bool? LayerNorm { get; set; }
+    [Range(0.0, 0.99)] public float? Dropout { get; set; }
+    [Range(-20.0, 20.0)] public float? SigmaMin { get; set; }
+    [Range(-20.0, 20.0)] public float? SigmaMax { get; set; }
+    /// <summary>Running observation normalisation (carried to robots in the policy file as meow.obs_norm).</summary>
+    public bool? NormalizeObservations { get; set; }
+
+    /// <summary>The preset with these overrides applied (not validated: <see cref="FlowShape.Validate"/> and
+    /// <see cref="MeowOptions.Validate"/> judge the combination).</summary>
+    public (FlowShape Shape, MeowOptions Options) Apply(FlowShape shape, MeowOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        ArgumentNullException.ThrowIfNull(options);
+        return (shape with
+        {
+            Alpha = Alpha ?? shape.Alpha,
+            Hidden = Hidden ?? shape.Hidden,
+            HiddenLayers = HiddenLayers ?? shape.HiddenLayers,
+            FlowLayers = FlowLayers ?? shape.FlowLayers,
+            ShiftHidden = ShiftHidden ?? shape.ShiftHidden,
+            LayerNorm = LayerNorm ?? shape.LayerNorm,
+            Dropout = Dropout ?? shape.Dropout,
+            SigmaMin = SigmaMin ?? shape.SigmaMin,
+            SigmaMax = SigmaMax ?? shape.SigmaMax,
+        }, options with
+        {
+            Gamma = Gamma ?? options.Gamma,
+            Tau = Tau ?? options.Tau,
+            LearningRate = LearningRate ?? options.LearningRate,
+            GradClip = GradClip ?? options.GradClip,
+            BatchSize = BatchSize ?? options.BatchSize,
+            BufferCapacity = BufferCapacity ?? options.BufferCapacity,
+            LearningStarts = LearningStarts ?? options.LearningStarts,
+            UpdatesPerStep = UpdatesPerStep ?? options.UpdatesPerStep,
+            NormalizeObservations = NormalizeObservations ?? options.NormalizeObservations,
+        });
+    }
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (SigmaMin is { } lo && SigmaMax is { } hi && !(lo < hi))
+            yield return new ValidationResult($"SigmaMin {lo} must be below SigmaMax {hi}", [nameof(SigmaMin)]);
+        if (BufferCapacity is { } capacity && BatchSize is { } batch && capacity < batch)
+            yield return new ValidationResult($"BufferCapacity {capacity} must hold at least one batch ({batch})", [nameof(BufferCapacity)]);
     }
 }

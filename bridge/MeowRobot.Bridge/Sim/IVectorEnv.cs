@@ -54,3 +54,27 @@ public interface IVectorEnv : IDisposable
     /// the same step (see <see cref="VectorBatch"/>).</summary>
     void Step(ReadOnlySpan<float> actions, VectorBatch into);
 }
+
+/// <summary>The argument checks every <see cref="IVectorEnv"/> makes, in one place.</summary>
+public static class VectorEnvArguments
+{
+    /// <summary>The batch must have the env's shape.</summary>
+    public static void CheckBatch(IVectorEnv env, VectorBatch batch)
+    {
+        if (batch.NumEnvs != env.NumEnvs || batch.ObsDim != env.Spec.ObsDim)
+            throw new ArgumentException($"batch is {batch.NumEnvs} × {batch.ObsDim}, env is {env.NumEnvs} × {env.Spec.ObsDim}", nameof(batch));
+    }
+
+    /// <summary>Actions must be NumEnvs × ActDim and finite; checked before any env moves, so a bad batch changes nothing.</summary>
+    public static void CheckActions(IVectorEnv env, ReadOnlySpan<float> actions)
+    {
+        var actDim = env.Spec.ActDim;
+        if (actions.Length != env.NumEnvs * actDim)
+            throw new ArgumentException($"actions has length {actions.Length}, expected {env.NumEnvs} × {actDim}", nameof(actions));
+        for (var i = 0; i < actions.Length; i++)
+        {
+            if (!float.IsFinite(actions[i]))
+                throw new ArgumentException($"actions[{i}] is {actions[i]}: actions must be finite", nameof(actions));
+        }
+    }
+}

@@ -69,7 +69,7 @@ public sealed class LocalVectorEnv : IVectorEnv
 
     public void Reset(VectorBatch into, IReadOnlyList<int>? seeds = null, IReadOnlyDictionary<string, double>? parameters = null)
     {
-        CheckBatch(into);
+        VectorEnvArguments.CheckBatch(this, into);
         if (seeds is not null && seeds.Count != NumEnvs)
             throw new ArgumentException($"{seeds.Count} seeds for {NumEnvs} envs", nameof(seeds));
         if (parameters is not null) SetParameters(parameters);
@@ -89,17 +89,10 @@ public sealed class LocalVectorEnv : IVectorEnv
 
     public void Step(ReadOnlySpan<float> actions, VectorBatch into)
     {
-        CheckBatch(into);
+        VectorEnvArguments.CheckBatch(this, into);
         if (!IsReset) throw new InvalidOperationException("Step before the first Reset");
+        VectorEnvArguments.CheckActions(this, actions);
         var actDim = Spec.ActDim;
-        if (actions.Length != NumEnvs * actDim)
-            throw new ArgumentException($"actions has length {actions.Length}, expected {NumEnvs} × {actDim}", nameof(actions));
-        for (var i = 0; i < actions.Length; i++)
-        {
-            // checked before any env moves, so a bad batch changes nothing
-            if (!float.IsFinite(actions[i]))
-                throw new ArgumentException($"actions[{i}] is {actions[i]}: actions must be finite", nameof(actions));
-        }
         into.Lost.AsSpan().Clear(); // nothing is lost in-process
         for (var i = 0; i < tasks.Length; i++)
         {
@@ -121,11 +114,5 @@ public sealed class LocalVectorEnv : IVectorEnv
     public void Dispose()
     {
         foreach (var task in tasks) task.Dispose();
-    }
-
-    private void CheckBatch(VectorBatch batch)
-    {
-        if (batch.NumEnvs != NumEnvs || batch.ObsDim != Spec.ObsDim)
-            throw new ArgumentException($"batch is {batch.NumEnvs} × {batch.ObsDim}, env is {NumEnvs} × {Spec.ObsDim}", nameof(batch));
     }
 }

@@ -96,7 +96,7 @@ public sealed class VectorEnvClient : IVectorEnv
 
     public void Reset(VectorBatch into, IReadOnlyList<int>? seeds = null, IReadOnlyDictionary<string, double>? parameters = null)
     {
-        CheckBatch(into);
+        VectorEnvArguments.CheckBatch(this, into);
         if (seeds is not null && seeds.Count != NumEnvs)
             throw new ArgumentException($"{seeds.Count} seeds for {NumEnvs} envs", nameof(seeds));
         if (parameters is not null)
@@ -130,16 +130,10 @@ public sealed class VectorEnvClient : IVectorEnv
 
     public void Step(ReadOnlySpan<float> actions, VectorBatch into)
     {
-        CheckBatch(into);
+        VectorEnvArguments.CheckBatch(this, into);
         if (!ready) throw new InvalidOperationException("Step before Reset (or after a failed Reset)");
+        VectorEnvArguments.CheckActions(this, actions);
         var actDim = Spec.ActDim;
-        if (actions.Length != NumEnvs * actDim)
-            throw new ArgumentException($"actions has length {actions.Length}, expected {NumEnvs} × {actDim}", nameof(actions));
-        for (var i = 0; i < actions.Length; i++)
-        {
-            if (!float.IsFinite(actions[i]))
-                throw new ArgumentException($"actions[{i}] is {actions[i]}: actions must be finite", nameof(actions));
-        }
         into.Lost.AsSpan().Clear();
         foreach (var link in links) link.Recovered = false;
         Heartbeat(into);
@@ -171,6 +165,7 @@ public sealed class VectorEnvClient : IVectorEnv
             try
             {
                 if (Exchange(link, options.ReplyTimeout)) SimMessages.ReadOkReply(frame.Span);
+                else Connect(link); // a late reply must not be read as the next request's
             }
             catch (Exception e) when (e is SimProtocolException or SimWorkerErrorException or ZmqException or TimeoutException)
             {
@@ -445,11 +440,5 @@ public sealed class VectorEnvClient : IVectorEnv
         if (a.Name != b.Name || a.ObsDim != b.ObsDim || a.ActDim != b.ActDim || a.MaxEpisodeSteps != b.MaxEpisodeSteps ||
             !a.ActLow.SequenceEqual(b.ActLow) || !a.ActHigh.SequenceEqual(b.ActHigh))
             throw new SimWorkerLostException(link.Endpoint, $"serves {a.Name} ({a.ObsDim} obs, {a.ActDim} act), not {b.Name} ({b.ObsDim} obs, {b.ActDim} act) like the first worker");
-    }
-
-    private void CheckBatch(VectorBatch batch)
-    {
-        if (batch.NumEnvs != NumEnvs || batch.ObsDim != Spec.ObsDim)
-            throw new ArgumentException($"batch is {batch.NumEnvs} × {batch.ObsDim}, env is {NumEnvs} × {Spec.ObsDim}", nameof(batch));
     }
 }

@@ -11,7 +11,7 @@ namespace MeowRobot.Control.RobotIo;
 /// stamped and handed to the loop through a <see cref="LatestValue{T}"/>. The loop never waits on the simulation: if it
 /// stalls or the worker is lost, observations go stale and the loop's staleness check stops the robot.
 /// </summary>
-public sealed class SimBridgeRobot : IRobotIo
+public sealed class SimBridgeRobot : IRobotIo, IEpisodeReturns
 {
     private readonly Func<IVectorEnv> _connect;
     private readonly double _stepRateHz;

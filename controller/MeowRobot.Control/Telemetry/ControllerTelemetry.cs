@@ -2,6 +2,7 @@ using System.Buffers;
 using MeowRobot.Bridge.Zmq;
 using MeowRobot.Control.Loop;
 using MeowRobot.Control.Modes;
+using MeowRobot.Control.RobotIo;
 using MeowRobot.Control.WeightStream;
 using MeowRobot.Policy.Bundles;
 
@@ -24,6 +25,7 @@ public sealed class ControllerTelemetry : IDisposable
     private readonly ManualResetEventSlim _bound = new();
     private readonly System.Collections.Concurrent.ConcurrentQueue<BundleOutcome> _outcomes = new();
     private WeightStreamSubscriber? _stream;
+    private IEpisodeReturns? _episodes;
     private string? _lastRejection;
     private Exception? _fault;
 
@@ -57,6 +59,9 @@ public sealed class ControllerTelemetry : IDisposable
 
     /// <summary>Includes the weight stream's counters and logs its outcomes (pass <see cref="Report"/> as the subscriber's report callback).</summary>
     public void Attach(WeightStreamSubscriber stream) => _stream = stream;
+
+    /// <summary>Includes a simulated robot's episode count and last return (<c>robot_episodes</c>, <c>robot_last_return</c>).</summary>
+    public void Attach(IEpisodeReturns episodes) => _episodes = episodes;
 
     /// <summary>The subscriber's report callback: queues an outcome for logging on the telemetry thread.</summary>
     public void Report(BundleOutcome outcome) => _outcomes.Enqueue(outcome);
@@ -105,7 +110,8 @@ public sealed class ControllerTelemetry : IDisposable
                         ? new StreamTelemetry(s.AcceptedVersion, s.Count(BundleVerdict.Accepted), s.Rejected, _lastRejection)
                         : default;
                     buffer.ResetWrittenCount();
-                    TelemetryWire.EncodeTelemetry(snapshot, stream, buffer);
+                    EpisodeTelemetry? episodes = _episodes is { } e ? new EpisodeTelemetry(e.Episodes, e.LastEpisodeReturn) : null;
+                    TelemetryWire.EncodeTelemetry(snapshot, stream, episodes, buffer);
                     Send(pub, TelemetryWire.TelemetryTopic, buffer.WrittenSpan);
                 }
             } while (!_stop.Wait(_interval));

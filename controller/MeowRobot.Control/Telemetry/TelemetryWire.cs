@@ -10,6 +10,9 @@ namespace MeowRobot.Control.Telemetry;
 /// <summary>What the weight stream adds to a telemetry message (zero when the controller runs a fixed policy file).</summary>
 public readonly record struct StreamTelemetry(ulong AcceptedVersion, long Accepted, long Rejected, string? LastRejection);
 
+/// <summary>What a simulated robot adds to a telemetry message: its finished episodes and the last one's return (NaN before the first).</summary>
+public readonly record struct EpisodeTelemetry(long Episodes, double LastReturn);
+
 /// <summary>
 /// Telemetry messages (docs/protocol.md, "weight stream and telemetry"): PUB frames topic + MessagePack map.
 /// <c>meow.telemetry</c>: the loop snapshot and stream counters, every interval. <c>meow.transition</c>: one mode change.
@@ -20,10 +23,14 @@ public static class TelemetryWire
     public static ReadOnlySpan<byte> TelemetryTopic => "meow.telemetry"u8;
     public static ReadOnlySpan<byte> TransitionTopic => "meow.transition"u8;
 
-    public static void EncodeTelemetry(in LoopSnapshot s, in StreamTelemetry stream, IBufferWriter<byte> output)
+    public static void EncodeTelemetry(in LoopSnapshot s, in StreamTelemetry stream, IBufferWriter<byte> output) =>
+        EncodeTelemetry(s, stream, null, output);
+
+    /// <param name="episodes">The robot's episode returns (<c>robot_episodes</c>, <c>robot_last_return</c>); null: a robot without episodes.</param>
+    public static void EncodeTelemetry(in LoopSnapshot s, in StreamTelemetry stream, EpisodeTelemetry? episodes, IBufferWriter<byte> output)
     {
         var w = new MsgPackWriter(output);
-        w.WriteMapHeader(stream.LastRejection is null ? 28 : 29);
+        w.WriteMapHeader(28 + (stream.LastRejection is null ? 0 : 1) + (episodes is null ? 0 : 2));
         w.Write("tick"); w.Write(s.Tick);
         w.Write("rate_hz"); w.Write(s.RateHz);
         w.Write("running"); w.Write(s.Running);
@@ -53,6 +60,11 @@ public static class TelemetryWire
         w.Write("bundles_rejected"); w.Write(stream.Rejected);
         w.Write("stream_version"); w.Write(stream.AcceptedVersion);
         if (stream.LastRejection is { } why) { w.Write("last_rejection"); w.Write(why); }
+        if (episodes is { } e)
+        {
+            w.Write("robot_episodes"); w.Write(e.Episodes);
+            w.Write("robot_last_return"); w.Write(e.LastReturn);
+        }
     }
 
     public static void EncodeTransition(in ModeTransition t, IBufferWriter<byte> output)

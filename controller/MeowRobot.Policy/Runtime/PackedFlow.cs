@@ -15,6 +15,7 @@ internal sealed class PackedFlow
 {
     public PackedFlow(PolicyFile policy, int lanes)
     {
+        ArgumentNullException.ThrowIfNull(policy);
         if (lanes is not (4 or 8 or 16)) throw new ArgumentOutOfRangeException(nameof(lanes), "vector width must be 4, 8 or 16 floats");
         var m = policy.Metadata;
         Metadata = m;

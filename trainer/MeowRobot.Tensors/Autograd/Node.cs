@@ -5,7 +5,7 @@ internal enum Op : byte
 {
     Neg, Exp, Log, Tanh, Atanh, Sigmoid, Softplus, Square, Sqrt, Relu, Clamp, AddScalar, MulScalar, RSubScalar,
     Add, Sub, Mul, Div, Minimum, Maximum,
-    Sum, Mean,
+    Sum, // also Mean: a sum with a scale
     MatMul, Linear,
     Concat, Narrow, IndexColumns,
     LayerNorm, Swish, Dropout,

@@ -8,7 +8,7 @@ public sealed partial class Tape
         {
             case <= Op.RSubScalar: UnaryBackward(ref n); break;
             case <= Op.Maximum: BinaryBackward(ref n); break;
-            case Op.Sum or Op.Mean: ReduceBackward(ref n); break;
+            case Op.Sum: ReduceBackward(ref n); break;
             case Op.MatMul: MatMulBackward(ref n); break;
             case Op.Linear: LinearBackward(ref n); break;
             case Op.Concat or Op.Narrow or Op.IndexColumns: ShapeBackward(ref n); break;

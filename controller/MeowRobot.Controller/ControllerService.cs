@@ -1,0 +1,131 @@
+using System.Globalization;
+using MeowRobot.Bridge.Sim;
+using MeowRobot.Bridge.Zmq;
+using MeowRobot.Control.Loop;
+using MeowRobot.Control.RobotIo;
+using MeowRobot.Control.Safety;
+using MeowRobot.Control.Serial;
+using MeowRobot.Control.Telemetry;
+using MeowRobot.Control.WeightStream;
+using MeowRobot.Hosting.Systemd;
+using MeowRobot.Policy.Bundles;
+using MeowRobot.Policy.Files;
+using MeowRobot.Policy.Runtime;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace MeowRobot.Controller;
+
+/// <summary>
+/// The body of <c>controller serve</c>: the robot's I/O (a sim worker through the bridge, stepped in real time, or a
+/// microcontroller on a serial line), the <see cref="ControlLoop"/> on its own thread, the policy from a file and/or the
+/// trainer's CURVE weight stream, and telemetry. The systemd watchdog follows the loop (<see cref="ControlLoopHealth"/>
+/// reads <see cref="Loop"/>). On stop the loop ramps to the safe action and writes it a last time, then the outputs stop.
+/// </summary>
+public sealed partial class ControllerService(IOptions<ControllerOptions> options, SystemdNotifier notifier, ILogger<ControllerService> logger)
+    : BackgroundService
+{
+    private static readonly TimeSpan TelemetryInterval = TimeSpan.FromMilliseconds(200);
+    private ControlLoop? _loop;
+
+    /// <summary>The running loop (null before it starts), for the watchdog probe.</summary>
+    public ControlLoop? Loop => Volatile.Read(ref _loop);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await Task.Yield();   // connecting to the robot blocks; the host's start must not wait on it
+        var o = options.Value;
+        var file = o.PolicyPath is null ? null : PolicyFile.Load(o.PolicyPath);
+        using var robot = OpenRobot(o, file, out var identity);
+        var envelope = o.Envelope;
+        if (envelope.ActionLow.Length == 0 && envelope.ActionHigh.Length == 0 && robot is SimBridgeRobot sim)
+        {
+            envelope.ActionLow = sim.Spec.ActLow;
+            envelope.ActionHigh = sim.Spec.ActHigh;
+        }
+        using var loop = new ControlLoop(robot, o.Loop, envelope, o.Modes);
+        using var telemetry = new ControllerTelemetry(loop, o.Telemetry, TelemetryInterval, line => LogTelemetry(logger, line));
+        if (robot is IEpisodeReturns episodes) telemetry.Attach(episodes);
+        if (file is not null)
+        {
+            loop.OfferPolicy(new ActivePolicy(new FlowActionPolicy(FlowPolicyRuntime.Create(file)), (long)(file.Metadata.Version ?? 0), o.PolicyPath!));
+            LogPolicyFile(logger, o.PolicyPath!, file.Metadata.Version ?? 0);
+        }
+        using var stream = o.WeightStream.Endpoint is { } endpoint
+            ? new WeightStreamSubscriber(new WeightStreamSubscriberOptions
+            {
+                PublishEndpoints = [endpoint],
+                SnapshotEndpoints = [o.WeightStream.EffectiveSnapshotEndpoint!],
+                TrainerPublicKey = ZmqCurveKeyPair.LoadPublicKey(o.WeightStream.TrainerPublicKeyFile!),
+                RobotKeys = o.WeightStream.SecretKeyFile is { } secret ? ZmqCurveKeyPair.Load(secret) : null,
+                Identity = identity,
+                InitialVersion = file?.Metadata.Version ?? 0,
+            }, loop.OfferPolicy, telemetry.Report)
+            : null;
+        if (stream is not null)
+        {
+            telemetry.Attach(stream);
+            LogStream(logger, o.WeightStream.Endpoint!, o.WeightStream.EffectiveSnapshotEndpoint!, Z85.Encode(stream.RobotPublicKey));
+        }
+
+        loop.Start();
+        Volatile.Write(ref _loop, loop);
+        LogStarted(logger, o.Robot, identity.Task, robot.ObservationSize, robot.ActionSize, o.Loop.RateHz, telemetry.Endpoint ?? "off");
+        try
+        {
+            // Once a second: systemd's STATUS= line, and the checks that end the service on a fault (Restart=on-failure).
+            while (!stoppingToken.WaitHandle.WaitOne(TimeSpan.FromSeconds(1)))
+            {
+                if (loop.Fault is { } fault) throw new InvalidOperationException("the control loop failed: " + fault.Message, fault);
+                if (robot is SimBridgeRobot { Fault: { } simFault }) throw new InvalidOperationException("the simulated robot failed: " + simFault.Message, simFault);
+                if (loop.TryReadSnapshot(out var s)) notifier.Status(Status(s, stream));
+            }
+        }
+        finally
+        {
+            notifier.Status("stopping: ramping to the safe action");
+            var stopped = loop.Stop(TimeSpan.FromSeconds(o.Loop.StopTimeoutSeconds + 1));
+            Volatile.Write(ref _loop, null);
+            if (loop.TryReadSnapshot(out var last)) LogStopped(logger, stopped ? "safe action written, outputs stopped" : "the loop did not end in time", last.Tick, last.Misses, last.PolicySwaps);
+        }
+    }
+
+    /// <summary>The robot named by Controller:Robot, and who it is for the weight stream.</summary>
+    private static IRobotIo OpenRobot(ControllerOptions o, PolicyFile? file, out PolicyIdentity identity)
+    {
+        const string serial = "serial://";
+        if (o.Robot.StartsWith(serial, StringComparison.Ordinal))
+        {
+            // A microcontroller does not say its sizes: the policy file does, and the envelope's bounds must be configured.
+            if (file is null)
+                throw new InvalidOperationException("a serial robot needs Controller:PolicyPath (its observation and action sizes come from the policy file)");
+            var m = file.Metadata;
+            identity = new PolicyIdentity(m.Task ?? "", m.ObsDim, m.ActDim, Environment.MachineName);
+            return new SerialRobot(new SerialPortOptions { Path = o.Robot[serial.Length..] }, m.ObsDim, m.ActDim);
+        }
+        var endpoint = o.Robot;
+        var robot = new SimBridgeRobot(() => new VectorEnvClient([endpoint]), o.SimRobot.StepRateHz, o.SimRobot.Seed);
+        identity = new PolicyIdentity(robot.Spec.Name, robot.Spec.ObsDim, robot.Spec.ActDim, Environment.MachineName);
+        return robot;
+    }
+
+    private static string Status(in LoopSnapshot s, WeightStreamSubscriber? stream) => string.Create(CultureInfo.InvariantCulture,
+        $"{s.Mode}, policy v{s.PolicyVersion}{(stream is null ? "" : $" (stream v{stream.AcceptedVersion}, {stream.Rejected} rejected)")}, " +
+        $"{s.Tick} ticks, {s.Misses} missed, jitter p99 {s.JitterP99Us:0} µs");
+
+    [LoggerMessage(1, LogLevel.Information, "controlling {Robot} ({Task}, observation {ObsDim}, action {ActDim}) at {RateHz} Hz; telemetry {Telemetry}")]
+    private static partial void LogStarted(ILogger logger, string robot, string task, int obsDim, int actDim, double rateHz, string telemetry);
+
+    [LoggerMessage(2, LogLevel.Information, "policy file {Path} (version {Version})")]
+    private static partial void LogPolicyFile(ILogger logger, string path, ulong version);
+
+    [LoggerMessage(3, LogLevel.Information, "weight stream {Endpoint} (snapshot {Snapshot}), robot key {RobotKey}")]
+    private static partial void LogStream(ILogger logger, string endpoint, string snapshot, string robotKey);
+
+    [LoggerMessage(4, LogLevel.Information, "{Event}")]
+    private static partial void LogTelemetry(ILogger logger, string @event);
+
+    [LoggerMessage(5, LogLevel.Information, "stopped: {Outcome} after {Ticks} ticks ({Misses} missed, {Swaps} policy swaps)")]
+    private static partial void LogStopped(ILogger logger, string outcome, long ticks, long misses, long swaps);
+}

@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using MeowRobot.Bridge.Sim;
+using MeowRobot.Bridge.Zmq;
+using MeowRobot.Control.Telemetry;
+using MeowRobot.Policy.Files;
+using MeowRobot.Tasks;
+using MeowRobot.Testing;
+
+namespace MeowRobot.Services.Tests;
+
+/// <summary>`controller serve` as systemd runs it, driving a sim worker (in this process) through the bridge with a policy file.</summary>
+public sealed class ControllerServeTests : IDisposable
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("meow-ctl-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    [RequiresFact(Requirement.LibZmq)]
+    public void Serve_reaches_policy_mode_reports_robot_episodes_pings_the_watchdog_and_stops_cleanly_on_SIGTERM()
+    {
+        using var worker = SimWorker.Start(new SimService(new LocalVectorEnv([TaskCatalog.Create("pendulum")])), "ipc://" + Path.Combine(_dir.FullName, "robot"));
+        var policy = Path.Combine(_dir.FullName, "pendulum.safetensors");
+        PolicyFile.Initialized(new PolicyMetadata { ObsDim = 3, ActDim = 1, Task = "pendulum", Version = 7 }, seed: 3).Save(policy);
+        var site = Path.Combine(_dir.FullName, "site.json");
+        File.WriteAllText(site, "{}");
+        var telemetry = "ipc://" + Path.Combine(_dir.FullName, "telemetry");
+
+        using var listener = new NotifyListener();
+        using var process = ServiceProcesses.Start("MeowRobot.Controller",
+        [
+            "serve", "--config", site, "--Controller:Robot=" + worker.Endpoint, "--Controller:PolicyPath=" + policy, "--Controller:Telemetry=" + telemetry,
+            "--Controller:Modes:ArmOnStart=true", "--Controller:Loop:RateHz=500", "--Controller:SimRobot:StepRateHz=200",
+            "--Controller:Envelope:ObservationTimeoutSeconds=0.5", "--Controller:Modes:ResumeHysteresisSeconds=0.5",
+        ], new Dictionary<string, string> { ["NOTIFY_SOCKET"] = listener.Address, ["WATCHDOG_USEC"] = "2000000" });
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            // Watchdog pings come only while the loop's last on-time tick is recent (ControlLoopHealth).
+            listener.ReceiveUntil(m => m.Any(x => x.StartsWith("READY=1", StringComparison.Ordinal)) && m.Contains("WATCHDOG=1"), Wait);
+
+            // A 200-step pendulum episode at 200 Hz takes 1 s: wait for Policy mode and a finished episode.
+            var reading = ReadTelemetryUntil(telemetry, r => r.Mode == "Policy" && r.RobotEpisodes >= 1);
+            Assert.Equal(7, reading.PolicyVersion);
+            // Every pendulum step costs between 0 and π² + 0.1·8² + 0.001·2² (Gymnasium Pendulum-v1), for 200 steps.
+            Assert.InRange(reading.RobotLastReturn, -200 * (Math.PI * Math.PI + 6.4 + 0.004), 0);
+
+            ServiceProcesses.Terminate(process);
+            listener.ReceiveUntil(m => m.Any(x => x.Contains("STOPPING=1", StringComparison.Ordinal)), Wait);
+            Assert.True(process.WaitForExit(TimeSpan.FromSeconds(10)), "controller serve did not exit within 10 s of SIGTERM");
+            Assert.Equal(0, process.ExitCode);
+            var log = stdout.Result;
+            Assert.Contains("mode Policy -> SafeStop (Stopping)", log, StringComparison.Ordinal);
+            Assert.Contains("stopped: safe action written, outputs stopped", log, StringComparison.Ordinal);
+            Assert.Equal("", stderr.Result);
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+    }
+
+    private static TelemetryReading ReadTelemetryUntil(string endpoint, Func<TelemetryReading, bool> done)
+    {
+        using var context = new ZmqContext();
+        using var sub = context.CreateSocket(ZmqSocketType.Sub);
+        sub.Subscribe(TelemetryWire.TelemetryTopic);
+        sub.ReceiveTimeout = Wait;
+        sub.Connect(endpoint);
+        var deadline = Stopwatch.StartNew();
+        TelemetryReading last = default;
+        while (deadline.Elapsed < Wait)
+        {
+            var frames = sub.ReceiveMultipart();
+            Assert.Equal(2, frames.Count);
+            last = TelemetryReading.Read(frames[1]);
+            if (done(last)) return last;
+        }
+        Assert.Fail($"telemetry never satisfied the condition within {Wait.TotalSeconds} s; last: {last}");
+        return last;
+    }
+}

@@ -1,0 +1,405 @@
+using System.Diagnostics;
+using System.Globalization;
+using MeowRobot.Bridge.Sim;
+using MeowRobot.Learner;
+using MeowRobot.Policy.Bundles;
+using MeowRobot.Policy.Files;
+using MeowRobot.Tasks;
+using Microsoft.Extensions.Logging;
+
+namespace MeowRobot.Trainer.Service;
+
+/// <summary>Where the run stands (published by the training thread, read by anyone).</summary>
+/// <param name="ResumedFrom">The checkpoint's counters when this process resumed a run, else null.</param>
+public sealed record TrainerProgress(string Task, long EnvSteps, long Updates, double UpdatesPerSecond, double? LastEvalReturn,
+    ulong PublishedVersion, bool Done, RunCounters? ResumedFrom);
+
+/// <summary>A configuration that only shows to be wrong once the sim workers have said what task they serve.</summary>
+public sealed class TrainerSetupException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    public TrainerSetupException() : this("the trainer cannot start") { }
+
+    public TrainerSetupException(string message) : this(message, null) { }
+}
+
+/// <summary>
+/// One process's share of a training run, on the thread that owns the sim connection (<see cref="VectorEnvClient"/>
+/// must be driven by the thread that made it). The constructor does the whole setup (connect, build the learner,
+/// resume, bind the publisher); <see cref="Train"/> steps until the budget or a stop, at step boundaries only, and
+/// writes the final checkpoint.
+/// </summary>
+internal sealed partial class TrainingRun : IDisposable
+{
+    public const string LockFileName = "trainer.lock";
+
+    private readonly TrainerOptions _o;
+    private readonly ILogger _log;
+    private readonly Action<TrainerProgress> _progress;
+    private readonly IVectorEnv _env;
+    private readonly IVectorEnv? _evalEnv;
+    private readonly MeowLearner _learner;
+    private readonly RunCheckpoint _checkpoints;
+    private readonly BundleStream _bundles;
+    private readonly MetricsCsv _metrics;
+    private readonly RunCounters? _resumedFrom;
+    private readonly double _wallBase;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly FileStream? _lock;
+
+    // Aggregates since the last metrics row.
+    private double _episodeReturns, _loss, _gradNorm, _meanQ;
+    private int _episodes, _updates;
+    private long _rowEnvSteps, _rowUpdates;
+    private TimeSpan _rowAt;
+    private double _updatesPerSecond;
+    private Evaluation? _lastEval;
+
+    public TrainingRun(TrainerOptions options, ILogger logger, Action<TrainerProgress> progress)
+    {
+        _o = options;
+        _log = logger;
+        _progress = progress;
+        Directory.CreateDirectory(options.RunDir);
+        _checkpoints = new RunCheckpoint(options.RunDir);
+        try
+        {
+            _lock = LockRunDirectory(options.RunDir);
+            var client = new VectorEnvClient(options.SimEndpoints, new VectorEnvClientOptions { GiveUpAfter = options.SimGiveUpAfter });
+            client.WorkerLost += (_, e) => LogWorkerLost(_log, e.ToString());
+            client.WorkerRecovered += (_, e) => LogWorkerRecovered(_log, e.ToString());
+            _env = client;
+            var spec = _env.Spec;
+            Task = spec.Name;
+            var (shape, meow) = LearnerSettingsFor(options, spec);
+            _evalEnv = meow.EvalEvery > 0 ? EvalEnv(options, spec) : null;
+            _learner = new MeowLearner(shape, meow, _env, _evalEnv);
+            _learner.Reported += Observe;
+            LogConnected(_log, spec.Name, spec.ObsDim, spec.ActDim, _env.NumEnvs, options.SimEndpoints.Length, shape.Alpha, meow.BatchSize,
+                meow.BufferCapacity, meow.LearningStarts, meow.EvalEvery, _evalEnv is null ? "none" : _evalEnv is VectorEnvClient ? "sim workers" : "in-process");
+
+            _resumedFrom = Resume(spec);
+            _bundles = new BundleStream(options, _resumedFrom?.PublishedVersion ?? 0);
+            if (_bundles.PublishEndpoint is { } pub)
+            {
+                LogPublishing(_log, pub, _bundles.SnapshotEndpoint!, _bundles.AllowedRobots);
+                if (_bundles.AllowedRobots == 0) LogNoRobots(_log, options.AllowedRobotKeysDir ?? "(not set)");
+            }
+            _metrics = new MetricsCsv(options.RunDir);
+            _wallBase = _resumedFrom?.WallSeconds ?? 0;
+            _rowEnvSteps = _learner.EnvSteps;
+            _rowUpdates = _learner.Update.Count;
+            if (_resumedFrom is not null)
+            {
+                Row("resume", eval: null);
+                // Robots may have lost the stream with the previous process: give them this run's policy at once.
+                Publish();
+            }
+            Report();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public string Task { get; } = "";
+    public PolicyBundle? LatestBundle => _bundles?.Latest;
+
+    /// <summary>Trains until Trainer:TotalEnvSteps or <paramref name="stop"/>, then checkpoints. True when the budget was reached.</summary>
+    public bool Train(CancellationToken stop)
+    {
+        var o = _o;
+        long Next(long value, long every) => every > 0 ? (value / every + 1) * every : long.MaxValue;
+        var evalEvery = _evalEnv is null ? 0 : _learner.Options.EvalEvery;
+        long nextRow = Next(_learner.EnvSteps, o.MetricsEveryEnvSteps), nextEval = Next(_learner.EnvSteps, evalEvery);
+        long nextPublish = Next(_learner.Update.Count, o.PublishEveryUpdates), nextStepCheckpoint = Next(_learner.EnvSteps, o.CheckpointEveryEnvSteps ?? 0);
+        var nextCheckpointAt = _clock.Elapsed + o.CheckpointInterval;
+        var publishedAt = _learner.Update.Count;
+        LogTraining(_log, _learner.EnvSteps, o.TotalEnvSteps);
+        while (_learner.EnvSteps < o.TotalEnvSteps && !stop.IsCancellationRequested)
+        {
+            _learner.Step();
+            if (_learner.Update.Count >= nextPublish)
+            {
+                Publish();
+                publishedAt = _learner.Update.Count;
+                nextPublish = Next(publishedAt, o.PublishEveryUpdates);
+            }
+            var rowDue = _learner.EnvSteps >= nextRow;
+            if (rowDue)
+            {
+                Row("train", eval: null);
+                nextRow = Next(_learner.EnvSteps, o.MetricsEveryEnvSteps);
+            }
+            if (_learner.EnvSteps >= nextEval)
+            {
+                Row("eval", _learner.Evaluate());
+                nextEval = Next(_learner.EnvSteps, evalEvery);
+            }
+            if (_learner.EnvSteps >= nextStepCheckpoint || _clock.Elapsed >= nextCheckpointAt)
+            {
+                TryCheckpoint("scheduled");
+                nextStepCheckpoint = Next(_learner.EnvSteps, o.CheckpointEveryEnvSteps ?? 0);
+                nextCheckpointAt = _clock.Elapsed + o.CheckpointInterval;
+            }
+            if (rowDue) Report();
+        }
+        var done = _learner.EnvSteps >= o.TotalEnvSteps;
+        if (done)
+        {
+            if (_learner.Update.Count != publishedAt) Publish();
+            if (evalEvery > 0 && _lastEval?.EnvSteps != _learner.EnvSteps) Row("eval", _learner.Evaluate());
+            LogDone(_log, _learner.EnvSteps, _learner.Update.Count, Wall);
+        }
+        Checkpoint(done ? "done" : "stop");
+        Report(done);
+        return done;
+    }
+
+    /// <summary>Closes the sim connections, the publisher and the CSV (on the thread that made them).</summary>
+    public void Dispose()
+    {
+        _metrics?.Dispose();
+        _bundles?.Dispose();
+        _evalEnv?.Dispose();
+        _env?.Dispose();
+        _lock?.Dispose();
+    }
+
+    /// <summary>Two trainers writing one run directory would interleave checkpoints and metrics: the second one is refused
+    /// (an exclusive lock on RunDir/trainer.lock, which the kernel drops with the process, kill -9 included).</summary>
+    private static FileStream LockRunDirectory(string runDirectory)
+    {
+        var path = Path.Combine(runDirectory, LockFileName);
+        try
+        {
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e)
+        {
+            throw new TrainerSetupException($"Trainer:RunDir {runDirectory} is in use by another trainer process ({path} is locked)", e);
+        }
+    }
+
+    private double Wall => _wallBase + _clock.Elapsed.TotalSeconds;
+
+    private static (FlowShape, MeowOptions) LearnerSettingsFor(TrainerOptions o, TaskSpec spec)
+    {
+        var (shape, meow) = MeowPresets.For(spec.Name, spec.ObsDim, spec.ActDim);
+        (shape, meow) = o.Learner.Apply(shape, meow);
+        meow = meow with { Seed = o.Seed, EvalEvery = o.EvalEvery ?? meow.EvalEvery, EvalEpisodes = o.EvalEpisodes ?? meow.EvalEpisodes };
+        try
+        {
+            shape.Validate();
+            meow.Validate();
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            // A key that is fine alone but not with the task's preset (SigmaMin above the preset's SigmaMax, …).
+            throw new TrainerSetupException($"Trainer:Learner:{e.ParamName}: {e.Message.Split(" (Parameter")[0]} (with the preset of task '{spec.Name}')", e);
+        }
+        return (shape, meow);
+    }
+
+    private IVectorEnv? EvalEnv(TrainerOptions o, TaskSpec spec)
+    {
+        if (o.EvalSimEndpoints.Length > 0)
+        {
+            var eval = new VectorEnvClient(o.EvalSimEndpoints, new VectorEnvClientOptions { GiveUpAfter = o.SimGiveUpAfter });
+            if (eval.Spec.Name != spec.Name || eval.Spec.ObsDim != spec.ObsDim || eval.Spec.ActDim != spec.ActDim)
+            {
+                eval.Dispose();
+                throw new TrainerSetupException($"Trainer:EvalSimEndpoints serve '{eval.Spec.Name}' ({eval.Spec.ObsDim}, {eval.Spec.ActDim}), " +
+                    $"the training workers '{spec.Name}' ({spec.ObsDim}, {spec.ActDim})");
+            }
+            return eval;
+        }
+        if (TaskCatalog.TryGet(spec.Name, out var entry) && !entry.TakesModel)
+            return new LocalVectorEnv(() => TaskCatalog.Create(spec.Name), 1, unchecked(o.Seed + 10_000));
+        LogNoEvaluation(_log, spec.Name);
+        return null;
+    }
+
+    /// <summary>Loads the newest intact checkpoint of RunDir, if any; one that is intact but does not fit this
+    /// configuration (another task, network or buffer) stops the start rather than being overwritten.</summary>
+    private RunCounters? Resume(TaskSpec spec)
+    {
+        var temp = Path.Combine(_o.RunDir, RunCheckpoint.TempFileName);
+        if (File.Exists(temp)) LogStaleTemp(_log, temp);
+        var candidates = _checkpoints.FindIntact((path, why) => LogSkipped(_log, path, why));
+        foreach (var c in candidates)
+        {
+            var k = c.Counters;
+            if (k.Task != spec.Name || k.ObsDim != spec.ObsDim || k.ActDim != spec.ActDim)
+                throw new TrainerSetupException($"{c.Path} is a run of task '{k.Task}' ({k.ObsDim}, {k.ActDim}) but the sim workers serve '{spec.Name}' " +
+                    $"({spec.ObsDim}, {spec.ActDim}): give this run its own Trainer:RunDir");
+            try
+            {
+                using var state = RunCheckpoint.OpenLearnerState(c);
+                _learner.LoadCheckpoint(state);
+                if (state.Position != c.LearnerOffset + c.LearnerLength) throw new InvalidDataException("the learner's state does not end where the file says");
+            }
+            catch (InvalidDataException e)
+            {
+                throw new TrainerSetupException($"{c.Path} does not fit this configuration ({e.Message}); restore the run's Trainer:Learner settings " +
+                    "or give a new run its own Trainer:RunDir", e);
+            }
+            LogResumed(_log, c.Path, k.EnvSteps, k.Updates, k.PublishedVersion, k.SavedAt.ToString("u", CultureInfo.InvariantCulture));
+            return k;
+        }
+        LogFresh(_log, _o.RunDir);
+        return null;
+    }
+
+    private void Observe(LearnerEvent e)
+    {
+        switch (e)
+        {
+            case EpisodeEnded ep:
+                _episodeReturns += ep.Return;
+                _episodes++;
+                break;
+            case Updated u:
+                _loss += u.Stats.Loss;
+                _gradNorm += u.Stats.GradNorm;
+                _meanQ += u.Stats.MeanQ;
+                _updates++;
+                break;
+            case Evaluated ev:
+                _lastEval = ev.Result;
+                break;
+        }
+    }
+
+    private void Row(string kind, Evaluation? eval)
+    {
+        var now = _clock.Elapsed;
+        var seconds = (now - _rowAt).TotalSeconds;
+        double? Mean(double sum, int n) => n > 0 ? sum / n : null;
+        double? updatesPerSecond = null, envStepsPerSecond = null;
+        if (kind == "train" && seconds > 0)
+        {
+            updatesPerSecond = _updatesPerSecond = (_learner.Update.Count - _rowUpdates) / seconds;
+            envStepsPerSecond = (_learner.EnvSteps - _rowEnvSteps) / seconds;
+        }
+        var row = new MetricsRow(DateTimeOffset.UtcNow, kind, _learner.EnvSteps, _learner.Update.Count, updatesPerSecond, envStepsPerSecond,
+            kind == "train" ? Mean(_episodeReturns, _episodes) : null,
+            kind == "train" ? Mean(_loss, _updates) : null,
+            kind == "train" ? Mean(_gradNorm, _updates) : null,
+            kind == "train" ? Mean(_meanQ, _updates) : null,
+            eval?.MeanReturn, eval?.StdReturn, _bundles.Version, Wall);
+        _metrics.Append(row);
+        if (kind == "train")
+        {
+            LogRow(_log, row.EnvSteps, row.Updates, row.UpdatesPerSecond ?? 0, Text(row.EpisodeReturnMean), Text(row.Loss), Text(row.GradNorm), row.PublishedVersion);
+            _episodeReturns = _loss = _gradNorm = _meanQ = 0;
+            _episodes = _updates = 0;
+            _rowEnvSteps = _learner.EnvSteps;
+            _rowUpdates = _learner.Update.Count;
+            _rowAt = now;
+        }
+        else if (eval is not null)
+        {
+            LogEval(_log, eval.EnvSteps, eval.MeanReturn, eval.StdReturn, eval.Episodes);
+        }
+    }
+
+    private static string Text(double? v) => v is { } x ? x.ToString("G5", CultureInfo.InvariantCulture) : "-";
+
+    private void Publish()
+    {
+        var bundle = _bundles.Publish(version => PolicyFor(version), Task);
+        LogPublished(_log, bundle.Version, _learner.Update.Count, _learner.EnvSteps, bundle.PolicyBytes.Length);
+    }
+
+    private PolicyFile PolicyFor(ulong? version) => _learner.ExportPolicy(m => m with
+    {
+        Robot = PolicyIdentity.AnyRobot,
+        Version = version,
+        Source = "MeowRobot trainer",
+        Extra =
+        [
+            new("meow.trainer.env_steps", _learner.EnvSteps.ToString(CultureInfo.InvariantCulture)),
+            new("meow.trainer.updates", _learner.Update.Count.ToString(CultureInfo.InvariantCulture)),
+        ],
+    });
+
+    private void TryCheckpoint(string why)
+    {
+        try
+        {
+            Checkpoint(why);
+        }
+        catch (IOException e)
+        {
+            // A full disk must not end the run: the previous checkpoint stays, and the next one is tried on schedule.
+            LogCheckpointFailed(_log, e.Message);
+        }
+    }
+
+    private void Checkpoint(string why)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var counters = new RunCounters(Task, _learner.Spec.ObsDim, _learner.Spec.ActDim, _learner.EnvSteps, _learner.Update.Count, _bundles.Version,
+            Wall, DateTimeOffset.UtcNow);
+        var bytes = _checkpoints.Save(counters, _learner.SaveCheckpoint);
+        var policy = PolicyFor(_bundles.Version == 0 ? null : _bundles.Version).ToBytes();
+        AtomicFile.Write(Path.Combine(_o.RunDir, TrainerService.PolicyFileName), s => s.Write(policy));
+        LogCheckpoint(_log, why, counters.EnvSteps, counters.Updates, bytes, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    private void Report(bool done = false) => _progress(new TrainerProgress(Task, _learner.EnvSteps, _learner.Update.Count, _updatesPerSecond,
+        _lastEval?.MeanReturn, _bundles.Version, done, _resumedFrom));
+
+    [LoggerMessage(1, LogLevel.Information, "connected: task {Task} ({ObsDim} obs, {ActDim} act), {Envs} envs on {Workers} sim worker(s); alpha {Alpha}, batch {Batch}, buffer {Buffer}, learning starts {LearningStarts}, eval every {EvalEvery} env steps ({EvalEnv})")]
+    private static partial void LogConnected(ILogger logger, string task, int obsDim, int actDim, int envs, int workers, float alpha, int batch, int buffer, int learningStarts, int evalEvery, string evalEnv);
+
+    [LoggerMessage(2, LogLevel.Information, "resumed from {Path}: env step {EnvSteps}, update {Updates}, published version {Version} (saved {SavedAt})")]
+    private static partial void LogResumed(ILogger logger, string path, long envSteps, long updates, ulong version, string savedAt);
+
+    [LoggerMessage(3, LogLevel.Warning, "skipping checkpoint {Path}: {Why}")]
+    private static partial void LogSkipped(ILogger logger, string path, string why);
+
+    [LoggerMessage(4, LogLevel.Information, "no checkpoint in {RunDir}: starting a new run")]
+    private static partial void LogFresh(ILogger logger, string runDir);
+
+    [LoggerMessage(5, LogLevel.Information, "checkpoint ({Why}) at env step {EnvSteps}, update {Updates}: {Bytes} bytes in {Ms:F0} ms")]
+    private static partial void LogCheckpoint(ILogger logger, string why, long envSteps, long updates, long bytes, double ms);
+
+    [LoggerMessage(6, LogLevel.Error, "checkpoint failed (the previous one stays; retrying on schedule): {Why}")]
+    private static partial void LogCheckpointFailed(ILogger logger, string why);
+
+    [LoggerMessage(7, LogLevel.Information, "published policy version {Version} (update {Updates}, env step {EnvSteps}, {Bytes} bytes)")]
+    private static partial void LogPublished(ILogger logger, ulong version, long updates, long envSteps, int bytes);
+
+    [LoggerMessage(8, LogLevel.Information, "step {EnvSteps} updates {Updates} ({UpdatesPerSecond:F1}/s) episode_return {EpisodeReturn} loss {Loss} grad_norm {GradNorm} published {Version}")]
+    private static partial void LogRow(ILogger logger, long envSteps, long updates, double updatesPerSecond, string episodeReturn, string loss, string gradNorm, ulong version);
+
+    [LoggerMessage(9, LogLevel.Information, "evaluation at env step {EnvSteps}: return {Mean:F1} ± {Std:F1} over {Episodes} episodes")]
+    private static partial void LogEval(ILogger logger, long envSteps, double mean, double std, int episodes);
+
+    [LoggerMessage(10, LogLevel.Information, "training from env step {EnvSteps} to {Total}")]
+    private static partial void LogTraining(ILogger logger, long envSteps, long total);
+
+    [LoggerMessage(11, LogLevel.Information, "done: {EnvSteps} env steps, {Updates} updates, {Wall:F0} s of training")]
+    private static partial void LogDone(ILogger logger, long envSteps, long updates, double wall);
+
+    [LoggerMessage(12, LogLevel.Warning, "no evaluation: task {Task} is not built in; set Trainer:EvalSimEndpoints to evaluate on sim workers")]
+    private static partial void LogNoEvaluation(ILogger logger, string task);
+
+    [LoggerMessage(13, LogLevel.Information, "publishing bundles on {Publish} (snapshots on {Snapshot}) to {Robots} allow-listed robot key(s)")]
+    private static partial void LogPublishing(ILogger logger, string publish, string snapshot, int robots);
+
+    [LoggerMessage(14, LogLevel.Warning, "no robot public keys in Trainer:AllowedRobotKeysDir {Dir}: no robot can subscribe (the publisher admits allow-listed keys only)")]
+    private static partial void LogNoRobots(ILogger logger, string dir);
+
+    [LoggerMessage(15, LogLevel.Information, "ignoring {Path}: an unfinished checkpoint of an earlier process (the next checkpoint replaces it)")]
+    private static partial void LogStaleTemp(ILogger logger, string path);
+
+    [LoggerMessage(16, LogLevel.Warning, "{Event}")]
+    private static partial void LogWorkerLost(ILogger logger, string @event);
+
+    [LoggerMessage(17, LogLevel.Information, "{Event}")]
+    private static partial void LogWorkerRecovered(ILogger logger, string @event);
+}
