@@ -120,7 +120,7 @@ public static class SimBenchCommand
     private static double[] Measure(IVectorEnv env, int steps)
     {
         var batch = new VectorBatch(env.NumEnvs, env.Spec.ObsDim);
-        var rng = new SimRandom(7);
+        var rng = new Rng(7);
         var actions = new float[env.NumEnvs * env.Spec.ActDim];
         for (var i = 0; i < actions.Length; i++)
         {

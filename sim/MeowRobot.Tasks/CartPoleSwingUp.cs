@@ -39,7 +39,7 @@ public sealed class CartPoleSwingUp : SimTask
     public void SetState(double newX, double newXDot, double newTheta, double newThetaDot) =>
         (x, xDot, theta, thetaDot) = (newX, newXDot, newTheta, newThetaDot);
 
-    protected override void ResetState(SimRandom rng)
+    protected override void ResetState(Rng rng)
     {
         x = rng.Uniform(-0.05, 0.05);
         xDot = rng.Uniform(-0.05, 0.05);

@@ -33,10 +33,10 @@ public sealed class MultiGoal : SimTask
         y = newY;
     }
 
-    protected override void ResetState(SimRandom rng)
+    protected override void ResetState(Rng rng)
     {
-        x = Math.Clamp(InitStd * rng.Normal(), -Bound, Bound);
-        y = Math.Clamp(InitStd * rng.Normal(), -Bound, Bound);
+        x = Math.Clamp(InitStd * rng.NextNormal(), -Bound, Bound);
+        y = Math.Clamp(InitStd * rng.NextNormal(), -Bound, Bound);
     }
 
     protected override (double Reward, bool Terminated) Advance(ReadOnlySpan<float> u)

@@ -43,7 +43,7 @@ public sealed class Pendulum : SimTask
     /// <summary>θ wrapped into [−π, π): ((θ + π) mod 2π) − π with a floored modulo, as Gymnasium's angle_normalize.</summary>
     public static double NormalizeAngle(double x) => x + Math.PI - 2 * Math.PI * Math.Floor((x + Math.PI) / (2 * Math.PI)) - Math.PI;
 
-    protected override void ResetState(SimRandom rng)
+    protected override void ResetState(Rng rng)
     {
         theta = rng.Uniform(-Math.PI, Math.PI);
         thetaDot = rng.Uniform(-1.0, 1.0);

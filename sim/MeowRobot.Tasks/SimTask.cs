@@ -21,8 +21,8 @@ public abstract class SimTask : ISimTask
     private readonly int gainIndex, noiseIndex, delayIndex;
     private readonly float[] history; // the last MaxActionDelay + 1 clipped actions, a ring of ActDim-wide rows
     private int head;
-    private readonly SimRandom stateRng = new(0, 0);
-    private readonly SimRandom noiseRng = new(0, 1);
+    private readonly Rng stateRng = new(0, 0);
+    private readonly Rng noiseRng = new(0, 1);
     private bool everReset;
 
     /// <param name="physical">The task's own parameters; the shared ones (gain, noise, delay) are appended.</param>
@@ -107,7 +107,7 @@ public abstract class SimTask : ISimTask
     }
 
     /// <summary>Draws a new episode's initial state.</summary>
-    protected abstract void ResetState(SimRandom rng);
+    protected abstract void ResetState(Rng rng);
 
     /// <summary>One physics step under command <paramref name="u"/> (clipped to the action box, already delayed);
     /// returns the reward and whether a terminal state was reached.</summary>
@@ -123,7 +123,7 @@ public abstract class SimTask : ISimTask
         var std = values[noiseIndex];
         if (std == 0) return;
         for (var i = 0; i < obs.Length; i++)
-            obs[i] += (float)(std * noiseRng.Normal());
+            obs[i] += (float)(std * noiseRng.NextNormal());
     }
 
     private int IndexOf(string name)

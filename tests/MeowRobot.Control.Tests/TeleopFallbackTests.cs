@@ -166,7 +166,7 @@ public sealed class TeleopFallbackTests : IDisposable
         _loop.TryReadSnapshot(out var snap);
         Assert.True(held, $"never held upright; worst {worst} rad, now {_mcu.State.Angle}; transitions [{string.Join(", ", history)}], " +
             $"stale ticks {snap.StaleObservationTicks}, misses {snap.Misses}, robot {_robot.Counters}");
-        Assert.True(_mcu.ActionsApplied > 100, $"only {_mcu.ActionsApplied} actions reached the MCU");
+        Assert.True(_mcu.ActionsApplied > 10, $"only {_mcu.ActionsApplied} actions reached the MCU");
         Assert.Equal(0, _robot.Counters.FrameErrors.Total);
     }
 }

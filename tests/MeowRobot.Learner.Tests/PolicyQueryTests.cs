@@ -51,8 +51,8 @@ public sealed class PolicyQueryTests
     [Fact]
     public void Observations_are_normalised_when_the_file_carries_statistics()
     {
-        var policy = new FlowPolicy(new FlowShape { ObsDim = 2, ActDim = 2, Hidden = 8, ShiftHidden = 8 }, new Tensors.Rng(4));
-        foreach (var p in policy.Parameters()) new Tensors.Rng(5).FillNormal(p.Values, 0f, 0.3f);
+        var policy = new FlowPolicy(new FlowShape { ObsDim = 2, ActDim = 2, Hidden = 8, ShiftHidden = 8 }, new Rng(4));
+        foreach (var p in policy.Parameters()) new Rng(5).FillNormal(p.Values, 0f, 0.3f);
         var plain = policy.ToFile();
         var normalised = policy.ToFile(m => m with { ObsNorm = new ObservationNormalization([1f, -2f], [4f, 0.25f], Epsilon: 1e-8f, Clip: 3f) });
         // (x − mean) / sqrt(var + 1e-8), clipped to ±3 (the 1e-8 vanishes in float32 here): (3, −2) → (1, 0); (1, 10) → (0, 24) → (0, 3).

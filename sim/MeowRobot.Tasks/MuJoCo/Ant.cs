@@ -14,7 +14,7 @@ public sealed class Ant : MuJoCoTask
         torso = Sim.BodyId("torso");
     }
 
-    protected override void ResetModel(SimRandom rng) => ResetWithNoise(rng, 0.1, 0.1, normalQvel: true);
+    protected override void ResetModel(Rng rng) => ResetWithNoise(rng, 0.1, 0.1, normalQvel: true);
 
     protected override (double Reward, bool Terminated) StepModel(ReadOnlySpan<float> u)
     {

@@ -14,7 +14,7 @@ public sealed class Humanoid : MuJoCoTask
         if (dim != 376) throw new MuJoCoException($"humanoid: model {mjcfPath} gives an observation of {dim}, expected 376");
     }
 
-    protected override void ResetModel(SimRandom rng) => ResetWithNoise(rng, 1e-2, 1e-2, normalQvel: false);
+    protected override void ResetModel(Rng rng) => ResetWithNoise(rng, 1e-2, 1e-2, normalQvel: false);
 
     protected override (double Reward, bool Terminated) StepModel(ReadOnlySpan<float> u)
     {

@@ -6,7 +6,7 @@ public sealed class InvertedPendulum : MuJoCoTask
 {
     public InvertedPendulum(string mjcfPath) : base(MjSimulation.Load(mjcfPath), "inverted_pendulum", 4, 2, 1000) { }
 
-    protected override void ResetModel(SimRandom rng) => ResetWithNoise(rng, 0.01, 0.01, normalQvel: false);
+    protected override void ResetModel(Rng rng) => ResetWithNoise(rng, 0.01, 0.01, normalQvel: false);
 
     protected override (double Reward, bool Terminated) StepModel(ReadOnlySpan<float> u)
     {

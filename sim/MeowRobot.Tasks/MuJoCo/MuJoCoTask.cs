@@ -46,7 +46,7 @@ public abstract class MuJoCoTask : SimTask
     /// <summary>Time covered by one env step (Gymnasium's <c>dt</c>).</summary>
     protected double Dt => Sim.Timestep * FrameSkip;
 
-    protected sealed override void ResetState(SimRandom rng)
+    protected sealed override void ResetState(Rng rng)
     {
         ApplyScales();
         Sim.Reset();
@@ -61,7 +61,7 @@ public abstract class MuJoCoTask : SimTask
     }
 
     /// <summary>Writes the new episode's qpos/qvel (Gymnasium's <c>reset_model</c> noise) into <see cref="Sim"/>.</summary>
-    protected abstract void ResetModel(SimRandom rng);
+    protected abstract void ResetModel(Rng rng);
 
     /// <summary>Computes reward and termination around <see cref="Simulate"/> as the Gymnasium v4 task does.</summary>
     protected abstract (double Reward, bool Terminated) StepModel(ReadOnlySpan<float> u);
@@ -83,12 +83,12 @@ public abstract class MuJoCoTask : SimTask
 
     /// <summary>qpos = init_qpos + U(±<paramref name="qposNoise"/>); qvel = U(±<paramref name="qvelNoise"/>) or, with
     /// <paramref name="normalQvel"/>, <paramref name="qvelNoise"/>·N(0, 1). The draw order is Gymnasium's: qpos then qvel.</summary>
-    protected void ResetWithNoise(SimRandom rng, double qposNoise, double qvelNoise, bool normalQvel)
+    protected void ResetWithNoise(Rng rng, double qposNoise, double qvelNoise, bool normalQvel)
     {
         var qpos = Sim.Qpos;
         for (var i = 0; i < qpos.Length; i++) qpos[i] = InitQpos[i] + rng.Uniform(-qposNoise, qposNoise);
         var qvel = Sim.Qvel;
-        for (var i = 0; i < qvel.Length; i++) qvel[i] = normalQvel ? qvelNoise * rng.Normal() : rng.Uniform(-qvelNoise, qvelNoise);
+        for (var i = 0; i < qvel.Length; i++) qvel[i] = normalQvel ? qvelNoise * rng.NextNormal() : rng.Uniform(-qvelNoise, qvelNoise);
     }
 
     public override void Dispose()

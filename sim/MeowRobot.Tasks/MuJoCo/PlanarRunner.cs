@@ -35,7 +35,7 @@ public sealed class PlanarRunner : MuJoCoTask
             throw new MuJoCoException($"{def.Name}: model {mjcfPath} has nq={Sim.Nq}, nv={Sim.Nv}; expected an observation of {def.ObsDim}");
     }
 
-    protected override void ResetModel(SimRandom rng) => ResetWithNoise(rng, def.ResetNoise, def.ResetNoise, def.NormalVelocityNoise);
+    protected override void ResetModel(Rng rng) => ResetWithNoise(rng, def.ResetNoise, def.ResetNoise, def.NormalVelocityNoise);
 
     protected override (double Reward, bool Terminated) StepModel(ReadOnlySpan<float> u)
     {

@@ -15,7 +15,7 @@ public sealed class Reacher : MuJoCoTask
         target = Sim.BodyId("target");
     }
 
-    protected override void ResetModel(SimRandom rng)
+    protected override void ResetModel(Rng rng)
     {
         ResetWithNoise(rng, 0.1, 0.005, normalQvel: false);
         double gx, gy;

@@ -1,13 +1,14 @@
 using System.Numerics;
 using System.Runtime.Intrinsics;
 
-namespace MeowRobot.Tensors;
+namespace MeowRobot.Bridge.Randomness;
 
 /// <summary>
 /// A seeded random generator whose sequence is fixed by this code alone (xoshiro256** seeded through SplitMix64;
 /// normals by Marsaglia's polar method with a logarithm computed from IEEE basic operations only), so the same seed
 /// gives bit-identical numbers on every run and machine, unlike <see cref="System.Random"/> whose algorithm is
-/// unspecified.
+/// unspecified. The one generator of the system: network initialisation, dropout, replay sampling and exploration in the
+/// trainer, and every task's episode seeds and observation noise in the sim.
 /// </summary>
 public sealed class Rng
 {
@@ -15,13 +16,18 @@ public sealed class Rng
     private bool hasSpare;
     private double spare;
 
-    public Rng(ulong seed)
+    public Rng(ulong seed, ulong stream = 0) => Reseed(seed, stream);
+
+    /// <summary>Restarts the generator; distinct <paramref name="stream"/>s give independent sequences for one seed
+    /// (stream 0 is the plain seed).</summary>
+    public void Reseed(ulong seed, ulong stream = 0)
     {
-        var x = seed;
+        var x = seed ^ (stream * 0xD1B54A32D192ED03UL);
         s0 = SplitMix64(ref x);
         s1 = SplitMix64(ref x);
         s2 = SplitMix64(ref x);
         s3 = SplitMix64(ref x);
+        hasSpare = false;
     }
 
     /// <summary>The full generator state, for checkpoints.</summary>
@@ -58,6 +64,9 @@ public sealed class Rng
     public float NextFloat() => (NextUInt64() >> 40) * (1f / (1 << 24));
 
     public float Uniform(float low, float high) => low + (high - low) * NextFloat();
+
+    /// <summary>Uniform in [<paramref name="low"/>, <paramref name="high"/>) with 53 random bits.</summary>
+    public double Uniform(double low, double high) => low + (high - low) * NextDouble();
 
     /// <summary>Standard normal.</summary>
     public double NextNormal()
