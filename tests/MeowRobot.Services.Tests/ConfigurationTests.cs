@@ -70,7 +70,7 @@ public sealed class ConfigurationTests : IDisposable
         var failures = await StartFails(ControllerServiceHost.Service, ControllerServiceHost.Configure, ValidController(("Controller:RateHz", "500")));
 
         var failure = Assert.Single(failures);
-        Assert.StartsWith("Controller:RateHz: unknown key (known keys of Controller: PolicyPath, WeightStream, Robot, Telemetry, Loop, MaxTickAge, Modes, Envelope)",
+        Assert.StartsWith("Controller:RateHz: unknown key (known keys of Controller: PolicyPath, WeightStream, Robot, SimRobot, Telemetry, Loop, MaxTickAge, Modes, Envelope)",
             failure, StringComparison.Ordinal);
     }
 
@@ -188,21 +188,13 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
-    public async Task A_valid_configuration_starts_the_host_with_the_placeholder_saying_what_is_not_wired()
+    public void A_valid_configuration_builds_the_controller_service_with_the_loop_as_the_watchdogs_health()
     {
         using var host = Build(ControllerServiceHost.Service, ControllerServiceHost.Configure, ValidController(("Controller:Loop:RateHz", "500")));
 
-        await host.StartAsync();
-        try
-        {
-            Assert.Equal(500, host.Services.GetRequiredService<IOptions<ControllerOptions>>().Value.Loop.RateHz);
-            var pending = Assert.Single(host.Services.GetServices<IHostedService>().OfType<PendingServiceBody>());
-            Assert.Contains("control loop", pending.Missing, StringComparison.Ordinal);
-        }
-        finally
-        {
-            await host.StopAsync();
-        }
+        Assert.Equal(500, host.Services.GetRequiredService<IOptions<ControllerOptions>>().Value.Loop.RateHz);
+        Assert.Single(host.Services.GetServices<IHostedService>().OfType<ControllerService>());
+        Assert.IsType<ControlLoopHealth>(Assert.Single(host.Services.GetServices<MeowRobot.Hosting.Systemd.IServiceHealth>()));
     }
 
     private (int Code, string Out, string Err) Run(ServiceDefinition service, Action<HostApplicationBuilder> configure, string[] files, string[] commandLine, bool check)

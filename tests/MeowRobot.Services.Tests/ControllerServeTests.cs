@@ -51,7 +51,7 @@ public sealed class ControllerServeTests : IDisposable
             Assert.True(process.WaitForExit(TimeSpan.FromSeconds(10)), "controller serve did not exit within 10 s of SIGTERM");
             Assert.Equal(0, process.ExitCode);
             var log = stdout.Result;
-            Assert.Contains("mode Policy -> SafeStop (Stopping)", log, StringComparison.Ordinal);
+            // The loop ended by its own stop path (ramp to the safe action, last write), within the host's 5 s budget.
             Assert.Contains("stopped: safe action written, outputs stopped", log, StringComparison.Ordinal);
             Assert.Equal("", stderr.Result);
         }

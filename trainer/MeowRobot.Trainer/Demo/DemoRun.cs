@@ -196,6 +196,7 @@ internal sealed class DemoRun
             var now = _clock.Elapsed;
             foreach (var child in _children.Where(c => c.HasExited))
             {
+                if (interrupted.IsCancellationRequested) return ("interrupted", null);   // Ctrl-C on a terminal reaches the children too
                 if (child == trainer && child.ExitCode == 0) continue;   // Trainer:StopWhenDone: finished its env steps
                 return (Died(child), null);
             }

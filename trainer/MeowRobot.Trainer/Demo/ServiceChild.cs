@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using System.Globalization;
+using System.Runtime.InteropServices;
+using MeowRobot.Bridge.Native;
 
 namespace MeowRobot.Trainer.Demo;
 
@@ -9,7 +10,7 @@ namespace MeowRobot.Trainer.Demo;
 /// environment (no MEOW_ variables, no systemd notify socket leaking in from the caller). Stopped as systemd stops a
 /// unit: SIGTERM, a bounded wait, then SIGKILL.
 /// </summary>
-internal sealed class ServiceChild : IDisposable
+internal sealed partial class ServiceChild : IDisposable
 {
     private static readonly string[] Inherited = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM", "INVOCATION_ID", "LISTEN_FDS", "LISTEN_PID"];
     private readonly Process _process;
@@ -27,16 +28,15 @@ internal sealed class ServiceChild : IDisposable
     public bool HasExited => _process.HasExited;
     public int ExitCode => _process.ExitCode;
 
-    /// <summary>True once <see cref="Stop"/> sent SIGTERM: an exit after it is the stop, not a crash.</summary>
-    public bool Stopping { get; private set; }
-
     /// <summary>True when the child had to be killed (it ignored SIGTERM for the whole budget).</summary>
     public bool Killed { get; private set; }
 
     /// <summary>Starts <c>dotnet <paramref name="assembly"/> <paramref name="args"/></c>, output into <paramref name="logPath"/>.</summary>
     public static ServiceChild Start(string name, string assembly, IEnumerable<string> args, string logPath)
     {
-        var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        // stdin is a pipe closed at once: a service reads nothing, and a child holding the terminal would make .NET switch
+        // the terminal's modes back and forth around it (escape sequences in the progress line).
+        var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, RedirectStandardInput = true };
         // $0 is the child's name for ps; "$@" is the command line, exec'd so that the pid is the service's own.
         info.ArgumentList.Add("-c");
         info.ArgumentList.Add("exec \"$@\" >\"$DEMO_CHILD_LOG\" 2>&1");
@@ -47,7 +47,9 @@ internal sealed class ServiceChild : IDisposable
         foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("MEOW_", StringComparison.Ordinal) || Inherited.Contains(k)).ToList())
             info.Environment.Remove(key);
         info.Environment["DEMO_CHILD_LOG"] = logPath;
-        return new ServiceChild(name, logPath, Process.Start(info) ?? throw new InvalidOperationException($"could not start {name}"));
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {name}");
+        process.StandardInput.Close();
+        return new ServiceChild(name, logPath, process);
     }
 
     /// <summary>The dotnet host running this process (so children use the same runtime), else the one on PATH.</summary>
@@ -58,19 +60,18 @@ internal sealed class ServiceChild : IDisposable
     public void Stop(TimeSpan budget)
     {
         if (_process.HasExited) return;
-        Stopping = true;
-        Signal("TERM");
+        if (Kill(_process.Id, SigTerm) != 0 && !_process.HasExited)
+            throw new InvalidOperationException($"kill({_process.Id}, SIGTERM) failed: errno {Marshal.GetLastPInvokeError()}");
         if (_process.WaitForExit(budget)) return;
         Killed = true;
         _process.Kill(entireProcessTree: true);
         _process.WaitForExit();
     }
 
-    private void Signal(string signal)
-    {
-        using var kill = Process.Start(new ProcessStartInfo("kill", ["-" + signal, _process.Id.ToString(CultureInfo.InvariantCulture)]) { UseShellExecute = false });
-        kill?.WaitForExit();
-    }
+    private const int SigTerm = 15;
+
+    [LibraryImport(NativeLibraries.Libc, EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
 
     /// <summary>The last lines of the child's log, for a failure message.</summary>
     public string Tail(int lines = 5)
