@@ -110,10 +110,11 @@ public class EnvelopePropertyTests
                 var tr = h.Log[logged];
                 if (!Documented(tr))
                     return Fail($"undocumented transition {tr}");
-                var resumed = (tr.Reason == TransitionReason.Resumed && resumeAsked)
-                    || (tr.From == ControlMode.OperatorOverride && resumedDuringOverride);
+                // An explicit resume: asked in this very tick (also when the override is released in the same tick, which the
+                // machine then reports as OverrideReleased), or during the override being left.
+                var resumed = resumeAsked || (tr.From == ControlMode.OperatorOverride && resumedDuringOverride);
                 if (tr.To == ControlMode.Policy && needsResume && tr.From != ControlMode.Idle && !resumed)
-                    return Fail($"returned to the policy without resume: {tr}");
+                    return Fail($"returned to the policy without resume: {tr} (resume asked this tick: {resumeAsked}); transitions before it: {string.Join(" | ", h.Log.Skip(Math.Max(0, logged - 6)).Take(Math.Min(logged, 6)))}");
                 if ((tr.From == ControlMode.Policy && tr.To is ControlMode.SafeStop or ControlMode.Teleop) || tr.To == ControlMode.Teleop)
                     needsResume = true;
                 if (tr.To == ControlMode.Policy || tr.To == ControlMode.Idle)
