@@ -36,32 +36,26 @@ public sealed record PendulumPlantOptions
 /// sensor frames [cos θ, sin θ, θ̇] at <see cref="PendulumPlantOptions.RateHz"/> with its own microsecond clock, and applies
 /// the newest actuator frame's torque. Faults can be injected to exercise the controller's staleness and gap handling.
 /// </summary>
-public sealed class PendulumMcu : ISerialLinkHandler, IDisposable
+public sealed class PendulumMcu : SerialDeviceEmulator
 {
     public const int ObservationSize = 3;
     public const int ActionSize = 1;
 
     private readonly PendulumPlantOptions _plant;
-    private readonly SerialPort _port;
     private readonly SerialFrameParser _parser = new();
-    private readonly ManualResetEventSlim _stop = new();
-    private readonly Thread _thread;
     private readonly Lock _gate = new();
     private double _angle, _velocity, _torque;
     private long _actions, _rejected, _steps;
     private int _skip, _repeat, _silent;
 
     public PendulumMcu(SerialPortOptions port, PendulumPlantOptions? plant = null)
+        : base(port, "pendulum mcu")
     {
         _plant = plant ?? new PendulumPlantOptions();
         _plant.Validate();
         _angle = _plant.InitialAngle;
         _velocity = _plant.InitialVelocity;
-        _port = new SerialPort(port, this);
-        _thread = new Thread(Run) { IsBackground = true, Name = "pendulum mcu" };
     }
-
-    public SerialPort Port => _port;
 
     /// <summary>Actuator frames applied so far.</summary>
     public long ActionsApplied => Interlocked.Read(ref _actions);
@@ -82,26 +76,9 @@ public sealed class PendulumMcu : ISerialLinkHandler, IDisposable
     /// <summary>Fault: stop (true) or resume (false) streaming sensor frames while the physics runs on.</summary>
     public bool Silent { get => Volatile.Read(ref _silent) != 0; set => Volatile.Write(ref _silent, value ? 1 : 0); }
 
-    public void Start()
-    {
-        _port.Start();
-        _thread.Start();
-    }
+    public override void OnLinkDown(SerialFault fault) => _parser.Reset();
 
-    public void Dispose()
-    {
-        _stop.Set();
-        if (_thread.IsAlive)
-            _thread.Join();
-        _port.Dispose();
-        _stop.Dispose();
-    }
-
-    void ISerialLinkHandler.OnLinkUp() { }
-    void ISerialLinkHandler.OnLinkDown(SerialFault fault) => _parser.Reset();
-    void ISerialLinkHandler.OnIdle(long nowTicks) { }
-
-    void ISerialLinkHandler.OnBytes(ReadOnlySpan<byte> data)
+    public override void OnBytes(ReadOnlySpan<byte> data)
     {
         Span<float> action = stackalloc float[ActionSize];
         while (_parser.TryRead(ref data, out var frame))
@@ -132,7 +109,7 @@ public sealed class PendulumMcu : ISerialLinkHandler, IDisposable
         Interlocked.Increment(ref _steps);
     }
 
-    private void Run()
+    protected override void Run()
     {
         var period = Stopwatch.Frequency / _plant.RateHz;
         var dt = 1.0 / _plant.RateHz;
@@ -156,7 +133,7 @@ public sealed class PendulumMcu : ISerialLinkHandler, IDisposable
                 SendSensor(frame, observation, done, ref mcuMicros, ref sequence);
             var next = start + (done + 1) * period;
             var waitMs = (int)Math.Max(0, ((next - Stopwatch.GetTimestamp()) * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency);
-            if (_stop.Wait(waitMs))
+            if (Stopping.Wait(waitMs))
                 return;
         }
     }
@@ -172,7 +149,7 @@ public sealed class PendulumMcu : ISerialLinkHandler, IDisposable
         if (Silent)
             return;
         if (!TakeOne(ref _skip))
-            _port.Send(frame[..SerialMessages.WriteSensor(frame, sequence, mcuMicros, observation)]);
+            Port.Send(frame[..SerialMessages.WriteSensor(frame, sequence, mcuMicros, observation)]);
         sequence++;
     }
 

@@ -35,12 +35,9 @@ public sealed record TeleopTransmitterOptions
 /// Tests and the fake-device command script it: stop heartbeats (a dead transmitter), hold buttons (override, e-stop,
 /// resume), fix the axes.
 /// </summary>
-public sealed class TeleopTransmitter : ISerialLinkHandler, IDisposable
+public sealed class TeleopTransmitter : SerialDeviceEmulator
 {
     private readonly TeleopTransmitterOptions _options;
-    private readonly SerialPort _port;
-    private readonly ManualResetEventSlim _stop = new();
-    private readonly Thread _thread;
     private readonly Lock _gate = new();
     private readonly float[] _fixedAxes;
     private bool _axesFixed;
@@ -49,15 +46,12 @@ public sealed class TeleopTransmitter : ISerialLinkHandler, IDisposable
     private long _periods;
 
     public TeleopTransmitter(SerialPortOptions port, TeleopTransmitterOptions? options = null)
+        : base(port, "teleop transmitter")
     {
         _options = options ?? new TeleopTransmitterOptions();
         _options.Validate();
         _fixedAxes = new float[_options.AxisCount];
-        _port = new SerialPort(port, this);
-        _thread = new Thread(Run) { IsBackground = true, Name = "teleop transmitter" };
     }
-
-    public SerialPort Port => _port;
 
     /// <summary>False: the transmitter keeps sending axes and buttons but no heartbeats (the receiver must call it lost).</summary>
     public bool HeartbeatsEnabled
@@ -96,27 +90,8 @@ public sealed class TeleopTransmitter : ISerialLinkHandler, IDisposable
             _axesFixed = false;
     }
 
-    public void Start()
-    {
-        _port.Start();
-        _thread.Start();
-    }
 
-    public void Dispose()
-    {
-        _stop.Set();
-        if (_thread.IsAlive)
-            _thread.Join();
-        _port.Dispose();
-        _stop.Dispose();
-    }
-
-    void ISerialLinkHandler.OnLinkUp() { }
-    void ISerialLinkHandler.OnLinkDown(SerialFault fault) { }
-    void ISerialLinkHandler.OnBytes(ReadOnlySpan<byte> data) { }
-    void ISerialLinkHandler.OnIdle(long nowTicks) { }
-
-    private void Run()
+    protected override void Run()
     {
         var start = Stopwatch.GetTimestamp();
         var periodTicks = Stopwatch.Frequency / _options.RateHz;
@@ -127,14 +102,14 @@ public sealed class TeleopTransmitter : ISerialLinkHandler, IDisposable
         {
             var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
             if (HeartbeatsEnabled)
-                _port.Send(frame[..SerialMessages.WriteHeartbeat(frame, sequence++, (uint)(elapsed * 1000))]);
+                Port.Send(frame[..SerialMessages.WriteHeartbeat(frame, sequence++, (uint)(elapsed * 1000))]);
             FillAxes(axes, elapsed);
-            _port.Send(frame[..SerialMessages.WriteAxes(frame, sequence++, axes)]);
-            _port.Send(frame[..SerialMessages.WriteButtons(frame, sequence++, Buttons)]);
+            Port.Send(frame[..SerialMessages.WriteAxes(frame, sequence++, axes)]);
+            Port.Send(frame[..SerialMessages.WriteButtons(frame, sequence++, Buttons)]);
             Interlocked.Increment(ref _periods);
             var next = start + (period + 1) * periodTicks;
             var waitMs = (int)Math.Max(0, ((next - Stopwatch.GetTimestamp()) * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency);
-            if (_stop.Wait(waitMs))
+            if (Stopping.Wait(waitMs))
                 return;
         }
     }
