@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace MeowRobot.Tensors.Optim;
 
 /// <summary>Polyak (soft) target update: target ← τ·online + (1-τ)·target, elementwise in float32 as PyTorch.</summary>
@@ -15,7 +18,23 @@ public static class Polyak
             var t = target[k].Values;
             var o = online[k].Values;
             if (t.Length != o.Length) throw new ArgumentException($"tensor {k}: {target[k].ShapeString} vs {online[k].ShapeString}", nameof(online));
-            for (var i = 0; i < t.Length; i++) t[i] = tau * o[i] + keep * t[i];
+            // Two products and a sum per element, never fused into an FMA, so each lane rounds exactly as the scalar
+            // float32 expression (and PyTorch) does.
+            var i = 0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var tauV = Vector512.Create(tau);
+                var keepV = Vector512.Create(keep);
+                ref var tr = ref MemoryMarshal.GetReference(t);
+                ref var or = ref MemoryMarshal.GetReference(o);
+                for (; i + Vector512<float>.Count <= t.Length; i += Vector512<float>.Count)
+                {
+                    var ov = Vector512.LoadUnsafe(ref or, (nuint)i);
+                    var tv = Vector512.LoadUnsafe(ref tr, (nuint)i);
+                    (Vector512.Multiply(tauV, ov) + Vector512.Multiply(keepV, tv)).StoreUnsafe(ref tr, (nuint)i);
+                }
+            }
+            for (; i < t.Length; i++) t[i] = tau * o[i] + keep * t[i];
         }
     }
 }
