@@ -5,6 +5,7 @@ using MeowRobot.Control.Loop;
 using MeowRobot.Control.RobotIo;
 using MeowRobot.Control.Safety;
 using MeowRobot.Control.Serial;
+using MeowRobot.Control.Teleop;
 using MeowRobot.Control.Telemetry;
 using MeowRobot.Control.WeightStream;
 using MeowRobot.Hosting.Systemd;
@@ -46,6 +47,15 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
         }
         using var loop = new ControlLoop(robot, o.Loop, envelope, o.Modes);
         using var telemetry = new ControllerTelemetry(loop, o.Telemetry, TelemetryInterval, line => LogTelemetry(logger, line));
+        using var teleop = o.TeleopPort is { } teleopPort
+            ? new TeleopLink(new SerialPortOptions { Path = teleopPort }, loop.Teleop,
+                new TeleopLinkOptions { HeartbeatTimeout = TimeSpan.FromSeconds(o.Modes.TeleopTimeoutSeconds) })
+            : null;
+        if (teleop is not null)
+        {
+            teleop.Changed += e => LogTeleop(logger, o.TeleopPort!, e.Kind.ToString(), e.Detail);
+            teleop.Start();
+        }
         if (robot is IEpisodeReturns episodes) telemetry.Attach(episodes);
         if (file is not null)
         {
@@ -125,6 +135,9 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
 
     [LoggerMessage(4, LogLevel.Information, "{Event}")]
     private static partial void LogTelemetry(ILogger logger, string @event);
+
+    [LoggerMessage(6, LogLevel.Information, "teleop {Port}: {Kind} {Detail}")]
+    private static partial void LogTeleop(ILogger logger, string port, string kind, string detail);
 
     [LoggerMessage(5, LogLevel.Information, "stopped: {Outcome} after {Ticks} ticks ({Misses} missed, {Swaps} policy swaps)")]
     private static partial void LogStopped(ILogger logger, string outcome, long ticks, long misses, long swaps);

@@ -1,3 +1,4 @@
+using MeowRobot.Control.WeightStream;
 using System.ComponentModel.DataAnnotations;
 using MeowRobot.Control.Loop;
 using MeowRobot.Control.Modes;
@@ -38,6 +39,10 @@ public sealed class ControllerOptions : IValidatableObject
     /// <summary>The watchdog holds its pings when the last tick that met its deadline is older than this.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
     public TimeSpan MaxTickAge { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The operator's transmitter: a serial device path (e.g. /dev/ttyUSB1) carrying heartbeat, axes and button
+    /// frames (docs/protocol.md); null: no teleop fallback. The link is reopened with backoff when the device goes away.</summary>
+    public string? TeleopPort { get; set; }
 
     /// <summary>Teleop link timeout, resume hysteresis, arm at start (section Controller:Modes).</summary>
     public ModeOptions Modes { get; set; } = new();
@@ -94,17 +99,9 @@ public sealed class WeightStreamOptions : IValidatableObject
                 [nameof(TrainerPublicKeyFile)]);
     }
 
-    /// <summary>The snapshot endpoint in use: <see cref="SnapshotEndpoint"/>, or the trainer's default pair for the publish
-    /// endpoint (tcp://HOST:PORT → PORT + 1, ipc://PATH → ipc://PATH.snapshot), as Trainer:SnapshotEndpoint defaults.</summary>
-    public string? EffectiveSnapshotEndpoint => SnapshotEndpoint ?? (Endpoint is null ? null : DefaultSnapshotEndpoint(Endpoint));
-
-    private static string DefaultSnapshotEndpoint(string endpoint)
-    {
-        if (endpoint.StartsWith("ipc://", StringComparison.Ordinal)) return endpoint + ".snapshot";
-        var colon = endpoint.LastIndexOf(':');
-        var port = int.Parse(endpoint.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture);
-        return string.Concat(endpoint.AsSpan(0, colon + 1), (port + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
-    }
+    /// <summary>The snapshot endpoint in use: <see cref="SnapshotEndpoint"/>, or the one paired with the publish endpoint
+    /// as Trainer:SnapshotEndpoint defaults (<see cref="WeightStreamEndpoints.DefaultSnapshot"/>).</summary>
+    public string? EffectiveSnapshotEndpoint => SnapshotEndpoint ?? (Endpoint is null ? null : WeightStreamEndpoints.DefaultSnapshot(Endpoint));
 }
 
 /// <summary>Section "Controller:SimRobot": a sim worker stepped as the robot's plant, in real time.</summary>

@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using MeowRobot.Bridge.Sim;
 using MeowRobot.Bridge.Zmq;
+using MeowRobot.Control.Modes;
+using MeowRobot.Control.Serial;
+using MeowRobot.Control.Teleop;
 using MeowRobot.Control.Telemetry;
 using MeowRobot.Policy.Files;
 using MeowRobot.Tasks;
@@ -54,6 +57,46 @@ public sealed class ControllerServeTests : IDisposable
             // The loop ended by its own stop path (ramp to the safe action, last write), within the host's 5 s budget.
             Assert.Contains("stopped: safe action written, outputs stopped", log, StringComparison.Ordinal);
             Assert.Equal("", stderr.Result);
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+    }
+
+    [RequiresFact(Requirement.LibZmq, Requirement.Socat)]
+    public void Serve_hands_control_to_the_operator_on_the_serial_teleop_link_and_back_to_the_policy_on_resume()
+    {
+        using var pty = new SocatPair();
+        using var transmitter = new TeleopTransmitter(new SerialPortOptions { Path = pty.A }, new TeleopTransmitterOptions { AxisCount = 1 });
+        transmitter.Buttons = TeleopButtons.Override;
+        transmitter.Start();
+        using var worker = SimWorker.Start(new SimService(new LocalVectorEnv([TaskCatalog.Create("pendulum")])), "ipc://" + Path.Combine(_dir.FullName, "robot"));
+        var policy = Path.Combine(_dir.FullName, "pendulum.safetensors");
+        PolicyFile.Initialized(new PolicyMetadata { ObsDim = 3, ActDim = 1, Task = "pendulum", Version = 2 }, seed: 5).Save(policy);
+        var site = Path.Combine(_dir.FullName, "site.json");
+        File.WriteAllText(site, "{}");
+        var telemetry = "ipc://" + Path.Combine(_dir.FullName, "telemetry");
+
+        using var process = ServiceProcesses.Start("MeowRobot.Controller",
+        [
+            "serve", "--config", site, "--Controller:Robot=" + worker.Endpoint, "--Controller:PolicyPath=" + policy, "--Controller:Telemetry=" + telemetry,
+            "--Controller:TeleopPort=" + pty.B, "--Controller:Modes:ArmOnStart=true", "--Controller:Loop:RateHz=500",
+            "--Controller:SimRobot:StepRateHz=200", "--Controller:Envelope:ObservationTimeoutSeconds=0.5",
+        ], new Dictionary<string, string>());
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        try
+        {
+            // The operator holds override: their axes drive the robot, above the healthy policy.
+            ReadTelemetryUntil(telemetry, r => r.Mode == "OperatorOverride");
+            // Released together with an explicit resume: the policy drives again.
+            transmitter.Buttons = TeleopButtons.Resume;
+            ReadTelemetryUntil(telemetry, r => r.Mode == "Policy");
+
+            ServiceProcesses.Terminate(process);
+            Assert.True(process.WaitForExit(TimeSpan.FromSeconds(10)), "controller serve did not exit within 10 s of SIGTERM");
+            Assert.Equal(0, process.ExitCode);
+            Assert.Contains($"teleop {pty.B}: ", stdout.Result, StringComparison.Ordinal);
         }
         finally
         {

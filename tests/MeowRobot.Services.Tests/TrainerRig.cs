@@ -41,7 +41,7 @@ internal sealed class TrainerRig : IDisposable
     public string RunDir { get; }
     public string SimEndpoint => _worker.Endpoint;
     public string PublishEndpoint { get; }
-    public string SnapshotEndpoint => BundleStream.SnapshotEndpointFor(PublishEndpoint);
+    public string SnapshotEndpoint => MeowRobot.Control.WeightStream.WeightStreamEndpoints.DefaultSnapshot(PublishEndpoint)!;
     public ZmqCurveKeyPair TrainerKeys { get; }
     public ZmqCurveKeyPair RobotKeys { get; }
     public string CheckpointPath => Path.Combine(RunDir, RunCheckpoint.FileName);

@@ -189,8 +189,12 @@ public sealed class TrainerServiceTests
     [InlineData("tcp://10.0.0.5:5570", "tcp://10.0.0.5:5571")]
     [InlineData("tcp://127.0.0.1:*", "tcp://127.0.0.1:*")]
     [InlineData("ipc:///run/meow/weights", "ipc:///run/meow/weights.snapshot")]
-    public void The_snapshot_endpoint_defaults_to_the_next_port_or_a_sibling_socket(string publish, string snapshot) =>
-        Assert.Equal(snapshot, BundleStream.SnapshotEndpointFor(publish));
+    [InlineData("tcp://10.0.0.5", null)]               // malformed: no pair, and no exception (validation reports it)
+    [InlineData("tcp://10.0.0.5:weights", null)]
+    [InlineData("tcp://10.0.0.5:65535", null)]
+    [InlineData("ü\n\t{}", null)]
+    public void The_snapshot_endpoint_defaults_to_the_next_port_or_a_sibling_socket(string publish, string? snapshot) =>
+        Assert.Equal(snapshot, MeowRobot.Control.WeightStream.WeightStreamEndpoints.DefaultSnapshot(publish));
 
     private sealed class TempDir : IDisposable
     {

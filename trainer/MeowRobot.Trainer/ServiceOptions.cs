@@ -31,7 +31,7 @@ public sealed class TrainerOptions : IValidatableObject
     public string? PublishEndpoint { get; set; }
 
     /// <summary>The snapshot ROUTER (late-joining robots ask it for the newest bundle); null: derived from
-    /// <see cref="PublishEndpoint"/> (<see cref="Service.BundleStream.SnapshotEndpointFor"/>).</summary>
+    /// <see cref="PublishEndpoint"/> (<see cref="MeowRobot.Control.WeightStream.WeightStreamEndpoints.DefaultSnapshot"/>).</summary>
     [Endpoint]
     public string? SnapshotEndpoint { get; set; }
 

@@ -31,7 +31,8 @@ public sealed class BundleStream : IDisposable
             _publisher = new WeightStreamPublisher(keys, AllowedRobotKeys(options.AllowedRobotKeysDir), new WeightStreamPublisherOptions
             {
                 PublishEndpoint = endpoint,
-                SnapshotEndpoint = options.SnapshotEndpoint ?? SnapshotEndpointFor(endpoint),
+                SnapshotEndpoint = options.SnapshotEndpoint ?? WeightStreamEndpoints.DefaultSnapshot(endpoint)
+                    ?? throw new InvalidOperationException($"no snapshot endpoint pairs with '{endpoint}'; set Trainer:SnapshotEndpoint"),
             });
         }
     }
@@ -48,20 +49,6 @@ public sealed class BundleStream : IDisposable
 
     /// <summary>Robot keys admitted by the publisher (0 when not publishing).</summary>
     public int AllowedRobots { get; private set; }
-
-    /// <summary>
-    /// The snapshot endpoint that goes with a publish endpoint when Trainer:SnapshotEndpoint is not set:
-    /// tcp://HOST:PORT → tcp://HOST:PORT+1 (an ephemeral * stays *), ipc://PATH → ipc://PATH.snapshot.
-    /// </summary>
-    public static string SnapshotEndpointFor(string publishEndpoint)
-    {
-        ArgumentNullException.ThrowIfNull(publishEndpoint);
-        if (publishEndpoint.StartsWith("ipc://", StringComparison.Ordinal)) return publishEndpoint + ".snapshot";
-        var colon = publishEndpoint.LastIndexOf(':');
-        var port = publishEndpoint[(colon + 1)..];
-        return port == "*" ? publishEndpoint
-            : publishEndpoint[..(colon + 1)] + (int.Parse(port, NumberStyles.None, CultureInfo.InvariantCulture) + 1).ToString(CultureInfo.InvariantCulture);
-    }
 
     /// <summary>Numbers <paramref name="policy"/> with the next version and publishes it (when a publish endpoint is set).</summary>
     /// <param name="policy">The policy file for a given version (its metadata carries the version too).</param>
