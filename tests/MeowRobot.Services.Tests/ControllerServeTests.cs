@@ -49,6 +49,7 @@ public sealed class ControllerServeTests : IDisposable
             // Every pendulum step costs between 0 and π² + 0.1·8² + 0.001·2² (Gymnasium Pendulum-v1), for 200 steps.
             Assert.InRange(reading.RobotLastReturn, -200 * (Math.PI * Math.PI + 6.4 + 0.004), 0);
 
+            listener.Drain();   // room in the socket's queue for what the stop sends
             ServiceProcesses.Terminate(process);
             listener.ReceiveUntil(m => m.Any(x => x.Contains("STOPPING=1", StringComparison.Ordinal)), Wait);
             Assert.True(process.WaitForExit(TimeSpan.FromSeconds(10)), "controller serve did not exit within 10 s of SIGTERM");

@@ -32,6 +32,28 @@ public sealed class SystemdNotifierTests
     }
 
     [Fact]
+    public async Task A_manager_that_does_not_read_never_stalls_the_sender_and_the_overflow_is_dropped()
+    {
+        // The kernel queues at most net.unix.max_dgram_qlen datagrams for a reader; past that a blocking send would wait
+        // for ever (this once froze the trainer's training thread in a test whose listener stopped reading).
+        var queue = int.Parse(File.ReadAllText("/proc/sys/net/unix/max_dgram_qlen").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        using var listener = new NotifyListener();
+        using var notifier = For(new() { ["NOTIFY_SOCKET"] = listener.Address });
+
+        var sending = Task.Run(() => Enumerable.Range(0, queue + 4).Select(i => notifier.Status($"step {i}")).ToArray());
+
+        var sent = await sending.WaitAsync(TimeSpan.FromSeconds(30));   // TimeoutException: sd_notify blocked on a full queue
+        // The kernel admits about max_dgram_qlen (Linux takes one more); every later one is dropped, not waited for.
+        var accepted = sent.TakeWhile(ok => ok).Count();
+        Assert.InRange(accepted, queue, queue + 1);
+        Assert.All(sent.Skip(accepted), Assert.False);
+        Assert.Equal("STATUS=step 0", listener.Receive(Wait));
+        Assert.Equal(accepted - 1, listener.Drain().Count);
+        Assert.True(notifier.Status("after"), "once the manager reads again, messages go through");
+        Assert.Equal("STATUS=after", listener.Receive(Wait));
+    }
+
+    [Fact]
     public void A_status_with_line_breaks_stays_one_assignment()
     {
         using var listener = new NotifyListener();

@@ -15,6 +15,7 @@ public sealed class TrainerCrashTests
         private readonly Process _process;
         public readonly BlockingCollection<string> Lines = [];
         public readonly ConcurrentQueue<string> Errors = new();
+        private readonly ConcurrentQueue<string> _all = new();
 
         public Trainer(TrainerRig rig, Dictionary<string, string?> settings, Dictionary<string, string>? environment = null)
         {
@@ -22,7 +23,12 @@ public sealed class TrainerCrashTests
             File.WriteAllText(site, "{}");
             _process = ServiceProcesses.Start("MeowRobot.Trainer",
                 ["serve", "--config", site, .. settings.Select(kv => $"--{kv.Key}={kv.Value}")], environment ?? []);
-            _process.OutputDataReceived += (_, e) => { if (e.Data is not null) Lines.Add(e.Data); };
+            _process.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data is null) return;
+                _all.Enqueue(e.Data);
+                Lines.Add(e.Data);
+            };
             _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Errors.Enqueue(e.Data); };
             _process.BeginOutputReadLine();
             _process.BeginErrorReadLine();
@@ -42,7 +48,7 @@ public sealed class TrainerCrashTests
             catch (OperationCanceledException)
             {
             }
-            Assert.Fail($"no log line with '{text}' (exited: {_process.HasExited}; stderr: {string.Join(" | ", Errors)})");
+            Assert.Fail($"no log line with '{text}' (exited: {_process.HasExited}; stderr: {string.Join(" | ", Errors)}; last lines: {string.Join(" | ", _all.TakeLast(12))})");
             return "";
         }
 

@@ -63,7 +63,11 @@ public sealed class SystemdNotifier : IDisposable
     public bool ExtendTimeout(TimeSpan by) =>
         Send("EXTEND_TIMEOUT_USEC=" + ((long)(by.Ticks / TimeSpan.TicksPerMicrosecond)).ToString(CultureInfo.InvariantCulture));
 
-    /// <summary>Sends newline-separated assignments as one datagram. False when disabled or the send failed.</summary>
+    /// <summary>Longest a message may wait for room in the manager's queue before it is dropped.</summary>
+    public const int SendTimeoutMs = 200;
+
+    /// <summary>Sends newline-separated assignments as one datagram. False when disabled, or when the send failed or found
+    /// no room within <see cref="SendTimeoutMs"/> (the message is then dropped).</summary>
     public bool Send(string assignments)
     {
         ArgumentNullException.ThrowIfNull(assignments);
@@ -74,7 +78,9 @@ public sealed class SystemdNotifier : IDisposable
             if (_disposed) return false;
             try
             {
-                _socket ??= new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+                // A datagram waits when the manager's queue is full (net.unix.max_dgram_qlen, often 10): bounded, so that a
+                // manager that is slow to read can never stall the caller (the training thread, the service's status loop).
+                _socket ??= new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified) { SendTimeout = SendTimeoutMs };
                 return _socket.SendTo(bytes, SocketFlags.None, _endpoint) == bytes.Length;
             }
             catch (SocketException)
