@@ -44,7 +44,10 @@ public sealed class Rng
     /// <summary>A new generator seeded from this one's next output: independent streams (per module, per worker).</summary>
     public Rng Split() => new(NextUInt64());
 
-    public ulong NextUInt64()
+    public ulong NextUInt64() => Next(ref s0, ref s1, ref s2, ref s3);
+
+    /// <summary>One xoshiro256** step on a state held anywhere (this generator's fields, or a dropout-mask lane).</summary>
+    private static ulong Next(ref ulong s0, ref ulong s1, ref ulong s2, ref ulong s3)
     {
         var result = BitOperations.RotateLeft(s1 * 5, 7) * 9;
         var t = s1 << 17;
@@ -147,15 +150,7 @@ public sealed class Rng
         {
             for (var lane = 0; lane < 8; lane++)
             {
-                ref ulong a = ref st[lane], b = ref st[8 + lane], c = ref st[16 + lane], d = ref st[24 + lane];
-                var r = BitOperations.RotateLeft(b * 5, 7) * 9;
-                var t = b << 17;
-                c ^= a;
-                d ^= b;
-                b ^= c;
-                a ^= d;
-                c ^= t;
-                d = BitOperations.RotateLeft(d, 45);
+                var r = Next(ref st[lane], ref st[8 + lane], ref st[16 + lane], ref st[24 + lane]);
                 round[2 * lane] = (uint)r;
                 round[2 * lane + 1] = (uint)(r >> 32);
             }
