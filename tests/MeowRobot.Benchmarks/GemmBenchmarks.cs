@@ -10,18 +10,20 @@ using MeowRobot.Tensors.Kernels;
 namespace MeowRobot.Benchmarks;
 
 /// <summary>
-/// The four MEow-shaped products, packed SIMD kernel on 1 and 2 threads beside a naive i-k-j loop (the peer for ratios:
-/// the machine is shared, so absolute figures drift between runs, ratios much less).
-/// <c>dotnet run -c Release --project tests/MeowRobot.Benchmarks -- --filter '*Gemm*'</c>
+/// Products of one MEow update (see <see cref="Product"/> for the notation), the packed SIMD kernel on 1 and 2 threads
+/// (alone, and with a row bias copied into C first or passed as the operand) beside a naive i-k-j loop over the same m, n, k (the peer for ratios: the machine is shared, so absolute figures drift
+/// between runs, ratios much less).
+/// <c>dotnet run -c Release --project tests/MeowRobot.Benchmarks -- --filter '*GemmBenchmarks*'</c>
 /// </summary>
 [Config(typeof(ShortConfig))]
 public class GemmBenchmarks
 {
-    private float[] a = [], b = [], c = [];
-    private int m, n, k;
+    private float[] a = [], b = [], c = [], bias = [];
+    private Product p;
 
-    [Params("256x256x256", "512x14x64", "512x64x64", "256x11x256")]
-    public string Shape { get; set; } = "256x256x256";
+    [Params("B 256x256x376", "B 256x1x256", "B 512x3x64", "B 512x64x17/393", "B 256x64x376/393+17",
+        "N 256x256x256", "N 512x17x64", "A 256x376x256", "A 17x64x512")]
+    public string Shape { get; set; } = "B 256x256x376";
 
     [Params(1, 2)]
     public int Threads { get; set; } = 1;
@@ -29,14 +31,15 @@ public class GemmBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var d = Shape.Split('x').Select(int.Parse).ToArray();
-        (m, k, n) = (d[0], d[1], d[2]); // [m x k] · [k x n]
+        p = Product.Parse(Shape);
         var rng = new Rng(1);
-        a = new float[m * k];
-        b = new float[k * n];
-        c = new float[m * n];
+        a = new float[p.M * p.K];
+        b = new float[p.BOffset + (p.Op == 'B' ? p.N * p.Ldb : p.K * p.N)];
+        c = new float[p.M * p.N];
+        bias = new float[p.N];
         rng.FillUniform(a, -1f, 1f);
         rng.FillUniform(b, -1f, 1f);
+        rng.FillUniform(bias, -1f, 1f);
         Gemm.Threads = Threads;
     }
 
@@ -45,23 +48,54 @@ public class GemmBenchmarks
 
     /// <summary>The peer: a plain i-k-j loop, single-threaded whatever <see cref="Threads"/> says.</summary>
     [Benchmark(Baseline = true)]
-    public void Naive() => NaiveProduct(m, n, k, a, b, c);
+    public void Naive() => NaiveProduct(p.M, p.N, p.K, a, b, c);
 
     [Benchmark]
-    public void Packed() => Gemm.Multiply(m, n, k, a, k, false, b, n, false, c, n, accumulate: false);
+    public void Packed() => Gemm.Multiply(p.M, p.N, p.K, a, p.Op == 'A' ? p.M : p.K, p.Op == 'A', b.AsSpan(p.BOffset), p.Ldb, p.Op == 'B',
+        c, p.N, accumulate: false);
 
-    /// <summary>y = x Wᵀ as Linear computes it (B transposed, packed on every call).</summary>
+    /// <summary>Plus a bias on every row the way callers added it before the row-bias operand: copied into each row of C,
+    /// then accumulated onto.</summary>
     [Benchmark]
-    public void PackedTransposedB() => Gemm.Multiply(m, n, k, a, k, false, b, k, true, c, n, accumulate: false);
+    public void BiasCopiedIntoC()
+    {
+        for (var i = 0; i < p.M; i++) bias.CopyTo(c.AsSpan(i * p.N, p.N));
+        Gemm.Multiply(p.M, p.N, p.K, a, p.Op == 'A' ? p.M : p.K, p.Op == 'A', b.AsSpan(p.BOffset), p.Ldb, p.Op == 'B', c, p.N, accumulate: true);
+    }
+
+    /// <summary>Plus a bias on every row through the row-bias operand (the tiles start from it).</summary>
+    [Benchmark]
+    public void BiasOperand() => Gemm.Multiply(p.M, p.N, p.K, a, p.Op == 'A' ? p.M : p.K, p.Op == 'A', b.AsSpan(p.BOffset), p.Ldb, p.Op == 'B',
+        c, p.N, accumulate: false, bias);
 
     internal static void NaiveProduct(int m, int n, int k, float[] a, float[] b, float[] c)
     {
         Array.Clear(c);
         for (var i = 0; i < m; i++)
-        for (var p = 0; p < k; p++)
+        for (var q = 0; q < k; q++)
         {
-            var aip = a[i * k + p];
-            for (var j = 0; j < n; j++) c[i * n + j] += aip * b[p * n + j];
+            var aiq = a[i * k + q];
+            for (var j = 0; j < n; j++) c[i * n + j] += aiq * b[q * n + j];
+        }
+    }
+
+    /// <summary>
+    /// "op MxNxK[/ld[+offset]]": C[M, N] = op(A) op(B) with inner size K. op N: both plain (an input gradient g·W);
+    /// A: A stored [K, M] (a weight gradient gᵀ·x); B: B stored [N, K] (Linear's forward x·Wᵀ), optionally with row
+    /// stride ld and starting offset columns in, i.e. a column slice of a wider weight.
+    /// </summary>
+    internal readonly record struct Product(char Op, int M, int N, int K, int Ldb, int BOffset)
+    {
+        public double Flops => 2.0 * M * N * K;
+
+        public static Product Parse(string shape)
+        {
+            var op = shape[0];
+            var rest = shape[2..].Split('/');
+            var d = rest[0].Split('x').Select(int.Parse).ToArray();
+            var place = rest.Length > 1 ? rest[1].Split('+').Select(int.Parse).ToArray() : [];
+            var ldb = place.Length > 0 ? place[0] : op == 'B' ? d[2] : d[1];
+            return new Product(op, d[0], d[1], d[2], ldb, place.Length > 1 ? place[1] : 0);
         }
     }
 
@@ -99,8 +133,7 @@ public class GemmBenchmarks
             var shape = benchmarkCase.Parameters["Shape"] as string;
             var stats = summary[benchmarkCase]?.ResultStatistics;
             if (shape is null || stats is null) return "-";
-            var d = shape.Split('x').Select(double.Parse).ToArray();
-            return (2 * d[0] * d[1] * d[2] / (useMin ? stats.Min : stats.Mean)).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
+            return (Product.Parse(shape).Flops / (useMin ? stats.Min : stats.Mean)).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
         }
     }
 }

@@ -38,6 +38,32 @@ public sealed class FlowPolicyTests
     }
 
     [Fact]
+    public void Stacked_Q_on_the_states_once_equals_Q1_and_Q2_on_an_explicitly_doubled_batch()
+    {
+        // Eval mode, so both halves see the same (no) dropout: the stacked evaluation, which runs the couplings'
+        // state-dependent parts once per state, must equal the plain per-shift Q on a batch that repeats the states.
+        var policy = Randomised(Small, 21);
+        var tape = new Tape();
+        var rng = new Rng(22);
+        var obs = RandomInput(tape, rng, 16, Small.ObsDim, 2f);
+        var act = RandomInput(tape, rng, 16, Small.ActDim, 0.95f);
+        var stacked = policy.StackedSoftQ(tape, obs, act);
+        var q1 = policy.SoftQ(tape, obs, act, 1);
+        var q2 = policy.SoftQ(tape, obs, act, 2);
+        Assert.Equal(32, stacked.Rows);
+        for (var i = 0; i < 16; i++)
+        {
+            Assert.Equal(q1[i], stacked[i], 1e-4f * Math.Max(1f, Math.Abs(q1[i])));
+            Assert.Equal(q2[i], stacked[16 + i], 1e-4f * Math.Max(1f, Math.Abs(q2[i])));
+        }
+        var doubled = tape.Concat(0, obs, obs);
+        var back = policy.PullBack(tape, tape.Concat(0, act, act), obs);
+        var reference = policy.PullBack(tape, tape.Concat(0, act, act), doubled);
+        for (var i = 0; i < back.Length; i++) Assert.Equal(reference[i], back[i], 1e-5f);
+        Assert.Throws<ArgumentException>(() => policy.PullBack(tape, act, doubled)); // fewer rows than states
+    }
+
+    [Fact]
     public void A_sample_reports_the_log_prob_that_the_inverse_path_gives_its_action()
     {
         var policy = Randomised(Small with { SigmaMax = -1f }, 7);

@@ -7,19 +7,40 @@ namespace MeowRobot.Tensors.Tests;
 
 public class GemmTests
 {
+    /// <summary>One product: sizes, orientations, extra stride beyond each operand's width, accumulate, row bias, cores.</summary>
+    public sealed record Case(int M, int N, int K, bool TransA, bool TransB, bool Accumulate, bool Bias, int Threads,
+        int PadA = 0, int PadB = 0, int PadC = 0);
+
     [Fact]
     public void The_fast_product_matches_the_triple_loop_for_random_shapes_and_transpositions()
     {
-        var shapes = from m in Gen.Choose(1, 70)
-                     from n in Gen.Choose(1, 90)
-                     from k in Gen.Choose(1, 80)
-                     from ta in Gen.Elements(false, true)
-                     from tb in Gen.Elements(false, true)
-                     from acc in Gen.Elements(false, true)
-                     from threads in Gen.Elements(1, 2)
-                     select (m, n, k, ta, tb, acc, threads);
-        Prop.ForAll(Arb.From(shapes), s => CompareWithReference(s.m, s.n, s.k, s.ta, s.tb, s.acc, s.threads))
-            .Check(Config.QuickThrowOnFailure.WithMaxTest(150));
+        var cases = from m in Gen.Choose(1, 70)
+                    from n in Gen.Choose(1, 90)
+                    from k in Gen.Choose(1, 80)
+                    from ta in Gen.Elements(false, true)
+                    from tb in Gen.Elements(false, true)
+                    from acc in Gen.Elements(false, true)
+                    from threads in Gen.Elements(1, 2)
+                    select new Case(m, n, k, ta, tb, acc, false, threads);
+        Prop.ForAll(Arb.From(cases), s => CompareWithReference(s)).Check(Config.QuickThrowOnFailure.WithMaxTest(150));
+    }
+
+    /// <summary>Narrow outputs (edge panels, the 16-wide tile, the n = 1 dot product), short and long k (k = 0 included,
+    /// several k blocks), row strides wider than the rows, row bias.</summary>
+    [Fact]
+    public void Narrow_strided_and_biased_products_match_the_triple_loop()
+    {
+        var cases = from m in Gen.Choose(1, 40)
+                    from n in Gen.Choose(1, 40)
+                    from k in Gen.Frequency((1, Gen.Constant(0)), (6, Gen.Choose(1, 64)), (3, Gen.Choose(65, 300)))
+                    from ta in Gen.Elements(false, true)
+                    from tb in Gen.Elements(false, true)
+                    from acc in Gen.Elements(false, true)
+                    from bias in Gen.Elements(false, true)
+                    from threads in Gen.Elements(1, 2)
+                    from pads in Gen.Choose(0, 5).Three()
+                    select new Case(m, n, k, ta, tb, acc, bias, threads, pads.Item1, pads.Item2, pads.Item3);
+        Prop.ForAll(Arb.From(cases), s => CompareWithReference(s)).Check(Config.QuickThrowOnFailure.WithMaxTest(300));
     }
 
     [Theory]
@@ -29,29 +50,77 @@ public class GemmTests
     [InlineData(256, 256, 11)]
     [InlineData(64, 14, 512)]
     [InlineData(300, 260, 270)]
+    [InlineData(256, 256, 376)]
+    [InlineData(256, 1, 256)]
+    [InlineData(256, 17, 64)]
+    [InlineData(512, 3, 64)]
+    [InlineData(1, 256, 256)]
+    [InlineData(17, 64, 512)]
+    [InlineData(256, 256, 1)]
     public void Training_shapes_match_the_triple_loop_on_one_and_two_threads(int m, int n, int k)
     {
         foreach (var threads in new[] { 1, 2 })
         foreach (var (ta, tb) in new[] { (false, false), (false, true), (true, false), (true, true) })
-            Assert.True(CompareWithReference(m, n, k, ta, tb, accumulate: true, threads), $"threads {threads}, transA {ta}, transB {tb}");
+        foreach (var bias in new[] { false, true })
+            Assert.True(CompareWithReference(new Case(m, n, k, ta, tb, true, bias, threads)), $"threads {threads}, transA {ta}, transB {tb}, bias {bias}");
     }
 
-    private static bool CompareWithReference(int m, int n, int k, bool ta, bool tb, bool accumulate, int threads)
+    /// <summary>Linear's forward on column slices of a wider weight [64, 17 + 376]: ldb exceeds k, and the second slice
+    /// starts 17 columns in; the input gradient's slice writes C with ldc wider than n.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Column_slices_of_a_weight_match_the_triple_loop(int threads)
     {
+        Assert.True(CompareWithReference(new Case(512, 64, 17, false, true, false, true, threads, PadB: 376)));
+        Assert.True(CompareWithReference(new Case(256, 64, 376, false, true, false, true, threads, PadB: 17), bOffset: 17));
+        Assert.True(CompareWithReference(new Case(64, 17, 512, true, false, true, false, threads, PadC: 376)));
+    }
+
+    [Fact]
+    public void A_row_bias_of_the_wrong_length_is_rejected()
+    {
+        var a = new float[6];
+        var b = new float[6];
+        var c = new float[4];
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(2, 2, 3, a, 3, false, b, 2, false, c, 2, false, new float[3]));
+        Assert.Throws<ArgumentException>(() => Gemm.Reference(2, 2, 3, a, 3, false, b, 2, false, c, 2, false, new float[1]));
+    }
+
+    [Fact]
+    public void With_k_zero_the_product_is_the_bias_or_adds_it()
+    {
+        float[] c = [1, 2, 3, 4, 5, 6];
+        Gemm.Multiply(2, 3, 0, [], 1, false, [], 3, false, c, 3, accumulate: true, rowBias: [10, 20, 30]);
+        Assert.Equal([11f, 22, 33, 14, 25, 36], c);
+        Gemm.Multiply(2, 3, 0, [], 1, false, [], 3, false, c, 3, accumulate: false, rowBias: [10, 20, 30]);
+        Assert.Equal([10f, 20, 30, 10, 20, 30], c);
+    }
+
+    private static bool CompareWithReference(Case s, int bOffset = 0)
+    {
+        var (m, n, k) = (s.M, s.N, s.K);
+        var lda = (s.TransA ? m : k) + s.PadA;
+        var ldb = (s.TransB ? k : n) + s.PadB;
+        var ldc = n + s.PadC;
         var rng = new Rng((ulong)(m * 7919 + n * 31 + k));
-        var a = new float[m * k];
-        var b = new float[k * n];
-        var c = new float[m * n];
+        // Exactly as long as the strides need (no slack past the last row), so reads past an operand's end would show.
+        var a = new float[Math.Max(1, (s.TransA ? k : m) * lda)];
+        var b = new float[bOffset + Math.Max(1, (s.TransB ? n : k) * ldb)];
+        var c = new float[(m - 1) * ldc + n];
+        var bias = new float[s.Bias ? n : 0];
         rng.FillUniform(a, -1f, 1f);
         rng.FillUniform(b, -1f, 1f);
         rng.FillUniform(c, -1f, 1f);
+        rng.FillUniform(bias, -1f, 1f);
         var expected = (float[])c.Clone();
-        Gemm.Reference(m, n, k, a, ta ? m : k, ta, b, tb ? k : n, tb, expected, n, accumulate);
+        Gemm.Reference(m, n, k, a, lda, s.TransA, b.AsSpan(bOffset), ldb, s.TransB, expected, ldc, s.Accumulate, bias);
         var before = Gemm.Threads;
-        Gemm.Threads = threads;
-        try { Gemm.Multiply(m, n, k, a, ta ? m : k, ta, b, tb ? k : n, tb, c, n, accumulate); }
+        Gemm.Threads = s.Threads;
+        try { Gemm.Multiply(m, n, k, a, lda, s.TransA, b.AsSpan(bOffset), ldb, s.TransB, c, ldc, s.Accumulate, bias); }
         finally { Gemm.Threads = before; }
-        // float32 accumulation of k products of magnitude <= 1: error well below 1e-6 * k.
+        // float32 accumulation of k products of magnitude <= 1: error well below 1e-6 * k. The gaps between rows
+        // (ldc > n) must come back untouched: the reference leaves them as they were.
         for (var i = 0; i < c.Length; i++)
             if (Math.Abs(c[i] - expected[i]) > 2e-6f * (k + 1)) return false;
         return true;

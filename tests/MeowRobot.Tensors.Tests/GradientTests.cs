@@ -167,6 +167,24 @@ public class GradientTests
     }
 
     [Fact]
+    public void A_linear_over_a_column_block_matches_finite_differences_and_sums_to_the_whole_layer()
+    {
+        var u = Random(5, 2, -1f, 1f, 4);
+        var s = Random(5, 3, -1f, 1f, 5);
+        var w = Random(4, 5, -1f, 1f, 6);
+        var b = RandomVector(4, -1f, 1f, 7);
+        Check((t, v) => t.LinearColumns(v[0], v[1], 2, v[2]), s, w, b);
+        Check((t, v) => t.LinearColumns(v[0], v[1], 0), u, w);
+        // The two blocks of a layer over [u, s] add up to the layer itself.
+        var tape = new Tape();
+        var whole = tape.Linear(tape.Concat(1, u, s), w, b);
+        var split = tape.Add(tape.LinearColumns(u, w, 0, b), tape.LinearColumns(s, w, 2));
+        for (var i = 0; i < whole.Length; i++) Assert.Equal(whole[i], split[i], 1e-5f);
+        Assert.Throws<ArgumentException>(() => tape.LinearColumns(s, w, 3));
+        Assert.Throws<ArgumentException>(() => tape.LinearColumns(s, w, -1));
+    }
+
+    [Fact]
     public void Reduction_gradients_match_finite_differences()
     {
         var x = Random(4, 3, -1f, 1f, 9);
@@ -195,6 +213,7 @@ public class GradientTests
             return t.Concat(1, t.Mul(pieces[0], 2f), pieces[1]);
         }, b);
         Check((t, v) => t.IndexColumns(v[0], [3, 0, 0, 2]), b);
+        Check((t, v) => t.Mul(t.RepeatRows(v[0], 3), t.RepeatRows(v[0], 3)), c); // each copy's gradient reaches the source
     }
 
     [Fact]

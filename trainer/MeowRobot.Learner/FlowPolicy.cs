@@ -115,7 +115,8 @@ public sealed partial class FlowPolicy : Module
 
     /// <summary>
     /// The action's log-density without the prior's normaliser, [N, 1]: −½ Σ (z / σ(s))² − Σ log(1 − a² + ε), z the flow's
-    /// inverse of a. Q_k/α is this plus b_k(s); log π is this minus <see cref="LogNormalizer"/>.
+    /// inverse of a. Q_k/α is this plus b_k(s); log π is this minus <see cref="LogNormalizer"/>. <paramref name="act"/> and
+    /// <paramref name="logSigma"/> may stack copies of the batch of <paramref name="obs"/> (see <see cref="Coupling.Forward"/>).
     /// </summary>
     internal Tensor UnnormalizedLogDensity(Tape tape, Tensor obs, Tensor act, Tensor logSigma)
     {

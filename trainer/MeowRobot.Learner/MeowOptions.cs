@@ -57,6 +57,10 @@ public sealed record MeowOptions
     /// <summary>Normalise observations with running statistics (carried into saved policy files as meow.obs_norm).
     /// Off in the official MuJoCo code; the authors' Isaac Gym runs use a running standard scaler.</summary>
     public bool NormalizeObservations { get; init; }
+    /// <summary>Cores a gradient update uses: 1, or 2 to run the two halves of the minibatch data-parallel on the
+    /// <see cref="MeowRobot.Tensors.Kernels.SecondCore"/>. A seeded run is reproducible for a given thread count; the
+    /// two counts differ by float rounding and, with dropout, by the masks the second half draws.</summary>
+    public int Threads { get; init; } = 1;
 
     public void Validate()
     {
@@ -68,6 +72,7 @@ public sealed record MeowOptions
         if (BufferCapacity < BatchSize) throw new ArgumentOutOfRangeException(nameof(BufferCapacity), BufferCapacity, "must hold at least one batch");
         if (LearningStarts < 0) throw new ArgumentOutOfRangeException(nameof(LearningStarts), LearningStarts, "must be ≥ 0");
         if (UpdatesPerStep < 1) throw new ArgumentOutOfRangeException(nameof(UpdatesPerStep), UpdatesPerStep, "must be ≥ 1");
+        if (Threads is not (1 or 2)) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "must be 1 or 2 (cores a gradient update uses)");
         if (EvalEvery < 0 || EvalEpisodes < 1) throw new ArgumentOutOfRangeException(nameof(EvalEvery), "eval interval must be ≥ 0 and episodes ≥ 1");
     }
 }

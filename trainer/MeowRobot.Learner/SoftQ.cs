@@ -20,13 +20,13 @@ public sealed partial class FlowPolicy
 
     /// <summary>
     /// [Q1; Q2] as the official training step computes them, [2N, 1]: the flow runs on the doubled batch [a; a] so that in
-    /// training mode Q1 (rows 0..N−1) and Q2 (rows N..2N−1) see independent dropout masks. The prior (no dropout) and the
-    /// shifts run once on the N states.
+    /// training mode Q1 (rows 0..N−1) and Q2 (rows N..2N−1) see independent dropout masks. What has no dropout runs once on
+    /// the N states: the prior, the shifts and the couplings' state-dependent first-layer parts.
     /// </summary>
     public Tensor StackedSoftQ(Tape tape, Tensor obs, Tensor act)
     {
         var logSigma = Prior.LogSigma(tape, obs);
-        var density = UnnormalizedLogDensity(tape, tape.Concat(0, obs, obs), tape.Concat(0, act, act), tape.Concat(0, logSigma, logSigma));
+        var density = UnnormalizedLogDensity(tape, obs, tape.RepeatRows(act, 2), tape.RepeatRows(logSigma, 2));
         var shifts = tape.Concat(0, Shift.Shift(tape, obs, 1), Shift.Shift(tape, obs, 2));
         return tape.Mul(tape.Add(density, shifts), Shape.Alpha);
     }

@@ -10,12 +10,15 @@ public readonly record struct UpdateStats(float Loss, float GradNorm, float Mean
 /// One MEow gradient update (lines 8–12 of Algorithm 1), as the official code does it:
 /// y = r + (1 − done)·γ·min(V1′(s′), V2′(s′)) from the target network (exact soft values, no sampling);
 /// loss = mean over the doubled batch of ([Q1; Q2] − [y; y])²; backward; clip the global gradient norm; Adam; then
-/// Polyak averaging of the target network. Allocation-free once warm (one tape, preallocated target buffer).
+/// Polyak averaging of the target network. Allocation-free once warm (one tape per thread, preallocated target buffer).
+/// With <see cref="MeowOptions.Threads"/> = 2 the target, loss and backward run on the two halves of the batch at once
+/// (<see cref="BatchShards"/>); the second half draws its dropout masks from streams seeded by
+/// <see cref="MeowOptions.Seed"/>, so a seeded run is reproducible for a given thread count.
 /// </summary>
 public sealed class SoftQUpdate
 {
-    private readonly Tape _tape = new();
     private readonly IReadOnlyList<Tensor> _onlineParameters, _targetParameters;
+    private readonly BatchShards _shards;
     private float[] _target = [];
 
     /// <param name="online">The policy being trained (put in training mode here, so dropout is active when its shape has any).</param>
@@ -37,6 +40,7 @@ public sealed class SoftQUpdate
         _onlineParameters = online.Parameters();
         _targetParameters = target.Parameters();
         Adam = new Adam(_onlineParameters, options.LearningRate, options.AdamBeta1, options.AdamBeta2, options.AdamEps);
+        _shards = new BatchShards(online, target, options, BellmanBackward);
     }
 
     public FlowPolicy Online { get; }
@@ -56,44 +60,57 @@ public sealed class SoftQUpdate
         var shape = Online.Shape;
         if (batch.ObsDim != shape.ObsDim || batch.ActDim != shape.ActDim)
             throw new ArgumentException($"batch is ({batch.ObsDim}, {batch.ActDim}), the policy ({shape.ObsDim}, {shape.ActDim})", nameof(batch));
-        var n = batch.Size;
-        var tape = _tape;
-        tape.Reset();
+        if (_target.Length != batch.Size) _target = new float[batch.Size];
         Online.Train();
 
-        // TD target from the target network's exact soft values: shifting-based clipped double Q.
-        using (tape.NoGrad())
-        {
-            var nextObs = tape.Input(batch.NextObs, n, shape.ObsDim);
-            var (v1, v2) = Target.SoftValue(tape, nextObs);
-            if (_target.Length != n) _target = new float[n];
-            ReadOnlySpan<float> a = v1.Values, b = v2.Values;
-            var gamma = Options.Gamma;
-            for (var i = 0; i < n; i++) _target[i] = batch.Reward[i] + (1f - batch.Done[i]) * gamma * MathF.Min(a[i], b[i]);
-        }
-
-        // Bellman loss on Q1 and Q2 together; [y; y] lines up with [Q1; Q2].
-        var obs = tape.Input(batch.Obs, n, shape.ObsDim);
-        var act = tape.Input(batch.Act, n, shape.ActDim);
-        var q = Online.StackedSoftQ(tape, obs, act);
-        var y = tape.Zeros(2 * n, 1);
-        _target.CopyTo(y.Values);
-        _target.CopyTo(y.Values[n..]);
-        var loss = tape.Mean(tape.Square(tape.Sub(q, y)));
-
+        // TD targets, Bellman loss and its gradient (BellmanBackward), over one shard of the batch per thread.
         Adam.ZeroGrad();
-        tape.Backward(loss);
+        var (loss, sumQ) = _shards.Backward(batch, _onlineParameters);
         var norm = GradientClipping.ClipGradNorm(_onlineParameters, Options.GradClip);
         Adam.Step();
         Polyak.Update(_targetParameters, _onlineParameters, Options.Tau);
         Count++;
-        return new UpdateStats(loss.Item(), norm, Mean(q.Values), Mean(_target));
+        return new UpdateStats(loss, norm, (float)(sumQ / (2 * batch.Size)), (float)(Sum(_target) / _target.Length));
     }
 
-    private static float Mean(ReadOnlySpan<float> v)
+    /// <summary>
+    /// TD target and Bellman loss on rows [start, start + rows) of the batch, then backward into <paramref name="online"/>'s
+    /// gradients. The loss is this share of the mean over the whole doubled batch, so the shards' losses and gradients add
+    /// up to those of one pass over all rows (with one shard the weight is exactly 1).
+    /// </summary>
+    private ShardResult BellmanBackward(Tape tape, FlowPolicy online, FlowPolicy target, ReplayBatch batch, int start, int rows)
+    {
+        int obsDim = online.Shape.ObsDim, actDim = online.Shape.ActDim;
+        var targets = _target.AsSpan(start, rows);
+        tape.Reset();
+
+        // TD target from the target network's exact soft values: shifting-based clipped double Q.
+        using (tape.NoGrad())
+        {
+            var nextObs = tape.Input(batch.NextObs.AsSpan(start * obsDim, rows * obsDim), rows, obsDim);
+            var (v1, v2) = target.SoftValue(tape, nextObs);
+            ReadOnlySpan<float> a = v1.Values, b = v2.Values, reward = batch.Reward.AsSpan(start, rows), done = batch.Done.AsSpan(start, rows);
+            var gamma = Options.Gamma;
+            for (var i = 0; i < rows; i++) targets[i] = reward[i] + (1f - done[i]) * gamma * MathF.Min(a[i], b[i]);
+        }
+
+        // Bellman loss on Q1 and Q2 together; [y; y] lines up with [Q1; Q2].
+        var obs = tape.Input(batch.Obs.AsSpan(start * obsDim, rows * obsDim), rows, obsDim);
+        var act = tape.Input(batch.Act.AsSpan(start * actDim, rows * actDim), rows, actDim);
+        var q = online.StackedSoftQ(tape, obs, act);
+        var y = tape.Zeros(2 * rows, 1);
+        targets.CopyTo(y.Values);
+        targets.CopyTo(y.Values[rows..]);
+        var loss = tape.Mul(tape.Mean(tape.Square(tape.Sub(q, y))), (float)rows / batch.Size);
+
+        tape.Backward(loss);
+        return new ShardResult(loss.Item(), Sum(q.Values));
+    }
+
+    private static double Sum(ReadOnlySpan<float> v)
     {
         var s = 0.0;
         foreach (var x in v) s += x;
-        return (float)(s / v.Length);
+        return s;
     }
 }

@@ -3,14 +3,14 @@ using System.Diagnostics;
 using System.Globalization;
 using MeowRobot.Learner;
 using MeowRobot.Tensors;
-using MeowRobot.Tensors.Kernels;
 
 namespace MeowRobot.Trainer;
 
 /// <summary>
 /// <c>./meow trainer bench update --obs-dim S --act-dim A [--batch 256] [--threads 1] [--seconds 10]</c>: times full MEow
 /// updates (replay sample, target V, Q1/Q2 on the doubled batch with dropout, loss, backward, clip, Adam, Polyak) of the
-/// default network on synthetic transitions. Prints the steady-state bytes allocated per update; the last line is exactly
+/// default network on synthetic transitions; <c>--threads 2</c> runs the batch's halves data-parallel
+/// (<see cref="MeowOptions.Threads"/>). Prints the steady-state bytes allocated per update; the last line is exactly
 /// <c>updates/s: X</c>.
 /// </summary>
 public static class BenchUpdateCommand
@@ -32,7 +32,7 @@ public static class BenchUpdateCommand
         var obsDim = new Option<int>("--obs-dim") { Description = "observation size S", Required = true };
         var actDim = new Option<int>("--act-dim") { Description = "action size A", Required = true };
         var batch = new Option<int>("--batch") { Description = "minibatch size", DefaultValueFactory = _ => 256 };
-        var threads = new Option<int>("--threads") { Description = "cores the matrix products may use (1 or 2)", DefaultValueFactory = _ => 1 };
+        var threads = new Option<int>("--threads") { Description = "cores an update uses (1 or 2: the batch's halves run data-parallel)", DefaultValueFactory = _ => 1 };
         var seconds = new Option<double>("--seconds") { Description = "how long to time, after a warm-up", DefaultValueFactory = _ => 10 };
         var command = new Command("update", "Time full MEow gradient updates on synthetic data with the default network");
         command.Options.Add(obsDim);
@@ -63,8 +63,7 @@ public static class BenchUpdateCommand
 
     private static void Run(int obsDim, int actDim, int batchSize, int threads, double seconds)
     {
-        Gemm.Threads = threads;
-        var options = new MeowOptions { BatchSize = batchSize, BufferCapacity = Math.Max(batchSize, 10_000) };
+        var options = new MeowOptions { BatchSize = batchSize, BufferCapacity = Math.Max(batchSize, 10_000), Threads = threads };
         var rng = new Rng(1);
         var update = new SoftQUpdate(new FlowPolicy(new FlowShape { ObsDim = obsDim, ActDim = actDim }, rng.Split()), options);
         var buffer = SyntheticBuffer(options.BufferCapacity, obsDim, actDim, rng);

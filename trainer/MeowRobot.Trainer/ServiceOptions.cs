@@ -126,6 +126,8 @@ public sealed class LearnerSettings : IValidatableObject
     [Range(-20.0, 20.0)] public float? SigmaMax { get; set; }
     /// <summary>Running observation normalisation (carried to robots in the policy file as meow.obs_norm).</summary>
     public bool? NormalizeObservations { get; set; }
+    /// <summary>Cores a gradient update uses: 1 (default) or 2 (the batch's halves run data-parallel).</summary>
+    [Range(1, 2)] public int? Threads { get; set; }
 
     /// <summary>The preset with these overrides applied (not validated: <see cref="FlowShape.Validate"/> and
     /// <see cref="MeowOptions.Validate"/> judge the combination).</summary>
@@ -155,6 +157,7 @@ public sealed class LearnerSettings : IValidatableObject
             LearningStarts = LearningStarts ?? options.LearningStarts,
             UpdatesPerStep = UpdatesPerStep ?? options.UpdatesPerStep,
             NormalizeObservations = NormalizeObservations ?? options.NormalizeObservations,
+            Threads = Threads ?? options.Threads,
         });
     }
 

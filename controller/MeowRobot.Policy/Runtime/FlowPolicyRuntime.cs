@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using MeowRobot.Policy.Files;
+using MeowRobot.Bridge.Numerics;
 
 namespace MeowRobot.Policy.Runtime;
 
@@ -62,15 +63,15 @@ public sealed class FlowPolicyRuntime
             throw new ArgumentException($"expected observation[{_flow.ObsDim}] and action[{_flow.ActDim}], got [{observation.Length}] and [{action.Length}]");
         switch (_flow.Lanes)
         {
-            case 16: Compute<Ops512, Vector512<float>>(observation, action); break;
-            case 8: Compute<Ops256, Vector256<float>>(observation, action); break;
-            default: Compute<Ops128, Vector128<float>>(observation, action); break;
+            case 16: Compute<Lanes512, Vector512<float>>(observation, action); break;
+            case 8: Compute<Lanes256, Vector256<float>>(observation, action); break;
+            default: Compute<Lanes128, Vector128<float>>(observation, action); break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Compute<TOps, TVec>(ReadOnlySpan<float> observation, Span<float> action)
-        where TOps : struct, IVectorOps<TVec> where TVec : struct
+        where TOps : struct, ILanes<TVec> where TVec : struct
     {
         var f = _flow;
         var s = observation;
@@ -123,11 +124,11 @@ public sealed class FlowPolicyRuntime
     // Padding lanes hold 0 and stay 0 (zero gamma/beta), and are masked out of the variance.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void NormSwish<TOps, TVec>(Span<float> h, Activation act, PackedFlow f)
-        where TOps : struct, IVectorOps<TVec> where TVec : struct
+        where TOps : struct, ILanes<TVec> where TVec : struct
     {
         ref var hr = ref MemoryMarshal.GetReference(h);
         ref var beta = ref MemoryMarshal.GetArrayDataReference(act.SwishBeta);
-        var l = (nuint)TOps.Lanes;
+        var l = (nuint)TOps.Count;
         var n = (nuint)h.Length;
         var one = TOps.Splat(1f);
         if (act.Gamma is { } gammaArray)
@@ -142,12 +143,12 @@ public sealed class FlowPolicyRuntime
             for (nuint i = 0; i < n; i += l)
             {
                 var d = TOps.Multiply(TOps.Subtract(TOps.Load(ref hr, i), mean), TOps.Load(ref mask, i));
-                sq = TOps.Fma(d, d, sq);
+                sq = TOps.FusedMultiplyAdd(d, d, sq);
             }
             var inv = TOps.Splat(1f / MathF.Sqrt(TOps.Sum(sq) / f.Hidden + LayerNormEpsilon));
             for (nuint i = 0; i < n; i += l)
             {
-                var y = TOps.Fma(TOps.Multiply(TOps.Subtract(TOps.Load(ref hr, i), mean), inv), TOps.Load(ref gamma, i), TOps.Load(ref shift, i));
+                var y = TOps.FusedMultiplyAdd(TOps.Multiply(TOps.Subtract(TOps.Load(ref hr, i), mean), inv), TOps.Load(ref gamma, i), TOps.Load(ref shift, i));
                 TOps.Store(Swish<TOps, TVec>(y, TOps.Load(ref beta, i), one), ref hr, i);
             }
         }
@@ -159,7 +160,7 @@ public sealed class FlowPolicyRuntime
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TVec Swish<TOps, TVec>(TVec x, TVec beta, TVec one)
-        where TOps : struct, IVectorOps<TVec> where TVec : struct =>
+        where TOps : struct, ILanes<TVec> where TVec : struct =>
         TOps.Divide(x, TOps.Add(one, TOps.Exp(TOps.Multiply(TOps.Subtract(TOps.Splat(0f), beta), x))));
 
     /// <summary>PyTorch LayerNorm's default epsilon, which the official MLP uses.</summary>

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using MeowRobot.Bridge.Numerics;
 
 namespace MeowRobot.Policy.Runtime;
 
@@ -41,9 +42,9 @@ internal sealed class PackedLinear
     /// <summary>y[0..OutPadded) = init + W x. <paramref name="init"/> may be y itself (accumulate) or <see cref="Bias"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply<TOps, TVec>(ReadOnlySpan<float> x, ReadOnlySpan<float> init, Span<float> y)
-        where TOps : struct, IVectorOps<TVec> where TVec : struct
+        where TOps : struct, ILanes<TVec> where TVec : struct
     {
-        if (x.Length < In || init.Length < OutPadded || y.Length < OutPadded || TOps.Lanes != Lanes)
+        if (x.Length < In || init.Length < OutPadded || y.Length < OutPadded || TOps.Count != Lanes)
             throw new ArgumentException("GEMV operands do not match the packed layer");
         ref var w = ref MemoryMarshal.GetArrayDataReference(_weights);
         ref var xr = ref MemoryMarshal.GetReference(x);
@@ -62,10 +63,10 @@ internal sealed class PackedLinear
             for (nuint i = 0; i < n; i++, wi += 4 * l)
             {
                 var xi = TOps.Splat(Unsafe.Add(ref xr, i));
-                a0 = TOps.Fma(TOps.Load(ref w, wi), xi, a0);
-                a1 = TOps.Fma(TOps.Load(ref w, wi + l), xi, a1);
-                a2 = TOps.Fma(TOps.Load(ref w, wi + 2 * l), xi, a2);
-                a3 = TOps.Fma(TOps.Load(ref w, wi + 3 * l), xi, a3);
+                a0 = TOps.FusedMultiplyAdd(TOps.Load(ref w, wi), xi, a0);
+                a1 = TOps.FusedMultiplyAdd(TOps.Load(ref w, wi + l), xi, a1);
+                a2 = TOps.FusedMultiplyAdd(TOps.Load(ref w, wi + 2 * l), xi, a2);
+                a3 = TOps.FusedMultiplyAdd(TOps.Load(ref w, wi + 3 * l), xi, a3);
             }
             TOps.Store(a0, ref yr, o);
             TOps.Store(a1, ref yr, o + l);
@@ -80,12 +81,12 @@ internal sealed class PackedLinear
             nuint i = 0;
             for (; i + 1 < n; i += 2, wi += 2 * l)
             {
-                a0 = TOps.Fma(TOps.Load(ref w, wi), TOps.Splat(Unsafe.Add(ref xr, i)), a0);
-                a1 = TOps.Fma(TOps.Load(ref w, wi + l), TOps.Splat(Unsafe.Add(ref xr, i + 1)), a1);
+                a0 = TOps.FusedMultiplyAdd(TOps.Load(ref w, wi), TOps.Splat(Unsafe.Add(ref xr, i)), a0);
+                a1 = TOps.FusedMultiplyAdd(TOps.Load(ref w, wi + l), TOps.Splat(Unsafe.Add(ref xr, i + 1)), a1);
             }
             if (i < n)
             {
-                a0 = TOps.Fma(TOps.Load(ref w, wi), TOps.Splat(Unsafe.Add(ref xr, i)), a0);
+                a0 = TOps.FusedMultiplyAdd(TOps.Load(ref w, wi), TOps.Splat(Unsafe.Add(ref xr, i)), a0);
                 wi += l;
             }
             TOps.Store(TOps.Add(a0, a1), ref yr, o);

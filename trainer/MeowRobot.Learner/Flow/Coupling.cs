@@ -35,19 +35,30 @@ public sealed class Coupling : Module
     /// <summary>The translation network t.</summary>
     public Mlp T { get; }
 
-    /// <summary>Latent → action direction.</summary>
+    /// <summary>Latent → action direction. <paramref name="z"/> holds the N states' rows of <paramref name="obs"/>, or several
+    /// copies of the batch stacked (k·N rows), each row i conditioned on state i mod N.</summary>
     public Tensor Forward(Tape tape, Tensor z, Tensor obs)
     {
         var passed = tape.Mul(z, Mask);
         return tape.Add(passed, tape.Mul(tape.Add(z, Translation(tape, passed, obs)), _keep));
     }
 
-    /// <summary>Action → latent direction.</summary>
+    /// <summary>Action → latent direction (rows of <paramref name="z"/> as for <see cref="Forward"/>).</summary>
     public Tensor Inverse(Tape tape, Tensor z, Tensor obs)
     {
         var passed = tape.Mul(z, Mask);
         return tape.Add(passed, tape.Mul(tape.Sub(z, Translation(tape, passed, obs)), _keep));
     }
 
-    private Tensor Translation(Tape tape, Tensor passed, Tensor obs) => T.Forward(tape, tape.Concat(1, passed, obs));
+    // t's first layer acts on concat(b ⊙ z, s). It runs split in two, so that the state's part is computed once per state
+    // even when z stacks copies of the batch (the doubled batch of the Q update) and no concatenated input is built.
+    private Tensor Translation(Tape tape, Tensor passed, Tensor obs)
+    {
+        if (passed.Rows % obs.Rows != 0)
+            throw new ArgumentException($"coupling: {passed.Rows} rows of z are not copies of the {obs.Rows} states", nameof(obs));
+        var first = T.FirstLayer;
+        var byState = tape.LinearColumns(obs, first.Weight, passed.Cols);
+        if (passed.Rows != obs.Rows) byState = tape.RepeatRows(byState, passed.Rows / obs.Rows);
+        return T.ForwardFromFirstLayer(tape, tape.Add(tape.LinearColumns(passed, first.Weight, 0, first.Bias), byState));
+    }
 }

@@ -7,8 +7,8 @@ internal enum Op : byte
     Add, Sub, Mul, Div, Minimum, Maximum,
     Sum, // also Mean: a sum with a scale
     MatMul, Linear,
-    Concat, Narrow, IndexColumns,
-    LayerNorm, Swish, Dropout,
+    Concat, Narrow, IndexColumns, RepeatRows,
+    Activation, // [LayerNorm] → [Swish] → [Dropout]: LayerNorm, Swish, Dropout and the fused hidden block
 }
 
 /// <summary>One recorded operation: its result, operands and the few constants its backward needs. Stored by value in
@@ -20,8 +20,11 @@ internal struct Node
     public Tensor A;
     public Tensor? B;
     public Tensor? C;
+    public Tensor? D;
     public Tensor? Aux;
     public Tensor? Aux2;
+    public Tensor? Aux3;
+    public Tensor? Aux4;
     public float S0, S1;
     public int I0, I1, I2;
     public int[]? Index;

@@ -11,10 +11,8 @@ public sealed partial class Tape
             case Op.Sum: ReduceBackward(ref n); break;
             case Op.MatMul: MatMulBackward(ref n); break;
             case Op.Linear: LinearBackward(ref n); break;
-            case Op.Concat or Op.Narrow or Op.IndexColumns: ShapeBackward(ref n); break;
-            case Op.LayerNorm: LayerNormBackward(ref n); break;
-            case Op.Swish: SwishBackward(ref n); break;
-            case Op.Dropout: DropoutBackward(ref n); break;
+            case Op.Concat or Op.Narrow or Op.IndexColumns or Op.RepeatRows: ShapeBackward(ref n); break;
+            case Op.Activation: ActivationBackward(ref n); break;
             default: throw new InvalidOperationException(n.Op.ToString());
         }
     }

@@ -31,6 +31,20 @@ public sealed partial class Tape
         Use(x);
         Use(weight);
         if (x.Cols != weight.Cols) throw new ArgumentException($"Linear: input {x.ShapeString} does not match weight {weight.ShapeString} (expects [*, {weight.Cols}])");
+        return LinearColumns(x, weight, 0, bias);
+    }
+
+    /// <summary>
+    /// A linear layer over a block of the weight's input columns: x · W[:, first..first+in)ᵀ + b, x [B, in], W [out, ≥ first+in];
+    /// result [B, out]. A layer whose input is a concatenation [u, v] equals LinearColumns(u, W, 0, b) +
+    /// LinearColumns(v, W, u.Cols): each part may then run on its own number of rows, and no concatenation is built.
+    /// </summary>
+    public Tensor LinearColumns(Tensor x, Tensor weight, int firstColumn, Tensor? bias = null)
+    {
+        Use(x);
+        Use(weight);
+        if (firstColumn < 0 || firstColumn + x.Cols > weight.Cols)
+            throw new ArgumentException($"Linear: input {x.ShapeString} from weight column {firstColumn} does not fit weight {weight.ShapeString}");
         var outF = weight.Rows;
         if (bias is not null)
         {
@@ -38,11 +52,9 @@ public sealed partial class Tape
             if (bias.Length != outF) throw new ArgumentException($"Linear: bias {bias.ShapeString} does not match weight {weight.ShapeString}");
         }
         var o = Alloc(x.Rows, outF);
-        var ov = Val(o);
-        if (bias is not null)
-            for (var i = 0; i < x.Rows; i++) Val(bias).CopyTo(ov.Slice(i * outF, outF));
-        Gemm.Multiply(x.Rows, outF, x.Cols, Val(x), x.Cols, false, Val(weight), weight.Cols, true, ov, outF, accumulate: bias is not null);
-        if (Tracks(x, weight, bias)) Record(Op.Linear, o, x, weight, bias);
+        Gemm.Multiply(x.Rows, outF, x.Cols, Val(x), x.Cols, false, Val(weight)[firstColumn..], weight.Cols, true, Val(o), outF, accumulate: false,
+            rowBias: bias is null ? default : Val(bias));
+        if (Tracks(x, weight, bias)) Record(Op.Linear, o, x, weight, bias).I0 = firstColumn;
         return o;
     }
 
@@ -72,9 +84,13 @@ public sealed partial class Tape
         var w = n.B!;
         var bias = n.C;
         var g = OutGrad(ref n);
-        int rows = x.Rows, inF = x.Cols, outF = w.Rows;
-        if (x.requiresGrad) Gemm.Multiply(rows, inF, outF, g, outF, false, Val(w), inF, false, GradOf(x), inF, accumulate: true);
-        if (w.requiresGrad) Gemm.Multiply(outF, inF, rows, g, outF, true, Val(x), inF, false, GradOf(w), inF, accumulate: true);
+        int rows = x.Rows, inF = x.Cols, outF = w.Rows, first = n.I0;
+        if (x.requiresGrad)
+        {
+            var gx = GradOf(x, out var overwrite);
+            Gemm.Multiply(rows, inF, outF, g, outF, false, Val(w)[first..], w.Cols, false, gx, inF, accumulate: !overwrite);
+        }
+        if (w.requiresGrad) Gemm.Multiply(outF, inF, rows, g, outF, true, Val(x), inF, false, GradOf(w)[first..], w.Cols, accumulate: true);
         if (bias is not null && bias.requiresGrad)
         {
             var gb = GradOf(bias);

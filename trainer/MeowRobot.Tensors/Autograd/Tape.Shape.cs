@@ -92,6 +92,20 @@ public sealed partial class Tape
         }
     }
 
+    /// <summary>The rows of <paramref name="x"/> stacked <paramref name="times"/> times, [times·R, C], as
+    /// <c>x.repeat(times, 1)</c>; the gradient sums the copies.</summary>
+    public Tensor RepeatRows(Tensor x, int times)
+    {
+        Use(x);
+        if (times < 1) throw new ArgumentOutOfRangeException(nameof(times), times, "RepeatRows: times must be ≥ 1");
+        var o = Alloc(x.Rows * times, x.Cols);
+        var xv = Val(x);
+        var ov = Val(o);
+        for (var k = 0; k < times; k++) xv.CopyTo(ov.Slice(k * xv.Length));
+        if (Tracks(x)) Record(Op.RepeatRows, o, x).I0 = times;
+        return o;
+    }
+
     /// <summary>The columns of <paramref name="x"/> listed in <paramref name="columns"/> (in that order; repeats allowed),
     /// as <c>x[:, columns]</c>. The array is kept until backward: do not change it within the step.</summary>
     public Tensor IndexColumns(Tensor x, int[] columns)
@@ -141,6 +155,12 @@ public sealed partial class Tape
                 if (n.I0 == 0) AddTo(gx.Slice(n.I1 * x.Cols, o.Length), g);
                 else
                     for (var i = 0; i < x.Rows; i++) AddTo(gx.Slice(i * x.Cols + n.I1, o.Cols), g.Slice(i * o.Cols, o.Cols));
+                break;
+            }
+            case Op.RepeatRows:
+            {
+                var gx = GradOf(n.A);
+                for (var k = 0; k < n.I0; k++) AddTo(gx, g.Slice(k * gx.Length, gx.Length));
                 break;
             }
             case Op.IndexColumns:

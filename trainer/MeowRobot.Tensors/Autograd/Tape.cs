@@ -179,12 +179,19 @@ public sealed partial class Tape
     /// a backward pass touches it; a leaf's buffer keeps accumulating.</summary>
     internal Span<float> GradOf(Tensor t)
     {
+        var g = GradOf(t, out var overwrite);
+        if (overwrite) g.Clear();
+        return g;
+    }
+
+    /// <summary>The gradient of <paramref name="t"/> for an operation that can either accumulate into it or, when
+    /// <paramref name="overwrite"/> is true (a tape tensor no backward step has touched yet), write every element
+    /// outright: this skips clearing buffers that are about to be overwritten (the large hidden activations).</summary>
+    internal Span<float> GradOf(Tensor t, out bool overwrite)
+    {
         var g = t.GradBuffer();
-        if (t.owner is not null && t.gradGeneration != BackwardGeneration)
-        {
-            Array.Clear(g, 0, t.Length);
-            t.gradGeneration = BackwardGeneration;
-        }
+        overwrite = t.owner is not null && t.gradGeneration != BackwardGeneration;
+        t.gradGeneration = BackwardGeneration;
         return g.AsSpan(0, t.Length);
     }
 

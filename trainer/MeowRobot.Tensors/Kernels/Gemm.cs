@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -5,10 +6,12 @@ using System.Runtime.Intrinsics.X86;
 namespace MeowRobot.Tensors.Kernels;
 
 /// <summary>
-/// Single-precision matrix product C = op(A) op(B) (+ C), row-major. With AVX-512: B is packed into 32-column panels
-/// (K-major, zero-padded) per block of 256 k, and an 8×32 register tile (16 zmm accumulators, FMA) walks the rows of A
-/// straight from the caller's storage (either orientation), so small row counts and small k pay no packing of A.
-/// Without AVX-512 a vectorised row-axpy loop is used.
+/// Single-precision matrix product C = op(A) op(B) (+ C) (+ a bias row), row-major. With AVX-512: B is packed into
+/// 32-column panels (K-major, zero-padded; a transposed B through 16×16 in-register transposes) per block of 256 k, and an
+/// 8×32 register tile (16 zmm accumulators, FMA) walks the rows of A straight from the caller's storage (either
+/// orientation), so small row counts and small k pay no packing of A. Edge tiles use masked loads and stores and only the
+/// part of the tile they need (8×16 for a panel at most 16 wide, 4 rows for the last few); the bias row seeds the
+/// accumulators; n = 1 is a dot product per row. Without AVX-512 a vectorised row-axpy loop is used.
 /// </summary>
 public static unsafe partial class Gemm
 {
@@ -31,22 +34,17 @@ public static unsafe partial class Gemm
     [ThreadStatic] private static float[]? packBuffer;
 
     /// <summary>
-    /// C[m, n] = op(A)[m, k] · op(B)[k, n], added to C when <paramref name="accumulate"/>. A is [m, k] with row stride
-    /// <paramref name="lda"/> (or [k, m] when <paramref name="transA"/>); B is [k, n] with row stride
-    /// <paramref name="ldb"/> (or [n, k] when <paramref name="transB"/>).
+    /// C[m, n] = op(A)[m, k] · op(B)[k, n] (+ <paramref name="rowBias"/> on every row), added to C when
+    /// <paramref name="accumulate"/>. A is [m, k] with row stride <paramref name="lda"/> (or [k, m] when
+    /// <paramref name="transA"/>); B is [k, n] with row stride <paramref name="ldb"/> (or [n, k] when
+    /// <paramref name="transB"/>); <paramref name="rowBias"/> is empty or has n elements.
     /// </summary>
     public static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, int lda, bool transA, ReadOnlySpan<float> b, int ldb, bool transB,
-        Span<float> c, int ldc, bool accumulate)
+        Span<float> c, int ldc, bool accumulate, ReadOnlySpan<float> rowBias = default)
     {
-        CheckOperands(m, n, k, a, lda, transA, b, ldb, transB, c, ldc);
+        CheckOperands(m, n, k, a, lda, transA, b, ldb, transB, c, ldc, rowBias);
         if (m == 0 || n == 0) return;
-        if (k == 0)
-        {
-            if (!accumulate)
-                for (var i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
-            return;
-        }
-        fixed (float* pa = a, pb = b, pc = c)
+        fixed (float* pa = a, pb = b, pc = c, pbias = rowBias)
         {
             var job = new Job
             {
@@ -54,21 +52,25 @@ public static unsafe partial class Gemm
                 A = pa, ARowStride = transA ? 1 : lda, AKStride = transA ? lda : 1,
                 B = pb, Ldb = ldb, TransB = transB,
                 C = pc, Ldc = ldc, Accumulate = accumulate,
+                RowBias = rowBias.IsEmpty ? null : pbias,
             };
-            if (Avx512F.IsSupported) Blocked(ref job);
-            else Portable(ref job);
+            if (k == 0)
+                for (var i = 0; i < m; i++) StartRow(in job, i);
+            else if (!Avx512F.IsSupported) Portable(in job);
+            else if (n == 1 && !transA && (transB || ldb == 1)) RowDots(in job);
+            else Blocked(ref job);
         }
     }
 
     /// <summary>The textbook triple loop (double accumulation): the independent peer for tests and benchmarks.</summary>
     public static void Reference(int m, int n, int k, ReadOnlySpan<float> a, int lda, bool transA, ReadOnlySpan<float> b, int ldb, bool transB,
-        Span<float> c, int ldc, bool accumulate)
+        Span<float> c, int ldc, bool accumulate, ReadOnlySpan<float> rowBias = default)
     {
-        CheckOperands(m, n, k, a, lda, transA, b, ldb, transB, c, ldc);
+        CheckOperands(m, n, k, a, lda, transA, b, ldb, transB, c, ldc, rowBias);
         for (var i = 0; i < m; i++)
         for (var j = 0; j < n; j++)
         {
-            double s = accumulate ? c[i * ldc + j] : 0;
+            double s = (accumulate ? c[i * ldc + j] : 0) + (rowBias.IsEmpty ? 0 : rowBias[j]);
             for (var p = 0; p < k; p++)
                 s += (double)(transA ? a[p * lda + i] : a[i * lda + p]) * (transB ? b[j * ldb + p] : b[p * ldb + j]);
             c[i * ldc + j] = (float)s;
@@ -76,9 +78,10 @@ public static unsafe partial class Gemm
     }
 
     private static void CheckOperands(int m, int n, int k, ReadOnlySpan<float> a, int lda, bool transA, ReadOnlySpan<float> b, int ldb, bool transB,
-        Span<float> c, int ldc)
+        Span<float> c, int ldc, ReadOnlySpan<float> rowBias)
     {
         if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), "negative dimension");
+        if (!rowBias.IsEmpty && rowBias.Length != n) throw new ArgumentException($"row bias has {rowBias.Length} elements, C has {n} columns", nameof(rowBias));
         if (m == 0 || n == 0) return;
         var (ar, ac) = transA ? (k, m) : (m, k);
         var (br, bc) = transB ? (n, k) : (k, n);
@@ -98,30 +101,53 @@ public static unsafe partial class Gemm
         public float* C;
         public int Ldc;
         public bool Accumulate;
+        public float* RowBias; // null: none
 
         // The current k block, set by Blocked before the tiles run.
         public int K0, KLen;
         public float* Packed;
         public bool Load;
+        public float* PackedBias; // the bias, zero-padded to whole panels; null after the first k block (C holds it then)
+    }
+
+    /// <summary>Row i of C before any product is added: itself or zero, plus the bias.</summary>
+    private static void StartRow(in Job job, int i)
+    {
+        var ci = new Span<float>(job.C + (nint)i * job.Ldc, job.N);
+        if (!job.Accumulate) ci.Clear();
+        if (job.RowBias != null) TensorPrimitives.Add(ci, new ReadOnlySpan<float>(job.RowBias, job.N), ci);
+    }
+
+    private static float[] PackBuffer(int need)
+    {
+        if (packBuffer is null || packBuffer.Length < need) packBuffer = GC.AllocateUninitializedArray<float>(need, pinned: true);
+        return packBuffer;
     }
 
     private static void Blocked(ref Job job)
     {
         var panels = (job.N + Nr - 1) / Nr;
-        var need = panels * Nr * Math.Min(job.K, Kc);
-        if (packBuffer is null || packBuffer.Length < need) packBuffer = GC.AllocateUninitializedArray<float>(need, pinned: true);
+        var panelFloats = panels * Nr * Math.Min(job.K, Kc);
+        var buffer = PackBuffer(panelFloats + panels * Nr);
         var split = threads == 2 && (long)job.M * job.N * job.K >= ParallelThreshold && (panels >= 2 || job.M > 64)
             && GemmWorker.TryAcquire(); // another thread's product holds the worker: run this one alone
         try
         {
-            fixed (float* packed = packBuffer)
+            fixed (float* packed = buffer)
             {
                 job.Packed = packed;
+                var bias = packed + panelFloats;
+                if (job.RowBias != null)
+                {
+                    new ReadOnlySpan<float>(job.RowBias, job.N).CopyTo(new Span<float>(bias, job.N));
+                    new Span<float>(bias + job.N, panels * Nr - job.N).Clear();
+                }
                 for (var k0 = 0; k0 < job.K; k0 += Kc)
                 {
                     job.K0 = k0;
                     job.KLen = Math.Min(Kc, job.K - k0);
                     job.Load = job.Accumulate || k0 > 0;
+                    job.PackedBias = job.RowBias != null && k0 == 0 ? bias : null;
                     PackB(ref job, panels);
                     if (split) GemmWorker.Run(in job, panels);
                     else Tiles(in job, 0, panels, 0, job.M);
@@ -134,6 +160,9 @@ public static unsafe partial class Gemm
         }
     }
 
+    /// <summary>Lanes [0, count) set: the valid columns of a 16-wide piece (none for count &lt;= 0).</summary>
+    private static Vector512<float> FirstLanes(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
+
     /// <summary>Packs rows K0..K0+KLen of op(B) into 32-wide K-major panels, zero-padding the last panel.</summary>
     private static void PackB(ref Job job, int panels)
     {
@@ -145,36 +174,74 @@ public static unsafe partial class Gemm
             var w = Math.Min(Nr, job.N - j0);
             if (!job.TransB)
             {
+                // Masked loads read only the panel's valid columns and zero the padding.
                 var src = job.B + (nint)job.K0 * job.Ldb + j0;
-                if (w == Nr)
-                    for (var p = 0; p < kc; p++)
-                    {
-                        Vector512.Store(Vector512.Load(src), dst);
-                        Vector512.Store(Vector512.Load(src + 16), dst + 16);
-                        src += job.Ldb;
-                        dst += Nr;
-                    }
-                else
-                    for (var p = 0; p < kc; p++)
-                    {
-                        for (var t = 0; t < w; t++) dst[t] = src[t];
-                        for (var t = w; t < Nr; t++) dst[t] = 0f;
-                        src += job.Ldb;
-                        dst += Nr;
-                    }
+                Vector512<float> left = FirstLanes(w), right = FirstLanes(w - 16);
+                for (var p = 0; p < kc; p++)
+                {
+                    Vector512.Store(Avx512F.MaskLoad(src, left, Vector512<float>.Zero), dst);
+                    Vector512.Store(Avx512F.MaskLoad(src + 16, right, Vector512<float>.Zero), dst + 16);
+                    src += job.Ldb;
+                    dst += Nr;
+                }
             }
             else
-            {
-                // B stored [n, k]: column j of op(B) is row j of B.
-                for (var t = 0; t < w; t++)
+                // B stored [n, k]: column j of op(B) is row j of B, so each 16-column half of the panel is a transpose
+                // of 16 rows of B (absent rows read as zeros: the padding).
+                for (var half = 0; half < Nr; half += 16)
                 {
-                    var src = job.B + (nint)(j0 + t) * job.Ldb + job.K0;
-                    for (var p = 0; p < kc; p++) dst[p * Nr + t] = src[p];
+                    var src = job.B + (nint)(j0 + half) * job.Ldb + job.K0;
+                    var rows = Math.Clamp(w - half, 0, 16);
+                    for (var p = 0; p < kc; p += 16)
+                        Transpose16(src + p, job.Ldb, rows, Math.Min(16, kc - p), dst + p * Nr + half, Nr);
                 }
-                for (var t = w; t < Nr; t++)
-                for (var p = 0; p < kc; p++)
-                    dst[p * Nr + t] = 0f;
-            }
+        }
+    }
+
+    /// <summary>
+    /// dst[q, r] = src[r, q] for a 16×16 block of which the first <paramref name="rows"/> rows and <paramref name="cols"/>
+    /// columns of src exist (missing rows read as zeros; only the first cols rows of dst are written). Three shuffle
+    /// stages: 32-bit and 64-bit unpacks gather four rows' element j of each 128-bit lane, then two 128-bit lane shuffles
+    /// line up the four groups of rows.
+    /// </summary>
+    [SkipLocalsInit]
+    private static void Transpose16(float* src, nint lds, int rows, int cols, float* dst, nint ldd)
+    {
+        var mask = FirstLanes(cols);
+        // Sixteen rows far apart are more streams than the hardware prefetchers follow: a weight matrix that is not in
+        // cache (it is, after all, read once per product) took twice as long to pack without this.
+        for (var r = 0; r < rows; r++) Sse.Prefetch0(src + r * lds + 64);
+        // quads[g + j], 128-bit lane l: rows g..g+3 at column 4l + j.
+        var quads = stackalloc Vector512<float>[16];
+        for (var g = 0; g < 16; g += 4)
+        {
+            var t0 = Avx512F.UnpackLow(Row(g), Row(g + 1)).AsDouble();
+            var t1 = Avx512F.UnpackHigh(Row(g), Row(g + 1)).AsDouble();
+            var t2 = Avx512F.UnpackLow(Row(g + 2), Row(g + 3)).AsDouble();
+            var t3 = Avx512F.UnpackHigh(Row(g + 2), Row(g + 3)).AsDouble();
+            quads[g] = Avx512F.UnpackLow(t0, t2).AsSingle();
+            quads[g + 1] = Avx512F.UnpackHigh(t0, t2).AsSingle();
+            quads[g + 2] = Avx512F.UnpackLow(t1, t3).AsSingle();
+            quads[g + 3] = Avx512F.UnpackHigh(t1, t3).AsSingle();
+        }
+        for (var j = 0; j < 4; j++)
+        {
+            // Lanes (0, 2) and (1, 3) of rows 0..7, then of rows 8..15; the second shuffle picks one lane of each group.
+            var even = Avx512F.Shuffle4x128(quads[j], quads[4 + j], 0x88);
+            var odd = Avx512F.Shuffle4x128(quads[j], quads[4 + j], 0xDD);
+            var evenHigh = Avx512F.Shuffle4x128(quads[8 + j], quads[12 + j], 0x88);
+            var oddHigh = Avx512F.Shuffle4x128(quads[8 + j], quads[12 + j], 0xDD);
+            Put(j, Avx512F.Shuffle4x128(even, evenHigh, 0x88));
+            Put(4 + j, Avx512F.Shuffle4x128(odd, oddHigh, 0x88));
+            Put(8 + j, Avx512F.Shuffle4x128(even, evenHigh, 0xDD));
+            Put(12 + j, Avx512F.Shuffle4x128(odd, oddHigh, 0xDD));
+        }
+
+        Vector512<float> Row(int r) => r < rows ? Avx512F.MaskLoad(src + r * lds, mask, Vector512<float>.Zero) : Vector512<float>.Zero;
+
+        void Put(int q, Vector512<float> column)
+        {
+            if (q < cols) Vector512.Store(column, dst + q * ldd);
         }
     }
 
@@ -183,129 +250,213 @@ public static unsafe partial class Gemm
     {
         var kc = job.KLen;
         var aBase = job.A + job.K0 * job.AKStride;
-        float* edge = stackalloc float[Mr * Nr];
         for (var jp = p0; jp < p1; jp++)
         {
             var panel = job.Packed + (nint)jp * kc * Nr;
+            var bias = job.PackedBias == null ? null : job.PackedBias + jp * Nr;
             var j0 = jp * Nr;
             var w = Math.Min(Nr, job.N - j0);
-            var i = r0;
-            for (; i < r1; i += Mr)
+            var tile = new TileEdge { Left = FirstLanes(w), Right = FirstLanes(w - 16) };
+            for (var i = r0; i < r1; i += Mr)
             {
-                var rows = Math.Min(Mr, r1 - i);
+                tile.Rows = Math.Min(Mr, r1 - i);
                 var a = aBase + i * job.ARowStride;
                 var c = job.C + (nint)i * job.Ldc + j0;
-                if (w == Nr && rows == Mr)
+                // A panel at most 16 wide, or at most 4 rows left, need only part of the tile: half the FMAs each.
+                if (tile.Rows > 4)
                 {
-                    Kernel8x32(kc, a, job.ARowStride, job.AKStride, panel, c, job.Ldc, job.Load);
-                    continue;
+                    if (w > 16) Kernel<Tile8x32>(kc, a, job.ARowStride, job.AKStride, panel, bias, c, job.Ldc, job.Load, in tile);
+                    else Kernel<Tile8x16>(kc, a, job.ARowStride, job.AKStride, panel, bias, c, job.Ldc, job.Load, in tile);
                 }
-                // Edge tile: work in a full 8x32 scratch tile, copy the valid part back.
-                for (var r = 0; r < Mr; r++)
-                for (var t = 0; t < Nr; t++)
-                    edge[r * Nr + t] = job.Load && r < rows && t < w ? c[r * job.Ldc + t] : 0f;
-                if (rows == Mr) Kernel8x32(kc, a, job.ARowStride, job.AKStride, panel, edge, Nr, true);
-                else
-                    for (var r = 0; r < rows; r++)
-                        Kernel1x32(kc, a + r * job.ARowStride, job.AKStride, panel, edge + r * Nr);
-                for (var r = 0; r < rows; r++)
-                for (var t = 0; t < w; t++)
-                    c[r * job.Ldc + t] = edge[r * Nr + t];
+                else if (w > 16) Kernel<Tile4x32>(kc, a, job.ARowStride, job.AKStride, panel, bias, c, job.Ldc, job.Load, in tile);
+                else Kernel<Tile4x16>(kc, a, job.ARowStride, job.AKStride, panel, bias, c, job.Ldc, job.Load, in tile);
             }
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel8x32(int kc, float* a, nint rs, nint ks, float* b, float* c, nint ldc, bool load)
+    /// <summary>Which part of a register tile is live: its rows (up to 8) and the valid columns of each 16-wide half.</summary>
+    private struct TileEdge
     {
-        Vector512<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
+        public int Rows;
+        public Vector512<float> Left, Right;
+    }
+
+    /// <summary>Which part of the 8×32 register tile a kernel computes: both 16-column halves or the left one, all 8 rows
+    /// or the top 4. A type argument, so each kernel is compiled without the dead part.</summary>
+    private interface ITileShape
+    {
+        static abstract bool Both { get; }
+        static abstract bool Tall { get; }
+    }
+
+    private struct Tile8x32 : ITileShape
+    {
+        public static bool Both => true;
+        public static bool Tall => true;
+    }
+
+    private struct Tile8x16 : ITileShape
+    {
+        public static bool Both => false;
+        public static bool Tall => true;
+    }
+
+    private struct Tile4x32 : ITileShape
+    {
+        public static bool Both => true;
+        public static bool Tall => false;
+    }
+
+    private struct Tile4x16 : ITileShape
+    {
+        public static bool Both => false;
+        public static bool Tall => false;
+    }
+
+    /// <summary>
+    /// One 8×32 tile (or its 8×16, 4×32 or 4×16 part) over a k block: starts from C (<paramref name="load"/>) plus the bias (zero when none),
+    /// adds the panel product, stores the valid columns. Rows past <see cref="TileEdge.Rows"/> alias row 0 in A and C:
+    /// they recompute row 0 bit for bit and store the same values there, so the tile needs no per-row branches.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel<TTile>(int kc, float* a, nint rs, nint ks, float* b, float* bias, float* c, nint ldc, bool load, in TileEdge tile)
+        where TTile : struct, ITileShape
+    {
+        var both = TTile.Both;
+        var tall = TTile.Tall;
+        var rows = tile.Rows;
+        var left = tile.Left;
+        var right = tile.Right;
+        var z0 = bias == null ? Vector512<float>.Zero : Vector512.Load(bias);
+        var z1 = bias == null || !both ? Vector512<float>.Zero : Vector512.Load(bias + 16);
+        Vector512<float> c00 = z0, c10 = z0, c20 = z0, c30 = z0, c40 = z0, c50 = z0, c60 = z0, c70 = z0;
+        Vector512<float> c01 = z1, c11 = z1, c21 = z1, c31 = z1, c41 = z1, c51 = z1, c61 = z1, c71 = z1;
         if (load)
         {
-            c00 = Vector512.Load(c); c01 = Vector512.Load(c + 16);
-            c10 = Vector512.Load(c + ldc); c11 = Vector512.Load(c + ldc + 16);
-            c20 = Vector512.Load(c + 2 * ldc); c21 = Vector512.Load(c + 2 * ldc + 16);
-            c30 = Vector512.Load(c + 3 * ldc); c31 = Vector512.Load(c + 3 * ldc + 16);
-            c40 = Vector512.Load(c + 4 * ldc); c41 = Vector512.Load(c + 4 * ldc + 16);
-            c50 = Vector512.Load(c + 5 * ldc); c51 = Vector512.Load(c + 5 * ldc + 16);
-            c60 = Vector512.Load(c + 6 * ldc); c61 = Vector512.Load(c + 6 * ldc + 16);
-            c70 = Vector512.Load(c + 7 * ldc); c71 = Vector512.Load(c + 7 * ldc + 16);
+            c00 += Avx512F.MaskLoad(c, left, default); if (both) c01 += Avx512F.MaskLoad(c + 16, right, default);
+            var cr = Row(c, ldc, 1, rows);
+            c10 += Avx512F.MaskLoad(cr, left, default); if (both) c11 += Avx512F.MaskLoad(cr + 16, right, default);
+            cr = Row(c, ldc, 2, rows);
+            c20 += Avx512F.MaskLoad(cr, left, default); if (both) c21 += Avx512F.MaskLoad(cr + 16, right, default);
+            cr = Row(c, ldc, 3, rows);
+            c30 += Avx512F.MaskLoad(cr, left, default); if (both) c31 += Avx512F.MaskLoad(cr + 16, right, default);
+            if (tall)
+            {
+                cr = Row(c, ldc, 4, rows);
+                c40 += Avx512F.MaskLoad(cr, left, default); if (both) c41 += Avx512F.MaskLoad(cr + 16, right, default);
+                cr = Row(c, ldc, 5, rows);
+                c50 += Avx512F.MaskLoad(cr, left, default); if (both) c51 += Avx512F.MaskLoad(cr + 16, right, default);
+                cr = Row(c, ldc, 6, rows);
+                c60 += Avx512F.MaskLoad(cr, left, default); if (both) c61 += Avx512F.MaskLoad(cr + 16, right, default);
+                cr = Row(c, ldc, 7, rows);
+                c70 += Avx512F.MaskLoad(cr, left, default); if (both) c71 += Avx512F.MaskLoad(cr + 16, right, default);
+            }
         }
-        else
-        {
-            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = Vector512<float>.Zero;
-            c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = Vector512<float>.Zero;
-        }
-        float* a0 = a, a1 = a + rs, a2 = a + 2 * rs, a3 = a + 3 * rs;
-        float* a4 = a + 4 * rs, a5 = a + 5 * rs, a6 = a + 6 * rs, a7 = a + 7 * rs;
+        float* a0 = a, a1 = Row(a, rs, 1, rows), a2 = Row(a, rs, 2, rows), a3 = Row(a, rs, 3, rows);
+        float* a4 = tall ? Row(a, rs, 4, rows) : a, a5 = tall ? Row(a, rs, 5, rows) : a;
+        float* a6 = tall ? Row(a, rs, 6, rows) : a, a7 = tall ? Row(a, rs, 7, rows) : a;
         for (nint p = 0, off = 0; p < kc; p++, off += ks)
         {
             var b0 = Vector512.Load(b);
-            var b1 = Vector512.Load(b + 16);
+            var b1 = both ? Vector512.Load(b + 16) : default;
             b += Nr;
             var x = Vector512.Create(a0[off]);
-            c00 = Avx512F.FusedMultiplyAdd(x, b0, c00); c01 = Avx512F.FusedMultiplyAdd(x, b1, c01);
+            c00 = Avx512F.FusedMultiplyAdd(x, b0, c00); if (both) c01 = Avx512F.FusedMultiplyAdd(x, b1, c01);
             x = Vector512.Create(a1[off]);
-            c10 = Avx512F.FusedMultiplyAdd(x, b0, c10); c11 = Avx512F.FusedMultiplyAdd(x, b1, c11);
+            c10 = Avx512F.FusedMultiplyAdd(x, b0, c10); if (both) c11 = Avx512F.FusedMultiplyAdd(x, b1, c11);
             x = Vector512.Create(a2[off]);
-            c20 = Avx512F.FusedMultiplyAdd(x, b0, c20); c21 = Avx512F.FusedMultiplyAdd(x, b1, c21);
+            c20 = Avx512F.FusedMultiplyAdd(x, b0, c20); if (both) c21 = Avx512F.FusedMultiplyAdd(x, b1, c21);
             x = Vector512.Create(a3[off]);
-            c30 = Avx512F.FusedMultiplyAdd(x, b0, c30); c31 = Avx512F.FusedMultiplyAdd(x, b1, c31);
+            c30 = Avx512F.FusedMultiplyAdd(x, b0, c30); if (both) c31 = Avx512F.FusedMultiplyAdd(x, b1, c31);
+            if (!tall) continue;
             x = Vector512.Create(a4[off]);
-            c40 = Avx512F.FusedMultiplyAdd(x, b0, c40); c41 = Avx512F.FusedMultiplyAdd(x, b1, c41);
+            c40 = Avx512F.FusedMultiplyAdd(x, b0, c40); if (both) c41 = Avx512F.FusedMultiplyAdd(x, b1, c41);
             x = Vector512.Create(a5[off]);
-            c50 = Avx512F.FusedMultiplyAdd(x, b0, c50); c51 = Avx512F.FusedMultiplyAdd(x, b1, c51);
+            c50 = Avx512F.FusedMultiplyAdd(x, b0, c50); if (both) c51 = Avx512F.FusedMultiplyAdd(x, b1, c51);
             x = Vector512.Create(a6[off]);
-            c60 = Avx512F.FusedMultiplyAdd(x, b0, c60); c61 = Avx512F.FusedMultiplyAdd(x, b1, c61);
+            c60 = Avx512F.FusedMultiplyAdd(x, b0, c60); if (both) c61 = Avx512F.FusedMultiplyAdd(x, b1, c61);
             x = Vector512.Create(a7[off]);
-            c70 = Avx512F.FusedMultiplyAdd(x, b0, c70); c71 = Avx512F.FusedMultiplyAdd(x, b1, c71);
+            c70 = Avx512F.FusedMultiplyAdd(x, b0, c70); if (both) c71 = Avx512F.FusedMultiplyAdd(x, b1, c71);
         }
-        Vector512.Store(c00, c); Vector512.Store(c01, c + 16);
-        Vector512.Store(c10, c + ldc); Vector512.Store(c11, c + ldc + 16);
-        Vector512.Store(c20, c + 2 * ldc); Vector512.Store(c21, c + 2 * ldc + 16);
-        Vector512.Store(c30, c + 3 * ldc); Vector512.Store(c31, c + 3 * ldc + 16);
-        Vector512.Store(c40, c + 4 * ldc); Vector512.Store(c41, c + 4 * ldc + 16);
-        Vector512.Store(c50, c + 5 * ldc); Vector512.Store(c51, c + 5 * ldc + 16);
-        Vector512.Store(c60, c + 6 * ldc); Vector512.Store(c61, c + 6 * ldc + 16);
-        Vector512.Store(c70, c + 7 * ldc); Vector512.Store(c71, c + 7 * ldc + 16);
+        // Highest row first: an aliased row's store lands on row 0 before row 0's own (equal) store.
+        float* cs;
+        if (tall)
+        {
+            cs = Row(c, ldc, 7, rows);
+            Avx512F.MaskStore(cs, left, c70); if (both) Avx512F.MaskStore(cs + 16, right, c71);
+            cs = Row(c, ldc, 6, rows);
+            Avx512F.MaskStore(cs, left, c60); if (both) Avx512F.MaskStore(cs + 16, right, c61);
+            cs = Row(c, ldc, 5, rows);
+            Avx512F.MaskStore(cs, left, c50); if (both) Avx512F.MaskStore(cs + 16, right, c51);
+            cs = Row(c, ldc, 4, rows);
+            Avx512F.MaskStore(cs, left, c40); if (both) Avx512F.MaskStore(cs + 16, right, c41);
+        }
+        cs = Row(c, ldc, 3, rows);
+        Avx512F.MaskStore(cs, left, c30); if (both) Avx512F.MaskStore(cs + 16, right, c31);
+        cs = Row(c, ldc, 2, rows);
+        Avx512F.MaskStore(cs, left, c20); if (both) Avx512F.MaskStore(cs + 16, right, c21);
+        cs = Row(c, ldc, 1, rows);
+        Avx512F.MaskStore(cs, left, c10); if (both) Avx512F.MaskStore(cs + 16, right, c11);
+        Avx512F.MaskStore(c, left, c00); if (both) Avx512F.MaskStore(c + 16, right, c01);
     }
 
-    /// <summary>One row of a tile (edges only), accumulating into <paramref name="c"/>.</summary>
-    private static void Kernel1x32(int kc, float* a, nint ks, float* b, float* c)
+    /// <summary>Row r of a tile, or row 0 for rows past the edge.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float* Row(float* first, nint stride, int r, int rows) => r < rows ? first + r * stride : first;
+
+    /// <summary>
+    /// n == 1 with op(A)'s rows and op(B)'s column contiguous along k (a value head, y = x·wᵀ): one dot product per row
+    /// instead of a 32-wide panel of which 31 columns are padding.
+    /// </summary>
+    private static void RowDots(in Job job)
     {
-        var c0 = Vector512.Load(c);
-        var c1 = Vector512.Load(c + 16);
-        for (nint p = 0, off = 0; p < kc; p++, off += ks)
+        var k = job.K;
+        var tail = FirstLanes(k % 16);
+        var bias = job.RowBias == null ? 0f : *job.RowBias;
+        var b = job.B;
+        for (var i = 0; i < job.M; i++)
         {
-            var x = Vector512.Create(a[off]);
-            c0 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(b), c0);
-            c1 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(b + 16), c1);
-            b += Nr;
+            var a = job.A + i * job.ARowStride;
+            // Four independent sums so consecutive FMAs do not wait on each other.
+            Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+            var p = 0;
+            for (; p + 64 <= k; p += 64)
+            {
+                s0 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + p), Vector512.Load(b + p), s0);
+                s1 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + p + 16), Vector512.Load(b + p + 16), s1);
+                s2 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + p + 32), Vector512.Load(b + p + 32), s2);
+                s3 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + p + 48), Vector512.Load(b + p + 48), s3);
+            }
+            for (; p + 16 <= k; p += 16)
+                s0 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + p), Vector512.Load(b + p), s0);
+            if (p < k)
+                s1 = Avx512F.FusedMultiplyAdd(Avx512F.MaskLoad(a + p, tail, Vector512<float>.Zero), Avx512F.MaskLoad(b + p, tail, Vector512<float>.Zero), s1);
+            var c = job.C + (nint)i * job.Ldc;
+            *c = (job.Accumulate ? *c : 0f) + bias + Vector512.Sum(s0 + s1 + (s2 + s3));
         }
-        Vector512.Store(c0, c);
-        Vector512.Store(c1, c + 16);
     }
 
     /// <summary>Without AVX-512: C row i += A[i, p] · B row p, vectorised by TensorPrimitives (B rows gathered when
     /// transposed). Correct everywhere, fast enough for development machines.</summary>
-    private static void Portable(ref Job job)
+    private static void Portable(in Job job)
     {
         var n = job.N;
-        var row = new float[n];
+        var row = job.TransB ? PackBuffer(n) : null;
         for (var i = 0; i < job.M; i++)
         {
+            StartRow(in job, i);
             var ci = new Span<float>(job.C + (nint)i * job.Ldc, n);
-            if (!job.Accumulate) ci.Clear();
             for (var p = 0; p < job.K; p++)
             {
                 var aip = job.A[i * job.ARowStride + p * job.AKStride];
                 ReadOnlySpan<float> bp;
-                if (!job.TransB) bp = new ReadOnlySpan<float>(job.B + (nint)p * job.Ldb, n);
+                if (row is null) bp = new ReadOnlySpan<float>(job.B + (nint)p * job.Ldb, n);
                 else
                 {
                     for (var j = 0; j < n; j++) row[j] = job.B[(nint)j * job.Ldb + p];
-                    bp = row;
+                    bp = row.AsSpan(0, n);
                 }
-                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(bp, aip, ci, ci);
+                TensorPrimitives.MultiplyAdd(bp, aip, ci, ci);
             }
         }
     }

@@ -85,7 +85,13 @@ public sealed class Dropout(float p, Rng rng) : Layer
 {
     public float P { get; } = p is >= 0f and < 1f ? p : throw new ArgumentOutOfRangeException(nameof(p), "dropout probability must be in [0, 1)");
 
-    public override Tensor Forward(Tape tape, Tensor x) => Training && P > 0f ? tape.Dropout(x, P, rng) : x;
+    /// <summary>The probability in effect: <see cref="P"/> while training, 0 in evaluation mode.</summary>
+    internal float ActiveP => Training ? P : 0f;
+
+    /// <summary>This layer's mask stream (the fused hidden block in <see cref="Mlp"/> draws from it as Forward does).</summary>
+    internal Rng Stream => rng;
+
+    public override Tensor Forward(Tape tape, Tensor x) => ActiveP > 0f ? tape.Dropout(x, P, rng) : x;
 }
 
 /// <summary>Layers applied in order, named "0", "1", … as <c>nn.Sequential</c>.</summary>

@@ -112,6 +112,27 @@ public abstract class Module
         }
     }
 
+    /// <summary>
+    /// Makes every state tensor of this module use the storage of <paramref name="source"/>'s tensor of the same name and
+    /// shape (no copy): values written to either, by an optimiser, <see cref="LoadStateDict"/> or
+    /// <see cref="CopyStateFrom"/>, are seen by both. Gradients, training mode and dropout streams stay this module's own,
+    /// so a replica can run a share of a batch on another thread while its gradients are kept apart.
+    /// </summary>
+    public void ShareStateWith(Module source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var mine = StateEntries();
+        var theirs = source.StateEntries();
+        if (mine.Count != theirs.Count) throw new ArgumentException($"modules differ in structure ({mine.Count} vs {theirs.Count} state tensors)", nameof(source));
+        for (var i = 0; i < mine.Count; i++)
+        {
+            Tensor a = mine[i].Tensor, b = theirs[i].Tensor;
+            if (mine[i].Name != theirs[i].Name || a.Rank != b.Rank || a.Rows != b.Rows || a.Cols != b.Cols)
+                throw new ArgumentException($"modules differ at '{mine[i].Name}' {a.ShapeString} / '{theirs[i].Name}' {b.ShapeString}", nameof(source));
+        }
+        for (var i = 0; i < mine.Count; i++) mine[i].Tensor.data = theirs[i].Tensor.data;
+    }
+
     private void Collect(List<NamedTensor> list, string prefix, bool trainableOnly)
     {
         foreach (var (name, t, trainable) in own)

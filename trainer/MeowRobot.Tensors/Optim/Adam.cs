@@ -1,4 +1,5 @@
-using System.Numerics;
+using System.Runtime.Intrinsics;
+using MeowRobot.Bridge.Numerics;
 
 namespace MeowRobot.Tensors.Optim;
 
@@ -73,34 +74,38 @@ public sealed class Adam
         }
     }
 
-    // Each lane does exactly the scalar sequence below (no fused multiply-add), so vector and tail agree bit for bit
-    // with each other and with PyTorch's unfused float kernels.
+    // Every lane does exactly the scalar sequence (no fused multiply-add), so the vector widths and the tail agree bit for
+    // bit with each other and with PyTorch's unfused float kernels.
     private static void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, float b1, float oneMinusB1,
         float b2, float oneMinusB2, float eps, float wd, float stepSize, float bc2Sqrt)
     {
         var i = 0;
-        if (Vector.IsHardwareAccelerated && wd == 0f)
+        if (Vector512.IsHardwareAccelerated) i = Update<Vector512<float>, Lanes512>(p, g, m, v, b1, oneMinusB1, b2, oneMinusB2, eps, wd, stepSize, bc2Sqrt);
+        else if (Vector256.IsHardwareAccelerated) i = Update<Vector256<float>, Lanes256>(p, g, m, v, b1, oneMinusB1, b2, oneMinusB2, eps, wd, stepSize, bc2Sqrt);
+        Update<float, Lanes1>(p[i..], g[i..], m[i..], v[i..], b1, oneMinusB1, b2, oneMinusB2, eps, wd, stepSize, bc2Sqrt);
+    }
+
+    /// <summary>Updates whole vectors of <typeparamref name="TL"/>'s width from the start; returns how many elements it did.</summary>
+    private static int Update<TVec, TL>(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, float b1, float oneMinusB1,
+        float b2, float oneMinusB2, float eps, float wd, float stepSize, float bc2Sqrt)
+        where TVec : struct
+        where TL : ILanes<TVec>
+    {
+        TVec vb1 = TL.Splat(b1), vOneMinusB1 = TL.Splat(oneMinusB1), vb2 = TL.Splat(b2), vOneMinusB2 = TL.Splat(oneMinusB2);
+        TVec vEps = TL.Splat(eps), vWd = TL.Splat(wd), vStep = TL.Splat(stepSize), vBc2 = TL.Splat(bc2Sqrt);
+        var i = 0;
+        for (; i <= p.Length - TL.Count; i += TL.Count)
         {
-            var w = Vector<float>.Count;
-            for (; i <= p.Length - w; i += w)
-            {
-                var gv = new Vector<float>(g[i..]);
-                var mv = new Vector<float>(m[i..]) * b1 + gv * oneMinusB1;
-                var vv = new Vector<float>(v[i..]) * b2 + oneMinusB2 * gv * gv;
-                var denom = Vector.SquareRoot(vv) / new Vector<float>(bc2Sqrt) + new Vector<float>(eps);
-                var pv = new Vector<float>(p[i..]) + stepSize * mv / denom;
-                mv.CopyTo(m[i..]);
-                vv.CopyTo(v[i..]);
-                pv.CopyTo(p[i..]);
-            }
+            var pv = TL.Load(p, i);
+            var gv = TL.Load(g, i);
+            if (wd != 0f) gv = TL.Add(gv, TL.Multiply(vWd, pv));
+            var mv = TL.Add(TL.Multiply(TL.Load(m, i), vb1), TL.Multiply(gv, vOneMinusB1));
+            var vv = TL.Add(TL.Multiply(TL.Load(v, i), vb2), TL.Multiply(TL.Multiply(vOneMinusB2, gv), gv));
+            var denom = TL.Add(TL.Divide(TL.Sqrt(vv), vBc2), vEps);
+            TL.Store(mv, m, i);
+            TL.Store(vv, v, i);
+            TL.Store(TL.Add(pv, TL.Divide(TL.Multiply(vStep, mv), denom)), p, i);
         }
-        for (; i < p.Length; i++)
-        {
-            var gi = wd == 0f ? g[i] : g[i] + wd * p[i];
-            m[i] = m[i] * b1 + gi * oneMinusB1;
-            v[i] = v[i] * b2 + oneMinusB2 * gi * gi;
-            var denom = MathF.Sqrt(v[i]) / bc2Sqrt + eps;
-            p[i] += stepSize * m[i] / denom;
-        }
+        return i;
     }
 }

@@ -1,0 +1,335 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using MeowRobot.Bridge.Numerics;
+
+namespace MeowRobot.Tensors;
+
+/// <summary>
+/// The activation op: [LayerNorm] → [Swish] → [Dropout] over each row, any stage optional, one vectorised pass per row
+/// forward (after LayerNorm's two statistics passes) and one per row backward (plus LayerNorm's input pass). Rows of a
+/// hidden layer (64–512 floats) stay in L1 between passes. LayerNorm, Swish and Dropout are its one-stage forms.
+/// </summary>
+public sealed partial class Tape
+{
+    private Tensor Activation(Tensor x, bool norm, Tensor? weight, Tensor? bias, float eps, Tensor? beta, float p, Rng? rng)
+    {
+        Use(x);
+        var c = x.Cols;
+        CheckRowVector(weight, c, "LayerNorm: weight", x);
+        CheckRowVector(bias, c, "LayerNorm: bias", x);
+        CheckRowVector(beta, c, "Swish: beta", x);
+        var track = IsRecording && (x.requiresGrad || (weight?.requiresGrad ?? false) || (bias?.requiresGrad ?? false) || (beta?.requiresGrad ?? false));
+        var o = AllocLike(x);
+        // Saved for backward only: a forward pass that records nothing skips them (and their stores).
+        var h = norm && track ? AllocLike(x) : null;
+        var rstd = norm && track ? Alloc(x.Rows, 1) : null;
+        var s = beta is not null && track ? AllocLike(x) : null;
+        Tensor? mask = null;
+        if (p > 0f)
+        {
+            mask = AllocLike(x);
+            rng!.FillDropoutMask(Val(mask), p, 1f / (1f - p)); // the whole tensor in one draw, as Dropout always has
+        }
+        var a = new ActivationSpans
+        {
+            Cols = c,
+            Normalised = norm,
+            Eps = eps,
+            X = Val(x),
+            Weight = Values(weight),
+            Bias = Values(bias),
+            Beta = Values(beta),
+            Mask = Values(mask),
+            H = Values(h),
+            Rstd = Values(rstd),
+            S = Values(s),
+            Y = Val(o),
+        };
+        if (Vector512.IsHardwareAccelerated) ActivationKernel<Vector512<float>, Lanes512>.ForwardRows(ref a);
+        else if (Vector256.IsHardwareAccelerated) ActivationKernel<Vector256<float>, Lanes256>.ForwardRows(ref a);
+        else if (Vector128.IsHardwareAccelerated) ActivationKernel<Vector128<float>, Lanes128>.ForwardRows(ref a);
+        else ActivationKernel<float, Lanes1>.ForwardRows(ref a);
+        if (track)
+        {
+            ref var n = ref Record(Op.Activation, o, x, weight, bias);
+            n.D = beta;
+            n.Aux = h;
+            n.Aux2 = rstd;
+            n.Aux3 = s;
+            n.Aux4 = mask;
+            n.I0 = norm ? 1 : 0;
+        }
+        return o;
+    }
+
+    private void CheckRowVector(Tensor? v, int cols, string what, Tensor x)
+    {
+        if (v is null) return;
+        Use(v);
+        if (v.Length != cols) throw new ArgumentException($"{what} {v.ShapeString} does not match rows of {x.ShapeString}");
+    }
+
+    private static Span<float> Values(Tensor? t) => t is null ? default : Val(t);
+
+    private void ActivationBackward(ref Node n)
+    {
+        var x = n.A;
+        var weight = n.B;
+        var bias = n.C;
+        var beta = n.D;
+        var norm = n.I0 != 0;
+        var a = new ActivationSpans
+        {
+            Cols = x.Cols,
+            Normalised = norm,
+            X = Val(x),
+            Weight = Values(weight),
+            Bias = Values(bias),
+            Beta = Values(beta),
+            Mask = Values(n.Aux4),
+            H = Values(n.Aux),
+            Rstd = Values(n.Aux2),
+            S = Values(n.Aux3),
+            G = OutGrad(ref n),
+            Gw = weight is { requiresGrad: true } ? GradOf(weight) : default,
+            Gb = bias is { requiresGrad: true } ? GradOf(bias) : default,
+            Gbeta = beta is { requiresGrad: true } ? GradOf(beta) : default,
+        };
+        // x last: if it aliases a parameter, that one's GradOf already started this pass and x accumulates.
+        if (x.requiresGrad)
+        {
+            a.Gx = GradForWrite(x, out a.AccumulateGx);
+            if (norm) a.Dh = ScratchA(x.Cols);
+        }
+        if (a.Gx.IsEmpty && a.Gw.IsEmpty && a.Gb.IsEmpty && a.Gbeta.IsEmpty) return;
+        if (Vector512.IsHardwareAccelerated) ActivationKernel<Vector512<float>, Lanes512>.BackwardRows(ref a);
+        else if (Vector256.IsHardwareAccelerated) ActivationKernel<Vector256<float>, Lanes256>.BackwardRows(ref a);
+        else if (Vector128.IsHardwareAccelerated) ActivationKernel<Vector128<float>, Lanes128>.BackwardRows(ref a);
+        else ActivationKernel<float, Lanes1>.BackwardRows(ref a);
+    }
+
+    /// <summary>The gradient of <paramref name="t"/> for an op that writes every element of it: a tape tensor that
+    /// this backward pass has not touched yet is handed out uncleared and <paramref name="accumulate"/> is false (the
+    /// caller overwrites it, saving the clear); otherwise as <see cref="GradOf"/>, to accumulate into.</summary>
+    private Span<float> GradForWrite(Tensor t, out bool accumulate)
+    {
+        var g = t.GradBuffer();
+        accumulate = t.owner is null || t.gradGeneration == BackwardGeneration;
+        if (t.owner is not null) t.gradGeneration = BackwardGeneration;
+        return g.AsSpan(0, t.Length);
+    }
+
+    /// <summary>Operands of one activation op over whole tensors. Per element: X, H, S, Mask, Y, G, Gx; per column
+    /// (row-length vectors): Weight, Bias, Beta and their gradients, and the Dh scratch row; per row: Rstd. An empty
+    /// Beta means no Swish stage, an empty Mask no Dropout; empty outputs are not written.</summary>
+    private ref struct ActivationSpans
+    {
+        public int Cols;
+        public bool Normalised;
+        public float Eps;
+        public ReadOnlySpan<float> X, Weight, Bias, Beta, Mask;
+        public Span<float> H, Rstd, S, Y;
+        public ReadOnlySpan<float> G;
+        public Span<float> Gx, Gw, Gb, Gbeta, Dh;
+        public bool AccumulateGx;
+    }
+
+    /// <summary>A stage of the op known when the kernel is compiled.</summary>
+    private interface IStage
+    {
+        static abstract bool On { get; }
+    }
+
+    private readonly struct StageOn : IStage
+    {
+        public static bool On => true;
+    }
+
+    private readonly struct StageOff : IStage
+    {
+        public static bool On => false;
+    }
+
+    /// <summary>The activation row kernels at one width <typeparamref name="TVec"/>; row tails run the same code at
+    /// width one (<see cref="Lanes1"/>).</summary>
+    private static class ActivationKernel<TVec, TL>
+        where TVec : struct
+        where TL : ILanes<TVec>
+    {
+        /// <summary>Per row: mean and rstd = 1/sqrt(biased variance + eps) in two passes (as torch.nn.LayerNorm), then
+        /// h = (x - mean) rstd, z = h w + b, s = σ(β z), y = z s · mask in one pass.</summary>
+        public static void ForwardRows(ref ActivationSpans a)
+        {
+            var c = a.Cols;
+            var v = c - c % TL.Count;
+            var rows = a.X.Length / c;
+            for (var i = 0; i < rows; i++)
+            {
+                var at = i * c;
+                float mean = 0f, rstd = 0f;
+                if (a.Normalised)
+                {
+                    var row = a.X.Slice(at, c);
+                    mean = (Sum(row, 0, v) + ActivationKernel<float, Lanes1>.Sum(row, v, c)) / c;
+                    var sq = SquaredDeviations(row, 0, v, mean) + ActivationKernel<float, Lanes1>.SquaredDeviations(row, v, c, mean);
+                    rstd = 1f / MathF.Sqrt(sq / c + a.Eps);
+                    if (!a.Rstd.IsEmpty) a.Rstd[i] = rstd;
+                }
+                ForwardRow(ref a, at, 0, v, mean, rstd);
+                if (v < c) ActivationKernel<float, Lanes1>.ForwardRow(ref a, at, v, c, mean, rstd);
+            }
+        }
+
+        private static float Sum(ReadOnlySpan<float> x, int start, int stop)
+        {
+            var acc = TL.Splat(0f);
+            for (var j = start; j < stop; j += TL.Count) acc = TL.Add(acc, TL.Load(x, j));
+            return TL.Sum(acc);
+        }
+
+        private static float SquaredDeviations(ReadOnlySpan<float> x, int start, int stop, float mean)
+        {
+            var acc = TL.Splat(0f);
+            var m = TL.Splat(mean);
+            for (var j = start; j < stop; j += TL.Count)
+            {
+                var d = TL.Subtract(TL.Load(x, j), m);
+                acc = TL.Add(acc, TL.Multiply(d, d));
+            }
+            return TL.Sum(acc);
+        }
+
+        /// <summary>Columns [start, stop) of the row at offset <paramref name="at"/>; stop - start a multiple of the width.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void ForwardRow(ref ActivationSpans a, int at, int start, int stop, float mean, float rstd)
+        {
+            ReadOnlySpan<float> x = a.X, w = a.Weight, b = a.Bias, beta = a.Beta, mask = a.Mask;
+            Span<float> h = a.H, s = a.S, y = a.Y;
+            var norm = a.Normalised;
+            var meanV = TL.Splat(mean);
+            var rstdV = TL.Splat(rstd);
+            for (var j = start; j < stop; j += TL.Count)
+            {
+                var k = at + j;
+                var z = TL.Load(x, k);
+                if (norm)
+                {
+                    z = TL.Multiply(TL.Subtract(z, meanV), rstdV);
+                    if (!h.IsEmpty) TL.Store(z, h, k);
+                    if (!w.IsEmpty) z = TL.Multiply(z, TL.Load(w, j));
+                    if (!b.IsEmpty) z = TL.Add(z, TL.Load(b, j));
+                }
+                if (!beta.IsEmpty)
+                {
+                    var sj = Logistic.Of<TVec, TL>(TL.Multiply(z, TL.Load(beta, j)));
+                    if (!s.IsEmpty) TL.Store(sj, s, k);
+                    z = TL.Multiply(z, sj);
+                }
+                if (!mask.IsEmpty) z = TL.Multiply(z, TL.Load(mask, k));
+                TL.Store(z, y, k);
+            }
+        }
+
+        /// <summary>Per row, from the output gradient g: d = g · mask; Swish with t = z s (1 - s): dβ += d z t,
+        /// d ← d (s + β t); LayerNorm: dw += d h, db += d, dh = d w, then dx = rstd (dh - mean(dh) - h mean(dh h)).
+        /// z is recomputed from h (the same float operations as forward), not stored.</summary>
+        public static void BackwardRows(ref ActivationSpans a)
+        {
+            // Stages as type arguments: each variant is compiled without the others' branches and live spans, which
+            // otherwise spill the loop's registers.
+            var swish = !a.Beta.IsEmpty;
+            if (a.Normalised)
+            {
+                if (swish) BackwardRows<StageOn, StageOn>(ref a);
+                else BackwardRows<StageOn, StageOff>(ref a);
+            }
+            else if (swish) BackwardRows<StageOff, StageOn>(ref a);
+            else BackwardRows<StageOff, StageOff>(ref a);
+        }
+
+        private static void BackwardRows<TNorm, TSwish>(ref ActivationSpans a) where TNorm : IStage where TSwish : IStage
+        {
+            var c = a.Cols;
+            var v = c - c % TL.Count;
+            var rows = a.X.Length / c;
+            var inputPass = TNorm.On && !a.Gx.IsEmpty;
+            for (var i = 0; i < rows; i++)
+            {
+                var at = i * c;
+                float sum = 0f, sumH = 0f;
+                BackwardRow<TNorm, TSwish>(ref a, at, 0, v, ref sum, ref sumH);
+                if (v < c) ActivationKernel<float, Lanes1>.BackwardRow<TNorm, TSwish>(ref a, at, v, c, ref sum, ref sumH);
+                if (!inputPass) continue;
+                var rstd = a.Rstd[i];
+                NormalisedInputRow(ref a, at, 0, v, sum / c, sumH / c, rstd);
+                if (v < c) ActivationKernel<float, Lanes1>.NormalisedInputRow(ref a, at, v, c, sum / c, sumH / c, rstd);
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void BackwardRow<TNorm, TSwish>(ref ActivationSpans a, int at, int start, int stop, ref float sum, ref float sumH)
+            where TNorm : IStage where TSwish : IStage
+        {
+            ReadOnlySpan<float> g = a.G, x = a.X, w = a.Weight, b = a.Bias, beta = a.Beta, mask = a.Mask, h = a.H, s = a.S;
+            Span<float> gx = a.Gx, gw = a.Gw, gb = a.Gb, gbeta = a.Gbeta, dhRow = a.Dh;
+            var norm = TNorm.On;
+            var accumulate = a.AccumulateGx;
+            var one = TL.Splat(1f);
+            var vs = TL.Splat(0f);
+            var vsh = TL.Splat(0f);
+            for (var j = start; j < stop; j += TL.Count)
+            {
+                var k = at + j;
+                var d = TL.Load(g, k);
+                if (!mask.IsEmpty) d = TL.Multiply(d, TL.Load(mask, k));
+                var hj = default(TVec);
+                if (TSwish.On)
+                {
+                    TVec z;
+                    if (norm)
+                    {
+                        hj = TL.Load(h, k);
+                        z = hj;
+                        if (!w.IsEmpty) z = TL.Multiply(z, TL.Load(w, j));
+                        if (!b.IsEmpty) z = TL.Add(z, TL.Load(b, j));
+                    }
+                    else z = TL.Load(x, k);
+                    var sj = TL.Load(s, k);
+                    var t = TL.Multiply(TL.Multiply(z, sj), TL.Subtract(one, sj));
+                    if (!gbeta.IsEmpty) TL.Store(TL.Add(TL.Load(gbeta, j), TL.Multiply(TL.Multiply(d, z), t)), gbeta, j);
+                    d = TL.Multiply(d, TL.Add(sj, TL.Multiply(TL.Load(beta, j), t)));
+                }
+                else if (norm) hj = TL.Load(h, k);
+                if (norm)
+                {
+                    if (!gw.IsEmpty) TL.Store(TL.Add(TL.Load(gw, j), TL.Multiply(d, hj)), gw, j);
+                    if (!gb.IsEmpty) TL.Store(TL.Add(TL.Load(gb, j), d), gb, j);
+                    var dh = w.IsEmpty ? d : TL.Multiply(d, TL.Load(w, j));
+                    vs = TL.Add(vs, dh);
+                    vsh = TL.Add(vsh, TL.Multiply(dh, hj));
+                    if (!dhRow.IsEmpty) TL.Store(dh, dhRow, j);
+                }
+                else if (!gx.IsEmpty) TL.Store(accumulate ? TL.Add(TL.Load(gx, k), d) : d, gx, k);
+            }
+            sum += TL.Sum(vs);
+            sumH += TL.Sum(vsh);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void NormalisedInputRow(ref ActivationSpans a, int at, int start, int stop, float meanDh, float meanDhH, float rstd)
+        {
+            ReadOnlySpan<float> h = a.H, dhRow = a.Dh;
+            var gx = a.Gx;
+            var accumulate = a.AccumulateGx;
+            var meanV = TL.Splat(meanDh);
+            var meanHV = TL.Splat(meanDhH);
+            var rstdV = TL.Splat(rstd);
+            for (var j = start; j < stop; j += TL.Count)
+            {
+                var k = at + j;
+                var d = TL.Multiply(TL.Subtract(TL.Subtract(TL.Load(dhRow, j), meanV), TL.Multiply(TL.Load(h, k), meanHV)), rstdV);
+                TL.Store(accumulate ? TL.Add(d, TL.Load(gx, k)) : d, gx, k);
+            }
+        }
+    }
+}
