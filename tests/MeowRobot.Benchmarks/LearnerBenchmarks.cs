@@ -1,7 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using MeowRobot.Learner;
 using MeowRobot.Tensors;
-using MeowRobot.Tensors.Kernels;
 
 namespace MeowRobot.Benchmarks;
 
@@ -20,17 +19,17 @@ public class LearnerBenchmarks
     [Params("11x3", "376x17")]
     public string Dims { get; set; } = "11x3";
 
+    /// <summary>Cores the update uses (<see cref="MeowOptions.Threads"/>: 2 splits the batch over both).</summary>
     [Params(1, 2)]
     public int Threads { get; set; } = 1;
 
     [GlobalSetup]
     public void Setup()
     {
-        Gemm.Threads = Threads;
         var parts = Dims.Split('x');
         int obsDim = int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), actDim = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
         var rng = new Rng(1);
-        update = new SoftQUpdate(new FlowPolicy(new FlowShape { ObsDim = obsDim, ActDim = actDim }, rng.Split()), new MeowOptions());
+        update = new SoftQUpdate(new FlowPolicy(new FlowShape { ObsDim = obsDim, ActDim = actDim }, rng.Split()), new MeowOptions { Threads = Threads });
         batch = new ReplayBatch(256, obsDim, actDim);
         rng.FillNormal(batch.Obs);
         rng.FillNormal(batch.NextObs);

@@ -31,9 +31,10 @@ public static class LearnCommand
         var save = new Option<FileInfo?>("--save") { Description = "write the final policy file here" };
         var quiet = new Option<bool>("--quiet") { Description = "print evaluations only, not every training episode" };
         var normalizeObs = new Option<bool>("--normalize-obs") { Description = "normalise observations with running statistics (saved with the policy)" };
+        var threads = new Option<int>("--threads") { Description = "cores each gradient update uses (1 or 2; 2 splits the batch, see MeowOptions.Threads)", DefaultValueFactory = _ => 1 };
         var rollouts = new Option<int>("--rollouts") { Description = "after training, run this many stochastic episodes and print each one's end" };
         var command = new Command("learn", "Train MEow in-process on a built-in task and report deterministic evaluations");
-        foreach (var o in new Option[] { task, model, steps, seed, envs, alpha, learningStarts, evalEvery, evalEpisodes, save, quiet, rollouts, normalizeObs }) command.Options.Add(o);
+        foreach (var o in new Option[] { task, model, steps, seed, envs, alpha, learningStarts, evalEvery, evalEpisodes, save, quiet, rollouts, normalizeObs, threads }) command.Options.Add(o);
         command.Validators.Add(r =>
         {
             if (r.GetValue(task) is { } t && !TaskCatalog.TryGet(t, out _))
@@ -43,9 +44,9 @@ public static class LearnCommand
         {
             var name = parse.GetValue(task)!;
             var numEnvs = parse.GetValue(envs);
-            if (parse.GetValue(steps) < 1 || numEnvs is not (>= 1 and <= 256))
+            if (parse.GetValue(steps) < 1 || numEnvs is not (>= 1 and <= 256) || parse.GetValue(threads) is not (1 or 2))
             {
-                Console.Error.WriteLine("learn: --steps must be ≥ 1 and --envs lie in 1..256");
+                Console.Error.WriteLine("learn: --steps must be ≥ 1, --envs lie in 1..256 and --threads be 1 or 2");
                 return Task.FromResult(2);
             }
             var runSeed = parse.GetValue(seed);
@@ -61,6 +62,7 @@ public static class LearnCommand
                 EvalEvery = parse.GetValue(evalEvery) ?? options.EvalEvery,
                 EvalEpisodes = parse.GetValue(evalEpisodes) ?? options.EvalEpisodes,
                 NormalizeObservations = parse.GetValue(normalizeObs),
+                Threads = parse.GetValue(threads),
             };
             var inv = CultureInfo.InvariantCulture;
             Console.WriteLine(string.Create(inv, $"task: {name} seed: {runSeed} envs: {numEnvs} steps: {parse.GetValue(steps)} alpha: {shape.Alpha} tau: {options.Tau} gamma: {options.Gamma} learning_starts: {options.LearningStarts} sigma: [{shape.SigmaMin}, {shape.SigmaMax}]"));

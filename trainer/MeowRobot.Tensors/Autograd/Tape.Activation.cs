@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using MeowRobot.Bridge.Numerics;
+using MeowRobot.Tensors.Kernels;
 
 namespace MeowRobot.Tensors;
 
@@ -98,7 +99,8 @@ public sealed partial class Tape
         // x last: if it aliases a parameter, that one's GradOf already started this pass and x accumulates.
         if (x.requiresGrad)
         {
-            a.Gx = GradForWrite(x, out a.AccumulateGx);
+            a.Gx = GradOf(x, out var overwrite);
+            a.AccumulateGx = !overwrite;
             if (norm) a.Dh = ScratchA(x.Cols);
         }
         if (a.Gx.IsEmpty && a.Gw.IsEmpty && a.Gb.IsEmpty && a.Gbeta.IsEmpty) return;
@@ -106,17 +108,6 @@ public sealed partial class Tape
         else if (Vector256.IsHardwareAccelerated) ActivationKernel<Vector256<float>, Lanes256>.BackwardRows(ref a);
         else if (Vector128.IsHardwareAccelerated) ActivationKernel<Vector128<float>, Lanes128>.BackwardRows(ref a);
         else ActivationKernel<float, Lanes1>.BackwardRows(ref a);
-    }
-
-    /// <summary>The gradient of <paramref name="t"/> for an op that writes every element of it: a tape tensor that
-    /// this backward pass has not touched yet is handed out uncleared and <paramref name="accumulate"/> is false (the
-    /// caller overwrites it, saving the clear); otherwise as <see cref="GradOf"/>, to accumulate into.</summary>
-    private Span<float> GradForWrite(Tensor t, out bool accumulate)
-    {
-        var g = t.GradBuffer();
-        accumulate = t.owner is null || t.gradGeneration == BackwardGeneration;
-        if (t.owner is not null) t.gradGeneration = BackwardGeneration;
-        return g.AsSpan(0, t.Length);
     }
 
     /// <summary>Operands of one activation op over whole tensors. Per element: X, H, S, Mask, Y, G, Gx; per column
@@ -132,22 +123,6 @@ public sealed partial class Tape
         public ReadOnlySpan<float> G;
         public Span<float> Gx, Gw, Gb, Gbeta, Dh;
         public bool AccumulateGx;
-    }
-
-    /// <summary>A stage of the op known when the kernel is compiled.</summary>
-    private interface IStage
-    {
-        static abstract bool On { get; }
-    }
-
-    private readonly struct StageOn : IStage
-    {
-        public static bool On => true;
-    }
-
-    private readonly struct StageOff : IStage
-    {
-        public static bool On => false;
     }
 
     /// <summary>The activation row kernels at one width <typeparamref name="TVec"/>; row tails run the same code at
@@ -240,14 +215,14 @@ public sealed partial class Tape
             var swish = !a.Beta.IsEmpty;
             if (a.Normalised)
             {
-                if (swish) BackwardRows<StageOn, StageOn>(ref a);
-                else BackwardRows<StageOn, StageOff>(ref a);
+                if (swish) BackwardRows<FlagOn, FlagOn>(ref a);
+                else BackwardRows<FlagOn, FlagOff>(ref a);
             }
-            else if (swish) BackwardRows<StageOff, StageOn>(ref a);
-            else BackwardRows<StageOff, StageOff>(ref a);
+            else if (swish) BackwardRows<FlagOff, FlagOn>(ref a);
+            else BackwardRows<FlagOff, FlagOff>(ref a);
         }
 
-        private static void BackwardRows<TNorm, TSwish>(ref ActivationSpans a) where TNorm : IStage where TSwish : IStage
+        private static void BackwardRows<TNorm, TSwish>(ref ActivationSpans a) where TNorm : ICompileTimeFlag where TSwish : ICompileTimeFlag
         {
             var c = a.Cols;
             var v = c - c % TL.Count;
@@ -268,7 +243,7 @@ public sealed partial class Tape
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void BackwardRow<TNorm, TSwish>(ref ActivationSpans a, int at, int start, int stop, ref float sum, ref float sumH)
-            where TNorm : IStage where TSwish : IStage
+            where TNorm : ICompileTimeFlag where TSwish : ICompileTimeFlag
         {
             ReadOnlySpan<float> g = a.G, x = a.X, w = a.Weight, b = a.Bias, beta = a.Beta, mask = a.Mask, h = a.H, s = a.S;
             Span<float> gx = a.Gx, gw = a.Gw, gb = a.Gb, gbeta = a.Gbeta, dhRow = a.Dh;

@@ -265,11 +265,11 @@ public static unsafe partial class Gemm
                 // A panel at most 16 wide, or at most 4 rows left, need only part of the tile: half the FMAs each.
                 if (tile.Rows > 4)
                 {
-                    if (w > 16) Kernel<Tile8x32>(kc, a, job.ARowStride, job.AKStride, panel, bias, c, job.Ldc, job.Load, in tile);
-                    else Kernel<Tile8x16>(kc, a, job.ARowStride, job.AKStride, panel, bias, c, job.Ldc, job.Load, in tile);
+                    if (w > 16) Kernel<FlagOn, FlagOn>(kc, a, job.ARowStride, job.AKStride, panel, bias, c, job.Ldc, job.Load, in tile);
+                    else Kernel<FlagOff, FlagOn>(kc, a, job.ARowStride, job.AKStride, panel, bias, c, job.Ldc, job.Load, in tile);
                 }
-                else if (w > 16) Kernel<Tile4x32>(kc, a, job.ARowStride, job.AKStride, panel, bias, c, job.Ldc, job.Load, in tile);
-                else Kernel<Tile4x16>(kc, a, job.ARowStride, job.AKStride, panel, bias, c, job.Ldc, job.Load, in tile);
+                else if (w > 16) Kernel<FlagOn, FlagOff>(kc, a, job.ARowStride, job.AKStride, panel, bias, c, job.Ldc, job.Load, in tile);
+                else Kernel<FlagOff, FlagOff>(kc, a, job.ARowStride, job.AKStride, panel, bias, c, job.Ldc, job.Load, in tile);
             }
         }
     }
@@ -281,49 +281,20 @@ public static unsafe partial class Gemm
         public Vector512<float> Left, Right;
     }
 
-    /// <summary>Which part of the 8×32 register tile a kernel computes: both 16-column halves or the left one, all 8 rows
-    /// or the top 4. A type argument, so each kernel is compiled without the dead part.</summary>
-    private interface ITileShape
-    {
-        static abstract bool Both { get; }
-        static abstract bool Tall { get; }
-    }
-
-    private struct Tile8x32 : ITileShape
-    {
-        public static bool Both => true;
-        public static bool Tall => true;
-    }
-
-    private struct Tile8x16 : ITileShape
-    {
-        public static bool Both => false;
-        public static bool Tall => true;
-    }
-
-    private struct Tile4x32 : ITileShape
-    {
-        public static bool Both => true;
-        public static bool Tall => false;
-    }
-
-    private struct Tile4x16 : ITileShape
-    {
-        public static bool Both => false;
-        public static bool Tall => false;
-    }
-
     /// <summary>
     /// One 8×32 tile (or its 8×16, 4×32 or 4×16 part) over a k block: starts from C (<paramref name="load"/>) plus the bias (zero when none),
     /// adds the panel product, stores the valid columns. Rows past <see cref="TileEdge.Rows"/> alias row 0 in A and C:
     /// they recompute row 0 bit for bit and store the same values there, so the tile needs no per-row branches.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel<TTile>(int kc, float* a, nint rs, nint ks, float* b, float* bias, float* c, nint ldc, bool load, in TileEdge tile)
-        where TTile : struct, ITileShape
+    /// <typeparam name="TBoth">Both 16-column halves of the tile, or only the left one (panels at most 16 wide).</typeparam>
+    /// <typeparam name="TTall">All 8 rows, or the top 4 (at most 4 rows left).</typeparam>
+    private static void Kernel<TBoth, TTall>(int kc, float* a, nint rs, nint ks, float* b, float* bias, float* c, nint ldc, bool load, in TileEdge tile)
+        where TBoth : struct, ICompileTimeFlag
+        where TTall : struct, ICompileTimeFlag
     {
-        var both = TTile.Both;
-        var tall = TTile.Tall;
+        var both = TBoth.On;
+        var tall = TTall.On;
         var rows = tile.Rows;
         var left = tile.Left;
         var right = tile.Right;
