@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using MeowRobot.Bridge.Sim;
 using MeowRobot.Tasks;
 
@@ -5,14 +6,24 @@ namespace MeowRobot.Learner.Tests;
 
 public sealed class CheckpointTests
 {
-    // Dropout 0: the dropout masks' generators live inside the tensor engine's Dropout modules, outside the checkpoint.
-    private static readonly FlowShape Shape = new() { ObsDim = 3, ActDim = 1, Hidden = 8, ShiftHidden = 8, Dropout = 0f };
-    private static readonly MeowOptions Options = new() { Seed = 2, BatchSize = 16, LearningStarts = 40, BufferCapacity = 500, NormalizeObservations = true };
+    // The default shape: Dropout 0.1 in the couplings, so updates draw masks from the dropout streams.
+    private static readonly FlowShape Shape = new() { ObsDim = 3, ActDim = 1, Hidden = 8, ShiftHidden = 8 };
+    private const int RngStateBytes = 4 * 8 + 1 + 8;
 
-    private static (MeowLearner Learner, LocalVectorEnv Env) NewLearner()
+    private static MeowOptions Options(int threads) =>
+        new() { Seed = 2, BatchSize = 16, LearningStarts = 40, BufferCapacity = 500, NormalizeObservations = true, Threads = threads };
+
+    private static (MeowLearner Learner, LocalVectorEnv Env) NewLearner(int threads = 1)
     {
         var env = new LocalVectorEnv(() => TaskCatalog.Create("pendulum"), 1);
-        return (new MeowLearner(Shape, Options, env), env);
+        return (new MeowLearner(Shape, Options(threads), env), env);
+    }
+
+    private static byte[] Save(MeowLearner learner)
+    {
+        using var saved = new MemoryStream();
+        learner.SaveCheckpoint(saved);
+        return saved.ToArray();
     }
 
     private static List<float> Losses(MeowLearner learner, long until)
@@ -25,29 +36,117 @@ public sealed class CheckpointTests
         return losses;
     }
 
+    private static int[] Bits(ReadOnlySpan<float> values) => MemoryMarshal.Cast<float, int>(values).ToArray();
+
+    private static RngState[] States(IEnumerable<Rng> streams) => streams.Select(s => s.State).ToArray();
+
+    private static RngState[] ReplicaStates(MeowLearner learner) => States(learner.Update.ReplicaDropoutStreams().SelectMany(r => r));
+
+    private static void AssertSameNetwork(FlowPolicy expected, FlowPolicy actual)
+    {
+        var (e, a) = (expected.StateEntries(), actual.StateEntries());
+        Assert.Equal(e.Count, a.Count);
+        for (var i = 0; i < e.Count; i++) Assert.True(Bits(e[i].Tensor.Values).AsSpan().SequenceEqual(Bits(a[i].Tensor.Values)), e[i].Name);
+    }
+
+    private static void AssertSameState(MeowLearner expected, MeowLearner actual)
+    {
+        AssertSameNetwork(expected.Policy, actual.Policy);
+        AssertSameNetwork(expected.Update.Target, actual.Update.Target);
+        var (e, a) = (expected.Update.Adam.States, actual.Update.Adam.States);
+        for (var i = 0; i < e.Count; i++)
+        {
+            Assert.Equal(e[i].Step, a[i].Step);
+            Assert.Equal(Bits(e[i].ExpAvg), Bits(a[i].ExpAvg));
+            Assert.Equal(Bits(e[i].ExpAvgSq), Bits(a[i].ExpAvgSq));
+        }
+        Assert.Equal(States(expected.Policy.DropoutStreams()), States(actual.Policy.DropoutStreams()));
+        Assert.Equal(ReplicaStates(expected), ReplicaStates(actual));
+    }
+
+    /// <summary>Where the dropout streams lie in a version-2 checkpoint: [start, end), and how many per network.</summary>
+    private static (int Start, int End, int PerNetwork) DropoutSection(byte[] checkpoint)
+    {
+        using var r = new BinaryReader(new MemoryStream(checkpoint));
+        r.ReadString(); // magic
+        Assert.Equal(2, r.ReadInt32()); // version
+        r.ReadBytes(4 + 4 + 8 + 8 + 2 * RngStateBytes); // dimensions, env steps, updates, action and replay generators
+        var start = (int)r.BaseStream.Position;
+        var perNetwork = r.ReadInt32();
+        r.ReadBytes(perNetwork * RngStateBytes);
+        var replicas = r.ReadInt32();
+        r.ReadBytes(replicas * perNetwork * RngStateBytes);
+        return (start, (int)r.BaseStream.Position, perNetwork);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void A_resumed_learner_continues_bit_for_bit_with_dropout_on(int threads)
+    {
+        var (original, env1) = NewLearner(threads);
+        using var _1 = env1;
+        var (resumed, env2) = NewLearner(threads);
+        using var _2 = env2;
+        var constructed = States(resumed.Policy.DropoutStreams());
+        var constructedReplicas = ReplicaStates(resumed);
+        original.Run(100);
+        var checkpoint = Save(original);
+        Assert.Equal(threads - 1, resumed.Update.ReplicaDropoutStreams().Count);
+        Assert.NotEqual(constructed, States(original.Policy.DropoutStreams())); // masks were drawn
+        if (threads > 1) Assert.NotEqual(constructedReplicas, ReplicaStates(original));
+
+        // A resumed run starts new episodes; so does the uninterrupted one here, through its own checkpoint, so that
+        // both then collect the same transitions.
+        original.LoadCheckpoint(new MemoryStream(checkpoint));
+        resumed.LoadCheckpoint(new MemoryStream(checkpoint));
+        Assert.Equal(100, resumed.EnvSteps);
+        AssertSameState(original, resumed);
+
+        Assert.Equal(Losses(original, 180), Losses(resumed, 180));
+        AssertSameState(original, resumed);
+    }
+
     [Fact]
-    public void A_resumed_learner_continues_exactly_as_the_original()
+    public void A_version_1_checkpoint_loads_with_the_dropout_streams_as_constructed()
     {
         var (original, env1) = NewLearner();
         using var _1 = env1;
-        original.Run(100);
-        using var saved = new MemoryStream();
-        original.SaveCheckpoint(saved);
+        original.Run(60);
+        var v2 = Save(original);
+        var (start, end, _) = DropoutSection(v2);
+        var v1 = v2[..start].Concat(v2[end..]).ToArray(); // version 1: the same layout without the dropout streams
+        BitConverter.TryWriteBytes(v1.AsSpan(1 + "MEOWCKPT".Length), 1);
 
         var (resumed, env2) = NewLearner();
         using var _2 = env2;
-        saved.Position = 0;
-        resumed.LoadCheckpoint(saved);
-        Assert.Equal(100, resumed.EnvSteps);
-        Assert.Equal(original.Buffer.Count, resumed.Buffer.Count);
+        var constructed = States(resumed.Policy.DropoutStreams());
+        resumed.LoadCheckpoint(new MemoryStream(v1));
+        Assert.Equal(60, resumed.EnvSteps);
+        AssertSameNetwork(original.Policy, resumed.Policy);
+        Assert.Equal(constructed, States(resumed.Policy.DropoutStreams()));
+        resumed.Run(80);
+        Assert.Equal(80, resumed.EnvSteps);
+    }
 
-        // Both start new episodes from the same seeds, so everything that follows matches bit for bit.
-        var fresh = new MemoryStream();
-        original.SaveCheckpoint(fresh);
-        fresh.Position = 0;
-        original.LoadCheckpoint(fresh);
-        Assert.Equal(Losses(original, 160), Losses(resumed, 160));
-        Assert.Equal(original.Policy.StateDict()["prior.log_scale.net.0.weight"], resumed.Policy.StateDict()["prior.log_scale.net.0.weight"]);
+    [Fact]
+    public void A_checkpoint_of_another_thread_count_loads_without_the_replica_streams()
+    {
+        var (two, env1) = NewLearner(threads: 2);
+        using var _1 = env1;
+        two.Run(60);
+        var fromTwo = Save(two);
+        var (one, env2) = NewLearner(threads: 1);
+        using var _2 = env2;
+        one.LoadCheckpoint(new MemoryStream(fromTwo));
+        Assert.Equal(States(two.Policy.DropoutStreams()), States(one.Policy.DropoutStreams()));
+
+        var (other, env3) = NewLearner(threads: 2);
+        using var _3 = env3;
+        var constructed = ReplicaStates(other);
+        other.LoadCheckpoint(new MemoryStream(Save(one)));
+        Assert.Equal(States(two.Policy.DropoutStreams()), States(other.Policy.DropoutStreams()));
+        Assert.Equal(constructed, ReplicaStates(other));
     }
 
     [Fact]
@@ -56,17 +155,75 @@ public sealed class CheckpointTests
         var (learner, env) = NewLearner();
         using var _ = env;
         learner.Run(60);
-        using var saved = new MemoryStream();
-        learner.SaveCheckpoint(saved);
-        var bytes = saved.ToArray();
+        var bytes = Save(learner);
 
         var (other, env2) = NewLearner();
         using var _2 = env2;
-        Assert.Throws<InvalidDataException>(() => other.LoadCheckpoint(new MemoryStream(bytes[..(bytes.Length / 2)])));
+        var (_, dropoutEnd, _) = DropoutSection(bytes);
+        for (var length = 0; length < bytes.Length; length += length < dropoutEnd + 64 ? 1 : 97)
+            Assert.Throws<InvalidDataException>(() => other.LoadCheckpoint(new MemoryStream(bytes[..length])));
         Assert.Throws<InvalidDataException>(() => other.LoadCheckpoint(new MemoryStream("not a checkpoint at all"u8.ToArray())));
 
         using var wide = new LocalVectorEnv(() => TaskCatalog.Create("multigoal"), 1);
-        var mismatched = new MeowLearner(Shape with { ObsDim = wide.Spec.ObsDim, ActDim = wide.Spec.ActDim }, Options, wide);
+        var mismatched = new MeowLearner(Shape with { ObsDim = wide.Spec.ObsDim, ActDim = wide.Spec.ActDim }, Options(1), wide);
         Assert.Throws<InvalidDataException>(() => mismatched.LoadCheckpoint(new MemoryStream(bytes)));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(3)]
+    [InlineData(int.MaxValue)]
+    public void Versions_this_build_does_not_read_are_refused(int version)
+    {
+        var (learner, env) = NewLearner();
+        using var _ = env;
+        var bytes = Save(learner);
+        BitConverter.TryWriteBytes(bytes.AsSpan(1 + "MEOWCKPT".Length), version);
+        var e = Assert.Throws<InvalidDataException>(() => learner.LoadCheckpoint(new MemoryStream(bytes)));
+        Assert.Contains($"version {version}", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(1, 0)]
+    [InlineData(-1, 0)]
+    [InlineData(int.MaxValue, 0)]
+    [InlineData(int.MinValue, 0)]
+    [InlineData(0, -1)]
+    [InlineData(0, int.MaxValue)]
+    public void Dropout_stream_counts_that_do_not_fit_are_refused(int streamsOff, int replicas)
+    {
+        var (learner, env) = NewLearner();
+        using var _ = env;
+        learner.Run(60);
+        var bytes = Save(learner);
+        var (start, _, perNetwork) = DropoutSection(bytes);
+        Assert.Equal(learner.Policy.DropoutStreams().Count, perNetwork);
+        BitConverter.TryWriteBytes(bytes.AsSpan(start), unchecked(perNetwork + streamsOff));
+        BitConverter.TryWriteBytes(bytes.AsSpan(start + 4 + perNetwork * RngStateBytes), replicas);
+        var e = Assert.Throws<InvalidDataException>(() => learner.LoadCheckpoint(new MemoryStream(bytes)));
+        if (streamsOff != 0) Assert.Contains("dropout streams", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Corrupted_checkpoints_load_or_are_refused_never_anything_else()
+    {
+        var (learner, env) = NewLearner();
+        using var _ = env;
+        learner.Run(60);
+        var bytes = Save(learner);
+        var rng = new Rng(7);
+        int Below(int n) => (int)(rng.NextUInt64() % (ulong)n);
+        for (var trial = 0; trial < 400; trial++)
+        {
+            var corrupted = (byte[])bytes.Clone();
+            for (var k = 1 + Below(3); k > 0; k--) corrupted[Below(corrupted.Length)] = (byte)Below(256);
+            try
+            {
+                learner.LoadCheckpoint(new MemoryStream(corrupted));
+            }
+            catch (InvalidDataException)
+            {
+            }
+        }
     }
 }

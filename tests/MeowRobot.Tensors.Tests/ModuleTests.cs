@@ -117,6 +117,28 @@ public class ModuleTests
         Assert.NotEqual(a, mlp.Forward(tape, x).ToArray());
     }
 
+    [Fact]
+    public void Dropout_streams_are_listed_in_module_order_and_fix_the_masks()
+    {
+        var rng = new Rng(1);
+        Mlp first = new([4, 16, 16, 2], rng, new MlpOptions { Dropout = 0.5f }), second = new([2, 8, 1], rng, new MlpOptions { Dropout = 0f });
+        var model = new Sequential(first, second);
+        var expected = first.Net.Layers.Concat(second.Net.Layers).OfType<Dropout>().Select(d => d.Stream).ToArray();
+        Assert.Equal(3, expected.Length);
+        var streams = model.DropoutStreams();
+        Assert.Equal(expected.Length, streams.Count);
+        for (var i = 0; i < expected.Length; i++) Assert.Same(expected[i], streams[i]);
+
+        // The streams are all the randomness of a training-mode forward: their saved states replay its masks.
+        var saved = streams.Select(s => s.State).ToArray();
+        var tape = new Tape();
+        var x = tape.Full(8, 4, 1f);
+        var y = model.Forward(tape, x).ToArray();
+        Assert.NotEqual(y, model.Forward(tape, x).ToArray());
+        for (var i = 0; i < saved.Length; i++) streams[i].State = saved[i];
+        Assert.Equal(y, model.Forward(tape, x).ToArray());
+    }
+
     private static Dictionary<string, int[]> ReadSafetensorsHeader(string path)
     {
         var bytes = File.ReadAllBytes(path);

@@ -45,6 +45,10 @@ internal sealed class BatchShards : ISharedWork
         }
     }
 
+    /// <summary>The dropout streams of each replica's online network (shards 1…, in module order), for checkpoints. The
+    /// replicas' target networks stay in evaluation mode and never draw, so theirs are not state.</summary>
+    public IReadOnlyList<IReadOnlyList<Rng>> ReplicaDropoutStreams() => _shards.Skip(1).Select(s => s.Online.DropoutStreams()).ToArray();
+
     /// <summary>
     /// Runs <see cref="ShardBackward"/> on every shard and leaves the whole batch's gradient in
     /// <paramref name="parameters"/> (the primary online network's, cleared by the caller). Returns the summed loss and

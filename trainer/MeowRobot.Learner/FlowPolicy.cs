@@ -115,14 +115,22 @@ public sealed partial class FlowPolicy : Module
 
     /// <summary>
     /// The action's log-density without the prior's normaliser, [N, 1]: −½ Σ (z / σ(s))² − Σ log(1 − a² + ε), z the flow's
-    /// inverse of a. Q_k/α is this plus b_k(s); log π is this minus <see cref="LogNormalizer"/>. <paramref name="act"/> and
-    /// <paramref name="logSigma"/> may stack copies of the batch of <paramref name="obs"/> (see <see cref="Coupling.Forward"/>).
+    /// inverse of a. Q_k/α is this plus b_k(s); log π is this minus <see cref="LogNormalizer"/>. With
+    /// <paramref name="copies"/> &gt; 1 the couplings run on that many stacked copies of the batch (independent dropout
+    /// masks), [copies·N, 1]; the squash and σ, which have no dropout, run once and are repeated.
     /// </summary>
-    internal Tensor UnnormalizedLogDensity(Tape tape, Tensor obs, Tensor act, Tensor logSigma)
+    internal Tensor UnnormalizedLogDensity(Tape tape, Tensor obs, Tensor act, Tensor logSigma, int copies = 1)
     {
         var (u, logDet) = Squash.Inverse(tape, act);
+        var sigma = tape.Exp(logSigma);
+        if (copies > 1)
+        {
+            u = tape.RepeatRows(u, copies);
+            logDet = tape.RepeatRows(logDet, copies);
+            sigma = tape.RepeatRows(sigma, copies);
+        }
         var z = PullBack(tape, u, obs);
-        var quadratic = tape.Mul(tape.Sum(tape.Square(tape.Div(z, tape.Exp(logSigma))), 1), -0.5f);
+        var quadratic = tape.Mul(tape.Sum(tape.Square(tape.Div(z, sigma)), 1), -0.5f);
         return tape.Add(quadratic, logDet);
     }
 

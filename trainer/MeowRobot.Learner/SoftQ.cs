@@ -21,12 +21,12 @@ public sealed partial class FlowPolicy
     /// <summary>
     /// [Q1; Q2] as the official training step computes them, [2N, 1]: the flow runs on the doubled batch [a; a] so that in
     /// training mode Q1 (rows 0..N−1) and Q2 (rows N..2N−1) see independent dropout masks. What has no dropout runs once on
-    /// the N states: the prior, the shifts and the couplings' state-dependent first-layer parts.
+    /// the N states: the prior, the squash's inverse, the shifts and the couplings' state-dependent first-layer parts.
     /// </summary>
     public Tensor StackedSoftQ(Tape tape, Tensor obs, Tensor act)
     {
         var logSigma = Prior.LogSigma(tape, obs);
-        var density = UnnormalizedLogDensity(tape, obs, tape.RepeatRows(act, 2), tape.RepeatRows(logSigma, 2));
+        var density = UnnormalizedLogDensity(tape, obs, act, logSigma, copies: 2);
         var shifts = tape.Concat(0, Shift.Shift(tape, obs, 1), Shift.Shift(tape, obs, 2));
         return tape.Mul(tape.Add(density, shifts), Shape.Alpha);
     }

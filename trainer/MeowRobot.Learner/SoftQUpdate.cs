@@ -54,6 +54,10 @@ public sealed class SoftQUpdate
     /// <summary>The TD targets y of the latest update (one per batch row).</summary>
     public ReadOnlySpan<float> LastTarget => _target;
 
+    /// <summary>The dropout streams of the data-parallel replicas (none with one thread); see
+    /// <see cref="BatchShards.ReplicaDropoutStreams"/>.</summary>
+    internal IReadOnlyList<IReadOnlyList<Rng>> ReplicaDropoutStreams() => _shards.ReplicaDropoutStreams();
+
     public UpdateStats Step(ReplayBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);

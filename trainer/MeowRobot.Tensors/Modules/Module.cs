@@ -72,6 +72,15 @@ public abstract class Module
     /// <summary>The trainable tensors in state_dict order: what the optimiser, clipping and Polyak averaging take.</summary>
     public IReadOnlyList<Tensor> Parameters() => NamedParameters().Select(p => p.Tensor).ToArray();
 
+    /// <summary>The mask streams of every <see cref="Dropout"/> in this module tree, in module (state_dict) order: the
+    /// generator state outside the tensors, which a checkpoint needs for a resumed run to draw the same masks.</summary>
+    public IReadOnlyList<Rng> DropoutStreams()
+    {
+        var list = new List<Rng>();
+        CollectDropoutStreams(list);
+        return list;
+    }
+
     /// <summary>Copies of every state tensor by name (row-major values).</summary>
     public Dictionary<string, float[]> StateDict() => StateEntries().ToDictionary(e => e.Name, e => e.Tensor.ToArray(), StringComparer.Ordinal);
 
@@ -138,6 +147,12 @@ public abstract class Module
         foreach (var (name, t, trainable) in own)
             if (trainable || !trainableOnly) list.Add(new NamedTensor(prefix + name, t));
         foreach (var (name, m) in children) m.Collect(list, prefix + name + ".", trainableOnly);
+    }
+
+    private void CollectDropoutStreams(List<Rng> list)
+    {
+        if (this is Dropout dropout) list.Add(dropout.Stream);
+        foreach (var (_, m) in children) m.CollectDropoutStreams(list);
     }
 
     private void CheckName(string name)
