@@ -39,7 +39,7 @@ public interface ILanes<TVec>
     /// <summary>To the nearest integer, ties to even.</summary>
     static abstract TVec Round(TVec value);
 
-    /// <summary>2ⁿ for integral n in [-126, 127] (built in the exponent field).</summary>
+    /// <summary>2ⁿ for integral n in [-126, 127] (built in the exponent field); n = -127 gives +0 (an all-zero field).</summary>
     static abstract TVec Pow2(TVec n);
 
     /// <summary>Per lane: <paramref name="ifNonNegative"/> where <paramref name="test"/> ≥ 0, else <paramref name="otherwise"/>.</summary>

@@ -5,9 +5,11 @@ using MeowRobot.Bridge.Numerics;
 namespace MeowRobot.Tensors;
 
 /// <summary>
-/// The logistic function 1 / (1 + e^-x) in float arithmetic at any width, within a few ulp of the exact value (see the
-/// accuracy test), saturating cleanly: e = e^-|x| lies in [0, 1] so nothing overflows; σ = 1/(1+e) for x ≥ 0 and
-/// e/(1+e) below, so tiny negative-side results keep their relative accuracy down to gradual underflow. NaN stays NaN.
+/// The logistic function 1 / (1 + e^-x) in float arithmetic at any width, saturating cleanly: e = e^-|x| lies in [0, 1]
+/// so nothing overflows; σ = 1/(1+e) for x ≥ 0 and e/(1+e) below, so small negative-side results keep their relative
+/// accuracy. Within a few ulp of the exact value (see the accuracy test) for x ≥ -87.68; below that e^-|x| (under
+/// 2^-126.5) is flushed to 0, so σ(x) is 0 for x &lt; -87.68 (for x ≥ 0 it is 1 where e^-x is under half an ulp
+/// anyway) — an absolute error under 1e-38, which spares the two-factor 2ⁿ that gradual underflow needs. NaN stays NaN.
 /// </summary>
 internal static class Logistic
 {
@@ -15,8 +17,8 @@ internal static class Logistic
     // ln 2 split so that n·Ln2Hi is exact for |n| ≤ 150 (Cody–Waite); Cephes' expf constants.
     private const float Ln2Hi = 0.693359375f;
     private const float Ln2Lo = -2.12194440e-4f;
-    // Below e^-104 the result is under half the smallest subnormal: clamping there keeps 2ⁿ in range.
-    private const float MinExponent = -104f;
+    // -88 rounds to n = -127, whose 2ⁿ built in the exponent field is +0: the flush to zero (and the clamp keeps n in range).
+    private const float MinExponent = -88f;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Of<TVec, TL>(TVec x)
@@ -35,11 +37,8 @@ internal static class Logistic
         p = TL.FusedMultiplyAdd(p, r, TL.Splat(4.1665795894e-2f));
         p = TL.FusedMultiplyAdd(p, r, TL.Splat(1.6666665459e-1f));
         p = TL.FusedMultiplyAdd(p, r, TL.Splat(5.0000001201e-1f));
-        var e = TL.Add(TL.FusedMultiplyAdd(p, TL.Multiply(r, r), r), one);
-        // 2ⁿ (n ≥ -150) as two normal factors: the first product is exact, the second rounds once, into the subnormals
-        // when it must.
-        var n1 = TL.Round(TL.Multiply(n, TL.Splat(0.5f)));
-        e = TL.Multiply(TL.Multiply(e, TL.Pow2(n1)), TL.Pow2(TL.Subtract(n, n1)));
+        // 2ⁿ for n in [-127, 0]: one factor, one rounding (into the subnormals for n = -126; 0 for n = -127).
+        var e = TL.Multiply(TL.Add(TL.FusedMultiplyAdd(p, TL.Multiply(r, r), r), one), TL.Pow2(n));
         return TL.Divide(TL.SelectNonNegative(x, one, e), TL.Add(one, e));
     }
 
