@@ -21,7 +21,7 @@ public sealed class ControllerOptions : IValidatableObject
     [ValidateObjectMembers]
     public WeightStreamOptions WeightStream { get; set; } = new();
 
-    /// <summary>The robot: tcp:// or ipc:// for a simulated robot through the bridge, serial:///dev/NAME for a microcontroller.</summary>
+    /// <summary>The robot: tcp:// or ipc:// for a simulated robot through the bridge, serial:///PATH (an absolute device path) for a microcontroller.</summary>
     [Required, Endpoint(AllowSerial = true)]
     public string Robot { get; set; } = "";
 

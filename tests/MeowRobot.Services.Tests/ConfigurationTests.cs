@@ -187,6 +187,18 @@ public sealed class ConfigurationTests : IDisposable
         Assert.Equal(("cartpole", 4, "tcp://127.0.0.1:5609", (int?)11), (withArgs.Task, withArgs.Envs, withArgs.Bind, withArgs.Seed));
     }
 
+    [Theory]
+    [InlineData("serial:///dev/ttyUSB0", true, true)]
+    [InlineData("serial:///dev/serial/by-id/usb-meow-mcu", true, true)]
+    [InlineData("serial:///tmp/meow-rehearsal/ptyA", true, true)] // a socat pty link for a sim-to-real rehearsal
+    [InlineData("serial://dev/ttyUSB0", true, false)]            // relative
+    [InlineData("serial:///", true, false)]
+    [InlineData("serial://", true, false)]
+    [InlineData("serial:///dev/ttyUSB0", false, false)]          // where only ZeroMQ endpoints make sense
+    [InlineData("ipc:///run/meow/sim", true, true)]
+    public void Serial_robot_endpoints_name_a_device_by_absolute_path(string endpoint, bool allowSerial, bool valid) =>
+        Assert.Equal(valid, Hosting.Configuration.EndpointAttribute.Problem(endpoint, allowSerial) is null);
+
     [Fact]
     public void A_valid_configuration_builds_the_controller_service_with_the_loop_as_the_watchdogs_health()
     {

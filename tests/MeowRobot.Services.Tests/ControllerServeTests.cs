@@ -105,7 +105,7 @@ public sealed class ControllerServeTests : IDisposable
         }
     }
 
-    private static TelemetryReading ReadTelemetryUntil(string endpoint, Func<TelemetryReading, bool> done)
+    internal static TelemetryReading ReadTelemetryUntil(string endpoint, Func<TelemetryReading, bool> done)
     {
         using var context = new ZmqContext();
         using var sub = context.CreateSocket(ZmqSocketType.Sub);

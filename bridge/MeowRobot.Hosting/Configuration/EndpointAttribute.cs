@@ -5,12 +5,13 @@ namespace MeowRobot.Hosting.Configuration;
 
 /// <summary>
 /// A ZeroMQ endpoint: <c>tcp://HOST:PORT</c> (HOST may be <c>*</c> for a bind), <c>ipc://PATH</c>, or, where the
-/// property allows it, <c>serial:///dev/NAME</c>. Null passes: combine with [Required] when the key is mandatory.
+/// property allows it, <c>serial:///PATH</c> (an absolute device path: <c>/dev/ttyUSB0</c>, a <c>/dev/serial/by-id</c> link,
+/// or a pty link such as socat makes for a rehearsal). Null passes: combine with [Required] when the key is mandatory.
 /// </summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field | AttributeTargets.Parameter)]
 public sealed class EndpointAttribute : ValidationAttribute
 {
-    /// <summary>Also accept <c>serial:///dev/…</c> (robot I/O over a serial port).</summary>
+    /// <summary>Also accept <c>serial:///PATH</c> (robot I/O over a serial port).</summary>
     public bool AllowSerial { get; init; }
 
     protected override ValidationResult? IsValid(object? value, ValidationContext validationContext)
@@ -27,13 +28,13 @@ public sealed class EndpointAttribute : ValidationAttribute
     public static string? Problem(string endpoint, bool allowSerial = false)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
-        var expected = allowSerial ? "expected tcp://HOST:PORT, ipc://PATH or serial:///dev/NAME" : "expected tcp://HOST:PORT or ipc://PATH";
+        var expected = allowSerial ? "expected tcp://HOST:PORT, ipc://PATH or serial:///PATH" : "expected tcp://HOST:PORT or ipc://PATH";
         if (endpoint.StartsWith("ipc://", StringComparison.Ordinal))
             return endpoint.Length > "ipc://".Length ? null : "ipc:// needs a path";
         if (allowSerial && endpoint.StartsWith("serial://", StringComparison.Ordinal))
-            return endpoint.StartsWith("serial:///dev/", StringComparison.Ordinal) && endpoint.Length > "serial:///dev/".Length
+            return endpoint.StartsWith("serial:///", StringComparison.Ordinal) && endpoint.Length > "serial:///".Length
                 ? null
-                : "serial endpoints name a device, e.g. serial:///dev/ttyUSB0";
+                : "serial endpoints name a device by its absolute path, e.g. serial:///dev/ttyUSB0";
         if (!endpoint.StartsWith("tcp://", StringComparison.Ordinal)) return expected;
         var rest = endpoint.AsSpan("tcp://".Length);
         var colon = rest.LastIndexOf(':');
