@@ -38,7 +38,7 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
         await Task.Yield();   // connecting to the robot blocks; the host's start must not wait on it
         var o = options.Value;
         var file = o.PolicyPath is null ? null : PolicyFile.Load(o.PolicyPath);
-        using var robot = OpenRobot(o, file, out var identity);
+        using var robot = OpenRobot(o, file, logger, out var identity);
         var envelope = o.Envelope;
         if (envelope.ActionLow.Length == 0 && envelope.ActionHigh.Length == 0 && robot is SimBridgeRobot sim)
         {
@@ -102,7 +102,7 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
     }
 
     /// <summary>The robot named by Controller:Robot, and who it is for the weight stream.</summary>
-    private static IRobotIo OpenRobot(ControllerOptions o, PolicyFile? file, out PolicyIdentity identity)
+    private static IRobotIo OpenRobot(ControllerOptions o, PolicyFile? file, ILogger logger, out PolicyIdentity identity)
     {
         const string serial = "serial://";
         if (o.Robot.StartsWith(serial, StringComparison.Ordinal))
@@ -113,6 +113,7 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
             var m = file.Metadata;
             identity = new PolicyIdentity(m.Task ?? "", m.ObsDim, m.ActDim, Environment.MachineName);
             var mcu = new SerialRobot(new SerialPortOptions { Path = o.Robot[serial.Length..] }, m.ObsDim, m.ActDim);
+            mcu.LinkChanged += (up, detail) => LogRobotLink(logger, o.Robot, up ? "up" : $"down ({detail})");
             mcu.Start();   // its I/O thread opens the line (and reopens it after an unplug); without it nothing is read or sent
             return mcu;
         }
@@ -140,6 +141,9 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
 
     [LoggerMessage(6, LogLevel.Information, "teleop {Port}: {Kind} {Detail}")]
     private static partial void LogTeleop(ILogger logger, string port, string kind, string detail);
+
+    [LoggerMessage(7, LogLevel.Information, "robot {Robot}: link {State}")]
+    private static partial void LogRobotLink(ILogger logger, string robot, string state);
 
     [LoggerMessage(5, LogLevel.Information, "stopped: {Outcome} after {Ticks} ticks ({Misses} missed, {Swaps} policy swaps)")]
     private static partial void LogStopped(ILogger logger, string outcome, long ticks, long misses, long swaps);

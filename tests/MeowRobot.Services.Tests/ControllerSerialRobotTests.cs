@@ -122,6 +122,9 @@ public sealed class ControllerSerialRobotTests(ITestOutputHelper output) : IDisp
             Assert.Equal(0, mcu.RejectedFrames);
             var log = stdout.Result;
             Assert.Contains("mode Policy -> SafeStop (ObservationStale)", log, StringComparison.Ordinal);
+            // The link's ups and downs are in the log, as the teleop link's are: up at the start and after the replug.
+            Assert.Contains(": link down (", log, StringComparison.Ordinal);
+            Assert.True(log.Split(": link up").Length - 1 >= 2, "the robot link's two ups (start, replug) are not both in the log");
             Assert.Contains("stopped: safe action written, outputs stopped", log, StringComparison.Ordinal);
             Assert.Equal("", stderr.Result);
         }

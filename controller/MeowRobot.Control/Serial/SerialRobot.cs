@@ -62,6 +62,9 @@ public sealed class SerialRobot : IRobotIo, ISerialLinkHandler
 
     public void Start() => _port.Start();
 
+    /// <summary>The line came up or went away (with why); raised on the port's I/O thread, for logs.</summary>
+    public event Action<bool, string>? LinkChanged;
+
     public bool TryReadObservation(Span<float> observation, out long timestamp) =>
         _observations.TryRead(observation, out timestamp, out _);
 
@@ -77,12 +80,17 @@ public sealed class SerialRobot : IRobotIo, ISerialLinkHandler
 
     public void Dispose() => _port.Dispose();
 
-    void ISerialLinkHandler.OnLinkUp() => _synced = false;
+    void ISerialLinkHandler.OnLinkUp()
+    {
+        _synced = false;
+        LinkChanged?.Invoke(true, "");
+    }
 
     void ISerialLinkHandler.OnLinkDown(SerialFault fault)
     {
         _parser.Reset();
         _synced = false;
+        LinkChanged?.Invoke(false, fault.Message);
     }
 
     void ISerialLinkHandler.OnIdle(long nowTicks) { }
