@@ -12,6 +12,11 @@ namespace MeowRobot.Tensors;
 /// </summary>
 public sealed partial class Tape
 {
+    /// <summary>Rows the activation kernels take at a time. A normalised row's statistics are a chain of dependent steps
+    /// (two reductions, a square root, a division) that its element pass waits for; done for a block of rows first, the
+    /// rows' chains are independent and overlap. The backward pass's dh scratch holds one block.</summary>
+    private const int ActivationRowBlock = 16;
+
     private Tensor Activation(Tensor x, bool norm, Tensor? weight, Tensor? bias, float eps, Tensor? beta, float p, Rng? rng)
     {
         Use(x);
@@ -101,7 +106,7 @@ public sealed partial class Tape
         {
             a.Gx = GradOf(x, out var overwrite);
             a.AccumulateGx = !overwrite;
-            if (norm) a.Dh = ScratchA(x.Cols);
+            if (norm) a.Dh = ScratchA(ActivationRowBlock * x.Cols);
         }
         if (a.Gx.IsEmpty && a.Gw.IsEmpty && a.Gb.IsEmpty && a.Gbeta.IsEmpty) return;
         if (Vector512.IsHardwareAccelerated) ActivationKernel<Vector512<float>, Lanes512>.BackwardRows(ref a);
@@ -111,7 +116,7 @@ public sealed partial class Tape
     }
 
     /// <summary>Operands of one activation op over whole tensors. Per element: X, H, S, Mask, Y, G, Gx; per column
-    /// (row-length vectors): Weight, Bias, Beta and their gradients, and the Dh scratch row; per row: Rstd. An empty
+    /// (row-length vectors): Weight, Bias, Beta and their gradients, and the Dh scratch rows (one block); per row: Rstd. An empty
     /// Beta means no Swish stage, an empty Mask no Dropout; empty outputs are not written.</summary>
     private ref struct ActivationSpans
     {
@@ -131,30 +136,37 @@ public sealed partial class Tape
         where TVec : struct
         where TL : ILanes<TVec>
     {
-        /// <summary>Per row: mean and rstd = 1/sqrt(biased variance + eps) in two passes (as torch.nn.LayerNorm), then
-        /// h = (x - mean) rstd, z = h w + b, s = σ(β z), y = z s · mask in one pass.</summary>
+        /// <summary>Per block of rows: each row's mean and rstd = 1/sqrt(biased variance + eps) in two passes (as
+        /// torch.nn.LayerNorm), then per row h = (x - mean) rstd, z = h w + b, s = σ(β z), y = z s · mask in one pass.</summary>
         public static void ForwardRows(ref ActivationSpans a)
         {
             var c = a.Cols;
             var v = c - c % TL.Count;
             var rows = a.X.Length / c;
-            for (var i = 0; i < rows; i++)
+            Span<float> mean = stackalloc float[ActivationRowBlock], rstd = stackalloc float[ActivationRowBlock];
+            for (var i0 = 0; i0 < rows; i0 += ActivationRowBlock)
             {
-                var at = i * c;
-                float mean = 0f, rstd = 0f;
+                var n = Math.Min(ActivationRowBlock, rows - i0);
                 if (a.Normalised)
+                    for (var r = 0; r < n; r++)
+                    {
+                        var row = a.X.Slice((i0 + r) * c, c);
+                        var m = (Sum(row, 0, v) + (v < c ? ActivationKernel<float, Lanes1>.Sum(row, v, c) : 0f)) / c;
+                        var sq = SquaredDeviations(row, 0, v, m) + (v < c ? ActivationKernel<float, Lanes1>.SquaredDeviations(row, v, c, m) : 0f);
+                        mean[r] = m;
+                        rstd[r] = 1f / MathF.Sqrt(sq / c + a.Eps);
+                    }
+                if (!a.Rstd.IsEmpty) rstd[..n].CopyTo(a.Rstd[i0..]);
+                for (var r = 0; r < n; r++)
                 {
-                    var row = a.X.Slice(at, c);
-                    mean = (Sum(row, 0, v) + ActivationKernel<float, Lanes1>.Sum(row, v, c)) / c;
-                    var sq = SquaredDeviations(row, 0, v, mean) + ActivationKernel<float, Lanes1>.SquaredDeviations(row, v, c, mean);
-                    rstd = 1f / MathF.Sqrt(sq / c + a.Eps);
-                    if (!a.Rstd.IsEmpty) a.Rstd[i] = rstd;
+                    var at = (i0 + r) * c;
+                    ForwardRow(ref a, at, 0, v, mean[r], rstd[r]);
+                    if (v < c) ActivationKernel<float, Lanes1>.ForwardRow(ref a, at, v, c, mean[r], rstd[r]);
                 }
-                ForwardRow(ref a, at, 0, v, mean, rstd);
-                if (v < c) ActivationKernel<float, Lanes1>.ForwardRow(ref a, at, v, c, mean, rstd);
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static float Sum(ReadOnlySpan<float> x, int start, int stop)
         {
             var acc = TL.Splat(0f);
@@ -162,6 +174,7 @@ public sealed partial class Tape
             return TL.Sum(acc);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static float SquaredDeviations(ReadOnlySpan<float> x, int start, int stop, float mean)
         {
             var acc = TL.Splat(0f);
@@ -228,25 +241,39 @@ public sealed partial class Tape
             var v = c - c % TL.Count;
             var rows = a.X.Length / c;
             var inputPass = TNorm.On && !a.Gx.IsEmpty;
-            for (var i = 0; i < rows; i++)
+            // As forward, a block of rows at a time: the rows' reductions first, then their input passes.
+            Span<float> meanDh = stackalloc float[ActivationRowBlock], meanDhH = stackalloc float[ActivationRowBlock];
+            for (var i0 = 0; i0 < rows; i0 += ActivationRowBlock)
             {
-                var at = i * c;
-                float sum = 0f, sumH = 0f;
-                BackwardRow<TNorm, TSwish>(ref a, at, 0, v, ref sum, ref sumH);
-                if (v < c) ActivationKernel<float, Lanes1>.BackwardRow<TNorm, TSwish>(ref a, at, v, c, ref sum, ref sumH);
+                var n = Math.Min(ActivationRowBlock, rows - i0);
+                for (var r = 0; r < n; r++)
+                {
+                    var at = (i0 + r) * c;
+                    var dh = a.Dh.IsEmpty ? default : a.Dh.Slice(r * c, c);
+                    float sum = 0f, sumH = 0f;
+                    BackwardRow<TNorm, TSwish>(ref a, at, 0, v, dh, ref sum, ref sumH);
+                    if (v < c) ActivationKernel<float, Lanes1>.BackwardRow<TNorm, TSwish>(ref a, at, v, c, dh, ref sum, ref sumH);
+                    meanDh[r] = sum / c;
+                    meanDhH[r] = sumH / c;
+                }
                 if (!inputPass) continue;
-                var rstd = a.Rstd[i];
-                NormalisedInputRow(ref a, at, 0, v, sum / c, sumH / c, rstd);
-                if (v < c) ActivationKernel<float, Lanes1>.NormalisedInputRow(ref a, at, v, c, sum / c, sumH / c, rstd);
+                for (var r = 0; r < n; r++)
+                {
+                    var at = (i0 + r) * c;
+                    var dh = a.Dh.Slice(r * c, c);
+                    var rstd = a.Rstd[i0 + r];
+                    NormalisedInputRow(ref a, at, 0, v, dh, meanDh[r], meanDhH[r], rstd);
+                    if (v < c) ActivationKernel<float, Lanes1>.NormalisedInputRow(ref a, at, v, c, dh, meanDh[r], meanDhH[r], rstd);
+                }
             }
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void BackwardRow<TNorm, TSwish>(ref ActivationSpans a, int at, int start, int stop, ref float sum, ref float sumH)
+        public static void BackwardRow<TNorm, TSwish>(ref ActivationSpans a, int at, int start, int stop, Span<float> dhRow, ref float sum, ref float sumH)
             where TNorm : ICompileTimeFlag where TSwish : ICompileTimeFlag
         {
             ReadOnlySpan<float> g = a.G, x = a.X, w = a.Weight, b = a.Bias, beta = a.Beta, mask = a.Mask, h = a.H, s = a.S;
-            Span<float> gx = a.Gx, gw = a.Gw, gb = a.Gb, gbeta = a.Gbeta, dhRow = a.Dh;
+            Span<float> gx = a.Gx, gw = a.Gw, gb = a.Gb, gbeta = a.Gbeta;
             var norm = TNorm.On;
             var accumulate = a.AccumulateGx;
             var one = TL.Splat(1f);
@@ -291,9 +318,9 @@ public sealed partial class Tape
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void NormalisedInputRow(ref ActivationSpans a, int at, int start, int stop, float meanDh, float meanDhH, float rstd)
+        public static void NormalisedInputRow(ref ActivationSpans a, int at, int start, int stop, ReadOnlySpan<float> dhRow, float meanDh, float meanDhH, float rstd)
         {
-            ReadOnlySpan<float> h = a.H, dhRow = a.Dh;
+            ReadOnlySpan<float> h = a.H;
             var gx = a.Gx;
             var accumulate = a.AccumulateGx;
             var meanV = TL.Splat(meanDh);

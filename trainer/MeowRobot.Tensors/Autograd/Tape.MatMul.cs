@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using MeowRobot.Tensors.Kernels;
 
 namespace MeowRobot.Tensors;
@@ -91,10 +90,6 @@ public sealed partial class Tape
             Gemm.Multiply(rows, inF, outF, g, outF, false, Val(w)[first..], w.Cols, false, gx, inF, accumulate: !overwrite);
         }
         if (w.requiresGrad) Gemm.Multiply(outF, inF, rows, g, outF, true, Val(x), inF, false, GradOf(w)[first..], w.Cols, accumulate: true);
-        if (bias is not null && bias.requiresGrad)
-        {
-            var gb = GradOf(bias);
-            for (var i = 0; i < rows; i++) TensorPrimitives.Add(gb, g.Slice(i * outF, outF), gb);
-        }
+        if (bias is not null && bias.requiresGrad) ColumnSums.AddTo(g, GradOf(bias));
     }
 }

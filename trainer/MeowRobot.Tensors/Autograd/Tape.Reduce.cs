@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using MeowRobot.Tensors.Kernels;
 
 namespace MeowRobot.Tensors;
 
@@ -20,8 +21,8 @@ public sealed partial class Tape
         switch (dim)
         {
             case 0:
-                xv[..x.Cols].CopyTo(ov);
-                for (var i = 1; i < x.Rows; i++) TensorPrimitives.Add(ov, xv.Slice(i * x.Cols, x.Cols), ov);
+                ov.Clear();
+                ColumnSums.AddTo(xv, ov);
                 if (scale != 1f) TensorPrimitives.Multiply(ov, scale, ov);
                 break;
             case 1:
