@@ -180,4 +180,63 @@ public class TapeTests
         tape.Backward(y, [1f, 10f, 100f]);
         Assert.Equal([2f, 40f, 600f], x.Grad.ToArray());
     }
+
+    [Fact]
+    public void Gradient_buffers_handed_on_within_and_across_steps_give_the_same_gradients_as_a_fresh_tape()
+    {
+        // A result used twice accumulates into a gradient buffer that, on a reused tape, last held another tensor's
+        // gradient: every step must match a fresh tape exactly.
+        var w = GradCheck.Random(6, 5, -1f, 1f, 1);
+        float[] Step(Tape tape, ulong seed)
+        {
+            tape.Reset();
+            w.ZeroGrad();
+            var x = tape.Input(GradCheck.Random(4, 6, -1f, 1f, seed).Values, 4, 6, requiresGrad: true);
+            var h = tape.Tanh(tape.MatMul(x, w));
+            var loss = tape.Sum(tape.Add(tape.Mul(h, h), tape.Mul(tape.Exp(h), 0.5f)));
+            tape.Backward(loss);
+            return [.. x.Grad, .. w.Grad];
+        }
+        var reused = new Tape();
+        for (ulong seed = 2; seed < 6; seed++)
+            Assert.Equal(Step(new Tape(), seed), Step(reused, seed));
+    }
+
+    [Fact]
+    public void A_results_gradient_is_consumed_by_backward_and_a_tape_inputs_is_kept()
+    {
+        var tape = new Tape();
+        var x = tape.Input([1f, 2f], 1, 2, requiresGrad: true);
+        var y = tape.Square(x);
+        tape.Backward(tape.Sum(y));
+        Assert.Equal([2f, 4f], x.Grad.ToArray());
+        Assert.True(y.Grad.IsEmpty);
+    }
+
+    [Fact]
+    public void A_transient_scope_hands_its_storage_to_the_next_operations_and_its_results_die_with_it()
+    {
+        var tape = new Tape();
+        var w = Tensor.FromValues(2, 2, [1f, 2f, 3f, 4f], requiresGrad: true);
+        Tensor inside;
+        float copied;
+        using (tape.NoGrad())
+        using (tape.Transient())
+        {
+            inside = tape.Tanh(tape.MatMul(w, w));
+            copied = inside[0, 0];
+        }
+        Assert.Equal(MathF.Tanh(7f), copied);
+        Assert.Throws<InvalidOperationException>(() => inside.ToArray());
+        var arena = tape.ArenaTensors;
+        var after = tape.Exp(tape.MatMul(w, w));
+        Assert.Equal(arena, tape.ArenaTensors); // the two results reuse the scope's two tensors
+        Assert.Equal(MathF.Exp(7f), after[0, 0]);
+
+        // Recorded operations would refer to storage the scope gives away.
+        Assert.Throws<InvalidOperationException>(() =>
+        {
+            using (tape.Transient()) tape.Sum(tape.MatMul(w, w));
+        });
+    }
 }

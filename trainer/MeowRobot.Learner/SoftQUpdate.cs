@@ -88,8 +88,10 @@ public sealed class SoftQUpdate
         var targets = _target.AsSpan(start, rows);
         tape.Reset();
 
-        // TD target from the target network's exact soft values: shifting-based clipped double Q.
+        // TD target from the target network's exact soft values: shifting-based clipped double Q. Its intermediates are
+        // dead once y is out, and their storage (still in cache) serves the online pass.
         using (tape.NoGrad())
+        using (tape.Transient())
         {
             var nextObs = tape.Input(batch.NextObs.AsSpan(start * obsDim, rows * obsDim), rows, obsDim);
             var (v1, v2) = target.SoftValue(tape, nextObs);

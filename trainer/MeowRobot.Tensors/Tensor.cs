@@ -101,7 +101,9 @@ public sealed class Tensor
     /// <summary>
     /// The gradient from the last <see cref="Tape.Backward(Tensor)"/>, same layout as <see cref="Values"/>; empty when no
     /// gradient has reached this tensor. Leaves accumulate across backward passes until <see cref="ZeroGrad"/> (as PyTorch);
-    /// tape results and tape inputs hold the gradient of the latest backward pass only.
+    /// tape inputs hold the gradient of the latest backward pass only, until the tape's next Reset. A tape result's
+    /// gradient is working storage that its operation's backward step consumes (empty afterwards, as PyTorch keeps no
+    /// gradient for non-leaf tensors): to read d output / d x, make x a tape input.
     /// </summary>
     public Span<float> Grad
     {
@@ -181,7 +183,7 @@ public sealed class Tensor
     internal void CheckAlive()
     {
         if (owner is not null && epoch != owner.Epoch)
-            throw new InvalidOperationException("this tensor came from a tape that has since been Reset; its storage is reused. Copy values out (ToArray/Clone) before Reset.");
+            throw new InvalidOperationException("this tensor came from a tape that has since been Reset (or from a transient scope that has ended); its storage is reused. Copy values out (ToArray/Clone) before.");
     }
 
     /// <summary>Gives an arena tensor a new shape, growing its storage when needed (steady state: never).</summary>

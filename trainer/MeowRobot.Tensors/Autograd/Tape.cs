@@ -20,6 +20,7 @@ public sealed partial class Tape
     private readonly List<Tensor> savedLists = [];
     private int noGradDepth;
     private float[] scratchA = [], scratchB = [], scratchC = [];
+    private readonly Dictionary<int, Stack<float[]>> gradientPool = [];
 
     internal int Epoch { get; private set; } = 1;
     internal int BackwardGeneration { get; private set; }
@@ -39,6 +40,7 @@ public sealed partial class Tape
     /// </summary>
     public void Reset()
     {
+        for (var i = 0; i < cursor; i++) ReleaseGradient(arena[i]);
         Epoch++;
         cursor = 0;
         nodeCount = 0;
@@ -60,6 +62,29 @@ public sealed partial class Tape
         private readonly Tape tape;
         internal NoGradScope(Tape tape) => this.tape = tape;
         public void Dispose() => tape.noGradDepth--;
+    }
+
+    /// <summary>
+    /// Opens a scope (use with <c>using</c>) whose results are dead when it ends: the arena hands their storage out again
+    /// to the next operations, while it is still in cache, instead of to tensors last touched a whole step ago (a forward
+    /// pass under <see cref="NoGrad"/> whose outputs are copied out, such as a TD target). Using one of its tensors after
+    /// the scope throws; recording an operation inside it is an error (the scope's tensors would be reused under the tape).
+    /// </summary>
+    public TransientScope Transient() => new(this, cursor, nodeCount);
+
+    public readonly struct TransientScope : IDisposable
+    {
+        private readonly Tape tape;
+        private readonly int cursor, nodes;
+
+        internal TransientScope(Tape tape, int cursor, int nodes) => (this.tape, this.cursor, this.nodes) = (tape, cursor, nodes);
+
+        public void Dispose()
+        {
+            if (tape.nodeCount != nodes) throw new InvalidOperationException("operations were recorded inside a transient scope; open it inside NoGrad()");
+            for (var i = cursor; i < tape.cursor; i++) tape.arena[i].epoch = 0; // no tape epoch is 0: CheckAlive rejects them
+            tape.cursor = cursor;
+        }
     }
 
     /// <summary>An arena copy of <paramref name="values"/> as a [rows, cols] tensor, optionally requiring a gradient
@@ -125,6 +150,7 @@ public sealed partial class Tape
             ref var node = ref nodes[i];
             if (node.Out.gradGeneration != BackwardGeneration) continue; // no gradient reached this result
             RunBackward(ref node);
+            ReleaseGradient(node.Out);
         }
     }
 
@@ -189,10 +215,27 @@ public sealed partial class Tape
     /// outright: this skips clearing buffers that are about to be overwritten (the large hidden activations).</summary>
     internal Span<float> GradOf(Tensor t, out bool overwrite)
     {
-        var g = t.GradBuffer();
+        var g = t.owner == this ? t.grad ??= TakeGradient(t.Length) : t.GradBuffer();
         overwrite = t.owner is not null && t.gradGeneration != BackwardGeneration;
         t.gradGeneration = BackwardGeneration;
         return g.AsSpan(0, t.Length);
+    }
+
+    /// <summary>
+    /// A gradient buffer for a tape tensor, the one of its length given back last. A result's gradient is working storage:
+    /// it is consumed by its operation's backward step and then given back, so the next gradient of that size is written
+    /// into memory that was just read (in cache) rather than into a buffer untouched since the last step.
+    /// </summary>
+    private float[] TakeGradient(int length) =>
+        gradientPool.TryGetValue(length, out var free) && free.TryPop(out var buffer) ? buffer : new float[length];
+
+    private void ReleaseGradient(Tensor t)
+    {
+        if (t.grad is not { } buffer) return;
+        t.grad = null;
+        if (buffer.Length != t.Length) return; // a buffer from before a reshape: let it go
+        if (!gradientPool.TryGetValue(buffer.Length, out var free)) gradientPool[buffer.Length] = free = new Stack<float[]>();
+        free.Push(buffer);
     }
 
     internal Span<float> Scratch(ref float[] buffer, int length)
