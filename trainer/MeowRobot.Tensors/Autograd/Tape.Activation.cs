@@ -27,7 +27,9 @@ public sealed partial class Tape
         var track = IsRecording && (x.requiresGrad || (weight?.requiresGrad ?? false) || (bias?.requiresGrad ?? false) || (beta?.requiresGrad ?? false));
         var o = AllocLike(x);
         // Saved for backward only: a forward pass that records nothing skips them (and their stores).
-        var h = norm && track ? AllocLike(x) : null;
+        // LayerNorm keeps each row's mean and rstd, not h: backward recomputes h = (x - mean) rstd from x with the same
+        // float operations, which costs two operations per element and saves writing (and reading back) a whole tensor.
+        var mean = norm && track ? Alloc(x.Rows, 1) : null;
         var rstd = norm && track ? Alloc(x.Rows, 1) : null;
         var s = beta is not null && track ? AllocLike(x) : null;
         Tensor? mask = null;
@@ -46,7 +48,7 @@ public sealed partial class Tape
             Bias = Values(bias),
             Beta = Values(beta),
             Mask = Values(mask),
-            H = Values(h),
+            Mean = Values(mean),
             Rstd = Values(rstd),
             S = Values(s),
             Y = Val(o),
@@ -59,7 +61,7 @@ public sealed partial class Tape
         {
             ref var n = ref Record(Op.Activation, o, x, weight, bias);
             n.D = beta;
-            n.Aux = h;
+            n.Aux = mean;
             n.Aux2 = rstd;
             n.Aux3 = s;
             n.Aux4 = mask;
@@ -93,7 +95,7 @@ public sealed partial class Tape
             Bias = Values(bias),
             Beta = Values(beta),
             Mask = Values(n.Aux4),
-            H = Values(n.Aux),
+            Mean = Values(n.Aux),
             Rstd = Values(n.Aux2),
             S = Values(n.Aux3),
             G = OutGrad(ref n),
@@ -115,8 +117,8 @@ public sealed partial class Tape
         else ActivationKernel<float, Lanes1>.BackwardRows(ref a);
     }
 
-    /// <summary>Operands of one activation op over whole tensors. Per element: X, H, S, Mask, Y, G, Gx; per column
-    /// (row-length vectors): Weight, Bias, Beta and their gradients, and the Dh scratch rows (one block); per row: Rstd. An empty
+    /// <summary>Operands of one activation op over whole tensors. Per element: X, S, Mask, Y, G, Gx; per column
+    /// (row-length vectors): Weight, Bias, Beta and their gradients, and the Dh scratch rows (one block); per row: Mean, Rstd. An empty
     /// Beta means no Swish stage, an empty Mask no Dropout; empty outputs are not written.</summary>
     private ref struct ActivationSpans
     {
@@ -124,7 +126,7 @@ public sealed partial class Tape
         public bool Normalised;
         public float Eps;
         public ReadOnlySpan<float> X, Weight, Bias, Beta, Mask;
-        public Span<float> H, Rstd, S, Y;
+        public Span<float> Mean, Rstd, S, Y;
         public ReadOnlySpan<float> G;
         public Span<float> Gx, Gw, Gb, Gbeta, Dh;
         public bool AccumulateGx;
@@ -156,7 +158,11 @@ public sealed partial class Tape
                         mean[r] = m;
                         rstd[r] = 1f / MathF.Sqrt(sq / c + a.Eps);
                     }
-                if (!a.Rstd.IsEmpty) rstd[..n].CopyTo(a.Rstd[i0..]);
+                if (!a.Rstd.IsEmpty)
+                {
+                    mean[..n].CopyTo(a.Mean[i0..]);
+                    rstd[..n].CopyTo(a.Rstd[i0..]);
+                }
                 for (var r = 0; r < n; r++)
                 {
                     var at = (i0 + r) * c;
@@ -192,7 +198,7 @@ public sealed partial class Tape
         public static void ForwardRow(ref ActivationSpans a, int at, int start, int stop, float mean, float rstd)
         {
             ReadOnlySpan<float> x = a.X, w = a.Weight, b = a.Bias, beta = a.Beta, mask = a.Mask;
-            Span<float> h = a.H, s = a.S, y = a.Y;
+            Span<float> s = a.S, y = a.Y;
             var norm = a.Normalised;
             var meanV = TL.Splat(mean);
             var rstdV = TL.Splat(rstd);
@@ -203,7 +209,6 @@ public sealed partial class Tape
                 if (norm)
                 {
                     z = TL.Multiply(TL.Subtract(z, meanV), rstdV);
-                    if (!h.IsEmpty) TL.Store(z, h, k);
                     if (!w.IsEmpty) z = TL.Multiply(z, TL.Load(w, j));
                     if (!b.IsEmpty) z = TL.Add(z, TL.Load(b, j));
                 }
@@ -220,7 +225,7 @@ public sealed partial class Tape
 
         /// <summary>Per row, from the output gradient g: d = g · mask; Swish with t = z s (1 - s): dβ += d z t,
         /// d ← d (s + β t); LayerNorm: dw += d h, db += d, dh = d w, then dx = rstd (dh - mean(dh) - h mean(dh h)).
-        /// z is recomputed from h (the same float operations as forward), not stored.</summary>
+        /// h and z are recomputed from x, mean and rstd (the same float operations as forward), not stored.</summary>
         public static void BackwardRows(ref ActivationSpans a)
         {
             // Stages as type arguments: each variant is compiled without the others' branches and live spans, which
@@ -250,9 +255,10 @@ public sealed partial class Tape
                 {
                     var at = (i0 + r) * c;
                     var dh = a.Dh.IsEmpty ? default : a.Dh.Slice(r * c, c);
-                    float sum = 0f, sumH = 0f;
-                    BackwardRow<TNorm, TSwish>(ref a, at, 0, v, dh, ref sum, ref sumH);
-                    if (v < c) ActivationKernel<float, Lanes1>.BackwardRow<TNorm, TSwish>(ref a, at, v, c, dh, ref sum, ref sumH);
+                    float sum = 0f, sumH = 0f, mean = 0f, rstd = 0f;
+                    if (TNorm.On) (mean, rstd) = (a.Mean[i0 + r], a.Rstd[i0 + r]);
+                    BackwardRow<TNorm, TSwish>(ref a, at, 0, v, dh, mean, rstd, ref sum, ref sumH);
+                    if (v < c) ActivationKernel<float, Lanes1>.BackwardRow<TNorm, TSwish>(ref a, at, v, c, dh, mean, rstd, ref sum, ref sumH);
                     meanDh[r] = sum / c;
                     meanDhH[r] = sumH / c;
                 }
@@ -261,24 +267,27 @@ public sealed partial class Tape
                 {
                     var at = (i0 + r) * c;
                     var dh = a.Dh.Slice(r * c, c);
-                    var rstd = a.Rstd[i0 + r];
-                    NormalisedInputRow(ref a, at, 0, v, dh, meanDh[r], meanDhH[r], rstd);
-                    if (v < c) ActivationKernel<float, Lanes1>.NormalisedInputRow(ref a, at, v, c, dh, meanDh[r], meanDhH[r], rstd);
+                    float mean = a.Mean[i0 + r], rstd = a.Rstd[i0 + r];
+                    NormalisedInputRow(ref a, at, 0, v, dh, mean, rstd, meanDh[r], meanDhH[r]);
+                    if (v < c) ActivationKernel<float, Lanes1>.NormalisedInputRow(ref a, at, v, c, dh, mean, rstd, meanDh[r], meanDhH[r]);
                 }
             }
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void BackwardRow<TNorm, TSwish>(ref ActivationSpans a, int at, int start, int stop, Span<float> dhRow, ref float sum, ref float sumH)
+        public static void BackwardRow<TNorm, TSwish>(ref ActivationSpans a, int at, int start, int stop, Span<float> dhRow, float mean, float rstd,
+            ref float sum, ref float sumH)
             where TNorm : ICompileTimeFlag where TSwish : ICompileTimeFlag
         {
-            ReadOnlySpan<float> g = a.G, x = a.X, w = a.Weight, b = a.Bias, beta = a.Beta, mask = a.Mask, h = a.H, s = a.S;
+            ReadOnlySpan<float> g = a.G, x = a.X, w = a.Weight, b = a.Bias, beta = a.Beta, mask = a.Mask, s = a.S;
             Span<float> gx = a.Gx, gw = a.Gw, gb = a.Gb, gbeta = a.Gbeta;
             var norm = TNorm.On;
             var accumulate = a.AccumulateGx;
             var one = TL.Splat(1f);
             var vs = TL.Splat(0f);
             var vsh = TL.Splat(0f);
+            var meanV = TL.Splat(mean);
+            var rstdV = TL.Splat(rstd);
             for (var j = start; j < stop; j += TL.Count)
             {
                 var k = at + j;
@@ -290,7 +299,7 @@ public sealed partial class Tape
                     TVec z;
                     if (norm)
                     {
-                        hj = TL.Load(h, k);
+                        hj = TL.Multiply(TL.Subtract(TL.Load(x, k), meanV), rstdV);
                         z = hj;
                         if (!w.IsEmpty) z = TL.Multiply(z, TL.Load(w, j));
                         if (!b.IsEmpty) z = TL.Add(z, TL.Load(b, j));
@@ -301,7 +310,7 @@ public sealed partial class Tape
                     if (!gbeta.IsEmpty) TL.Store(TL.Add(TL.Load(gbeta, j), TL.Multiply(TL.Multiply(d, z), t)), gbeta, j);
                     d = TL.Multiply(d, TL.Add(sj, TL.Multiply(TL.Load(beta, j), t)));
                 }
-                else if (norm) hj = TL.Load(h, k);
+                else if (norm) hj = TL.Multiply(TL.Subtract(TL.Load(x, k), meanV), rstdV);
                 if (norm)
                 {
                     if (!gw.IsEmpty) TL.Store(TL.Add(TL.Load(gw, j), TL.Multiply(d, hj)), gw, j);
@@ -318,18 +327,21 @@ public sealed partial class Tape
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void NormalisedInputRow(ref ActivationSpans a, int at, int start, int stop, ReadOnlySpan<float> dhRow, float meanDh, float meanDhH, float rstd)
+        public static void NormalisedInputRow(ref ActivationSpans a, int at, int start, int stop, ReadOnlySpan<float> dhRow, float mean, float rstd,
+            float meanDh, float meanDhH)
         {
-            ReadOnlySpan<float> h = a.H;
+            ReadOnlySpan<float> x = a.X;
             var gx = a.Gx;
             var accumulate = a.AccumulateGx;
+            var meanXV = TL.Splat(mean);
             var meanV = TL.Splat(meanDh);
             var meanHV = TL.Splat(meanDhH);
             var rstdV = TL.Splat(rstd);
             for (var j = start; j < stop; j += TL.Count)
             {
                 var k = at + j;
-                var d = TL.Multiply(TL.Subtract(TL.Subtract(TL.Load(dhRow, j), meanV), TL.Multiply(TL.Load(h, k), meanHV)), rstdV);
+                var h = TL.Multiply(TL.Subtract(TL.Load(x, k), meanXV), rstdV);
+                var d = TL.Multiply(TL.Subtract(TL.Subtract(TL.Load(dhRow, j), meanV), TL.Multiply(h, meanHV)), rstdV);
                 TL.Store(accumulate ? TL.Add(d, TL.Load(gx, k)) : d, gx, k);
             }
         }
