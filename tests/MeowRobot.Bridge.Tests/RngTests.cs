@@ -114,6 +114,39 @@ public class DropoutMaskTests
     }
 
     [Fact]
+    public void A_mask_drawn_in_whole_rounds_and_a_last_piece_equals_the_mask_drawn_at_once()
+    {
+        var cases = from rounds in Gen.Choose(0, 6).ListOf()
+                    from last in Gen.Choose(0, 40)
+                    from p in Gen.Elements(0.1f, 0.5f)
+                    select (rounds: rounds.ToArray(), last, p);
+        Prop.ForAll(Arb.From(cases), c =>
+        {
+            var total = c.rounds.Sum() * 16 + c.last;
+            var whole = new float[total];
+            new DropoutMask(99, c.p, 1.25f).Fill(whole);
+            var pieces = new float[total];
+            var stream = new DropoutMask(99, c.p, 1.25f);
+            var at = 0;
+            foreach (var r in c.rounds)
+            {
+                stream.Fill(pieces.AsSpan(at, 16 * r));
+                at += 16 * r;
+            }
+            stream.Fill(pieces.AsSpan(at));
+            Assert.Equal(whole, pieces);
+        }).QuickCheckThrowOnFailure();
+    }
+
+    [Fact]
+    public void A_mask_does_not_continue_after_a_partial_round()
+    {
+        var stream = new DropoutMask(1, 0.5f, 2f);
+        stream.Fill(new float[20]);
+        Assert.Throws<InvalidOperationException>(() => stream.Fill(new float[16]));
+    }
+
+    [Fact]
     public void Streams_of_one_seed_match_the_published_algorithm_and_reseeding_restarts_them()
     {
         // Reference outputs from an independent implementation (Python, arbitrary-precision ints) of SplitMix64 seeding

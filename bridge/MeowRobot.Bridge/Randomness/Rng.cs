@@ -106,65 +106,21 @@ public sealed class Rng
 
     /// <summary>
     /// Dropout mask: each element is 0 with probability <paramref name="p"/> (resolution 2⁻³²), else
-    /// <paramref name="keep"/>. Drawn from eight xoshiro256** lanes seeded from one draw of this stream, run side by side
-    /// (AVX-512 when present, else the same arithmetic lane by lane, so the mask is identical on every machine); output
-    /// element 2i+h is half h (low first) of lane i's 64-bit result, 16 elements per round.
+    /// <paramref name="keep"/>, from one draw of this stream (the <see cref="DropoutMask"/> seeded by
+    /// <see cref="NextUInt64"/>).
     /// </summary>
-    public void FillDropoutMask(Span<float> mask, float p, float keep)
-    {
-        var threshold = (uint)Math.Min(Math.Round(p * 4294967296.0), uint.MaxValue);
-        Span<ulong> st = stackalloc ulong[32]; // [word][lane]
-        var seed = NextUInt64();
-        for (var i = 0; i < 32; i++) st[i] = SplitMix64(ref seed);
-        var i0 = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            var s0 = Vector512.Create((ReadOnlySpan<ulong>)st[..8]);
-            var s1 = Vector512.Create((ReadOnlySpan<ulong>)st[8..16]);
-            var s2 = Vector512.Create((ReadOnlySpan<ulong>)st[16..24]);
-            var s3 = Vector512.Create((ReadOnlySpan<ulong>)st[24..32]);
-            var thr = Vector512.Create(threshold);
-            var keepV = Vector512.Create(keep);
-            for (; i0 + 16 <= mask.Length; i0 += 16)
-            {
-                var x = (s1 << 2) + s1;               // s1 * 5
-                x = (x << 7) | (x >> 57);             // rotl 7
-                var r = (x << 3) + x;                 // * 9
-                var t = s1 << 17;
-                s2 ^= s0;
-                s3 ^= s1;
-                s1 ^= s2;
-                s0 ^= s3;
-                s2 ^= t;
-                s3 = (s3 << 45) | (s3 >> 19);
-                var drop = Vector512.LessThan(r.AsUInt32(), thr).AsSingle();
-                Vector512.ConditionalSelect(drop, Vector512<float>.Zero, keepV).CopyTo(mask[i0..]);
-            }
-            s0.CopyTo(st[..8]);
-            s1.CopyTo(st[8..16]);
-            s2.CopyTo(st[16..24]);
-            s3.CopyTo(st[24..32]);
-        }
-        Span<uint> round = stackalloc uint[16];
-        for (; i0 < mask.Length; i0 += 16)
-        {
-            for (var lane = 0; lane < 8; lane++)
-            {
-                var r = Next(ref st[lane], ref st[8 + lane], ref st[16 + lane], ref st[24 + lane]);
-                round[2 * lane] = (uint)r;
-                round[2 * lane + 1] = (uint)(r >> 32);
-            }
-            for (var j = 0; j < 16 && i0 + j < mask.Length; j++) mask[i0 + j] = round[j] < threshold ? 0f : keep;
-        }
-    }
+    public void FillDropoutMask(Span<float> mask, float p, float keep) => new DropoutMask(NextUInt64(), p, keep).Fill(mask);
 
-    private static ulong SplitMix64(ref ulong x)
+    internal static ulong SplitMix64(ref ulong x)
     {
         var z = x += 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);
     }
+
+    /// <summary>One xoshiro256** step of lane <paramref name="lane"/> of a dropout mask's state ([word][lane]).</summary>
+    internal static ulong Next(Span<ulong> state, int lane) => Next(ref state[lane], ref state[8 + lane], ref state[16 + lane], ref state[24 + lane]);
 
     /// <summary>
     /// Natural logarithm of a positive finite double from +, *, / only (platform libm results may differ in the last

@@ -26,6 +26,7 @@ internal struct Node
     public Tensor? Aux3;
     public Tensor? Aux4;
     public float S0, S1;
+    public ulong U0;
     public int I0, I1, I2;
     public int[]? Index;
 }

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using MeowRobot.Bridge.Numerics;
+using MeowRobot.Bridge.Randomness;
 using MeowRobot.Tensors.Kernels;
 
 namespace MeowRobot.Tensors;
@@ -32,12 +33,9 @@ public sealed partial class Tape
         var mean = norm && track ? Alloc(x.Rows, 1) : null;
         var rstd = norm && track ? Alloc(x.Rows, 1) : null;
         var s = beta is not null && track ? AllocLike(x) : null;
-        Tensor? mask = null;
-        if (p > 0f)
-        {
-            mask = AllocLike(x);
-            rng!.FillDropoutMask(Val(mask), p, 1f / (1f - p)); // the whole tensor in one draw, as Dropout always has
-        }
+        // Dropout keeps the mask's seed, not the mask: the kernels draw it a block of rows at a time into a scratch block
+        // that stays in cache, here and again in backward (the mask of a whole-tensor draw, one draw of the stream).
+        var maskSeed = p > 0f ? rng!.NextUInt64() : 0UL;
         var a = new ActivationSpans
         {
             Cols = c,
@@ -47,7 +45,9 @@ public sealed partial class Tape
             Weight = Values(weight),
             Bias = Values(bias),
             Beta = Values(beta),
-            Mask = Values(mask),
+            DropoutP = p,
+            DropoutSeed = maskSeed,
+            MaskBlock = p > 0f ? ScratchB(ActivationRowBlock * c) : default,
             Mean = Values(mean),
             Rstd = Values(rstd),
             S = Values(s),
@@ -64,7 +64,8 @@ public sealed partial class Tape
             n.Aux = mean;
             n.Aux2 = rstd;
             n.Aux3 = s;
-            n.Aux4 = mask;
+            n.S0 = p;
+            n.U0 = maskSeed;
             n.I0 = norm ? 1 : 0;
         }
         return o;
@@ -94,7 +95,9 @@ public sealed partial class Tape
             Weight = Values(weight),
             Bias = Values(bias),
             Beta = Values(beta),
-            Mask = Values(n.Aux4),
+            DropoutP = n.S0,
+            DropoutSeed = n.U0,
+            MaskBlock = n.S0 > 0f ? ScratchB(ActivationRowBlock * x.Cols) : default,
             Mean = Values(n.Aux),
             Rstd = Values(n.Aux2),
             S = Values(n.Aux3),
@@ -117,15 +120,19 @@ public sealed partial class Tape
         else ActivationKernel<float, Lanes1>.BackwardRows(ref a);
     }
 
-    /// <summary>Operands of one activation op over whole tensors. Per element: X, S, Mask, Y, G, Gx; per column
+    /// <summary>Operands of one activation op over whole tensors. Per element: X, S, Y, G, Gx; per column
     /// (row-length vectors): Weight, Bias, Beta and their gradients, and the Dh scratch rows (one block); per row: Mean, Rstd. An empty
-    /// Beta means no Swish stage, an empty Mask no Dropout; empty outputs are not written.</summary>
+    /// Beta means no Swish stage, a DropoutP of 0 no Dropout (else the mask of each block of rows is drawn from DropoutSeed into
+    /// MaskBlock); empty outputs are not written.</summary>
     private ref struct ActivationSpans
     {
         public int Cols;
         public bool Normalised;
         public float Eps;
-        public ReadOnlySpan<float> X, Weight, Bias, Beta, Mask;
+        public ReadOnlySpan<float> X, Weight, Bias, Beta;
+        public float DropoutP;
+        public ulong DropoutSeed;
+        public Span<float> MaskBlock;
         public Span<float> Mean, Rstd, S, Y;
         public ReadOnlySpan<float> G;
         public Span<float> Gx, Gw, Gb, Gbeta, Dh;
@@ -146,9 +153,11 @@ public sealed partial class Tape
             var v = c - c % TL.Count;
             var rows = a.X.Length / c;
             Span<float> mean = stackalloc float[ActivationRowBlock], rstd = stackalloc float[ActivationRowBlock];
+            var dropout = Dropout(ref a);
             for (var i0 = 0; i0 < rows; i0 += ActivationRowBlock)
             {
                 var n = Math.Min(ActivationRowBlock, rows - i0);
+                if (a.DropoutP > 0f) dropout.Fill(a.MaskBlock[..(n * c)]);
                 if (a.Normalised)
                     for (var r = 0; r < n; r++)
                     {
@@ -166,8 +175,9 @@ public sealed partial class Tape
                 for (var r = 0; r < n; r++)
                 {
                     var at = (i0 + r) * c;
-                    ForwardRow(ref a, at, 0, v, mean[r], rstd[r]);
-                    if (v < c) ActivationKernel<float, Lanes1>.ForwardRow(ref a, at, v, c, mean[r], rstd[r]);
+                    var mask = MaskRow(ref a, r);
+                    ForwardRow(ref a, at, 0, v, mask, mean[r], rstd[r]);
+                    if (v < c) ActivationKernel<float, Lanes1>.ForwardRow(ref a, at, v, c, mask, mean[r], rstd[r]);
                 }
             }
         }
@@ -193,11 +203,19 @@ public sealed partial class Tape
             return TL.Sum(acc);
         }
 
-        /// <summary>Columns [start, stop) of the row at offset <paramref name="at"/>; stop - start a multiple of the width.</summary>
+        /// <summary>The dropout mask's stream (unused without dropout).</summary>
+        private static DropoutMask Dropout(ref ActivationSpans a) =>
+            a.DropoutP > 0f ? new DropoutMask(a.DropoutSeed, a.DropoutP, 1f / (1f - a.DropoutP)) : default;
+
+        /// <summary>Row r of the current block's mask; empty without dropout.</summary>
+        private static ReadOnlySpan<float> MaskRow(ref ActivationSpans a, int r) => a.DropoutP > 0f ? a.MaskBlock.Slice(r * a.Cols, a.Cols) : default;
+
+        /// <summary>Columns [start, stop) of the row at offset <paramref name="at"/>; stop - start a multiple of the width.
+        /// <paramref name="mask"/> is the row's dropout mask (indexed by column), empty for none.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void ForwardRow(ref ActivationSpans a, int at, int start, int stop, float mean, float rstd)
+        public static void ForwardRow(ref ActivationSpans a, int at, int start, int stop, scoped ReadOnlySpan<float> mask, float mean, float rstd)
         {
-            ReadOnlySpan<float> x = a.X, w = a.Weight, b = a.Bias, beta = a.Beta, mask = a.Mask;
+            ReadOnlySpan<float> x = a.X, w = a.Weight, b = a.Bias, beta = a.Beta;
             Span<float> s = a.S, y = a.Y;
             var norm = a.Normalised;
             var meanV = TL.Splat(mean);
@@ -218,7 +236,7 @@ public sealed partial class Tape
                     if (!s.IsEmpty) TL.Store(sj, s, k);
                     z = TL.Multiply(z, sj);
                 }
-                if (!mask.IsEmpty) z = TL.Multiply(z, TL.Load(mask, k));
+                if (!mask.IsEmpty) z = TL.Multiply(z, TL.Load(mask, j));
                 TL.Store(z, y, k);
             }
         }
@@ -248,17 +266,20 @@ public sealed partial class Tape
             var inputPass = TNorm.On && !a.Gx.IsEmpty;
             // As forward, a block of rows at a time: the rows' reductions first, then their input passes.
             Span<float> meanDh = stackalloc float[ActivationRowBlock], meanDhH = stackalloc float[ActivationRowBlock];
+            var dropout = Dropout(ref a);
             for (var i0 = 0; i0 < rows; i0 += ActivationRowBlock)
             {
                 var n = Math.Min(ActivationRowBlock, rows - i0);
+                if (a.DropoutP > 0f) dropout.Fill(a.MaskBlock[..(n * c)]);
                 for (var r = 0; r < n; r++)
                 {
                     var at = (i0 + r) * c;
                     var dh = a.Dh.IsEmpty ? default : a.Dh.Slice(r * c, c);
                     float sum = 0f, sumH = 0f, mean = 0f, rstd = 0f;
                     if (TNorm.On) (mean, rstd) = (a.Mean[i0 + r], a.Rstd[i0 + r]);
-                    BackwardRow<TNorm, TSwish>(ref a, at, 0, v, dh, mean, rstd, ref sum, ref sumH);
-                    if (v < c) ActivationKernel<float, Lanes1>.BackwardRow<TNorm, TSwish>(ref a, at, v, c, dh, mean, rstd, ref sum, ref sumH);
+                    var mask = MaskRow(ref a, r);
+                    BackwardRow<TNorm, TSwish>(ref a, at, 0, v, mask, dh, mean, rstd, ref sum, ref sumH);
+                    if (v < c) ActivationKernel<float, Lanes1>.BackwardRow<TNorm, TSwish>(ref a, at, v, c, mask, dh, mean, rstd, ref sum, ref sumH);
                     meanDh[r] = sum / c;
                     meanDhH[r] = sumH / c;
                 }
@@ -275,11 +296,12 @@ public sealed partial class Tape
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void BackwardRow<TNorm, TSwish>(ref ActivationSpans a, int at, int start, int stop, Span<float> dhRow, float mean, float rstd,
+        public static void BackwardRow<TNorm, TSwish>(ref ActivationSpans a, int at, int start, int stop, scoped ReadOnlySpan<float> mask, Span<float> dhRow,
+            float mean, float rstd,
             ref float sum, ref float sumH)
             where TNorm : ICompileTimeFlag where TSwish : ICompileTimeFlag
         {
-            ReadOnlySpan<float> g = a.G, x = a.X, w = a.Weight, b = a.Bias, beta = a.Beta, mask = a.Mask, s = a.S;
+            ReadOnlySpan<float> g = a.G, x = a.X, w = a.Weight, b = a.Bias, beta = a.Beta, s = a.S;
             Span<float> gx = a.Gx, gw = a.Gw, gb = a.Gb, gbeta = a.Gbeta;
             var norm = TNorm.On;
             var accumulate = a.AccumulateGx;
@@ -292,7 +314,7 @@ public sealed partial class Tape
             {
                 var k = at + j;
                 var d = TL.Load(g, k);
-                if (!mask.IsEmpty) d = TL.Multiply(d, TL.Load(mask, k));
+                if (!mask.IsEmpty) d = TL.Multiply(d, TL.Load(mask, j));
                 var hj = default(TVec);
                 if (TSwish.On)
                 {
