@@ -27,6 +27,39 @@ public class OptimTests
     }
 
     [Fact]
+    public void Adam_and_Polyak_over_disjoint_ranges_equal_one_pass_over_all_parameters()
+    {
+        // The data-parallel update steps each thread's range of parameters separately.
+        Tensor[] Parameters(ulong seed) => [GradCheck.Random(3, 5, -1f, 1f, seed), GradCheck.Random(1, 7, -1f, 1f, seed + 1),
+            GradCheck.Random(4, 2, -1f, 1f, seed + 2), GradCheck.Random(1, 1, -1f, 1f, seed + 3)];
+        Tensor[] whole = Parameters(1), split = Parameters(1), wholeTarget = Parameters(9), splitTarget = Parameters(9);
+        foreach (var p in whole.Concat(split)) p.RequiresGrad = true;
+        Adam adamWhole = new(whole), adamSplit = new(split);
+        for (var step = 0; step < 3; step++)
+        {
+            for (var i = 0; i < whole.Length; i++)
+            {
+                var g = GradCheck.Random(whole[i].Rows, whole[i].Cols, -1f, 1f, (ulong)(100 + 10 * step + i)).Values.ToArray();
+                SetGrad(whole[i], g);
+                SetGrad(split[i], g);
+            }
+            adamWhole.Step();
+            Polyak.Update(wholeTarget, whole, 0.3f);
+            adamSplit.Step(2, 2);
+            adamSplit.Step(0, 2);
+            Polyak.Update(splitTarget, split, 0.3f, 3, 1);
+            Polyak.Update(splitTarget, split, 0.3f, 0, 3);
+        }
+        for (var i = 0; i < whole.Length; i++)
+        {
+            Assert.Equal(whole[i].ToArray(), split[i].ToArray());
+            Assert.Equal(wholeTarget[i].ToArray(), splitTarget[i].ToArray());
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => adamSplit.Step(3, 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Polyak.Update(splitTarget, split, 0.3f, -1, 1));
+    }
+
+    [Fact]
     public void Adam_applies_eps_outside_the_square_root()
     {
         // With a tiny gradient, eps dominates the denominator only if it is added after the square root:

@@ -50,11 +50,10 @@ internal sealed class BatchShards : ISharedWork
     public IReadOnlyList<IReadOnlyList<Rng>> ReplicaDropoutStreams() => _shards.Skip(1).Select(s => s.Online.DropoutStreams()).ToArray();
 
     /// <summary>
-    /// Runs <see cref="ShardBackward"/> on every shard and leaves the whole batch's gradient in
-    /// <paramref name="parameters"/> (the primary online network's, cleared by the caller). Returns the summed loss and
-    /// Q sum.
+    /// Runs <see cref="ShardBackward"/> on every shard; each replica's gradient stays in its own parameters until
+    /// <see cref="AddReplicaGradients"/>. Returns the summed loss and Q sum.
     /// </summary>
-    public ShardResult Backward(ReplayBatch batch, IReadOnlyList<Tensor> parameters)
+    public ShardResult Backward(ReplayBatch batch)
     {
         _batch = batch;
         _count = Math.Min(_shards.Length, batch.Size);
@@ -63,12 +62,23 @@ internal sealed class BatchShards : ISharedWork
         var (loss, sumQ) = _shards[0].Result;
         for (var k = 1; k < _count; k++)
         {
-            var replica = _shards[k].Parameters;
-            for (var i = 0; i < parameters.Count; i++) TensorPrimitives.Add(parameters[i].Grad, replica[i].Grad, parameters[i].Grad);
             loss += _shards[k].Result.Loss;
             sumQ += _shards[k].Result.SumQ;
         }
         return new ShardResult(loss, sumQ);
+    }
+
+    /// <summary>Adds the replicas' gradients of the last <see cref="Backward"/> into the primary network's, for parameters
+    /// [<paramref name="first"/>, <paramref name="first"/> + <paramref name="count"/>) (disjoint ranges may run on
+    /// different threads): then the primary holds the whole batch's gradient.</summary>
+    public void AddReplicaGradients(int first, int count)
+    {
+        var primary = _shards[0].Parameters;
+        for (var k = 1; k < _count; k++)
+        {
+            var replica = _shards[k].Parameters;
+            for (var i = first; i < first + count; i++) TensorPrimitives.Add(primary[i].Grad, replica[i].Grad, primary[i].Grad);
+        }
     }
 
     void ISharedWork.Run(int item)

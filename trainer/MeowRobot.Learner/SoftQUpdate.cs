@@ -19,6 +19,7 @@ public sealed class SoftQUpdate
 {
     private readonly IReadOnlyList<Tensor> _onlineParameters, _targetParameters;
     private readonly BatchShards _shards;
+    private readonly ParameterUpdate _parameterUpdate;
     private float[] _target = [];
 
     /// <param name="online">The policy being trained (put in training mode here, so dropout is active when its shape has any).</param>
@@ -41,6 +42,7 @@ public sealed class SoftQUpdate
         _targetParameters = target.Parameters();
         Adam = new Adam(_onlineParameters, options.LearningRate, options.AdamBeta1, options.AdamBeta2, options.AdamEps);
         _shards = new BatchShards(online, target, options, BellmanBackward);
+        _parameterUpdate = new ParameterUpdate(_onlineParameters, _targetParameters, Adam, _shards, options.Threads);
     }
 
     public FlowPolicy Online { get; }
@@ -69,10 +71,9 @@ public sealed class SoftQUpdate
 
         // TD targets, Bellman loss and its gradient (BellmanBackward), over one shard of the batch per thread.
         Adam.ZeroGrad();
-        var (loss, sumQ) = _shards.Backward(batch, _onlineParameters);
-        var norm = GradientClipping.ClipGradNorm(_onlineParameters, Options.GradClip);
-        Adam.Step();
-        Polyak.Update(_targetParameters, _onlineParameters, Options.Tau);
+        var (loss, sumQ) = _shards.Backward(batch);
+        // Clip the global gradient norm, Adam, Polyak averaging of the target network (one range of parameters per thread).
+        var norm = _parameterUpdate.Run(Options.GradClip, Options.Tau);
         Count++;
         return new UpdateStats(loss, norm, (float)(sumQ / (2 * batch.Size)), (float)(Sum(_target) / _target.Length));
     }

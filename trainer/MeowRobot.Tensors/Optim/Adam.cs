@@ -53,15 +53,23 @@ public sealed class Adam
     }
 
     /// <summary>One update from the gradients now held by the parameters (parameters that never got one are skipped).</summary>
-    public void Step()
+    public void Step() => Step(0, parameters.Length);
+
+    /// <summary>The update of parameters [<paramref name="first"/>, <paramref name="first"/> + <paramref name="count"/>)
+    /// only (each parameter's own step count and moments): disjoint ranges may be stepped on different threads, with
+    /// exactly the result of <see cref="Step()"/>.</summary>
+    public void Step(int first, int count)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(first);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(first + count, parameters.Length, nameof(count));
         var b1 = (float)Beta1;
         var oneMinusB1 = (float)(1 - Beta1);
         var b2 = (float)Beta2;
         var oneMinusB2 = (float)(1 - Beta2);
         var eps = (float)Eps;
         var wd = (float)WeightDecay;
-        for (var i = 0; i < parameters.Length; i++)
+        for (var i = first; i < first + count; i++)
         {
             var p = parameters[i];
             var g = p.Grad;

@@ -9,11 +9,22 @@ public static class Polyak
     public static void Update(IReadOnlyList<Tensor> target, IReadOnlyList<Tensor> online, float tau)
     {
         ArgumentNullException.ThrowIfNull(target);
+        Update(target, online, tau, 0, target.Count);
+    }
+
+    /// <summary>The update of tensors [<paramref name="first"/>, <paramref name="first"/> + <paramref name="count"/>)
+    /// only: disjoint ranges may run on different threads.</summary>
+    public static void Update(IReadOnlyList<Tensor> target, IReadOnlyList<Tensor> online, float tau, int first, int count)
+    {
+        ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(online);
         if (target.Count != online.Count) throw new ArgumentException($"{target.Count} target tensors vs {online.Count} online", nameof(target));
         if (!(tau is >= 0f and <= 1f)) throw new ArgumentOutOfRangeException(nameof(tau));
+        ArgumentOutOfRangeException.ThrowIfNegative(first);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(first + count, target.Count, nameof(count));
         var keep = (float)(1 - (double)tau);
-        for (var k = 0; k < target.Count; k++)
+        for (var k = first; k < first + count; k++)
         {
             var t = target[k].Values;
             var o = online[k].Values;
