@@ -22,7 +22,7 @@ public class GemmBenchmarks
     private Product p;
 
     [Params("B 256x256x376", "B 256x1x256", "B 512x3x64", "B 512x64x17/393", "B 256x64x376/393+17",
-        "N 256x256x256", "N 512x17x64", "A 256x376x256", "A 17x64x512")]
+        "N 256x256x256", "N 512x17x64", "A 256x376x256", "A 17x64x512", "B 256x256x11", "B 512x64x3")]
     public string Shape { get; set; } = "B 256x256x376";
 
     [Params(1, 2)]
@@ -44,7 +44,11 @@ public class GemmBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup() => Gemm.Threads = 1;
+    public void Cleanup()
+    {
+        Gemm.Threads = 1;
+        coldC = [];
+    }
 
     /// <summary>The peer: a plain i-k-j loop, single-threaded whatever <see cref="Threads"/> says.</summary>
     [Benchmark(Baseline = true)]
@@ -53,6 +57,21 @@ public class GemmBenchmarks
     [Benchmark]
     public void Packed() => Gemm.Multiply(p.M, p.N, p.K, a, p.Op == 'A' ? p.M : p.K, p.Op == 'A', b.AsSpan(p.BOffset), p.Ldb, p.Op == 'B',
         c, p.N, accumulate: false);
+
+    /// <summary>
+    /// <see cref="Packed"/> writing each call into the next of many C buffers (96 MiB in all): C out of cache, as an
+    /// update's arena tensor is (last touched a step ago). The peer is <see cref="Packed"/> in the same run (C in cache).
+    /// </summary>
+    [Benchmark]
+    public void PackedColdC()
+    {
+        if (coldC.Length == 0) coldC = Enumerable.Range(0, Math.Max(2, (96 << 20) / (4 * p.M * p.N))).Select(_ => new float[p.M * p.N]).ToArray();
+        var target = coldC[nextC++ % coldC.Length];
+        Gemm.Multiply(p.M, p.N, p.K, a, p.Op == 'A' ? p.M : p.K, p.Op == 'A', b.AsSpan(p.BOffset), p.Ldb, p.Op == 'B', target, p.N, accumulate: false);
+    }
+
+    private float[][] coldC = [];
+    private int nextC;
 
     /// <summary>Plus a bias on every row the way callers added it before the row-bias operand: copied into each row of C,
     /// then accumulated onto.</summary>
