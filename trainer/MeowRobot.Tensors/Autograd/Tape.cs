@@ -9,6 +9,11 @@ namespace MeowRobot.Tensors;
 /// Reset, so a step that repeats the same sequence of shapes allocates nothing once warm. Operations are recorded only
 /// when an input requires a gradient and no <see cref="NoGrad"/> scope is open.
 /// </para>
+/// <para>
+/// A step's tensors far outgrow the caches, so storage is handed on while it is still in cache where that is safe: a
+/// result's gradient buffer, once its operation's backward step has consumed it, goes to the next gradient of that size;
+/// a <see cref="Transient"/> scope's results go to the operations after it.
+/// </para>
 /// <para>Not thread-safe: one tape per thread.</para>
 /// </summary>
 public sealed partial class Tape

@@ -11,7 +11,8 @@ namespace MeowRobot.Tensors.Kernels;
 /// 8×32 register tile (16 zmm accumulators, FMA) walks the rows of A straight from the caller's storage (either
 /// orientation), so small row counts and small k pay no packing of A. Edge tiles use masked loads and stores and only the
 /// part of the tile they need (8×16 for a panel at most 16 wide, 4 rows for the last few); the bias row seeds the
-/// accumulators; n = 1 is a dot product per row. Without AVX-512 a vectorised row-axpy loop is used.
+/// accumulators; the tiles prefetch the rows of C they will write (usually out of cache); n = 1 is a dot product per row.
+/// Without AVX-512 a vectorised row-axpy loop is used.
 /// </summary>
 public static unsafe partial class Gemm
 {
