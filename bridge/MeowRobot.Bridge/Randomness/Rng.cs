@@ -46,7 +46,7 @@ public sealed class Rng
 
     public ulong NextUInt64() => Next(ref s0, ref s1, ref s2, ref s3);
 
-    /// <summary>One xoshiro256** step on a state held anywhere (this generator's fields, or a dropout-mask lane).</summary>
+    /// <summary>One xoshiro256** step (<see cref="DropoutMask"/> runs the same step on eight lanes at once).</summary>
     private static ulong Next(ref ulong s0, ref ulong s1, ref ulong s2, ref ulong s3)
     {
         var result = BitOperations.RotateLeft(s1 * 5, 7) * 9;
@@ -118,9 +118,6 @@ public sealed class Rng
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);
     }
-
-    /// <summary>One xoshiro256** step of lane <paramref name="lane"/> of a dropout mask's state ([word][lane]).</summary>
-    internal static ulong Next(Span<ulong> state, int lane) => Next(ref state[lane], ref state[8 + lane], ref state[16 + lane], ref state[24 + lane]);
 
     /// <summary>
     /// Natural logarithm of a positive finite double from +, *, / only (platform libm results may differ in the last
