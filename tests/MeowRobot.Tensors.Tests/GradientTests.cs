@@ -185,6 +185,22 @@ public class GradientTests
     }
 
     [Fact]
+    public void A_linear_block_plus_a_repeated_addend_matches_finite_differences_and_the_separate_ops()
+    {
+        // z part on two copies of 3 states (6 rows), the state part once per state (3 rows) as the addend.
+        var z = Random(6, 2, -1f, 1f, 14);
+        var byState = Random(3, 4, -1f, 1f, 15);
+        var w = Random(4, 5, -1f, 1f, 16);
+        var b = RandomVector(4, -1f, 1f, 17);
+        Check((t, v) => t.LinearColumns(v[0], v[1], 0, v[2], v[3]), z, w, b, byState);
+        var tape = new Tape();
+        var fused = tape.LinearColumns(z, w, 0, b, byState);
+        var separate = tape.Add(tape.LinearColumns(z, w, 0, b), tape.RepeatRows(byState, 2));
+        for (var i = 0; i < fused.Length; i++) Assert.Equal(separate[i], fused[i], 1e-5f);
+        Assert.Throws<ArgumentException>(() => tape.LinearColumns(Random(5, 2, -1f, 1f, 1), w, 0, b, byState)); // 5 rows: not copies of 3
+    }
+
+    [Fact]
     public void Reduction_gradients_match_finite_differences()
     {
         var x = Random(4, 3, -1f, 1f, 9);

@@ -51,14 +51,14 @@ public sealed class Coupling : Module
     }
 
     // t's first layer acts on concat(b ⊙ z, s). It runs split in two, so that the state's part is computed once per state
-    // even when z stacks copies of the batch (the doubled batch of the Q update) and no concatenated input is built.
+    // even when z stacks copies of the batch (the doubled batch of the Q update) and no concatenated input is built; that
+    // part then seeds the z part's product on every copy.
     private Tensor Translation(Tape tape, Tensor passed, Tensor obs)
     {
         if (passed.Rows % obs.Rows != 0)
             throw new ArgumentException($"coupling: {passed.Rows} rows of z are not copies of the {obs.Rows} states", nameof(obs));
         var first = T.FirstLayer;
         var byState = tape.LinearColumns(obs, first.Weight, passed.Cols);
-        if (passed.Rows != obs.Rows) byState = tape.RepeatRows(byState, passed.Rows / obs.Rows);
-        return T.ForwardFromFirstLayer(tape, tape.Add(tape.LinearColumns(passed, first.Weight, 0, first.Bias), byState));
+        return T.ForwardFromFirstLayer(tape, tape.LinearColumns(passed, first.Weight, 0, first.Bias, byState));
     }
 }

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using MeowRobot.Tensors.Kernels;
 
 namespace MeowRobot.Tensors;
@@ -38,7 +39,15 @@ public sealed partial class Tape
     /// result [B, out]. A layer whose input is a concatenation [u, v] equals LinearColumns(u, W, 0, b) +
     /// LinearColumns(v, W, u.Cols): each part may then run on its own number of rows, and no concatenation is built.
     /// </summary>
-    public Tensor LinearColumns(Tensor x, Tensor weight, int firstColumn, Tensor? bias = null)
+    public Tensor LinearColumns(Tensor x, Tensor weight, int firstColumn, Tensor? bias = null) => LinearColumns(x, weight, firstColumn, bias, null);
+
+    /// <summary>
+    /// <see cref="LinearColumns(Tensor, Tensor, int, Tensor?)"/> plus <paramref name="addend"/> [N, out] on every row, its
+    /// rows repeated when x has k·N rows (row i of x gets addend row i mod N): the other block of a split layer, computed
+    /// once per state, added to a block that runs on k copies of the batch. The addend seeds the product's accumulators,
+    /// so neither the repeated rows nor the sum are separate tensors.
+    /// </summary>
+    public Tensor LinearColumns(Tensor x, Tensor weight, int firstColumn, Tensor? bias, Tensor? addend)
     {
         Use(x);
         Use(weight);
@@ -51,9 +60,21 @@ public sealed partial class Tape
             if (bias.Length != outF) throw new ArgumentException($"Linear: bias {bias.ShapeString} does not match weight {weight.ShapeString}");
         }
         var o = Alloc(x.Rows, outF);
-        Gemm.Multiply(x.Rows, outF, x.Cols, Val(x), x.Cols, false, Val(weight)[firstColumn..], weight.Cols, true, Val(o), outF, accumulate: false,
-            rowBias: bias is null ? default : Val(bias));
-        if (Tracks(x, weight, bias)) Record(Op.Linear, o, x, weight, bias).I0 = firstColumn;
+        if (addend is not null)
+        {
+            Use(addend);
+            if (addend.Cols != outF || x.Rows % addend.Rows != 0)
+                throw new ArgumentException($"Linear: addend {addend.ShapeString} does not repeat to [{x.Rows}, {outF}]", nameof(addend));
+            for (var at = 0; at < o.Length; at += addend.Length) Val(addend).CopyTo(Val(o)[at..]);
+        }
+        Gemm.Multiply(x.Rows, outF, x.Cols, Val(x), x.Cols, false, Val(weight)[firstColumn..], weight.Cols, true, Val(o), outF,
+            accumulate: addend is not null, rowBias: bias is null ? default : Val(bias));
+        if (Tracks(x, weight, bias) || (addend is not null && Tracks(addend)))
+        {
+            ref var n = ref Record(Op.Linear, o, x, weight, bias);
+            n.D = addend;
+            n.I0 = firstColumn;
+        }
         return o;
     }
 
@@ -91,5 +112,16 @@ public sealed partial class Tape
         }
         if (w.requiresGrad) Gemm.Multiply(outF, inF, rows, g, outF, true, Val(x), inF, false, GradOf(w)[first..], w.Cols, accumulate: true);
         if (bias is not null && bias.requiresGrad) ColumnSums.AddTo(g, GradOf(bias));
+        if (n.D is { requiresGrad: true } addend)
+        {
+            // Each copy of the rows adds its block of the output gradient.
+            var ga = GradOf(addend, out var overwrite);
+            for (var at = 0; at < g.Length; at += ga.Length)
+            {
+                var block = g.Slice(at, ga.Length);
+                if (at == 0 && overwrite) block.CopyTo(ga);
+                else TensorPrimitives.Add(ga, block, ga);
+            }
+        }
     }
 }
