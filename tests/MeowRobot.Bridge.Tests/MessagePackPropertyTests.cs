@@ -103,7 +103,7 @@ public sealed class MessagePackPropertyTests
     /// Bytes <paramref name="action"/> allocates on this thread, counted only when a second identical call allocates again:
     /// the runtime now and then counts bytes once against the calling thread that the code did not allocate (a background
     /// collection started by another test retires this thread's allocation buffer; a method is promoted to optimised
-    /// code), which made these checks fail at random (1 run in ~10 of CI).
+    /// code), which made these checks fail at random (once in the third session's fresh-clone CI runs).
     /// </summary>
     private static long SteadyAllocation(Func<bool> action)
     {
