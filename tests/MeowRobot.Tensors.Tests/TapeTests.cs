@@ -233,6 +233,15 @@ public class TapeTests
         Assert.Equal(arena, tape.ArenaTensors); // the two results reuse the scope's two tensors
         Assert.Equal(MathF.Exp(7f), after[0, 0]);
 
+        // A gradient taken inside the scope goes with its tensor: the next tensor on that storage starts without it.
+        tape.Reset();
+        using (tape.NoGrad())
+        using (tape.Transient())
+            tape.Backward(tape.Input([1f, 2f], 1, 2, requiresGrad: true), [1f, 1f]);
+        var wider = tape.Input([1f, 2f, 3f, 4f, 5f, 6f], 1, 6, requiresGrad: true);
+        tape.Backward(tape.Sum(tape.Square(wider)));
+        Assert.Equal([2f, 4f, 6f, 8f, 10f, 12f], wider.Grad.ToArray());
+
         // Recorded operations would refer to storage the scope gives away.
         Assert.Throws<InvalidOperationException>(() =>
         {

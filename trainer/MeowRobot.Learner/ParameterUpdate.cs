@@ -60,21 +60,20 @@ internal sealed class ParameterUpdate : ISharedWork
         Polyak.Update(_target, _online, _tau, first, count);
     }
 
-    /// <summary>Consecutive ranges of tensors, one per thread, cut where the running element count passes each share.</summary>
-    private static (int, int)[] Split(IReadOnlyList<Tensor> parameters, int parts)
+    /// <summary>Consecutive ranges of tensors, one per thread: a tensor goes to the range whose share of the elements its
+    /// first element falls in.</summary>
+    private static (int First, int Count)[] Split(IReadOnlyList<Tensor> parameters, int parts)
     {
         long total = 0;
-        foreach (var p in parameters) total += p.Length;
-        var ranges = new (int, int)[Math.Max(1, Math.Min(parts, parameters.Count))];
-        int first = 0, next = 0;
-        long running = 0;
-        for (var r = 0; r < ranges.Length; r++)
+        for (var i = 0; i < parameters.Count; i++) total += parameters[i].Length;
+        var ranges = new (int First, int Count)[Math.Max(1, Math.Min(parts, parameters.Count))];
+        long before = 0;
+        for (var i = 0; i < parameters.Count; i++)
         {
-            var share = total * (r + 1) / ranges.Length;
-            while (next < parameters.Count && (r == ranges.Length - 1 || running + parameters[next].Length <= share || next == first))
-                running += parameters[next++].Length;
-            ranges[r] = (first, next - first);
-            first = next;
+            ref var range = ref ranges[before * ranges.Length / total];
+            if (range.Count == 0) range.First = i;
+            range.Count++;
+            before += parameters[i].Length;
         }
         return ranges;
     }

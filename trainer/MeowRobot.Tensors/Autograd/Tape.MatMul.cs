@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using MeowRobot.Tensors.Kernels;
 
 namespace MeowRobot.Tensors;
@@ -65,7 +64,7 @@ public sealed partial class Tape
             Use(addend);
             if (addend.Cols != outF || x.Rows % addend.Rows != 0)
                 throw new ArgumentException($"Linear: addend {addend.ShapeString} does not repeat to [{x.Rows}, {outF}]", nameof(addend));
-            for (var at = 0; at < o.Length; at += addend.Length) Val(addend).CopyTo(Val(o)[at..]);
+            Repeat(Val(addend), Val(o));
         }
         Gemm.Multiply(x.Rows, outF, x.Cols, Val(x), x.Cols, false, Val(weight)[firstColumn..], weight.Cols, true, Val(o), outF,
             accumulate: addend is not null, rowBias: bias is null ? default : Val(bias));
@@ -114,14 +113,8 @@ public sealed partial class Tape
         if (bias is not null && bias.requiresGrad) ColumnSums.AddTo(g, GradOf(bias));
         if (n.D is { requiresGrad: true } addend)
         {
-            // Each copy of the rows adds its block of the output gradient.
             var ga = GradOf(addend, out var overwrite);
-            for (var at = 0; at < g.Length; at += ga.Length)
-            {
-                var block = g.Slice(at, ga.Length);
-                if (at == 0 && overwrite) block.CopyTo(ga);
-                else TensorPrimitives.Add(ga, block, ga);
-            }
+            SumCopies(g, ga, overwrite);
         }
     }
 }

@@ -99,11 +99,27 @@ public sealed partial class Tape
         Use(x);
         if (times < 1) throw new ArgumentOutOfRangeException(nameof(times), times, "RepeatRows: times must be ≥ 1");
         var o = Alloc(x.Rows * times, x.Cols);
-        var xv = Val(x);
-        var ov = Val(o);
-        for (var k = 0; k < times; k++) xv.CopyTo(ov.Slice(k * xv.Length));
+        Repeat(Val(x), Val(o));
         if (Tracks(x)) Record(Op.RepeatRows, o, x).I0 = times;
         return o;
+    }
+
+    /// <summary>Fills <paramref name="copies"/> (a whole number of blocks) with copies of <paramref name="block"/>.</summary>
+    private static void Repeat(ReadOnlySpan<float> block, Span<float> copies)
+    {
+        for (var at = 0; at < copies.Length; at += block.Length) block.CopyTo(copies[at..]);
+    }
+
+    /// <summary>The gradient of <see cref="Repeat"/>: the blocks of <paramref name="copies"/> summed into
+    /// <paramref name="block"/>, overwriting it or added to it.</summary>
+    private static void SumCopies(ReadOnlySpan<float> copies, Span<float> block, bool overwrite)
+    {
+        for (var at = 0; at < copies.Length; at += block.Length)
+        {
+            var copy = copies.Slice(at, block.Length);
+            if (at == 0 && overwrite) copy.CopyTo(block);
+            else AddTo(block, copy);
+        }
     }
 
     /// <summary>The columns of <paramref name="x"/> listed in <paramref name="columns"/> (in that order; repeats allowed),
@@ -159,8 +175,8 @@ public sealed partial class Tape
             }
             case Op.RepeatRows:
             {
-                var gx = GradOf(n.A);
-                for (var k = 0; k < n.I0; k++) AddTo(gx, g.Slice(k * gx.Length, gx.Length));
+                var gx = GradOf(n.A, out var overwrite);
+                SumCopies(g, gx, overwrite);
                 break;
             }
             case Op.IndexColumns:

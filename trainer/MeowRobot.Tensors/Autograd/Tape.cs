@@ -87,7 +87,11 @@ public sealed partial class Tape
         public void Dispose()
         {
             if (tape.nodeCount != nodes) throw new InvalidOperationException("operations were recorded inside a transient scope; open it inside NoGrad()");
-            for (var i = cursor; i < tape.cursor; i++) tape.arena[i].epoch = 0; // no tape epoch is 0: CheckAlive rejects them
+            for (var i = cursor; i < tape.cursor; i++)
+            {
+                tape.ReleaseGradient(tape.arena[i]); // an input's, when one was the root of a backward pass in the scope
+                tape.arena[i].epoch = 0; // no tape epoch is 0: CheckAlive rejects them
+            }
             tape.cursor = cursor;
         }
     }
@@ -238,7 +242,6 @@ public sealed partial class Tape
     {
         if (t.grad is not { } buffer) return;
         t.grad = null;
-        if (buffer.Length != t.Length) return; // a buffer from before a reshape: let it go
         if (!gradientPool.TryGetValue(buffer.Length, out var free)) gradientPool[buffer.Length] = free = new Stack<float[]>();
         free.Push(buffer);
     }
