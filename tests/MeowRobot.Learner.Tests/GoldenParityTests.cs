@@ -5,10 +5,10 @@ using MeowRobot.Testing;
 namespace MeowRobot.Learner.Tests;
 
 /// <summary>Parity with the official PyTorch MEow on every golden case (../shared/golden/README.md): forward outputs and
-/// K training steps, within the README's tolerances.</summary>
+/// K training steps, within the README's tolerances (parameters: <see cref="ParameterTolerance"/>).</summary>
 public sealed class GoldenParityTests
 {
-    private const float ForwardRel = 1e-4f, ForwardAbs = 1e-4f, TrainRel = 1e-4f, ParamAbs = 2e-5f;
+    private const float ForwardRel = 1e-4f, ForwardAbs = 1e-4f, TrainRel = 1e-4f;
 
     [RequiresTheory(Requirement.GoldenVectors)]
     [MemberData(nameof(Cases))]
@@ -73,24 +73,17 @@ public sealed class GoldenParityTests
             Relative(s.GradNormBeforeClip, stats.GradNorm, $"step {k} grad norm");
         }
 
-        ParamsClose(PolicyFile.Load(c.AfterTrain), online, "after_train");
-        ParamsClose(PolicyFile.Load(c.AfterTrainTarget), update.Target, "after_train_target");
+        ParamsClose(PolicyFile.Load(c.AfterTrain), online, ParameterTolerance.AfterTraining, "after_train");
+        ParamsClose(PolicyFile.Load(c.AfterTrainTarget), update.Target, ParameterTolerance.Target, "after_train_target");
     }
 
     public static TheoryData<string> Cases() => SharedMaterial.GoldenCaseNames();
 
-    private static void ParamsClose(PolicyFile expected, FlowPolicy actual, string what)
+    /// <summary>The README's rule for parameters after training (<see cref="ParameterTolerance"/>).</summary>
+    private static void ParamsClose(PolicyFile expected, FlowPolicy actual, ParameterTolerance tolerance, string what)
     {
-        var mine = actual.StateDict();
-        foreach (var e in expected.Tensors)
-        {
-            var got = mine[e.Name];
-            for (var i = 0; i < got.Length; i++)
-            {
-                if (!(Math.Abs(got[i] - e.Values[i]) <= ParamAbs))
-                    Assert.Fail($"{what} {e.Name}[{i}]: expected {e.Values[i]:R}, got {got[i]:R} (|diff| {Math.Abs(got[i] - e.Values[i]):G3} > {ParamAbs})");
-            }
-        }
+        var result = tolerance.Compare(expected.Tensors.Select(t => (t.Name, t.Values)), actual.StateDict());
+        Assert.True(result.Passes, $"{what}: {result}");
     }
 
     private static void Close(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)

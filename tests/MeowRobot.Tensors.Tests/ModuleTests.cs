@@ -8,32 +8,39 @@ namespace MeowRobot.Tensors.Tests;
 
 public class ModuleTests
 {
-    /// <summary>The three official MLP variants, built as MEow builds them for obs 11, action 3.</summary>
+    /// <summary>The three official MLP variants, built as MEow builds them for a case's sizes (its safetensors metadata).</summary>
     private sealed class Official : Module
     {
-        public Official(Rng rng)
+        public Official(int obs, int act, int hidden, int layers, int shiftHidden, bool layerNorm, Rng rng)
         {
-            RegisterModule("prior", new Prior(rng));
-            RegisterModule("t", new Mlp([3 + 11, 64, 64, 3], rng, new MlpOptions { LayerNorm = true, Dropout = 0.1f }));
-            RegisterModule("scale1", new Mlp([11, 256, 256, 1], rng, new MlpOptions { Dropout = 0f }));
+            RegisterModule("prior", new Prior(Sizes(obs, hidden, layers, act), rng));
+            RegisterModule("t", new Mlp(Sizes(act + obs, hidden, layers, act), rng, new MlpOptions { LayerNorm = layerNorm, Dropout = 0.1f }));
+            RegisterModule("scale1", new Mlp(Sizes(obs, shiftHidden, layers, 1), rng, new MlpOptions { Dropout = 0f }));
         }
+
+        private static int[] Sizes(int input, int hidden, int layers, int output) => [input, .. Enumerable.Repeat(hidden, layers), output];
 
         private sealed class Prior : Module
         {
-            public Prior(Rng rng) => RegisterModule("log_scale", new Mlp([11, 64, 64, 3], rng));
+            public Prior(int[] sizes, Rng rng) => RegisterModule("log_scale", new Mlp(sizes, rng));
         }
     }
 
-    [RequiresFact(Requirement.GoldenVectors)]
-    public void Mlp_names_and_shapes_reproduce_the_official_state_dict()
+    public static TheoryData<string> GoldenCases => SharedMaterial.GoldenCaseNames();
+
+    [RequiresTheory(Requirement.GoldenVectors)]
+    [MemberData(nameof(GoldenCases))]
+    public void Mlp_names_and_shapes_reproduce_the_official_state_dict(string name)
     {
-        var header = ReadSafetensorsHeader(Path.Combine(SharedMaterial.GoldenCases().Single(c => c.EndsWith("hopper_11x3", StringComparison.Ordinal)), "weights.safetensors"));
+        var (header, metadata) = ReadSafetensorsHeader(Path.Combine(GoldenRoot.Meow.Case(name), "weights.safetensors"));
+        int Meta(string key) => int.Parse(metadata["meow." + key], System.Globalization.CultureInfo.InvariantCulture);
         var expected = header
-            .Where(kv => kv.Key.StartsWith("prior.", StringComparison.Ordinal) || kv.Key.StartsWith("flows.0.t.", StringComparison.Ordinal) || kv.Key.StartsWith("flows.4.scale1.", StringComparison.Ordinal))
-            .Select(kv => (Name: kv.Key.Replace("flows.0.", "", StringComparison.Ordinal).Replace("flows.4.", "", StringComparison.Ordinal), kv.Value))
+            .Where(kv => kv.Key.StartsWith("prior.", StringComparison.Ordinal) || kv.Key.StartsWith("flows.0.t.", StringComparison.Ordinal) || kv.Key.StartsWith("flows." + 2 * Meta("flow_layers") + ".scale1.", StringComparison.Ordinal))
+            .Select(kv => (Name: kv.Key[(kv.Key.StartsWith("flows.", StringComparison.Ordinal) ? kv.Key.IndexOf('.', "flows.".Length) + 1 : 0)..], kv.Value))
             .OrderBy(e => e.Name, StringComparer.Ordinal)
             .ToArray();
-        var model = new Official(new Rng(1));
+        Assert.Contains(expected, e => e.Name.StartsWith("scale1.", StringComparison.Ordinal));
+        var model = new Official(Meta("obs_dim"), Meta("act_dim"), Meta("hidden"), Meta("hidden_layers"), Meta("shift_hidden"), bool.Parse(metadata["meow.layer_norm"]), new Rng(1));
         var actual = model.StateEntries().Select(e => (e.Name, e.Tensor.Shape)).OrderBy(e => e.Name, StringComparer.Ordinal).ToArray();
         Assert.Equal(expected.Select(e => e.Name), actual.Select(e => e.Name));
         for (var i = 0; i < expected.Length; i++) Assert.Equal(expected[i].Value, actual[i].Shape);
@@ -80,8 +87,20 @@ public class ModuleTests
         Assert.All(l.Weight.ToArray(), w => Assert.InRange(w, -bound, bound));
         Assert.All(l.Bias!.ToArray(), b => Assert.InRange(b, -bound, bound));
         Assert.True(l.Weight.ToArray().Max() > 0.95 * bound && l.Weight.ToArray().Min() < -0.95 * bound);
-        var z = new Linear(4, 3, new Rng(3), LinearInit.Zeros);
-        Assert.All(z.Weight.ToArray().Concat(z.Bias!.ToArray()), v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
+    public void Zero_and_orthogonal_inits_set_the_weight_only_and_leave_the_bias_at_the_default()
+    {
+        var bound = 1 / Math.Sqrt(64);
+        foreach (var init in new[] { LinearInit.ZeroWeight, LinearInit.Orthogonal() })
+        {
+            var l = new Linear(64, 256, new Rng(3), init);
+            var bias = l.Bias!.ToArray();
+            Assert.All(bias, b => Assert.InRange(b, -bound, bound));
+            Assert.True(bias.Max() > 0.9 * bound && bias.Min() < -0.9 * bound, $"{init.Kind}: bias does not fill ±1/sqrt(fan_in)");
+        }
+        Assert.All(new Linear(4, 3, new Rng(3), LinearInit.ZeroWeight).Weight.ToArray(), w => Assert.Equal(0f, w));
     }
 
     [Theory]
@@ -100,7 +119,6 @@ public class ModuleTests
                 dot += rows <= cols ? w[p, k] * w[q, k] : w[k, p] * w[k, q];
             Assert.Equal(p == q ? 4.0 : 0.0, dot, 1e-5);
         }
-        Assert.All(l.Bias!.ToArray(), b => Assert.Equal(0f, b));
     }
 
     [Fact]
@@ -139,13 +157,15 @@ public class ModuleTests
         Assert.Equal(y, model.Forward(tape, x).ToArray());
     }
 
-    private static Dictionary<string, int[]> ReadSafetensorsHeader(string path)
+    private static (Dictionary<string, int[]> Shapes, Dictionary<string, string> Metadata) ReadSafetensorsHeader(string path)
     {
         var bytes = File.ReadAllBytes(path);
         var n = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
         using var doc = JsonDocument.Parse(bytes.AsMemory(8, n));
-        return doc.RootElement.EnumerateObject()
+        var shapes = doc.RootElement.EnumerateObject()
             .Where(p => p.Name != "__metadata__")
             .ToDictionary(p => p.Name, p => p.Value.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()).ToArray());
+        var metadata = doc.RootElement.GetProperty("__metadata__").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!);
+        return (shapes, metadata);
     }
 }

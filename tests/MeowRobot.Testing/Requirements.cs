@@ -8,7 +8,10 @@ namespace MeowRobot.Testing;
 /// <summary>Things outside the project that some tests need. A test that lacks one is skipped with a message naming it.</summary>
 public enum Requirement
 {
+    /// <summary>At least one MEow golden case (<see cref="GoldenRoot.Meow"/>).</summary>
     GoldenVectors,
+    /// <summary>At least one S2AC golden case (<see cref="GoldenRoot.S2ac"/>).</summary>
+    S2acGoldenVectors,
     MuJoCoModels,
     MsgPackConformance,
     LibZmq,
@@ -23,7 +26,8 @@ public static class Requirements
     /// <summary>Null when the requirement is met, else the reason to skip.</summary>
     public static string? Missing(Requirement r) => r switch
     {
-        Requirement.GoldenVectors => SharedMaterial.GoldenCases().Count > 0 ? null : $"no golden case folders under {SharedMaterial.GoldenDir} (set MEOW_GOLDEN_DIR)",
+        Requirement.GoldenVectors => GoldenRoot.Meow.Missing,
+        Requirement.S2acGoldenVectors => GoldenRoot.S2ac.Missing,
         Requirement.MuJoCoModels => File.Exists(SharedMaterial.MuJoCoModel("hopper")) ? null : $"MJCF models missing: {SharedMaterial.MuJoCoModel("hopper")}",
         Requirement.MsgPackConformance => File.Exists(SharedMaterial.MsgPackConformanceFile) ? null : $"conformance suite missing: {SharedMaterial.MsgPackConformanceFile}",
         Requirement.LibZmq => CanLoad("libzmq.so.5") ? null : "libzmq.so.5 missing: apt-get install libzmq5",

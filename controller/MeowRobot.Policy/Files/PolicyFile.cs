@@ -120,8 +120,10 @@ public sealed class PolicyFile
         return new PolicyFile(metadata, tensors);
     }
 
-    /// <summary>A freshly initialised policy as the official PyTorch code makes one: Linear weights and biases uniform in
-    /// ±1/sqrt(fan_in), LayerNorm weight 1 and bias 0, Swish beta 1, the official masks. Deterministic for a seed.</summary>
+    /// <summary>A random policy with PyTorch's default initialisation: Linear weights and biases uniform in ±1/sqrt(fan_in),
+    /// LayerNorm weight 1 and bias 0, Swish beta 1, the official masks. Deterministic for a seed. Not the official MEow
+    /// initialisation (the trainer's FlowPolicy makes that one), whose zero weights in the prior would give every state the
+    /// same σ: benchmarks and random-policy runs want a policy that depends on its input.</summary>
     public static PolicyFile Initialized(PolicyMetadata metadata, int seed)
     {
         ArgumentNullException.ThrowIfNull(metadata);

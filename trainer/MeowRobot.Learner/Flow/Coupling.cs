@@ -6,7 +6,8 @@ namespace MeowRobot.Learner.Flow;
 
 /// <summary>
 /// An additive coupling layer (volume preserving, log-det 0) with mask b: the masked part passes through and conditions a
-/// translation of the rest, t(b ⊙ z, s) an MLP (A + S) → hidden… → A with LayerNorm, Swish and Dropout.
+/// translation of the rest, t(b ⊙ z, s) an MLP (A + S) → hidden… → A with LayerNorm, Swish and Dropout (every Linear's weight
+/// orthogonal, its bias PyTorch's default, as in the official code).
 /// forward (latent → action): z′ = b ⊙ z + (1 − b) ⊙ (z + t); inverse: z = b ⊙ z′ + (1 − b) ⊙ (z′ − t).
 /// </summary>
 public sealed class Coupling : Module

@@ -6,7 +6,8 @@ namespace MeowRobot.Learner.Flow;
 /// <summary>
 /// The conditional diagonal Gaussian prior p(z | s): zero mean and a state-dependent log-scale
 /// log σ(s) = σ_min + ½(σ_max − σ_min)(tanh h(s) + 1), h the MLP <c>log_scale</c> (S → hidden… → A, Swish, no LayerNorm,
-/// no dropout; its output layer starts at zero as in the official code, so every σ starts mid-range).
+/// no dropout). As in the official code every Linear's weight starts at zero and its bias at PyTorch's default, so h(s)
+/// starts as a constant near zero and every σ near mid-range, the same for every state.
 /// </summary>
 public sealed class Prior : Module
 {
@@ -15,7 +16,7 @@ public sealed class Prior : Module
     public Prior(FlowShape shape, Rng rng)
     {
         LogScale = RegisterModule("log_scale", new Mlp(Sizes(shape.ObsDim, shape.Hidden, shape.HiddenLayers, shape.ActDim), rng,
-            new MlpOptions { OutputInit = LinearInit.Zeros }));
+            new MlpOptions { HiddenInit = LinearInit.ZeroWeight, OutputInit = LinearInit.ZeroWeight }));
         _sigmaMin = shape.SigmaMin;
         _halfRange = 0.5f * (shape.SigmaMax - shape.SigmaMin);
     }

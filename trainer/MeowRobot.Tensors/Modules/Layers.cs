@@ -1,19 +1,21 @@
 namespace MeowRobot.Tensors.Modules;
 
-/// <summary>How a <see cref="Linear"/> layer starts.</summary>
+/// <summary>How a <see cref="Linear"/> layer's weight starts. The bias always starts as PyTorch's default (uniform in
+/// ±1/sqrt(fan_in)): the official MEow code re-initialises weights only (<c>nn.init.zeros_</c>/<c>orthogonal_</c> on
+/// <c>.weight</c>).</summary>
 public readonly record struct LinearInit(LinearInitKind Kind, float Gain = 1f)
 {
-    /// <summary>PyTorch's default: weight and bias uniform in ±1/sqrt(fan_in) (kaiming_uniform_ with a = sqrt 5).</summary>
+    /// <summary>PyTorch's default: weight uniform in ±1/sqrt(fan_in) (kaiming_uniform_ with a = sqrt 5).</summary>
     public static LinearInit Default => new(LinearInitKind.Default);
 
-    /// <summary>Orthogonal weight scaled by <paramref name="gain"/> (<c>nn.init.orthogonal_</c>), zero bias.</summary>
+    /// <summary>Orthogonal weight scaled by <paramref name="gain"/> (<c>nn.init.orthogonal_</c>).</summary>
     public static LinearInit Orthogonal(float gain = 1f) => new(LinearInitKind.Orthogonal, gain);
 
-    /// <summary>Zero weight and bias (the official MEow code's choice for some output layers).</summary>
-    public static LinearInit Zeros => new(LinearInitKind.Zeros);
+    /// <summary>Zero weight (<c>nn.init.zeros_</c>).</summary>
+    public static LinearInit ZeroWeight => new(LinearInitKind.ZeroWeight);
 }
 
-public enum LinearInitKind { Default, Orthogonal, Zeros }
+public enum LinearInitKind { Default, Orthogonal, ZeroWeight }
 
 /// <summary>y = x Wᵀ + b, W [out, in] named <c>weight</c>, b [out] named <c>bias</c> (as <c>nn.Linear</c>).</summary>
 public sealed class Linear : Layer
@@ -25,19 +27,19 @@ public sealed class Linear : Layer
         OutFeatures = outFeatures;
         Weight = RegisterParameter("weight", new Tensor(outFeatures, inFeatures));
         Bias = bias ? RegisterParameter("bias", new Tensor(outFeatures)) : null;
+        var bound = 1f / MathF.Sqrt(inFeatures);
         switch (init.Kind)
         {
             case LinearInitKind.Default:
-                var bound = 1f / MathF.Sqrt(inFeatures);
                 rng.FillUniform(Weight.Values, -bound, bound);
-                if (Bias is not null) rng.FillUniform(Bias.Values, -bound, bound);
                 break;
             case LinearInitKind.Orthogonal:
                 Initialisers.Orthogonal(Weight, init.Gain, rng);
                 break;
-            case LinearInitKind.Zeros:
+            case LinearInitKind.ZeroWeight:
                 break;
         }
+        if (Bias is not null) rng.FillUniform(Bias.Values, -bound, bound);
     }
 
     public int InFeatures { get; }
