@@ -110,7 +110,7 @@ public sealed record PolicyQuery(int Rows, float[] Obs, float[]? Act)
             foreach (var (name, values) in outputs)
             {
                 w.WritePropertyName(name);
-                if (values.Cols == 1)
+                if (name != "action") // one number per row; actions are rows
                 {
                     WriteArray(w, values.Values);
                     continue;
