@@ -22,7 +22,7 @@ public static class LearnCommand
     private static Command Create()
     {
         var algo = new Option<string>("--algo") { Description = "algorithm: meow, sac or s2ac", DefaultValueFactory = _ => "meow" };
-        var task = new Option<string>("--task") { Description = "task (pendulum, multigoal, cartpole, or a MuJoCo task with --model)", Required = true };
+        var task = new Option<string>("--task") { Description = "task (pendulum, multigoal, cartpole, multigoal-maxent, or a MuJoCo task with --model)", Required = true };
         var model = new Option<FileInfo?>("--model") { Description = "MJCF model of a MuJoCo task (e.g. ../shared/mujoco/hopper.xml)" };
         var steps = new Option<long>("--steps") { Description = "env steps to collect", DefaultValueFactory = _ => 20_000 };
         var seed = new Option<int>("--seed") { Description = "seed of the whole run", DefaultValueFactory = _ => 1 };
