@@ -19,6 +19,7 @@ public static class TaskCatalog
         new("pendulum", "Gymnasium Pendulum-v1: swing up and hold", _ => new Pendulum()),
         new("multigoal", "2-D point mass with four goals (Haarnoja et al. 2017)", _ => new MultiGoal()),
         new("cartpole", "continuous cart-pole swing-up", _ => new CartPoleSwingUp()),
+        new("multigoal-maxent", "2-D point mass with three goals, two of them left (the S2AC paper's MultiGoal)", _ => new MultiGoal(MultiGoalLayout.MaxEnt)),
         new("hopper", "MuJoCo Hopper-v4", o => new PlanarRunner(PlanarRunner.Hopper, o.ModelPath!), TakesModel: true),
         new("walker2d", "MuJoCo Walker2d-v4", o => new PlanarRunner(PlanarRunner.Walker2d, o.ModelPath!), TakesModel: true),
         new("half_cheetah", "MuJoCo HalfCheetah-v4", o => new PlanarRunner(PlanarRunner.HalfCheetah, o.ModelPath!), TakesModel: true),

@@ -10,23 +10,24 @@ public sealed class CheckpointTests
     private static readonly FlowShape Shape = new() { ObsDim = 3, ActDim = 1, Hidden = 8, ShiftHidden = 8 };
     private const int RngStateBytes = 4 * 8 + 1 + 8;
 
-    private static MeowOptions Options(int threads) =>
-        new() { Seed = 2, BatchSize = 16, LearningStarts = 40, BufferCapacity = 500, NormalizeObservations = true, Threads = threads };
+    private static readonly LearnerOptions Loop = new() { Seed = 2, BatchSize = 16, LearningStarts = 40, BufferCapacity = 500, NormalizeObservations = true };
 
-    private static (MeowLearner Learner, LocalVectorEnv Env) NewLearner(int threads = 1)
+    private static MeowOptions Options(int threads) => new() { Threads = threads };
+
+    private static (OffPolicyLearner Learner, LocalVectorEnv Env) NewLearner(int threads = 1)
     {
         var env = new LocalVectorEnv(() => TaskCatalog.Create("pendulum"), 1);
-        return (new MeowLearner(Shape, Options(threads), env), env);
+        return (MeowLearners.Create(Shape, Options(threads), Loop, env), env);
     }
 
-    private static byte[] Save(MeowLearner learner)
+    private static byte[] Save(OffPolicyLearner learner)
     {
         using var saved = new MemoryStream();
         learner.SaveCheckpoint(saved);
         return saved.ToArray();
     }
 
-    private static List<float> Losses(MeowLearner learner, long until)
+    private static List<float> Losses(OffPolicyLearner learner, long until)
     {
         var losses = new List<float>();
         void Record(LearnerEvent e) { if (e is Updated u) losses.Add(u.Stats.Loss); }
@@ -40,7 +41,7 @@ public sealed class CheckpointTests
 
     private static RngState[] States(IEnumerable<Rng> streams) => streams.Select(s => s.State).ToArray();
 
-    private static RngState[] ReplicaStates(MeowLearner learner) => States(learner.Update.ReplicaDropoutStreams().SelectMany(r => r));
+    private static RngState[] ReplicaStates(OffPolicyLearner learner) => States(learner.Meow().Update.ReplicaDropoutStreams().SelectMany(r => r));
 
     private static void AssertSameNetwork(FlowPolicy expected, FlowPolicy actual)
     {
@@ -49,27 +50,37 @@ public sealed class CheckpointTests
         for (var i = 0; i < e.Count; i++) Assert.True(Bits(e[i].Tensor.Values).AsSpan().SequenceEqual(Bits(a[i].Tensor.Values)), e[i].Name);
     }
 
-    private static void AssertSameState(MeowLearner expected, MeowLearner actual)
+    private static void AssertSameState(OffPolicyLearner expected, OffPolicyLearner actual)
     {
-        AssertSameNetwork(expected.Policy, actual.Policy);
-        AssertSameNetwork(expected.Update.Target, actual.Update.Target);
-        var (e, a) = (expected.Update.Adam.States, actual.Update.Adam.States);
+        AssertSameNetwork(expected.Meow().Policy, actual.Meow().Policy);
+        AssertSameNetwork(expected.Meow().Update.Target, actual.Meow().Update.Target);
+        var (e, a) = (expected.Meow().Update.Adam.States, actual.Meow().Update.Adam.States);
         for (var i = 0; i < e.Count; i++)
         {
             Assert.Equal(e[i].Step, a[i].Step);
             Assert.Equal(Bits(e[i].ExpAvg), Bits(a[i].ExpAvg));
             Assert.Equal(Bits(e[i].ExpAvgSq), Bits(a[i].ExpAvgSq));
         }
-        Assert.Equal(States(expected.Policy.DropoutStreams()), States(actual.Policy.DropoutStreams()));
+        Assert.Equal(States(expected.Meow().Policy.DropoutStreams()), States(actual.Meow().Policy.DropoutStreams()));
         Assert.Equal(ReplicaStates(expected), ReplicaStates(actual));
     }
 
-    /// <summary>Where the dropout streams lie in a version-2 checkpoint: [start, end), and how many per network.</summary>
-    private static (int Start, int End, int PerNetwork) DropoutSection(byte[] checkpoint)
+    /// <summary>Where the algorithm's name lies in a version-3 checkpoint: [start, end).</summary>
+    private static (int Start, int End) NameSection(byte[] checkpoint)
     {
         using var r = new BinaryReader(new MemoryStream(checkpoint));
         r.ReadString(); // magic
-        Assert.Equal(2, r.ReadInt32()); // version
+        Assert.Equal(3, r.ReadInt32()); // version
+        var start = (int)r.BaseStream.Position;
+        Assert.Equal("meow", r.ReadString());
+        return (start, (int)r.BaseStream.Position);
+    }
+
+    /// <summary>Where the dropout streams lie in a version-3 checkpoint: [start, end), and how many per network.</summary>
+    private static (int Start, int End, int PerNetwork) DropoutSection(byte[] checkpoint)
+    {
+        using var r = new BinaryReader(new MemoryStream(checkpoint));
+        r.BaseStream.Position = NameSection(checkpoint).End;
         r.ReadBytes(4 + 4 + 8 + 8 + 2 * RngStateBytes); // dimensions, env steps, updates, action and replay generators
         var start = (int)r.BaseStream.Position;
         var perNetwork = r.ReadInt32();
@@ -88,12 +99,12 @@ public sealed class CheckpointTests
         using var _1 = env1;
         var (resumed, env2) = NewLearner(threads);
         using var _2 = env2;
-        var constructed = States(resumed.Policy.DropoutStreams());
+        var constructed = States(resumed.Meow().Policy.DropoutStreams());
         var constructedReplicas = ReplicaStates(resumed);
         original.Run(100);
         var checkpoint = Save(original);
-        Assert.Equal(threads - 1, resumed.Update.ReplicaDropoutStreams().Count);
-        Assert.NotEqual(constructed, States(original.Policy.DropoutStreams())); // masks were drawn
+        Assert.Equal(threads - 1, resumed.Meow().Update.ReplicaDropoutStreams().Count);
+        Assert.NotEqual(constructed, States(original.Meow().Policy.DropoutStreams())); // masks were drawn
         if (threads > 1) Assert.NotEqual(constructedReplicas, ReplicaStates(original));
 
         // A resumed run starts new episodes; so does the uninterrupted one here, through its own checkpoint, so that
@@ -108,23 +119,41 @@ public sealed class CheckpointTests
     }
 
     [Fact]
+    public void A_version_2_checkpoint_is_a_meow_one_and_resumes_exactly()
+    {
+        var (original, env1) = NewLearner();
+        using var _1 = env1;
+        original.Run(60);
+        var v3 = Save(original);
+        var (nameStart, nameEnd) = NameSection(v3);
+        var v2 = v3[..nameStart].Concat(v3[nameEnd..]).ToArray(); // version 2: the same layout without the algorithm's name
+        BitConverter.TryWriteBytes(v2.AsSpan(1 + "MEOWCKPT".Length), 2);
+        var (resumed, env2) = NewLearner();
+        using var _2 = env2;
+        resumed.LoadCheckpoint(new MemoryStream(v2));
+        AssertSameState(original, resumed);
+    }
+
+    [Fact]
     public void A_version_1_checkpoint_loads_with_the_dropout_streams_as_constructed()
     {
         var (original, env1) = NewLearner();
         using var _1 = env1;
         original.Run(60);
-        var v2 = Save(original);
-        var (start, end, _) = DropoutSection(v2);
-        var v1 = v2[..start].Concat(v2[end..]).ToArray(); // version 1: the same layout without the dropout streams
+        var v3 = Save(original);
+        var (nameStart, nameEnd) = NameSection(v3);
+        var (start, end, _) = DropoutSection(v3);
+        // Version 1: the same layout without the algorithm's name and the dropout streams.
+        var v1 = v3[..nameStart].Concat(v3[nameEnd..start]).Concat(v3[end..]).ToArray();
         BitConverter.TryWriteBytes(v1.AsSpan(1 + "MEOWCKPT".Length), 1);
 
         var (resumed, env2) = NewLearner();
         using var _2 = env2;
-        var constructed = States(resumed.Policy.DropoutStreams());
+        var constructed = States(resumed.Meow().Policy.DropoutStreams());
         resumed.LoadCheckpoint(new MemoryStream(v1));
         Assert.Equal(60, resumed.EnvSteps);
-        AssertSameNetwork(original.Policy, resumed.Policy);
-        Assert.Equal(constructed, States(resumed.Policy.DropoutStreams()));
+        AssertSameNetwork(original.Meow().Policy, resumed.Meow().Policy);
+        Assert.Equal(constructed, States(resumed.Meow().Policy.DropoutStreams()));
         resumed.Run(80);
         Assert.Equal(80, resumed.EnvSteps);
     }
@@ -139,13 +168,13 @@ public sealed class CheckpointTests
         var (one, env2) = NewLearner(threads: 1);
         using var _2 = env2;
         one.LoadCheckpoint(new MemoryStream(fromTwo));
-        Assert.Equal(States(two.Policy.DropoutStreams()), States(one.Policy.DropoutStreams()));
+        Assert.Equal(States(two.Meow().Policy.DropoutStreams()), States(one.Meow().Policy.DropoutStreams()));
 
         var (other, env3) = NewLearner(threads: 2);
         using var _3 = env3;
         var constructed = ReplicaStates(other);
         other.LoadCheckpoint(new MemoryStream(Save(one)));
-        Assert.Equal(States(two.Policy.DropoutStreams()), States(other.Policy.DropoutStreams()));
+        Assert.Equal(States(two.Meow().Policy.DropoutStreams()), States(other.Meow().Policy.DropoutStreams()));
         Assert.Equal(constructed, ReplicaStates(other));
     }
 
@@ -165,13 +194,13 @@ public sealed class CheckpointTests
         Assert.Throws<InvalidDataException>(() => other.LoadCheckpoint(new MemoryStream("not a checkpoint at all"u8.ToArray())));
 
         using var wide = new LocalVectorEnv(() => TaskCatalog.Create("multigoal"), 1);
-        var mismatched = new MeowLearner(Shape with { ObsDim = wide.Spec.ObsDim, ActDim = wide.Spec.ActDim }, Options(1), wide);
+        var mismatched = MeowLearners.Create(Shape with { ObsDim = wide.Spec.ObsDim, ActDim = wide.Spec.ActDim }, Options(1), Loop, wide);
         Assert.Throws<InvalidDataException>(() => mismatched.LoadCheckpoint(new MemoryStream(bytes)));
     }
 
     [Theory]
     [InlineData(0)]
-    [InlineData(3)]
+    [InlineData(4)]
     [InlineData(int.MaxValue)]
     public void Versions_this_build_does_not_read_are_refused(int version)
     {
@@ -197,7 +226,7 @@ public sealed class CheckpointTests
         learner.Run(60);
         var bytes = Save(learner);
         var (start, _, perNetwork) = DropoutSection(bytes);
-        Assert.Equal(learner.Policy.DropoutStreams().Count, perNetwork);
+        Assert.Equal(learner.Meow().Policy.DropoutStreams().Count, perNetwork);
         BitConverter.TryWriteBytes(bytes.AsSpan(start), unchecked(perNetwork + streamsOff));
         BitConverter.TryWriteBytes(bytes.AsSpan(start + 4 + perNetwork * RngStateBytes), replicas);
         var e = Assert.Throws<InvalidDataException>(() => learner.LoadCheckpoint(new MemoryStream(bytes)));

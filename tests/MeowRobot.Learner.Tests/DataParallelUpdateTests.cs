@@ -18,7 +18,7 @@ public sealed class DataParallelUpdateTests
         var target = new FlowPolicy(shape, new Rng(0));
         target.CopyStateFrom(online);
         foreach (var p in target.Parameters()) p.Values[0] += 0.1f; // the target differs from the online network
-        return new SoftQUpdate(online, new MeowOptions { Threads = threads, BatchSize = batchSize, Seed = 7 }, target);
+        return new SoftQUpdate(online, new MeowOptions { Threads = threads, Seed = 7 }, target);
     }
 
     internal static ReplayBatch Batch(FlowShape shape, int size, Rng rng)

@@ -55,7 +55,6 @@ public sealed class GoldenParityTests
         var update = new SoftQUpdate(online, new MeowOptions
         {
             Gamma = t.Gamma, Tau = t.Tau, LearningRate = t.Lr, AdamBeta1 = t.Beta1, AdamBeta2 = t.Beta2, AdamEps = t.AdamEps, GradClip = t.GradClip,
-            BatchSize = t.Steps[0].Reward.Length,
         });
 
         for (var k = 0; k < t.Steps.Length; k++)

@@ -13,8 +13,8 @@ public sealed class LearningSmokeTests
         using var env = new LocalVectorEnv(() => TaskCatalog.Create("pendulum"), 1, baseSeed: 3);
         using var evalEnv = new LocalVectorEnv(() => TaskCatalog.Create("pendulum"), 1, baseSeed: 4);
         var shape = new FlowShape { ObsDim = 3, ActDim = 1, Hidden = 32, ShiftHidden = 64, Alpha = 0.1f };
-        var options = new MeowOptions { Seed = 3, BatchSize = 128, LearningStarts = 500, EvalEvery = 0, EvalEpisodes = 5, BufferCapacity = 10_000 };
-        var learner = new MeowLearner(shape, options, env, evalEnv);
+        var loop = new LearnerOptions { Seed = 3, BatchSize = 128, LearningStarts = 500, EvalEvery = 0, EvalEpisodes = 5, BufferCapacity = 10_000 };
+        var learner = MeowLearners.Create(shape, new MeowOptions(), loop, env, evalEnv);
 
         var before = learner.Evaluate().MeanReturn;
         var after = learner.Run(4000)[^1];
@@ -31,7 +31,7 @@ public sealed class LearningSmokeTests
         {
             using var env = new LocalVectorEnv(() => TaskCatalog.Create("pendulum"), 2, baseSeed: 0);
             var shape = new FlowShape { ObsDim = 3, ActDim = 1, Hidden = 8, ShiftHidden = 8 };
-            var learner = new MeowLearner(shape, new MeowOptions { Seed = 5, BatchSize = 16, LearningStarts = 50, BufferCapacity = 1000 }, env);
+            var learner = MeowLearners.Create(shape, new MeowOptions(), new LearnerOptions { Seed = 5, BatchSize = 16, LearningStarts = 50, BufferCapacity = 1000 }, env);
             var losses = new List<double>();
             learner.Reported += e => { if (e is Updated u) losses.Add(u.Stats.Loss); };
             learner.Run(120);

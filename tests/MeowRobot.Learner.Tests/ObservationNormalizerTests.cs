@@ -48,7 +48,7 @@ public sealed class ObservationNormalizerTests
     {
         using var env = new LocalVectorEnv(() => TaskCatalog.Create("pendulum"), 1);
         var shape = new FlowShape { ObsDim = 3, ActDim = 1, Hidden = 8, ShiftHidden = 8 };
-        var learner = new MeowLearner(shape, new MeowOptions { BatchSize = 8, LearningStarts = 20, BufferCapacity = 100, NormalizeObservations = true }, env);
+        var learner = MeowLearners.Create(shape, new MeowOptions(), new LearnerOptions { BatchSize = 8, LearningStarts = 20, BufferCapacity = 100, NormalizeObservations = true }, env);
         learner.Run(60);
         var file = learner.ExportPolicy();
         Assert.Equal("pendulum", file.Metadata.Task);

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using MeowRobot.Learner;
+using MeowRobot.Policy.Files;
 using MeowRobot.Trainer;
 
 namespace MeowRobot.Services.Tests;
@@ -21,8 +22,8 @@ public sealed class TrainerThreadsTests
     [Fact]
     public void The_setting_reaches_the_learner_options_and_defaults_to_one()
     {
-        var preset = MeowPresets.For("pendulum", 3, 1);
-        Assert.Equal(1, new LearnerSettings().Apply(preset.Shape, preset.Options).Options.Threads);
-        Assert.Equal(2, new LearnerSettings { Threads = 2 }.Apply(preset.Shape, preset.Options).Options.Threads);
+        var preset = AlgorithmSetup.For(PolicyAlgorithm.Meow, "pendulum", 3, 1);
+        Assert.Equal(1, new LearnerSettings().Apply(preset).Meow!.Threads);
+        Assert.Equal(2, new LearnerSettings { Threads = 2 }.Apply(preset).Meow!.Threads);
     }
 }

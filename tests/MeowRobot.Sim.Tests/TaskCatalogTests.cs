@@ -8,6 +8,7 @@ public class TaskCatalogTests
     [InlineData("pendulum", 3, 1, 200)]
     [InlineData("multigoal", 2, 2, 1000)]
     [InlineData("cartpole", 5, 1, 500)]
+    [InlineData("multigoal-maxent", 2, 2, 30)]
     public void Built_in_tasks_have_their_documented_shapes(string name, int obsDim, int actDim, int horizon)
     {
         using var task = TaskCatalog.Create(name);

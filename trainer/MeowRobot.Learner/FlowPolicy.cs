@@ -43,6 +43,8 @@ public sealed partial class FlowPolicy : Module
     public static FlowPolicy FromFile(PolicyFile file)
     {
         ArgumentNullException.ThrowIfNull(file);
+        if (file.Metadata.Algorithm != PolicyAlgorithm.Meow)
+            throw new ArgumentException($"policy file is of algorithm {file.Metadata.Algorithm.Name()}, not a MEow flow", nameof(file));
         var policy = new FlowPolicy(ShapeOf(file.Metadata), new Rng(0));
         policy.Load(file);
         return policy;
@@ -81,9 +83,9 @@ public sealed partial class FlowPolicy : Module
         {
             ObsDim = Shape.ObsDim,
             ActDim = Shape.ActDim,
-            Alpha = Decimal(Shape.Alpha),
-            SigmaMin = Decimal(Shape.SigmaMin),
-            SigmaMax = Decimal(Shape.SigmaMax),
+            Alpha = PolicyMetadata.FromSingle(Shape.Alpha),
+            SigmaMin = PolicyMetadata.FromSingle(Shape.SigmaMin),
+            SigmaMax = PolicyMetadata.FromSingle(Shape.SigmaMax),
             Hidden = Shape.Hidden,
             HiddenLayers = Shape.HiddenLayers,
             FlowLayers = Shape.FlowLayers,
@@ -95,9 +97,6 @@ public sealed partial class FlowPolicy : Module
         return new PolicyFile(m, StateEntries().Select(e =>
             new PolicyTensor(e.Name, layout.TryGetValue(e.Name, out var shape) ? shape : [e.Tensor.Length], e.Tensor.ToArray())));
     }
-
-    // The double whose shortest decimal is the float's (0.1f → 0.1, not 0.100000001…), so metadata reads as written.
-    private static double Decimal(float x) => double.Parse(x.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Latent z → pre-squash u through the couplings in order.</summary>
     public Tensor PushForward(Tape tape, Tensor z, Tensor obs)

@@ -32,7 +32,8 @@ public sealed record FlowShape
     }
 }
 
-/// <summary>Hyperparameters of one MEow run (Algorithm 1). Defaults are the official CleanRL MEow ones.</summary>
+/// <summary>Hyperparameters of MEow's update (Algorithm 1). Defaults are the official CleanRL MEow ones; the loop's
+/// settings (batch, buffer, learning starts, evaluation) are <see cref="LearnerOptions"/>.</summary>
 public sealed record MeowOptions
 {
     public float Gamma { get; init; } = 0.99f;
@@ -44,19 +45,8 @@ public sealed record MeowOptions
     public float AdamEps { get; init; } = 1e-8f;
     /// <summary>Global L2 norm the gradients are clipped to.</summary>
     public float GradClip { get; init; } = 30f;
-    public int BatchSize { get; init; } = 256;
-    public int BufferCapacity { get; init; } = 1_000_000;
-    /// <summary>Env steps (summed over envs) taken with uniform random actions before learning starts.</summary>
-    public int LearningStarts { get; init; } = 5000;
-    /// <summary>Gradient updates per vector-env step once learning has started.</summary>
-    public int UpdatesPerStep { get; init; } = 1;
-    /// <summary>Deterministic evaluation every this many env steps (0 = never).</summary>
-    public int EvalEvery { get; init; } = 10_000;
-    public int EvalEpisodes { get; init; } = 10;
+    /// <summary>Seeds the data-parallel replicas' dropout streams (<see cref="MeowAlgorithm.Factory"/> sets the run's seed).</summary>
     public int Seed { get; init; } = 1;
-    /// <summary>Normalise observations with running statistics (carried into saved policy files as meow.obs_norm).
-    /// Off in the official MuJoCo code; the authors' Isaac Gym runs use a running standard scaler.</summary>
-    public bool NormalizeObservations { get; init; }
     /// <summary>Cores a gradient update uses: 1, or 2 to run the two halves of the minibatch data-parallel on the
     /// <see cref="MeowRobot.Tensors.Kernels.SecondCore"/>. A seeded run is reproducible for a given thread count; the
     /// two counts differ by float rounding and, with dropout, by the masks the second half draws.</summary>
@@ -68,12 +58,7 @@ public sealed record MeowOptions
         if (!(Tau is > 0f and <= 1f)) throw new ArgumentOutOfRangeException(nameof(Tau), Tau, "must be in (0, 1]");
         if (!(LearningRate > 0f)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "must be > 0");
         if (!(GradClip > 0f)) throw new ArgumentOutOfRangeException(nameof(GradClip), GradClip, "must be > 0");
-        if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "must be ≥ 1");
-        if (BufferCapacity < BatchSize) throw new ArgumentOutOfRangeException(nameof(BufferCapacity), BufferCapacity, "must hold at least one batch");
-        if (LearningStarts < 0) throw new ArgumentOutOfRangeException(nameof(LearningStarts), LearningStarts, "must be ≥ 0");
-        if (UpdatesPerStep < 1) throw new ArgumentOutOfRangeException(nameof(UpdatesPerStep), UpdatesPerStep, "must be ≥ 1");
         if (Threads is not (1 or 2)) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "must be 1 or 2 (cores a gradient update uses)");
-        if (EvalEvery < 0 || EvalEpisodes < 1) throw new ArgumentOutOfRangeException(nameof(EvalEvery), "eval interval must be ≥ 0 and episodes ≥ 1");
     }
 }
 
@@ -81,24 +66,33 @@ public sealed record MeowOptions
 public static class MeowPresets
 {
     /// <summary>Alpha, tau, sigma bounds, learning_starts and gamma for a task name; unknown names get the defaults.</summary>
-    public static (FlowShape Shape, MeowOptions Options) For(string task, int obsDim, int actDim)
+    public static (FlowShape Shape, MeowOptions Options, LearnerOptions Loop) For(string task, int obsDim, int actDim)
     {
+        ArgumentNullException.ThrowIfNull(task);
         var shape = new FlowShape { ObsDim = obsDim, ActDim = actDim };
         var options = new MeowOptions();
+        var loop = new LearnerOptions();
         switch (task.ToLowerInvariant())
         {
-            case "hopper": return (shape with { Alpha = 0.25f }, options);
-            case "halfcheetah" or "half_cheetah": return (shape with { Alpha = 0.25f, SigmaMax = 2.0f }, options with { Tau = 0.003f, LearningStarts = 10_000 });
-            case "walker2d": return (shape with { Alpha = 0.1f }, options with { LearningStarts = 10_000 });
-            case "ant": return (shape with { Alpha = 0.05f }, options with { Tau = 0.0001f });
-            case "humanoid": return (shape with { Alpha = 0.125f }, options with { Tau = 0.0005f });
-            // MEow's toy experiment (Haarnoja et al. 2017 MultiGoal).
-            case "multigoal":
+            case "hopper": return (shape with { Alpha = 0.25f }, options, loop);
+            case "halfcheetah" or "half_cheetah": return (shape with { Alpha = 0.25f, SigmaMax = 2.0f }, options with { Tau = 0.003f }, loop with { LearningStarts = 10_000 });
+            case "walker2d": return (shape with { Alpha = 0.1f }, options, loop with { LearningStarts = 10_000 });
+            case "ant": return (shape with { Alpha = 0.05f }, options with { Tau = 0.0001f }, loop);
+            case "humanoid": return (shape with { Alpha = 0.125f }, options with { Tau = 0.0005f }, loop);
+            // MEow's toy experiment (Haarnoja et al. 2017 MultiGoal), and the S2AC paper's variant of it.
+            case "multigoal" or "multigoal-maxent":
                 return (shape with { Alpha = 2.5f, SigmaMax = 1.0f, SigmaMin = -2.0f },
-                        options with { Gamma = 0.9f, Tau = 0.0005f, LearningStarts = 1000, EvalEvery = 1000 });
+                        options with { Gamma = 0.9f, Tau = 0.0005f }, loop with { LearningStarts = 1000, EvalEvery = 1000 });
             // Ours: Pendulum's 200-step episodes need far fewer warm-up steps than MuJoCo locomotion.
-            case "pendulum": return (shape with { Alpha = 0.1f }, options with { LearningStarts = 1000, EvalEvery = 2000, EvalEpisodes = 5 });
-            default: return (shape, options);
+            case "pendulum": return (shape with { Alpha = 0.1f }, options, LearnerPresets.Pendulum);
+            default: return (shape, options, loop);
         }
     }
+}
+
+/// <summary>Loop settings of ours that every algorithm uses for a built-in task.</summary>
+public static class LearnerPresets
+{
+    /// <summary>Pendulum's 200-step episodes need far fewer warm-up steps than MuJoCo locomotion.</summary>
+    public static LearnerOptions Pendulum { get; } = new() { LearningStarts = 1000, EvalEvery = 2000, EvalEpisodes = 5 };
 }

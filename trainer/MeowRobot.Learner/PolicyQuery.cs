@@ -9,7 +9,8 @@ public sealed class PolicyQueryException(string message) : Exception(message);
 
 /// <summary>
 /// A query of a policy (<c>./meow trainer policy query</c>): <c>{"obs": [[...], ...], "act": [[...], ...]}</c>, act optional; rows row-major.
-/// Its output (<see cref="Run"/>) is <c>{"action": [[...]], "q1", "q2", "v1", "v2"}</c> plus <c>"log_prob"</c> when act is given.
+/// Its output (<see cref="Run"/>) is <c>{"action": [[...]], "q1", "q2"}</c>, plus <c>"v1", "v2"</c> for MEow (its exact
+/// soft values) and <c>"log_prob"</c> when act is given.
 /// Read with <see cref="Utf8JsonReader"/> straight into float arrays; every malformed shape is a
 /// <see cref="PolicyQueryException"/> naming what is wrong.
 /// </summary>
@@ -78,11 +79,12 @@ public sealed record PolicyQuery(int Rows, float[] Obs, float[]? Act)
         return values;
     }
 
-    /// <summary>Evaluates <paramref name="file"/> on the query and returns the output JSON.</summary>
+    /// <summary>Evaluates <paramref name="file"/> on the query and returns the output JSON: what each algorithm's networks
+    /// define (MEow: action, q1, q2, v1, v2 and log_prob; SAC: action, q1, q2 and log_prob).</summary>
     public static byte[] Run(PolicyFile file, PolicyQuery query)
     {
-        var policy = FlowPolicy.FromFile(file);
-        policy.Eval();
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(query);
         var m = file.Metadata;
         var obsValues = query.Obs;
         if (m.ObsNorm is { } norm)
@@ -93,31 +95,44 @@ public sealed record PolicyQuery(int Rows, float[] Obs, float[]? Act)
         var tape = new Tape();
         using var _ = tape.NoGrad();
         var obs = tape.Input(obsValues, query.Rows, m.ObsDim);
-        var action = policy.DeterministicAction(tape, obs);
-        var act = query.Act is { } given ? tape.Input(given, query.Rows, m.ActDim) : action;
-        var (q1, q2) = policy.SoftQ(tape, obs, act);
-        var (v1, v2) = policy.SoftValue(tape, obs);
+        var given = query.Act is { } a ? tape.Input(a, query.Rows, m.ActDim) : null;
+        var outputs = m.Algorithm switch
+        {
+            PolicyAlgorithm.Meow => Meow(FlowPolicy.FromFile(file), tape, obs, given),
+            PolicyAlgorithm.Sac => Sac.SacNetworks.FromFile(file).Query(tape, obs, given),
+            _ => throw new PolicyQueryException($"policy query does not evaluate {m.Algorithm.Name()} files"),
+        };
 
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
         {
             w.WriteStartObject();
-            w.WritePropertyName("action");
-            w.WriteStartArray();
-            for (var r = 0; r < query.Rows; r++) WriteArray(w, action.Row(r));
-            w.WriteEndArray();
-            w.WritePropertyName("q1"); WriteArray(w, q1.Values);
-            w.WritePropertyName("q2"); WriteArray(w, q2.Values);
-            w.WritePropertyName("v1"); WriteArray(w, v1.Values);
-            w.WritePropertyName("v2"); WriteArray(w, v2.Values);
-            if (query.Act is not null)
+            foreach (var (name, values) in outputs)
             {
-                w.WritePropertyName("log_prob");
-                WriteArray(w, policy.LogProb(tape, obs, act).Values);
+                w.WritePropertyName(name);
+                if (name != "action") // one number per row; actions are rows
+                {
+                    WriteArray(w, values.Values);
+                    continue;
+                }
+                w.WriteStartArray();
+                for (var r = 0; r < query.Rows; r++) WriteArray(w, values.Row(r));
+                w.WriteEndArray();
             }
             w.WriteEndObject();
         }
         return buffer.WrittenSpan.ToArray();
+    }
+
+    private static List<(string, Tensor)> Meow(FlowPolicy policy, Tape tape, Tensor obs, Tensor? given)
+    {
+        policy.Eval();
+        var action = policy.DeterministicAction(tape, obs);
+        var (q1, q2) = policy.SoftQ(tape, obs, given ?? action);
+        var (v1, v2) = policy.SoftValue(tape, obs);
+        var outputs = new List<(string, Tensor)> { ("action", action), ("q1", q1), ("q2", q2), ("v1", v1), ("v2", v2) };
+        if (given is not null) outputs.Add(("log_prob", policy.LogProb(tape, obs, given)));
+        return outputs;
     }
 
     private static void WriteArray(Utf8JsonWriter w, ReadOnlySpan<float> values)

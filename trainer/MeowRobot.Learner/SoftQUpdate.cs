@@ -3,9 +3,6 @@ using MeowRobot.Tensors.Optim;
 
 namespace MeowRobot.Learner;
 
-/// <summary>What one gradient update measured.</summary>
-public readonly record struct UpdateStats(float Loss, float GradNorm, float MeanQ, float MeanTarget);
-
 /// <summary>
 /// One MEow gradient update (lines 8–12 of Algorithm 1), as the official code does it:
 /// y = r + (1 − done)·γ·min(V1′(s′), V2′(s′)) from the target network (exact soft values, no sampling);

@@ -2,17 +2,20 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using MeowRobot.Learner;
+using MeowRobot.Policy.Files;
 using MeowRobot.Tensors;
 
 namespace MeowRobot.Trainer;
 
 /// <summary>
-/// <c>./meow trainer bench update --obs-dim S --act-dim A [--batch 256] [--threads 1] [--seconds 10]</c>: times full MEow
-/// updates (replay sample, target V, Q1/Q2 on the doubled batch with dropout, loss, backward, clip, Adam, Polyak) of the
-/// default network on synthetic transitions; <c>--threads 2</c> runs the batch's halves data-parallel
-/// (<see cref="MeowOptions.Threads"/>). Prints the steady-state bytes allocated per update and the quantiles of single
-/// updates' wall time (the minimum is the rate of an undisturbed core on a shared machine); the last line is exactly
-/// <c>updates/s: X</c>.
+/// <c>./meow trainer bench update --algo meow[,sac…] --obs-dim S --act-dim A [--batch 256] [--threads 1] [--seconds 10]</c>:
+/// times full gradient updates of each algorithm's default networks on synthetic transitions (MEow: replay sample, target V,
+/// Q1/Q2 on the doubled batch with dropout, loss, backward, clip, Adam, Polyak; SAC: CleanRL's critic step, the delayed
+/// actor and α steps, Polyak). <c>--threads 2</c> runs MEow's batch halves data-parallel (<see cref="MeowOptions.Threads"/>).
+/// Prints the steady-state bytes allocated per update and the quantiles of single updates' wall time (the minimum is the
+/// rate of an undisturbed core on a shared machine). With one algorithm the last line is exactly <c>updates/s: X</c>; with
+/// several they run in alternating slices of the same wall-clock window (so machine load falls on all alike), each
+/// line is prefixed by the algorithm's name and the last line is <c>ratio NAME/FIRST: X</c> for every other algorithm.
 /// </summary>
 public static class BenchUpdateCommand
 {
@@ -30,25 +33,32 @@ public static class BenchUpdateCommand
 
     private static Command Create()
     {
+        var algo = new Option<string>("--algo") { Description = "algorithm(s), comma-separated: meow, sac, s2ac", DefaultValueFactory = _ => "meow" };
         var obsDim = new Option<int>("--obs-dim") { Description = "observation size S", Required = true };
         var actDim = new Option<int>("--act-dim") { Description = "action size A", Required = true };
         var batch = new Option<int>("--batch") { Description = "minibatch size", DefaultValueFactory = _ => 256 };
-        var threads = new Option<int>("--threads") { Description = "cores an update uses (1 or 2: the batch's halves run data-parallel)", DefaultValueFactory = _ => 1 };
-        var seconds = new Option<double>("--seconds") { Description = "how long to time, after a warm-up", DefaultValueFactory = _ => 10 };
-        var command = new Command("update", "Time full MEow gradient updates on synthetic data with the default network");
-        command.Options.Add(obsDim);
-        command.Options.Add(actDim);
-        command.Options.Add(batch);
-        command.Options.Add(threads);
-        command.Options.Add(seconds);
+        var threads = new Option<int>("--threads") { Description = "cores a MEow update uses (1 or 2: the batch's halves run data-parallel)", DefaultValueFactory = _ => 1 };
+        var seconds = new Option<double>("--seconds") { Description = "how long to time each algorithm, after a warm-up", DefaultValueFactory = _ => 10 };
+        var command = new Command("update", "Time full gradient updates on synthetic data with each algorithm's default networks");
+        foreach (var o in new Option[] { algo, obsDim, actDim, batch, threads, seconds }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             int s = parse.GetValue(obsDim), a = parse.GetValue(actDim), b = parse.GetValue(batch), t = parse.GetValue(threads);
             var secs = parse.GetValue(seconds);
+            var names = (parse.GetValue(algo) ?? "").Split(',', StringSplitOptions.TrimEntries);
+            var algorithms = new List<PolicyAlgorithm>();
+            string? error = null;
+            foreach (var name in names)
+            {
+                if (!PolicyAlgorithms.TryParse(name, out var known) || !AlgorithmSetup.CanTrain(known)) error ??= $"--algo: '{name}' is not an algorithm this trainer runs";
+                else if (algorithms.Contains(known)) error ??= $"--algo: '{name}' given twice";
+                else algorithms.Add(known);
+            }
             // Checked here, not in a validator: validators do not see the options' default values.
-            string? error = s is not (>= 1 and <= 65536) || a is not (>= 1 and <= 65536) ? "--obs-dim and --act-dim must lie in 1..65536"
+            error ??= s is not (>= 1 and <= 65536) || a is not (>= 1 and <= 65536) ? "--obs-dim and --act-dim must lie in 1..65536"
                 : b is not (>= 1 and <= 65536) ? "--batch must lie in 1..65536"
                 : t is not (1 or 2) ? "--threads must be 1 or 2"
+                : t == 2 && algorithms.Any(x => x != PolicyAlgorithm.Meow) ? "--threads 2 is MEow's data-parallel update; the others run on one core"
                 : secs is not (> 0 and <= 3600) ? "--seconds must lie in (0, 3600]"
                 : null;
             if (error is not null)
@@ -56,58 +66,112 @@ public static class BenchUpdateCommand
                 Console.Error.WriteLine("bench update: " + error);
                 return 2;
             }
-            Run(s, a, b, t, secs);
+            Run(algorithms, s, a, b, t, secs);
             return 0;
         });
         return command;
     }
 
-    private static void Run(int obsDim, int actDim, int batchSize, int threads, double seconds)
+    /// <summary>One algorithm under test: its update, its data, and what was measured of it.</summary>
+    private sealed class Subject
     {
-        var options = new MeowOptions { BatchSize = batchSize, BufferCapacity = Math.Max(batchSize, 10_000), Threads = threads };
-        var rng = new Rng(1);
-        var update = new SoftQUpdate(new FlowPolicy(new FlowShape { ObsDim = obsDim, ActDim = actDim }, rng.Split()), options);
-        var buffer = SyntheticBuffer(options.BufferCapacity, obsDim, actDim, rng);
-        var batch = new ReplayBatch(batchSize, obsDim, actDim);
+        public Subject(PolicyAlgorithm algorithm, int obsDim, int actDim, int batchSize, int threads)
+        {
+            var setup = AlgorithmSetup.For(algorithm, "", obsDim, actDim);
+            setup = setup with
+            {
+                Loop = setup.Loop with { BatchSize = batchSize, BufferCapacity = Math.Max(batchSize, 10_000) },
+                Meow = setup.Meow is { } m ? m with { Threads = threads } : null,
+            };
+            setup.Validate();
+            Rng = new Rng(1);
+            Update = setup.Factory()(Rng.Split());
+            Buffer = SyntheticBuffer(setup.Loop.BufferCapacity, obsDim, actDim, Rng);
+            Batch = new ReplayBatch(batchSize, obsDim, actDim);
+            Name = algorithm.Name();
+        }
+
+        public string Name { get; }
+        public Rng Rng { get; }
+        public IOffPolicyAlgorithm Update { get; }
+        public ReplayBuffer Buffer { get; }
+        public ReplayBatch Batch { get; }
+        public double[] Times { get; set; } = [];
+        public long Count { get; set; }
+        public long Allocated { get; set; }
+        public int Collections { get; set; }
+        public double Seconds { get; set; }
+        public double CpuSeconds { get; set; }
+
+        public void One()
+        {
+            Buffer.Sample(Rng, Batch);
+            Update.Update(Batch);
+        }
+    }
+
+    private static void Run(List<PolicyAlgorithm> algorithms, int obsDim, int actDim, int batchSize, int threads, double seconds)
+    {
         var inv = CultureInfo.InvariantCulture;
-        Console.WriteLine(string.Create(inv, $"obs_dim: {obsDim} act_dim: {actDim} batch: {batchSize} threads: {threads} params: {update.Online.Parameters().Sum(p => p.Length)}"));
-
-        void One()
+        var subjects = algorithms.Select(a => new Subject(a, obsDim, actDim, batchSize, threads)).ToArray();
+        var several = subjects.Length > 1;
+        foreach (var x in subjects)
         {
-            buffer.Sample(rng, batch);
-            update.Step(batch);
+            var parameters = x.Update switch
+            {
+                MeowAlgorithm m => m.Policy.Parameters().Sum(p => p.Length),
+                Learner.Sac.SacAlgorithm sac => sac.Networks.Parameters().Sum(p => p.Length),
+                _ => 0,
+            };
+            Console.WriteLine(string.Create(inv, $"{(several ? x.Name + " " : "")}obs_dim: {obsDim} act_dim: {actDim} batch: {batchSize} threads: {threads} params: {parameters}"));
+            // Warm-up: JIT tiers, tape arena, GEMM pack buffers.
+            var warm = Stopwatch.StartNew();
+            while (warm.Elapsed.TotalSeconds < Math.Min(2.0, seconds / 2) || x.Update.Updates < 20) x.One();
+            // Each update's own wall time, for the fastest and typical update: on a shared machine the quantiles show what the
+            // code does when it has the core, where the mean rate shows the neighbours too. Preallocated: the loop allocates nothing.
+            x.Times = new double[(int)Math.Min(1_000_000, seconds * 5_000)];
         }
 
-        // Warm-up: JIT tiers, tape arena, GEMM pack buffers.
-        var warm = Stopwatch.StartNew();
-        while (warm.Elapsed.TotalSeconds < Math.Min(2.0, seconds / 2) || update.Count < 20) One();
-
-        // Each update's own wall time, for the fastest and typical update: on a shared machine the quantiles show what the
-        // code does when it has the core, where the mean rate shows the neighbours too. Preallocated: the loop allocates nothing.
-        var times = new double[(int)Math.Min(1_000_000, seconds * 5_000)];
-        var allocBefore = threads == 1 ? GC.GetAllocatedBytesForCurrentThread() : GC.GetTotalAllocatedBytes(precise: true);
-        var gcBefore = GC.CollectionCount(0);
-        var count = 0L;
-        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed.TotalSeconds < seconds)
+        // Alternating slices (one with a single algorithm) until each has had its seconds.
+        var slice = several ? Math.Min(0.5, seconds) : seconds;
+        while (subjects.Any(x => x.Seconds < seconds))
         {
-            var start = Stopwatch.GetTimestamp();
-            One();
-            if (count < times.Length) times[count] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            count++;
+            foreach (var x in subjects)
+            {
+                if (x.Seconds >= seconds) continue;
+                var allocBefore = threads == 1 ? GC.GetAllocatedBytesForCurrentThread() : GC.GetTotalAllocatedBytes(precise: true);
+                var gcBefore = GC.CollectionCount(0);
+                var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+                var clock = Stopwatch.StartNew();
+                var budget = Math.Min(slice, seconds - x.Seconds);
+                while (clock.Elapsed.TotalSeconds < budget)
+                {
+                    var start = Stopwatch.GetTimestamp();
+                    x.One();
+                    if (x.Count < x.Times.Length) x.Times[x.Count] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                    x.Count++;
+                }
+                x.Seconds += clock.Elapsed.TotalSeconds;
+                x.CpuSeconds += (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
+                x.Allocated += (threads == 1 ? GC.GetAllocatedBytesForCurrentThread() : GC.GetTotalAllocatedBytes(precise: true)) - allocBefore;
+                x.Collections += GC.CollectionCount(0) - gcBefore;
+            }
         }
-        var elapsed = clock.Elapsed.TotalSeconds;
-        var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
-        var allocAfter = threads == 1 ? GC.GetAllocatedBytesForCurrentThread() : GC.GetTotalAllocatedBytes(precise: true);
-        Console.WriteLine(string.Create(inv, $"updates: {count} seconds: {elapsed:F2} gen0_collections: {GC.CollectionCount(0) - gcBefore}"));
-        Console.WriteLine(string.Create(inv, $"alloc_bytes_per_update: {(double)(allocAfter - allocBefore) / count:F1}"));
-        // On a shared machine wall-clock rates fall with other load; CPU seconds per update do much less.
-        Console.WriteLine(string.Create(inv, $"cpu_ms_per_update: {1000 * cpu / count:F2} (process CPU time, all threads)"));
-        var timed = times.AsSpan(0, (int)Math.Min(count, times.Length));
-        timed.Sort();
-        Console.WriteLine(string.Create(inv, $"update_ms: min {timed[0]:F3} p10 {timed[timed.Length / 10]:F3} median {timed[timed.Length / 2]:F3} (wall clock, each update)"));
-        Console.WriteLine(string.Create(inv, $"updates/s: {count / elapsed:F1}"));
+
+        foreach (var x in subjects)
+        {
+            var p = several ? x.Name + " " : "";
+            Console.WriteLine(string.Create(inv, $"{p}updates: {x.Count} seconds: {x.Seconds:F2} gen0_collections: {x.Collections}"));
+            Console.WriteLine(string.Create(inv, $"{p}alloc_bytes_per_update: {(double)x.Allocated / x.Count:F1}"));
+            // On a shared machine wall-clock rates fall with other load; CPU seconds per update do much less.
+            Console.WriteLine(string.Create(inv, $"{p}cpu_ms_per_update: {1000 * x.CpuSeconds / x.Count:F2} (process CPU time, all threads)"));
+            var timed = x.Times.AsSpan(0, (int)Math.Min(x.Count, x.Times.Length));
+            timed.Sort();
+            Console.WriteLine(string.Create(inv, $"{p}update_ms: min {timed[0]:F3} p10 {timed[timed.Length / 10]:F3} median {timed[timed.Length / 2]:F3} (wall clock, each update)"));
+            Console.WriteLine(string.Create(inv, $"{p}updates/s: {x.Count / x.Seconds:F1}"));
+        }
+        foreach (var x in subjects.Skip(1))
+            Console.WriteLine(string.Create(inv, $"ratio {x.Name}/{subjects[0].Name}: {x.Count / x.Seconds / (subjects[0].Count / subjects[0].Seconds):F3} (updates/s)"));
     }
 
     private static ReplayBuffer SyntheticBuffer(int capacity, int obsDim, int actDim, Rng rng)

@@ -3,14 +3,16 @@ using System.Diagnostics;
 using System.Globalization;
 using MeowRobot.Bridge.Sim;
 using MeowRobot.Learner;
+using MeowRobot.Policy.Files;
 using MeowRobot.Tasks;
 
 namespace MeowRobot.Trainer;
 
 /// <summary>
-/// <c>./meow trainer learn --task pendulum --steps 20000 --seed S</c>: runs the MEow learner in this process against a
-/// task from the catalog (MuJoCo tasks take --model PATH; no sim workers), printing training episodes and deterministic evaluations; optionally saves the policy.
-/// Hyperparameters start from the task's preset (<see cref="MeowPresets"/>) and any option given overrides it.
+/// <c>./meow trainer learn --algo meow|sac --task pendulum --steps 20000 --seed S</c>: runs a learner in this process
+/// against a task from the catalog (MuJoCo tasks take --model PATH; no sim workers), printing training episodes and
+/// deterministic evaluations; optionally saves the policy. Hyperparameters start from the algorithm's preset for the task
+/// (<see cref="AlgorithmSetup.For"/>) and any option given overrides it.
 /// The last line is <c>final_eval_return: X</c>.
 /// </summary>
 public static class LearnCommand
@@ -19,24 +21,27 @@ public static class LearnCommand
 
     private static Command Create()
     {
-        var task = new Option<string>("--task") { Description = "task (pendulum, multigoal, cartpole, or a MuJoCo task with --model)", Required = true };
+        var algo = new Option<string>("--algo") { Description = "algorithm: meow, sac or s2ac", DefaultValueFactory = _ => "meow" };
+        var task = new Option<string>("--task") { Description = "task (pendulum, multigoal, cartpole, multigoal-maxent, or a MuJoCo task with --model)", Required = true };
         var model = new Option<FileInfo?>("--model") { Description = "MJCF model of a MuJoCo task (e.g. ../shared/mujoco/hopper.xml)" };
         var steps = new Option<long>("--steps") { Description = "env steps to collect", DefaultValueFactory = _ => 20_000 };
         var seed = new Option<int>("--seed") { Description = "seed of the whole run", DefaultValueFactory = _ => 1 };
         var envs = new Option<int>("--envs") { Description = "parallel envs", DefaultValueFactory = _ => 1 };
-        var alpha = new Option<float?>("--alpha") { Description = "temperature (default: the task's preset)" };
+        var alpha = new Option<float?>("--alpha") { Description = "temperature (default: the task's preset; for sac a fixed α instead of autotuning)" };
         var learningStarts = new Option<int?>("--learning-starts") { Description = "random-action steps before learning (default: preset)" };
         var evalEvery = new Option<int?>("--eval-every") { Description = "env steps between deterministic evaluations (default: preset)" };
         var evalEpisodes = new Option<int?>("--eval-episodes") { Description = "episodes per evaluation (default: preset)" };
         var save = new Option<FileInfo?>("--save") { Description = "write the final policy file here" };
         var quiet = new Option<bool>("--quiet") { Description = "print evaluations only, not every training episode" };
         var normalizeObs = new Option<bool>("--normalize-obs") { Description = "normalise observations with running statistics (saved with the policy)" };
-        var threads = new Option<int>("--threads") { Description = "cores each gradient update uses (1 or 2; 2 splits the batch, see MeowOptions.Threads)", DefaultValueFactory = _ => 1 };
+        var threads = new Option<int>("--threads") { Description = "cores each MEow gradient update uses (1 or 2; 2 splits the batch, see MeowOptions.Threads)", DefaultValueFactory = _ => 1 };
         var rollouts = new Option<int>("--rollouts") { Description = "after training, run this many stochastic episodes and print each one's end" };
-        var command = new Command("learn", "Train MEow in-process on a built-in task and report deterministic evaluations");
-        foreach (var o in new Option[] { task, model, steps, seed, envs, alpha, learningStarts, evalEvery, evalEpisodes, save, quiet, rollouts, normalizeObs, threads }) command.Options.Add(o);
+        var command = new Command("learn", "Train MEow, SAC or S2AC in-process on a built-in task and report deterministic evaluations");
+        foreach (var o in new Option[] { algo, task, model, steps, seed, envs, alpha, learningStarts, evalEvery, evalEpisodes, save, quiet, rollouts, normalizeObs, threads }) command.Options.Add(o);
         command.Validators.Add(r =>
         {
+            if (r.GetValue(algo) is { } a && (!PolicyAlgorithms.TryParse(a, out var known) || !AlgorithmSetup.CanTrain(known)))
+                r.AddError($"unknown or untrainable algorithm '{a}'; algorithms: {string.Join(", ", PolicyAlgorithms.All.Where(AlgorithmSetup.CanTrain).Select(x => x.Name()))}");
             if (r.GetValue(task) is { } t && !TaskCatalog.TryGet(t, out _))
                 r.AddError($"unknown task '{t}'; tasks: {string.Join(", ", TaskCatalog.All.Select(e => e.Name))}");
         });
@@ -50,23 +55,49 @@ public static class LearnCommand
                 return Task.FromResult(2);
             }
             var runSeed = parse.GetValue(seed);
+            PolicyAlgorithms.TryParse(parse.GetValue(algo) ?? "meow", out var algorithm);
+            if (parse.GetValue(threads) == 2 && algorithm != PolicyAlgorithm.Meow)
+            {
+                Console.Error.WriteLine($"learn: --threads 2 is MEow's data-parallel update; {algorithm.Name()} runs on one core");
+                return Task.FromResult(2);
+            }
             var taskOptions = new TaskOptions(parse.GetValue(model)?.FullName);
             using var env = new LocalVectorEnv(() => TaskCatalog.Create(name, taskOptions), numEnvs, runSeed);
             using var evalEnv = new LocalVectorEnv(() => TaskCatalog.Create(name, taskOptions), 1, runSeed + 10_000);
-            var (shape, options) = MeowPresets.For(name, env.Spec.ObsDim, env.Spec.ActDim);
-            if (parse.GetValue(alpha) is { } a) shape = shape with { Alpha = a };
-            options = options with
+            var setup = AlgorithmSetup.For(algorithm, name, env.Spec.ObsDim, env.Spec.ActDim);
+            if (parse.GetValue(alpha) is { } a)
             {
-                Seed = runSeed,
-                LearningStarts = parse.GetValue(learningStarts) ?? options.LearningStarts,
-                EvalEvery = parse.GetValue(evalEvery) ?? options.EvalEvery,
-                EvalEpisodes = parse.GetValue(evalEpisodes) ?? options.EvalEpisodes,
-                NormalizeObservations = parse.GetValue(normalizeObs),
-                Threads = parse.GetValue(threads),
+                setup = setup with
+                {
+                    Flow = setup.Flow is { } f ? f with { Alpha = a } : null,
+                    Sac = setup.Sac is { } sac ? sac with { Alpha = a, Autotune = false } : null,
+                };
+            }
+            var loop = setup.Loop;
+            setup = setup with
+            {
+                Loop = loop with
+                {
+                    Seed = runSeed,
+                    LearningStarts = parse.GetValue(learningStarts) ?? loop.LearningStarts,
+                    EvalEvery = parse.GetValue(evalEvery) ?? loop.EvalEvery,
+                    EvalEpisodes = parse.GetValue(evalEpisodes) ?? loop.EvalEpisodes,
+                    NormalizeObservations = parse.GetValue(normalizeObs),
+                },
+                Meow = setup.Meow is { } meow ? meow with { Threads = parse.GetValue(threads) } : null,
             };
             var inv = CultureInfo.InvariantCulture;
-            Console.WriteLine(string.Create(inv, $"task: {name} seed: {runSeed} envs: {numEnvs} steps: {parse.GetValue(steps)} alpha: {shape.Alpha} tau: {options.Tau} gamma: {options.Gamma} learning_starts: {options.LearningStarts} sigma: [{shape.SigmaMin}, {shape.SigmaMax}]"));
-            var learner = new MeowLearner(shape, options, env, evalEnv);
+            Console.WriteLine(string.Create(inv, $"task: {name} seed: {runSeed} envs: {numEnvs} steps: {parse.GetValue(steps)} {setup.Describe()}"));
+            OffPolicyLearner learner;
+            try
+            {
+                learner = setup.CreateLearner(env, evalEnv);
+            }
+            catch (ArgumentOutOfRangeException e)
+            {
+                Console.Error.WriteLine($"learn: {e.ParamName}: {e.Message.Split(" (Parameter")[0]}");
+                return Task.FromResult(2);
+            }
             var clock = Stopwatch.StartNew();
             var printEpisodes = !parse.GetValue(quiet);
             UpdateStats last = default;
@@ -82,8 +113,9 @@ public static class LearnCommand
                         break;
                     case Evaluated ev:
                         var r = ev.Result;
+                        var actor = float.IsNaN(last.Alpha) ? "" : string.Create(inv, $", actor loss {last.ActorLoss:F3}, alpha {last.Alpha:F3}");
                         Console.WriteLine(string.Create(inv,
-                            $"step {r.EnvSteps} eval_return {r.MeanReturn:F1} ± {r.StdReturn:F1} over {r.Episodes} (loss {last.Loss:F3}, mean Q {last.MeanQ:F2}, {clock.Elapsed.TotalSeconds:F0} s)"));
+                            $"step {r.EnvSteps} eval_return {r.MeanReturn:F1} ± {r.StdReturn:F1} over {r.Episodes} (loss {last.Loss:F3}, mean Q {last.MeanQ:F2}{actor}, {clock.Elapsed.TotalSeconds:F0} s)"));
                         break;
                 }
             };

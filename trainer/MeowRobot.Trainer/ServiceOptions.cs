@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using MeowRobot.Hosting.Configuration;
 using MeowRobot.Learner;
+using MeowRobot.Policy.Files;
 using Microsoft.Extensions.Options;
 
 namespace MeowRobot.Trainer;
@@ -76,6 +77,10 @@ public sealed class TrainerOptions : IValidatableObject
     /// <summary>Stop the service (exit 0) once <see cref="TotalEnvSteps"/> are done; false: keep serving the final policy until stopped.</summary>
     public bool StopWhenDone { get; set; }
 
+    /// <summary>The algorithm to train: meow (default), sac or s2ac.</summary>
+    [Required]
+    public string Algorithm { get; set; } = "meow";
+
     /// <summary>Hyperparameters over the task's preset (section Trainer:Learner).</summary>
     [ValidateObjectMembers]
     public LearnerSettings Learner { get; set; } = new();
@@ -98,25 +103,42 @@ public sealed class TrainerOptions : IValidatableObject
             yield return new ValidationResult("SnapshotEndpoint needs PublishEndpoint", [nameof(SnapshotEndpoint)]);
         if (AllowedRobotKeysDir is not null && !Directory.Exists(AllowedRobotKeysDir))
             yield return new ValidationResult($"directory '{AllowedRobotKeysDir}' does not exist", [nameof(AllowedRobotKeysDir)]);
+        if (!PolicyAlgorithms.TryParse(Algorithm, out var algorithm))
+            yield return new ValidationResult($"'{Algorithm}' is not an algorithm: {string.Join(", ", PolicyAlgorithms.All.Select(a => a.Name()))}", [nameof(Algorithm)]);
+        else if (!AlgorithmSetup.CanTrain(algorithm))
+            yield return new ValidationResult($"this trainer cannot train {Algorithm} yet", [nameof(Algorithm)]);
+        else
+        {
+            foreach (var key in Learner?.KeysNotFor(algorithm) ?? [])
+                yield return new ValidationResult($"Learner:{key} is not a setting of algorithm {Algorithm}", [$"{nameof(Learner)}:{key}"]);
+        }
     }
 }
 
 /// <summary>
-/// Section "Trainer:Learner": MEow hyperparameters. Every key is optional; an unset key keeps the task's preset
-/// (<see cref="MeowPresets"/>), which starts from the official CleanRL values.
+/// Section "Trainer:Learner": hyperparameters over the task's preset of Trainer:Algorithm (<see cref="AlgorithmSetup.For"/>),
+/// which starts from the official values. Every key is optional; a key of another algorithm is a configuration error
+/// (<see cref="KeysNotFor"/>).
 /// </summary>
 public sealed class LearnerSettings : IValidatableObject
 {
-    [Range(1e-6, 1e3)] public float? Alpha { get; set; }
-    [Range(0.0, 1.0)] public float? Gamma { get; set; }
-    [Range(1e-6, 1.0)] public float? Tau { get; set; }
-    [Range(1e-8, 1.0)] public float? LearningRate { get; set; }
-    [Range(1e-3, 1e6)] public float? GradClip { get; set; }
+    // The loop's, every algorithm's.
     [Range(1, 1 << 16)] public int? BatchSize { get; set; }
     [Range(1, 100_000_000)] public int? BufferCapacity { get; set; }
     [Range(0, int.MaxValue)] public int? LearningStarts { get; set; }
     [Range(1, 1000)] public int? UpdatesPerStep { get; set; }
+    /// <summary>Running observation normalisation (carried to robots in the policy file as obs_norm).</summary>
+    public bool? NormalizeObservations { get; set; }
+
+    // MEow's and SAC's.
+    [Range(1e-6, 1e3)] public float? Alpha { get; set; }
+    [Range(0.0, 1.0)] public float? Gamma { get; set; }
+    [Range(1e-6, 1.0)] public float? Tau { get; set; }
     [Range(1, 4096)] public int? Hidden { get; set; }
+
+    // MEow's.
+    [Range(1e-8, 1.0)] public float? LearningRate { get; set; }
+    [Range(1e-3, 1e6)] public float? GradClip { get; set; }
     [Range(1, 16)] public int? HiddenLayers { get; set; }
     [Range(1, 16)] public int? FlowLayers { get; set; }
     [Range(1, 4096)] public int? ShiftHidden { get; set; }
@@ -124,41 +146,100 @@ public sealed class LearnerSettings : IValidatableObject
     [Range(0.0, 0.99)] public float? Dropout { get; set; }
     [Range(-20.0, 20.0)] public float? SigmaMin { get; set; }
     [Range(-20.0, 20.0)] public float? SigmaMax { get; set; }
-    /// <summary>Running observation normalisation (carried to robots in the policy file as meow.obs_norm).</summary>
-    public bool? NormalizeObservations { get; set; }
     /// <summary>Cores a gradient update uses: 1 (default) or 2 (the batch's halves run data-parallel).</summary>
     [Range(1, 2)] public int? Threads { get; set; }
 
-    /// <summary>The preset with these overrides applied (not validated: <see cref="FlowShape.Validate"/> and
-    /// <see cref="MeowOptions.Validate"/> judge the combination).</summary>
-    public (FlowShape Shape, MeowOptions Options) Apply(FlowShape shape, MeowOptions options)
+    // SAC's.
+    [Range(1e-8, 1.0)] public float? PolicyLearningRate { get; set; }
+    [Range(1e-8, 1.0)] public float? QLearningRate { get; set; }
+    [Range(1, 1000)] public int? PolicyFrequency { get; set; }
+    [Range(1, 1000)] public int? TargetNetworkFrequency { get; set; }
+    /// <summary>Tune α to the target entropy −|A| (default); false keeps Alpha fixed.</summary>
+    public bool? Autotune { get; set; }
+
+    private static readonly string[] LoopKeys = [nameof(BatchSize), nameof(BufferCapacity), nameof(LearningStarts), nameof(UpdatesPerStep), nameof(NormalizeObservations)];
+
+    private static readonly Dictionary<PolicyAlgorithm, string[]> OwnKeys = new()
     {
-        ArgumentNullException.ThrowIfNull(shape);
-        ArgumentNullException.ThrowIfNull(options);
-        return (shape with
+        [PolicyAlgorithm.Meow] = [nameof(Alpha), nameof(Gamma), nameof(Tau), nameof(Hidden), nameof(LearningRate), nameof(GradClip), nameof(HiddenLayers),
+            nameof(FlowLayers), nameof(ShiftHidden), nameof(LayerNorm), nameof(Dropout), nameof(SigmaMin), nameof(SigmaMax), nameof(Threads)],
+        [PolicyAlgorithm.Sac] = [nameof(Alpha), nameof(Gamma), nameof(Tau), nameof(Hidden), nameof(PolicyLearningRate), nameof(QLearningRate),
+            nameof(PolicyFrequency), nameof(TargetNetworkFrequency), nameof(Autotune)],
+        [PolicyAlgorithm.S2ac] = [],
+    };
+
+    /// <summary>The keys set here that <paramref name="algorithm"/> does not have.</summary>
+    public IEnumerable<string> KeysNotFor(PolicyAlgorithm algorithm)
+    {
+        var allowed = LoopKeys.Concat(OwnKeys[algorithm]).ToHashSet(StringComparer.Ordinal);
+        return typeof(LearnerSettings).GetProperties()
+            .Where(p => p.GetValue(this) is not null && !allowed.Contains(p.Name))
+            .Select(p => p.Name);
+    }
+
+    /// <summary>The preset with these overrides applied (not validated: <see cref="AlgorithmSetup.Validate"/> judges the
+    /// combination).</summary>
+    public AlgorithmSetup Apply(AlgorithmSetup setup)
+    {
+        ArgumentNullException.ThrowIfNull(setup);
+        var loop = setup.Loop;
+        setup = setup with
         {
-            Alpha = Alpha ?? shape.Alpha,
-            Hidden = Hidden ?? shape.Hidden,
-            HiddenLayers = HiddenLayers ?? shape.HiddenLayers,
-            FlowLayers = FlowLayers ?? shape.FlowLayers,
-            ShiftHidden = ShiftHidden ?? shape.ShiftHidden,
-            LayerNorm = LayerNorm ?? shape.LayerNorm,
-            Dropout = Dropout ?? shape.Dropout,
-            SigmaMin = SigmaMin ?? shape.SigmaMin,
-            SigmaMax = SigmaMax ?? shape.SigmaMax,
-        }, options with
+            Loop = loop with
+            {
+                BatchSize = BatchSize ?? loop.BatchSize,
+                BufferCapacity = BufferCapacity ?? loop.BufferCapacity,
+                LearningStarts = LearningStarts ?? loop.LearningStarts,
+                UpdatesPerStep = UpdatesPerStep ?? loop.UpdatesPerStep,
+                NormalizeObservations = NormalizeObservations ?? loop.NormalizeObservations,
+            },
+        };
+        if (setup is { Flow: { } shape, Meow: { } options })
         {
-            Gamma = Gamma ?? options.Gamma,
-            Tau = Tau ?? options.Tau,
-            LearningRate = LearningRate ?? options.LearningRate,
-            GradClip = GradClip ?? options.GradClip,
-            BatchSize = BatchSize ?? options.BatchSize,
-            BufferCapacity = BufferCapacity ?? options.BufferCapacity,
-            LearningStarts = LearningStarts ?? options.LearningStarts,
-            UpdatesPerStep = UpdatesPerStep ?? options.UpdatesPerStep,
-            NormalizeObservations = NormalizeObservations ?? options.NormalizeObservations,
-            Threads = Threads ?? options.Threads,
-        });
+            setup = setup with
+            {
+                Flow = shape with
+                {
+                    Alpha = Alpha ?? shape.Alpha,
+                    Hidden = Hidden ?? shape.Hidden,
+                    HiddenLayers = HiddenLayers ?? shape.HiddenLayers,
+                    FlowLayers = FlowLayers ?? shape.FlowLayers,
+                    ShiftHidden = ShiftHidden ?? shape.ShiftHidden,
+                    LayerNorm = LayerNorm ?? shape.LayerNorm,
+                    Dropout = Dropout ?? shape.Dropout,
+                    SigmaMin = SigmaMin ?? shape.SigmaMin,
+                    SigmaMax = SigmaMax ?? shape.SigmaMax,
+                },
+                Meow = options with
+                {
+                    Gamma = Gamma ?? options.Gamma,
+                    Tau = Tau ?? options.Tau,
+                    LearningRate = LearningRate ?? options.LearningRate,
+                    GradClip = GradClip ?? options.GradClip,
+                    Threads = Threads ?? options.Threads,
+                },
+            };
+        }
+        if (setup.Sac is { } sac)
+        {
+            setup = setup with
+            {
+                Sac = sac with
+                {
+                    Alpha = Alpha ?? sac.Alpha,
+                    // A fixed Alpha without Autotune means "use this α", as CleanRL's --alpha with --no-autotune.
+                    Autotune = Autotune ?? (Alpha is null && sac.Autotune),
+                    Gamma = Gamma ?? sac.Gamma,
+                    Tau = Tau ?? sac.Tau,
+                    Hidden = Hidden ?? sac.Hidden,
+                    PolicyLearningRate = PolicyLearningRate ?? sac.PolicyLearningRate,
+                    QLearningRate = QLearningRate ?? sac.QLearningRate,
+                    PolicyFrequency = PolicyFrequency ?? sac.PolicyFrequency,
+                    TargetNetworkFrequency = TargetNetworkFrequency ?? sac.TargetNetworkFrequency,
+                },
+            };
+        }
+        return setup;
     }
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)

@@ -5,9 +5,9 @@ namespace MeowRobot.Policy.Files;
 /// <summary>A named F32 tensor of a policy: official name, shape, row-major values.</summary>
 public sealed record PolicyTensor(string Name, int[] Shape, float[] Values);
 
-/// <summary>A MEow policy: the official FlowPolicy's parameters (exactly its state-dict names and shapes) plus typed
-/// <c>meow.*</c> metadata, stored as safetensors. Everything beyond the state dict (observation normalisation, action
-/// scaling, identity) lives in metadata, so a saved file loads into the official PyTorch FlowPolicy with
+/// <summary>A policy of one of the algorithms (<see cref="PolicyMetadata.Algorithm"/>): the official implementation's parameters (exactly its state-dict names and shapes) plus typed
+/// metadata in the algorithm's namespace, stored as safetensors. Everything beyond the state dict (observation
+/// normalisation, action scaling, identity) lives in metadata, so a saved file loads into the official PyTorch modules with
 /// <c>safetensors.torch.load_file</c> + strict <c>load_state_dict</c>. Instances are immutable once validated
 /// (do not mutate the arrays you passed in or read out).</summary>
 public sealed class PolicyFile
@@ -55,6 +55,7 @@ public sealed class PolicyFile
             throw new PolicyFileException(PolicyFileError.UnexpectedTensor,
                 $"tensor '{name}' is not part of the architecture the metadata describes ({given.Count} unexpected in all)", name);
         }
+        if (metadata.Algorithm == PolicyAlgorithm.Sac) CheckActionBuffers(metadata, ordered);
         Metadata = metadata;
         Tensors = ordered;
         _byName = ordered.ToDictionary(t => t.Name, StringComparer.Ordinal);
@@ -141,6 +142,8 @@ public sealed class PolicyFile
                 PolicyTensorRole.LinearWeight or PolicyTensorRole.LinearBias =>
                     Enumerable.Range(0, spec.ElementCount).Select(_ => (float)((rng.NextDouble() * 2 - 1) * bound)).ToArray(),
                 PolicyTensorRole.LayerNormBias => new float[spec.ElementCount],
+                PolicyTensorRole.ActionScale => SacLayout.ActionBuffers(metadata).Scale,
+                PolicyTensorRole.ActionBias => SacLayout.ActionBuffers(metadata).Bias,
                 _ => Enumerable.Repeat(1f, spec.ElementCount).ToArray(),
             };
             tensors.Add(new PolicyTensor(spec.Name, spec.Shape, values));
@@ -160,6 +163,22 @@ public sealed class PolicyFile
         var tmp = full + ".tmp-" + Environment.ProcessId;
         File.WriteAllBytes(tmp, ToBytes());
         File.Move(tmp, full, overwrite: true);
+    }
+
+    /// <summary>The official actor's action buffers must be a positive scale and, where the metadata has an action box,
+    /// the scale and bias of that box.</summary>
+    private static void CheckActionBuffers(PolicyMetadata m, List<PolicyTensor> tensors)
+    {
+        var scale = tensors.First(t => t.Name == SacLayout.ActionScale).Values;
+        var bias = tensors.First(t => t.Name == SacLayout.ActionBias).Values;
+        if (scale.Any(v => !(v > 0f)))
+            throw new PolicyFileException(PolicyFileError.InvalidActionBuffers, $"'{SacLayout.ActionScale}' must be positive, is [{string.Join(",", scale)}]", SacLayout.ActionScale);
+        if (m.ActionScale is null) return;
+        var (wantScale, wantBias) = SacLayout.ActionBuffers(m);
+        if (!scale.AsSpan().SequenceEqual(wantScale) || !bias.AsSpan().SequenceEqual(wantBias))
+            throw new PolicyFileException(PolicyFileError.InvalidActionBuffers,
+                $"'{SacLayout.ActionScale}'/'{SacLayout.ActionBias}' are [{string.Join(",", scale)}]/[{string.Join(",", bias)}], the action box says [{string.Join(",", wantScale)}]/[{string.Join(",", wantBias)}]",
+                SacLayout.ActionScale);
     }
 
     private static int FirstNonFinite(float[] values)

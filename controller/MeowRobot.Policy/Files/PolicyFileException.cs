@@ -5,8 +5,10 @@ public enum PolicyFileError
 {
     /// <summary>Not a valid safetensors file (the inner <see cref="Safetensors.SafetensorsException"/> says which rule).</summary>
     Malformed,
-    /// <summary><c>meow.format</c> is not one this build reads.</summary>
+    /// <summary>The algorithm's format key (<c>meow.format</c>, …) holds a format this build does not read.</summary>
     UnsupportedFormat,
+    /// <summary>The metadata names an algorithm (<c>NAME.format</c>) this build does not know.</summary>
+    UnknownAlgorithm,
     /// <summary>A required <c>meow.*</c> metadata key is absent.</summary>
     MissingMetadata,
     /// <summary>A <c>meow.*</c> value does not parse or is out of range, or optional parts disagree with the dimensions.</summary>
@@ -23,6 +25,9 @@ public enum PolicyFileError
     NonFinite,
     /// <summary>A coupling mask is not the alternating 0/1 pattern of the official flow.</summary>
     InvalidMask,
+    /// <summary>SAC's <c>actor.action_scale</c>/<c>actor.action_bias</c> disagree with the metadata's action box, or a
+    /// scale is not positive.</summary>
+    InvalidActionBuffers,
 }
 
 /// <summary>A policy file was rejected; <see cref="Error"/> says why and <see cref="Tensor"/> names the tensor when one is at fault.</summary>

@@ -37,7 +37,7 @@ internal sealed partial class TrainingRun : IDisposable
     private readonly Action<TrainerProgress> _progress;
     private readonly IVectorEnv _env;
     private readonly IVectorEnv? _evalEnv;
-    private readonly MeowLearner _learner;
+    private readonly OffPolicyLearner _learner;
     private readonly RunCheckpoint _checkpoints;
     private readonly BundleStream _bundles;
     private readonly MetricsCsv _metrics;
@@ -70,12 +70,13 @@ internal sealed partial class TrainingRun : IDisposable
             _env = client;
             var spec = _env.Spec;
             Task = spec.Name;
-            var (shape, meow) = LearnerSettingsFor(options, spec);
-            _evalEnv = meow.EvalEvery > 0 ? EvalEnv(options, spec) : null;
-            _learner = new MeowLearner(shape, meow, _env, _evalEnv);
+            var setup = LearnerSettingsFor(options, spec);
+            _evalEnv = setup.Loop.EvalEvery > 0 ? EvalEnv(options, spec) : null;
+            _learner = setup.CreateLearner(_env, _evalEnv);
             _learner.Reported += Observe;
-            LogConnected(_log, spec.Name, spec.ObsDim, spec.ActDim, _env.NumEnvs, options.SimEndpoints.Length, shape.Alpha, meow.BatchSize,
-                meow.BufferCapacity, meow.LearningStarts, meow.EvalEvery, _evalEnv is null ? "none" : _evalEnv is VectorEnvClient ? "sim workers" : "in-process");
+            var loop = setup.Loop;
+            LogConnected(_log, spec.Name, spec.ObsDim, spec.ActDim, _env.NumEnvs, options.SimEndpoints.Length, setup.Describe(),
+                loop.BufferCapacity, loop.EvalEvery, _evalEnv is null ? "none" : _evalEnv is VectorEnvClient ? "sim workers" : "in-process");
 
             _resumedFrom = Resume(spec);
             _bundles = new BundleStream(options, _resumedFrom?.PublishedVersion ?? 0);
@@ -87,7 +88,7 @@ internal sealed partial class TrainingRun : IDisposable
             _metrics = new MetricsCsv(options.RunDir);
             _wallBase = _resumedFrom?.WallSeconds ?? 0;
             _rowEnvSteps = _learner.EnvSteps;
-            _rowUpdates = _learner.Update.Count;
+            _rowUpdates = _learner.Updates;
             if (_resumedFrom is not null)
             {
                 Row("resume", eval: null);
@@ -113,17 +114,17 @@ internal sealed partial class TrainingRun : IDisposable
         long Next(long value, long every) => every > 0 ? (value / every + 1) * every : long.MaxValue;
         var evalEvery = _evalEnv is null ? 0 : _learner.Options.EvalEvery;
         long nextRow = Next(_learner.EnvSteps, o.MetricsEveryEnvSteps), nextEval = Next(_learner.EnvSteps, evalEvery);
-        long nextPublish = Next(_learner.Update.Count, o.PublishEveryUpdates), nextStepCheckpoint = Next(_learner.EnvSteps, o.CheckpointEveryEnvSteps ?? 0);
+        long nextPublish = Next(_learner.Updates, o.PublishEveryUpdates), nextStepCheckpoint = Next(_learner.EnvSteps, o.CheckpointEveryEnvSteps ?? 0);
         var nextCheckpointAt = _clock.Elapsed + o.CheckpointInterval;
-        var publishedAt = _learner.Update.Count;
+        var publishedAt = _learner.Updates;
         LogTraining(_log, _learner.EnvSteps, o.TotalEnvSteps);
         while (_learner.EnvSteps < o.TotalEnvSteps && !stop.IsCancellationRequested)
         {
             _learner.Step();
-            if (_learner.Update.Count >= nextPublish)
+            if (_learner.Updates >= nextPublish)
             {
                 Publish();
-                publishedAt = _learner.Update.Count;
+                publishedAt = _learner.Updates;
                 nextPublish = Next(publishedAt, o.PublishEveryUpdates);
             }
             var rowDue = _learner.EnvSteps >= nextRow;
@@ -148,9 +149,9 @@ internal sealed partial class TrainingRun : IDisposable
         var done = _learner.EnvSteps >= o.TotalEnvSteps;
         if (done)
         {
-            if (_learner.Update.Count != publishedAt) Publish();
+            if (_learner.Updates != publishedAt) Publish();
             if (evalEvery > 0 && _lastEval?.EnvSteps != _learner.EnvSteps) Row("eval", _learner.Evaluate());
-            LogDone(_log, _learner.EnvSteps, _learner.Update.Count, Wall);
+            LogDone(_log, _learner.EnvSteps, _learner.Updates, Wall);
         }
         Checkpoint(done ? "done" : "stop");
         Report(done);
@@ -184,22 +185,25 @@ internal sealed partial class TrainingRun : IDisposable
 
     private double Wall => _wallBase + _clock.Elapsed.TotalSeconds;
 
-    private static (FlowShape, MeowOptions) LearnerSettingsFor(TrainerOptions o, TaskSpec spec)
+    private static AlgorithmSetup LearnerSettingsFor(TrainerOptions o, TaskSpec spec)
     {
-        var (shape, meow) = MeowPresets.For(spec.Name, spec.ObsDim, spec.ActDim);
-        (shape, meow) = o.Learner.Apply(shape, meow);
-        meow = meow with { Seed = o.Seed, EvalEvery = o.EvalEvery ?? meow.EvalEvery, EvalEpisodes = o.EvalEpisodes ?? meow.EvalEpisodes };
+        if (!PolicyAlgorithms.TryParse(o.Algorithm, out var algorithm) || !AlgorithmSetup.CanTrain(algorithm))
+            throw new TrainerSetupException($"Trainer:Algorithm '{o.Algorithm}' cannot be trained"); // --check reports it first
+        var setup = o.Learner.Apply(AlgorithmSetup.For(algorithm, spec.Name, spec.ObsDim, spec.ActDim));
+        setup = setup with
+        {
+            Loop = setup.Loop with { Seed = o.Seed, EvalEvery = o.EvalEvery ?? setup.Loop.EvalEvery, EvalEpisodes = o.EvalEpisodes ?? setup.Loop.EvalEpisodes },
+        };
         try
         {
-            shape.Validate();
-            meow.Validate();
+            setup.Validate();
         }
         catch (ArgumentOutOfRangeException e)
         {
             // A key that is fine alone but not with the task's preset (SigmaMin above the preset's SigmaMax, …).
             throw new TrainerSetupException($"Trainer:Learner:{e.ParamName}: {e.Message.Split(" (Parameter")[0]} (with the preset of task '{spec.Name}')", e);
         }
-        return (shape, meow);
+        return setup;
     }
 
     private IVectorEnv? EvalEnv(TrainerOptions o, TaskSpec spec)
@@ -280,10 +284,10 @@ internal sealed partial class TrainingRun : IDisposable
         double? updatesPerSecond = null, envStepsPerSecond = null;
         if (kind == "train" && seconds > 0)
         {
-            updatesPerSecond = _updatesPerSecond = (_learner.Update.Count - _rowUpdates) / seconds;
+            updatesPerSecond = _updatesPerSecond = (_learner.Updates - _rowUpdates) / seconds;
             envStepsPerSecond = (_learner.EnvSteps - _rowEnvSteps) / seconds;
         }
-        var row = new MetricsRow(DateTimeOffset.UtcNow, kind, _learner.EnvSteps, _learner.Update.Count, updatesPerSecond, envStepsPerSecond,
+        var row = new MetricsRow(DateTimeOffset.UtcNow, kind, _learner.EnvSteps, _learner.Updates, updatesPerSecond, envStepsPerSecond,
             kind == "train" ? Mean(_episodeReturns, _episodes) : null,
             kind == "train" ? Mean(_loss, _updates) : null,
             kind == "train" ? Mean(_gradNorm, _updates) : null,
@@ -296,7 +300,7 @@ internal sealed partial class TrainingRun : IDisposable
             _episodeReturns = _loss = _gradNorm = _meanQ = 0;
             _episodes = _updates = 0;
             _rowEnvSteps = _learner.EnvSteps;
-            _rowUpdates = _learner.Update.Count;
+            _rowUpdates = _learner.Updates;
             _rowAt = now;
         }
         else if (eval is not null)
@@ -310,7 +314,7 @@ internal sealed partial class TrainingRun : IDisposable
     private void Publish()
     {
         var bundle = _bundles.Publish(version => PolicyFor(version), Task);
-        LogPublished(_log, bundle.Version, _learner.Update.Count, _learner.EnvSteps, bundle.PolicyBytes.Length);
+        LogPublished(_log, bundle.Version, _learner.Updates, _learner.EnvSteps, bundle.PolicyBytes.Length);
     }
 
     private PolicyFile PolicyFor(ulong? version) => _learner.ExportPolicy(m => m with
@@ -321,7 +325,7 @@ internal sealed partial class TrainingRun : IDisposable
         Extra =
         [
             new("meow.trainer.env_steps", _learner.EnvSteps.ToString(CultureInfo.InvariantCulture)),
-            new("meow.trainer.updates", _learner.Update.Count.ToString(CultureInfo.InvariantCulture)),
+            new("meow.trainer.updates", _learner.Updates.ToString(CultureInfo.InvariantCulture)),
         ],
     });
 
@@ -341,7 +345,7 @@ internal sealed partial class TrainingRun : IDisposable
     private void Checkpoint(string why)
     {
         var started = Stopwatch.GetTimestamp();
-        var counters = new RunCounters(Task, _learner.Spec.ObsDim, _learner.Spec.ActDim, _learner.EnvSteps, _learner.Update.Count, _bundles.Version,
+        var counters = new RunCounters(Task, _learner.Spec.ObsDim, _learner.Spec.ActDim, _learner.EnvSteps, _learner.Updates, _bundles.Version,
             Wall, DateTimeOffset.UtcNow);
         var bytes = _checkpoints.Save(counters, _learner.SaveCheckpoint);
         var policy = PolicyFor(_bundles.Version == 0 ? null : _bundles.Version).ToBytes();
@@ -349,11 +353,11 @@ internal sealed partial class TrainingRun : IDisposable
         LogCheckpoint(_log, why, counters.EnvSteps, counters.Updates, bytes, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
-    private void Report(bool done = false) => _progress(new TrainerProgress(Task, _learner.EnvSteps, _learner.Update.Count, _updatesPerSecond,
+    private void Report(bool done = false) => _progress(new TrainerProgress(Task, _learner.EnvSteps, _learner.Updates, _updatesPerSecond,
         _lastEval?.MeanReturn, _bundles.Version, done, _resumedFrom));
 
-    [LoggerMessage(1, LogLevel.Information, "connected: task {Task} ({ObsDim} obs, {ActDim} act), {Envs} envs on {Workers} sim worker(s); alpha {Alpha}, batch {Batch}, buffer {Buffer}, learning starts {LearningStarts}, eval every {EvalEvery} env steps ({EvalEnv})")]
-    private static partial void LogConnected(ILogger logger, string task, int obsDim, int actDim, int envs, int workers, float alpha, int batch, int buffer, int learningStarts, int evalEvery, string evalEnv);
+    [LoggerMessage(1, LogLevel.Information, "connected: task {Task} ({ObsDim} obs, {ActDim} act), {Envs} envs on {Workers} sim worker(s); {Settings}, buffer {Buffer}, eval every {EvalEvery} env steps ({EvalEnv})")]
+    private static partial void LogConnected(ILogger logger, string task, int obsDim, int actDim, int envs, int workers, string settings, int buffer, int evalEvery, string evalEnv);
 
     [LoggerMessage(2, LogLevel.Information, "resumed from {Path}: env step {EnvSteps}, update {Updates}, published version {Version} (saved {SavedAt})")]
     private static partial void LogResumed(ILogger logger, string path, long envSteps, long updates, ulong version, string savedAt);

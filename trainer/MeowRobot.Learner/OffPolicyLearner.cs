@@ -4,10 +4,10 @@ using MeowRobot.Tensors;
 
 namespace MeowRobot.Learner;
 
-/// <summary>A deterministic evaluation: returns of <see cref="Episodes"/> episodes with a = f(E[z] | s).</summary>
+/// <summary>A deterministic evaluation: returns of <see cref="Episodes"/> episodes with the algorithm's deterministic action.</summary>
 public sealed record Evaluation(long EnvSteps, int Episodes, double MeanReturn, double StdReturn, double MeanLength);
 
-/// <summary>One finished episode of <see cref="MeowLearner.Rollouts"/>.</summary>
+/// <summary>One finished episode of <see cref="OffPolicyLearner.Rollouts"/>.</summary>
 public sealed record Episode(double Return, int Length, bool Terminated, float[] FinalObs);
 
 /// <summary>What the learner reports while it runs.</summary>
@@ -17,24 +17,24 @@ public sealed record Evaluated(Evaluation Result) : LearnerEvent(Result.EnvSteps
 public sealed record Updated(long EnvSteps, long Updates, UpdateStats Stats) : LearnerEvent(EnvSteps);
 
 /// <summary>
-/// MEow, Algorithm 1 of the paper, the way the official CleanRL code runs it, against any <see cref="IVectorEnv"/>
-/// (in-process tasks or sim workers over the bridge). Each <see cref="Step"/> is one vector step:
+/// The off-policy loop every algorithm shares (MEow's Algorithm 1, SAC's and S2AC's outer loops are the same), against
+/// any <see cref="IVectorEnv"/> (in-process tasks or sim workers over the bridge). Each <see cref="Step"/> is one vector step:
 /// <list type="number">
-/// <item>act: uniform random actions until <see cref="MeowOptions.LearningStarts"/> env steps, then a ~ π(· | s)
-/// (drawn with dropout off; only updates run the network in training mode);</item>
+/// <item>act: uniform random actions until <see cref="LearnerOptions.LearningStarts"/> env steps, then a ~ π(· | s)
+/// (<see cref="IOffPolicyAlgorithm.SampleActions"/>);</item>
 /// <item>step every env; actions are in [−1, 1] (the tanh box) and rescaled to the task's [low, high];</item>
 /// <item>store (s, a, r, s′, terminated) per env, s′ the final observation where an episode ended; a time-limit truncation
 /// is not termination, so it still bootstraps;</item>
-/// <item>once learning has started: sample a batch uniformly and do <see cref="MeowOptions.UpdatesPerStep"/>
-/// <see cref="SoftQUpdate"/>s (TD target from the target network's exact soft values, Bellman loss on Q1 and Q2 with
-/// independent dropout masks, clip, Adam, Polyak);</item>
-/// <item>every <see cref="MeowOptions.EvalEvery"/> env steps: deterministic evaluation over
-/// <see cref="MeowOptions.EvalEpisodes"/> episodes on the evaluation env.</item>
+/// <item>once learning has started: sample a batch uniformly and do <see cref="LearnerOptions.UpdatesPerStep"/> updates
+/// of the algorithm (<see cref="IOffPolicyAlgorithm.Update"/>);</item>
+/// <item>every <see cref="LearnerOptions.EvalEvery"/> env steps: deterministic evaluation over
+/// <see cref="LearnerOptions.EvalEpisodes"/> episodes on the evaluation env.</item>
 /// </list>
-/// One seed fixes the network's initialisation, the random actions, the sampling noise, the replay indices, the dropout
-/// masks and the envs' episode seeds, so a run with in-process envs is reproducible bit for bit.
+/// One seed fixes the network's initialisation, the random actions, the sampling noise, the replay indices, the
+/// algorithm's own streams (dropout masks…) and the envs' episode seeds, so a run with in-process envs is reproducible
+/// bit for bit.
 /// </summary>
-public sealed partial class MeowLearner
+public sealed partial class OffPolicyLearner
 {
     private readonly IVectorEnv _env;
     private readonly IVectorEnv? _evalEnv;
@@ -44,30 +44,30 @@ public sealed partial class MeowLearner
     private readonly float[] _obs, _policyObs, _actions, _envActions, _evalActions, _evalObs;
     private readonly double[] _episodeReturn;
     private readonly int[] _episodeLength;
-    private readonly Tape _actTape = new();
     private bool _started;
 
-    public MeowLearner(FlowShape shape, MeowOptions options, IVectorEnv env, IVectorEnv? evalEnv = null)
+    /// <param name="algorithm">Makes the algorithm from the stream its networks start from (called first, so that the
+    /// loop's own streams come after it).</param>
+    public OffPolicyLearner(Func<Rng, IOffPolicyAlgorithm> algorithm, LearnerOptions options, IVectorEnv env, IVectorEnv? evalEnv = null)
     {
-        ArgumentNullException.ThrowIfNull(shape);
+        ArgumentNullException.ThrowIfNull(algorithm);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(env);
         options.Validate();
         var spec = env.Spec;
-        if (spec.ObsDim != shape.ObsDim || spec.ActDim != shape.ActDim)
-            throw new ArgumentException($"env '{spec.Name}' is ({spec.ObsDim}, {spec.ActDim}), the network ({shape.ObsDim}, {shape.ActDim})", nameof(env));
         if (evalEnv is not null && (evalEnv.Spec.ObsDim != spec.ObsDim || evalEnv.Spec.ActDim != spec.ActDim))
             throw new ArgumentException("the evaluation env's dimensions differ from the training env's", nameof(evalEnv));
         Options = options;
         _env = env;
         _evalEnv = evalEnv;
         var root = new Rng((ulong)options.Seed);
-        var online = new FlowPolicy(shape, root.Split());
+        Algorithm = algorithm(root.Split());
+        if (spec.ObsDim != Algorithm.ObsDim || spec.ActDim != Algorithm.ActDim)
+            throw new ArgumentException($"env '{spec.Name}' is ({spec.ObsDim}, {spec.ActDim}), the networks ({Algorithm.ObsDim}, {Algorithm.ActDim})", nameof(env));
         _actionRng = root.Split();
         _replayRng = root.Split();
-        Update = new SoftQUpdate(online, options);
-        Buffer = new ReplayBuffer(options.BufferCapacity, shape.ObsDim, shape.ActDim);
-        _batch = new ReplayBatch(options.BatchSize, shape.ObsDim, shape.ActDim);
+        Buffer = new ReplayBuffer(options.BufferCapacity, spec.ObsDim, spec.ActDim);
+        _batch = new ReplayBatch(options.BatchSize, spec.ObsDim, spec.ActDim);
         var n = env.NumEnvs;
         _step = new VectorBatch(n, spec.ObsDim);
         _obs = new float[n * spec.ObsDim];
@@ -82,18 +82,19 @@ public sealed partial class MeowLearner
         _evalObs = new float[(evalEnv?.NumEnvs ?? 1) * spec.ObsDim];
     }
 
-    public MeowOptions Options { get; }
-    public SoftQUpdate Update { get; }
-    public FlowPolicy Policy => Update.Online;
+    public LearnerOptions Options { get; }
+    public IOffPolicyAlgorithm Algorithm { get; }
     public ReplayBuffer Buffer { get; }
     public TaskSpec Spec => _env.Spec;
-    /// <summary>The running observation statistics when <see cref="MeowOptions.NormalizeObservations"/> is on; the
+    /// <summary>Gradient updates done.</summary>
+    public long Updates => Algorithm.Updates;
+    /// <summary>The running observation statistics when <see cref="LearnerOptions.NormalizeObservations"/> is on; the
     /// policy then sees normalised observations (and the replay buffer keeps raw ones).</summary>
     public ObservationNormalizer? ObsNormalizer { get; }
 
-    /// <summary>The current policy as a policy file: official names, the shape's metadata, the task, its action box and
-    /// the observation statistics, plus whatever <paramref name="extra"/> adds.</summary>
-    public PolicyFile ExportPolicy(Func<PolicyMetadata, PolicyMetadata>? extra = null) => Policy.ToFile(m =>
+    /// <summary>The current policy as a policy file: the algorithm's official names and metadata, the task, its action
+    /// box and the observation statistics, plus whatever <paramref name="extra"/> adds.</summary>
+    public PolicyFile ExportPolicy(Func<PolicyMetadata, PolicyMetadata>? extra = null) => Algorithm.ExportPolicy(m =>
     {
         m = m with
         {
@@ -145,7 +146,7 @@ public sealed partial class MeowLearner
 
         // Act: uniform random in the tanh box until learning starts, then sample from the policy.
         if (EnvSteps < Options.LearningStarts) _actionRng.FillUniform(_actions, -1f, 1f);
-        else SampleActions(PolicyView(_obs, _policyObs), n, _actions, _actionRng);
+        else Algorithm.SampleActions(PolicyView(_obs, _policyObs), n, _actions, _actionRng);
         Rescale(spec, _actions, _envActions);
         _env.Step(_envActions, _step);
 
@@ -186,12 +187,12 @@ public sealed partial class MeowLearner
                 norm.Normalize(_batch.Obs, _batch.Obs);
                 norm.Normalize(_batch.NextObs, _batch.NextObs);
             }
-            var stats = Update.Step(_batch);
-            Reported?.Invoke(new Updated(EnvSteps, Update.Count, stats));
+            var stats = Algorithm.Update(_batch);
+            Reported?.Invoke(new Updated(EnvSteps, Algorithm.Updates, stats));
         }
     }
 
-    /// <summary>Deterministic evaluation, a = f(E[z] | s), over <see cref="MeowOptions.EvalEpisodes"/> episodes of the
+    /// <summary>Deterministic evaluation over <see cref="LearnerOptions.EvalEpisodes"/> episodes of the
     /// evaluation env (the same episode seeds every time, so evaluations compare like with like).</summary>
     public Evaluation Evaluate()
     {
@@ -219,8 +220,8 @@ public sealed partial class MeowLearner
         while (episodes.Count < count)
         {
             var obs = PolicyView(_evalStep.Obs, _evalObs);
-            if (stochastic) SampleActions(obs, n, _evalActions, noise);
-            else DeterministicActions(obs, n, _evalActions);
+            if (stochastic) Algorithm.SampleActions(obs, n, _evalActions, noise);
+            else Algorithm.DeterministicActions(obs, n, _evalActions);
             Rescale(spec, _evalActions, _evalActions);
             env.Step(_evalActions, _evalStep);
             for (var i = 0; i < n && episodes.Count < count; i++)
@@ -251,25 +252,6 @@ public sealed partial class MeowLearner
         if (ObsNormalizer is not { } norm) return raw;
         norm.Normalize(raw.AsSpan(0, scratch.Length), scratch);
         return scratch;
-    }
-
-    private void SampleActions(float[] obs, int n, float[] into, Rng rng)
-    {
-        _actTape.Reset();
-        Policy.Eval();
-        using (_actTape.NoGrad())
-        {
-            var (action, _) = Policy.Sample(_actTape, _actTape.Input(obs.AsSpan(0, n * Policy.Shape.ObsDim), n, Policy.Shape.ObsDim), rng);
-            action.Values.CopyTo(into);
-        }
-    }
-
-    private void DeterministicActions(float[] obs, int n, float[] into)
-    {
-        _actTape.Reset();
-        Policy.Eval();
-        using (_actTape.NoGrad())
-            Policy.DeterministicAction(_actTape, _actTape.Input(obs.AsSpan(0, n * Policy.Shape.ObsDim), n, Policy.Shape.ObsDim)).Values.CopyTo(into);
     }
 
     /// <summary>[−1, 1] → [low, high] per action dimension.</summary>
