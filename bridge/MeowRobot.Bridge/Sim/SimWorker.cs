@@ -19,6 +19,9 @@ public sealed class SimWorker : IDisposable
     private const int MaxEnvelopeFrames = 4;
     private const int MaxEnvelopeFrameBytes = 255;
 
+    /// <summary>Requests queued per peer, and replies waiting for a peer to read them (ZMQ_RCVHWM, ZMQ_SNDHWM).</summary>
+    public const int QueuedPerPeer = 4;
+
     private readonly SimService service;
     private readonly ZmqContext context = new();
     private readonly Thread thread;
@@ -102,8 +105,13 @@ public sealed class SimWorker : IDisposable
             // A peer that sends more than a step request can need is disconnected before anything is buffered.
             var largest = (long)service.Env.NumEnvs * service.Env.Spec.ActDim * sizeof(float) + 4096;
             socket.MaxMessageSize = Math.Max(1 << 20, 2 * largest);
-            socket.HeartbeatInterval = TimeSpan.FromSeconds(1);
-            socket.HeartbeatTimeout = TimeSpan.FromSeconds(5);
+            // Bounded per peer: a client has one request in flight, so a few queued requests (and replies: a ROUTER drops
+            // what a peer that does not read cannot take) are plenty; a flooder waits in TCP, not in this process.
+            socket.ReceiveHighWatermark = QueuedPerPeer;
+            socket.SendHighWatermark = QueuedPerPeer;
+            // No ZMTP heartbeats: with a peer's pipe full and the peer gone, libzmq 4.3.4 aborts the whole process when the
+            // heartbeat timer fires (see ZmqSocket.HeartbeatInterval). Kernel keepalive drops vanished peers instead.
+            socket.KeepTcpAlive(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(2), probes: 3);
             socket.Bind(bindEndpoint);
             endpoint = socket.LastEndpoint;
             bound.SetResult();

@@ -398,8 +398,11 @@ public sealed class VectorEnvClient : IVectorEnv
         poller = null;
         var socket = context.CreateSocket(ZmqSocketType.Dealer);
         socket.SendTimeout = options.ReplyTimeout;
-        socket.HeartbeatInterval = TimeSpan.FromSeconds(1);
-        socket.HeartbeatTimeout = TimeSpan.FromSeconds(5);
+        // No ZMTP heartbeats (a libzmq 4.3.4 abort, see ZmqSocket.HeartbeatInterval): the ping and the reply timeout find
+        // a dead or hung worker, kernel keepalive drops a vanished one's connection; a worker sending more than its
+        // replies waits in TCP, not in this process.
+        socket.ReceiveHighWatermark = SimWorker.QueuedPerPeer;
+        socket.KeepTcpAlive(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(2), probes: 3);
         socket.Connect(link.Endpoint);
         link.Socket = socket;
         link.Pending = false;
