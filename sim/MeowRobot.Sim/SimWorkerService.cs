@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using MeowRobot.Bridge.Sim;
+using MeowRobot.Bridge.Zmq;
 using MeowRobot.Hosting.Systemd;
 using MeowRobot.Tasks;
 using Microsoft.Extensions.Configuration;

@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
-using System.Text.RegularExpressions;
 using MeowRobot.Bridge.Sim;
 using MeowRobot.Bridge.Sim.Protocol;
 using MeowRobot.Bridge.Zmq;
@@ -14,32 +12,20 @@ namespace MeowRobot.Sim.Tests;
 /// separate process shows it): four DEALERs that never read (RCVHWM 1) flood a 4096-env worker with step requests while
 /// one of them is closed abruptly every 2 s, for 20 s; then a well-behaved client must still be served.
 /// </summary>
-public sealed partial class SimServeFloodTests : IDisposable
+public sealed class SimServeFloodTests
 {
-    private readonly List<Process> children = [];
-    private readonly List<string> output = [];
-
-    public void Dispose()
-    {
-        foreach (var p in children)
-        {
-            if (!p.HasExited) p.Kill();
-            p.WaitForExit();
-            p.Dispose();
-        }
-    }
-
     [RequiresFact(Requirement.LibZmq)]
     public void Sim_serve_survives_vanishing_flooders_and_then_serves_a_well_behaved_client()
     {
         const int envs = 4096;
-        var (serve, endpoint) = Serve(envs);
+        using var sim = new SimServeProcess("--Sim:Task=pendulum", $"--Sim:Envs={envs}", "--Sim:Bind=tcp://127.0.0.1:*", "--Sim:Seed=1");
+        var (serve, endpoint) = (sim.Process, sim.Endpoint);
         using (var flood = new StepFlood(endpoint, envs, actDim: 1, dealers: 4, rotateEvery: TimeSpan.FromSeconds(2)))
         {
             // The attack's length, not a synchronisation: the worker either dies within it or survives it.
             var died = serve.WaitForExit(20_000);
             flood.Stop();
-            Assert.False(died, $"sim serve died under the flood (exit {(died ? serve.ExitCode : 0)}):\n{Tail()}");
+            Assert.False(died, $"sim serve died under the flood (exit {(died ? serve.ExitCode : 0)}):\n{sim.Tail()}");
             Assert.True(flood.Closed >= 9, $"only {flood.Closed} abrupt closes");
             Assert.True(flood.Sent >= 1000, $"only {flood.Sent} step requests sent");
         }
@@ -61,39 +47,6 @@ public sealed partial class SimServeFloodTests : IDisposable
         Assert.Equal(0, env.Recoveries);
         Assert.False(serve.HasExited);
     }
-
-    /// <summary>Starts `sim serve` on a free loopback port and returns the endpoint it logged once bound.</summary>
-    private (Process Process, string Endpoint) Serve(int envs)
-    {
-        var exe = Path.Combine(AppContext.BaseDirectory, "MeowRobot.Sim.dll");
-        var p = Process.Start(new ProcessStartInfo("dotnet", [exe, "serve", "--Sim:Task=pendulum", $"--Sim:Envs={envs}", "--Sim:Bind=tcp://127.0.0.1:*", "--Sim:Seed=1"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        children.Add(p);
-        var bound = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        void Line(string? line)
-        {
-            if (line is null) { bound.TrySetException(new InvalidOperationException("sim serve exited before binding:\n" + Tail())); return; }
-            lock (output) output.Add(line);
-            if (ServingLine().Match(line) is { Success: true } m) bound.TrySetResult(m.Groups[1].Value);
-        }
-        p.OutputDataReceived += (_, e) => Line(e.Data);
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.Add(e.Data); };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        Assert.True(bound.Task.Wait(TimeSpan.FromSeconds(60)), "sim serve did not bind within 60 s");
-        return (p, bound.Task.Result);
-    }
-
-    private string Tail()
-    {
-        lock (output) return string.Join('\n', output.TakeLast(30));
-    }
-
-    [GeneratedRegex(@"serving .* on (tcp://\S+) ")]
-    private static partial Regex ServingLine();
 
     /// <summary>
     /// The attackers: <c>dealers</c> threads, each with its own DEALER (RCVHWM 1, never reading) sending a reset and
