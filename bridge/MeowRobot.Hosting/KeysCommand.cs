@@ -5,7 +5,7 @@ using MeowRobot.Bridge.Zmq;
 namespace MeowRobot.Hosting;
 
 /// <summary>
-/// <c>keys generate --out DIR [--name NAME]</c>: a CURVE key pair for the weight stream, as NAME.key (public, mode 644:
+/// <c>keys generate --out DIR [--name NAME]</c>: a CURVE key pair for the weight stream or the sim protocol, as NAME.key (public, mode 644:
 /// copy it to the other side) and NAME.key_secret (mode 600: never leaves this machine).
 /// </summary>
 public static partial class KeysCommand
@@ -19,7 +19,7 @@ public static partial class KeysCommand
         var generate = new Command("generate", "Generate a CURVE key pair: NAME.key (public) and NAME.key_secret (secret, mode 600)") { outDir, name, force };
         generate.SetAction(parse => Generate(parse.GetValue(outDir)!, parse.GetValue(name)!, parse.GetValue(force),
             parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
-        return new Command("keys", "CURVE keys that authenticate the weight stream (docs/operations.md)") { generate };
+        return new Command("keys", "CURVE keys that authenticate the weight stream and the sim protocol (docs/operations.md)") { generate };
     }
 
     private static int Generate(string directory, string name, bool force, TextWriter output, TextWriter error)

@@ -17,14 +17,17 @@ python3-msgpack (no numpy): run it with /usr/bin/python3.
 
 import argparse
 import array
+import ipaddress
 import math
 import os
 import random
 import signal
 import sys
+import threading
 
 import msgpack
 import zmq
+import zmq.utils.z85
 
 VERSION = 1
 INT32 = (-(2 ** 31), 2 ** 31 - 1)
@@ -295,12 +298,125 @@ class SimWorker:
         return params
 
 
-def serve(worker, endpoint, stop=lambda: False):
+ZAP_DOMAIN = b"meow.sim"
+EX_CONFIG = 78  # sysexits.h: configuration error, as the C# services exit on one
+
+
+def is_loopback(endpoint):
+    """ipc://, inproc:// and tcp:// on 127.0.0.0/8, ::1 or localhost: reachable from this machine only."""
+    if endpoint.startswith(("ipc://", "inproc://")):
+        return True
+    if not endpoint.startswith("tcp://"):
+        return False
+    host = endpoint[len("tcp://"):].rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def read_key(path, secret=False):
+    """A key file of the C# side (ZmqCurveKeyPair): one 40-character Z85 line, '#' comments; a secret one mode 600."""
+    if secret and os.stat(path).st_mode & 0o077:
+        raise ValueError(f"{path}: secret key file is accessible to group/others; chmod 600 it")
+    with open(path, encoding="ascii") as f:
+        lines = [line.strip() for line in f if line.strip() and not line.strip().startswith("#")]
+    if len(lines) != 1 or len(lines[0]) != 40:
+        raise ValueError(f"{path}: expected one line with a 40-character Z85 key")
+    zmq.utils.z85.decode(lines[0])  # raises on characters outside Z85
+    return lines[0].encode("ascii")
+
+
+class Curve:
+    """CURVE for the worker, as in docs/protocol.md ("Security"): its secret key and the allow-listed clients' public
+    keys (every *.key file of a directory). A ZAP handler thread admits those keys only; every refusal is counted
+    (`refused`) and logged on stderr."""
+
+    def __init__(self, secret_key_file, allowed_dir):
+        self.secret = read_key(secret_key_file, secret=True)
+        self.allowed = {zmq.utils.z85.decode(read_key(os.path.join(allowed_dir, name)))
+                        for name in sorted(os.listdir(allowed_dir)) if name.endswith(".key")}
+        if not self.allowed:
+            raise ValueError(f"no client public keys (*.key) in {allowed_dir}: no trainer or controller could connect")
+        self.refused = 0
+        self.admitted = 0
+        self._stop = threading.Event()
+        self._thread = None
+
+    def start(self, context):
+        """Binds the ZAP handler on context (before any CURVE server socket) and serves it on a thread."""
+        zap = context.socket(zmq.REP)
+        zap.setsockopt(zmq.LINGER, 0)
+        zap.bind("inproc://zeromq.zap.01")
+        self._thread = threading.Thread(target=self._serve, args=(zap,), daemon=True, name="zap")
+        self._thread.start()
+
+    def secure(self, socket):
+        socket.setsockopt(zmq.CURVE_SERVER, 1)
+        socket.setsockopt(zmq.CURVE_SECRETKEY, self.secret)
+        socket.setsockopt(zmq.ZAP_DOMAIN, ZAP_DOMAIN)
+        socket.setsockopt(getattr(zmq, "ZAP_ENFORCE_DOMAIN", 93), 1)  # no handler: refuse, never admit
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _serve(self, zap):
+        try:
+            while not self._stop.is_set():
+                if not zap.poll(200):
+                    continue
+                request = zap.recv_multipart()
+                status, text = self._decide(request)
+                zap.send_multipart([b"1.0", request[1] if len(request) > 1 else b"", status, text,
+                                    zmq.utils.z85.encode(request[6]) if status == b"200" else b"", b""])
+                if status == b"200":
+                    self.admitted += 1
+                else:
+                    self.refused += 1
+                    address = request[3].decode("ascii", "replace") if len(request) > 3 else "?"
+                    key = zmq.utils.z85.encode(request[6]).decode() if len(request) == 7 and len(request[6]) == 32 else "(none)"
+                    print(f"refused a client handshake from {address} (key {key}): {text.decode()}; {self.refused} refused so far",
+                          file=sys.stderr, flush=True)
+        finally:
+            zap.close(0)
+
+    def _decide(self, request):
+        # version, request id, domain, address, routing id, mechanism, credentials...
+        if len(request) < 6 or request[0] != b"1.0":
+            return b"500", b"malformed ZAP request"
+        if request[2] != ZAP_DOMAIN:
+            return b"400", b"unknown domain"
+        if request[5] != b"CURVE" or len(request) != 7 or len(request[6]) != 32:
+            return b"400", b"CURVE required"
+        return (b"200", b"OK") if request[6] in self.allowed else (b"400", b"client key not allowed")
+
+
+def serve(worker, endpoint, stop=lambda: False, curve=None):
     """Binds a ROUTER on endpoint and answers requests until stop() or SIGTERM/SIGINT. Prints the bound endpoint
-    (useful with tcp://host:*) as the first line on stdout."""
+    (useful with tcp://host:*) as the first line on stdout. With curve (a Curve) only allow-listed clients get through;
+    without, only a loopback or ipc endpoint is bound (ValueError otherwise)."""
+    if curve is None and not is_loopback(endpoint):
+        raise ValueError(f"{endpoint} is reachable from the network: give the worker CURVE keys "
+                         "(--secret-key and --allowed-client-keys) or bind loopback/ipc")
     context = zmq.Context()
+    if curve is not None:
+        curve.start(context)
     socket = context.socket(zmq.ROUTER)
     socket.setsockopt(zmq.LINGER, 0)
+    # Bounded per peer, and no ZMTP heartbeats (libzmq 4.3.4 can abort on them, see docs/protocol.md); kernel keepalive
+    # drops vanished peers.
+    socket.setsockopt(zmq.RCVHWM, 4)
+    socket.setsockopt(zmq.SNDHWM, 4)
+    socket.setsockopt(zmq.TCP_KEEPALIVE, 1)
+    socket.setsockopt(zmq.TCP_KEEPALIVE_IDLE, 10)
+    socket.setsockopt(zmq.TCP_KEEPALIVE_INTVL, 2)
+    socket.setsockopt(zmq.TCP_KEEPALIVE_CNT, 3)
+    if curve is not None:
+        curve.secure(socket)
     socket.bind(endpoint)
     print(f"listening on {socket.getsockopt_string(zmq.LAST_ENDPOINT)}", flush=True)
     running = [True]
@@ -323,6 +439,8 @@ def serve(worker, endpoint, stop=lambda: False):
             socket.send_multipart(frames[:-1] + [worker.handle(frames[-1])])
     finally:
         socket.close(0)
+        if curve is not None:
+            curve.stop()
         context.term()
 
 
@@ -331,10 +449,23 @@ def main(argv=None):
     parser.add_argument("--envs", type=int, default=1, help="number of env copies (default 1)")
     parser.add_argument("--bind", required=True, help="endpoint, e.g. tcp://127.0.0.1:5555, tcp://127.0.0.1:*, ipc:///tmp/sim.sock")
     parser.add_argument("--seed", type=int, default=0, help="base seed: env i's first episode uses seed + i")
+    parser.add_argument("--secret-key", help="the worker's CURVE secret key file (mode 600; `./meow sim keys generate`)")
+    parser.add_argument("--allowed-client-keys", help="directory of the allowed clients' public key files (*.key)")
     args = parser.parse_args(argv)
     if args.envs < 1:
         parser.error("--envs must be at least 1")
-    serve(SimWorker(Pendulum.SPEC, Pendulum, args.envs, args.seed), args.bind)
+    # Configuration errors exit 78 before any socket is opened, as the C# services do.
+    try:
+        if (args.secret_key is None) != (args.allowed_client_keys is None):
+            raise ValueError("--secret-key and --allowed-client-keys go together")
+        curve = Curve(args.secret_key, args.allowed_client_keys) if args.secret_key else None
+        if curve is None and not is_loopback(args.bind):
+            raise ValueError(f"{args.bind} is reachable from the network: give the worker CURVE keys "
+                             "(--secret-key and --allowed-client-keys) or bind loopback/ipc")
+    except (OSError, ValueError) as e:
+        print(f"meow_sim_worker.py: {e}", file=sys.stderr)
+        sys.exit(EX_CONFIG)
+    serve(SimWorker(Pendulum.SPEC, Pendulum, args.envs, args.seed), args.bind, curve=curve)
 
 
 if __name__ == "__main__":

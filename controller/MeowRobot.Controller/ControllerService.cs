@@ -118,7 +118,8 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
             return mcu;
         }
         var endpoint = o.Robot;
-        var robot = new SimBridgeRobot(() => new VectorEnvClient([endpoint]), o.SimRobot.StepRateHz, o.SimRobot.Seed);
+        var curve = o.SimRobot.LoadCurve();
+        var robot = new SimBridgeRobot(() => new VectorEnvClient([endpoint], new VectorEnvClientOptions { Curve = curve }), o.SimRobot.StepRateHz, o.SimRobot.Seed);
         identity = new PolicyIdentity(robot.Spec.Name, robot.Spec.ObsDim, robot.Spec.ActDim, Environment.MachineName);
         return robot;
     }

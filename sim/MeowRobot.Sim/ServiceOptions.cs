@@ -1,4 +1,7 @@
 using System.ComponentModel.DataAnnotations;
+using MeowRobot.Bridge.Native;
+using MeowRobot.Bridge.Sim;
+using MeowRobot.Bridge.Zmq;
 using MeowRobot.Hosting.Configuration;
 using MeowRobot.Tasks;
 
@@ -28,11 +31,20 @@ public sealed class SimOptions : IValidatableObject
     [ExistingFile]
     public string? Model { get; set; }
 
+    /// <summary>The worker's CURVE secret key (`sim keys generate`); with <see cref="AllowedClientKeysDir"/> it makes the
+    /// worker a CURVE server admitting only allow-listed clients. Required when <see cref="Bind"/> is not loopback or ipc.</summary>
+    [CurveKeyFile(Secret = true)]
+    public string? SecretKeyFile { get; set; }
+
+    /// <summary>Directory of the public keys (<c>*.key</c>) of the trainers and controllers allowed to connect.</summary>
+    public string? AllowedClientKeysDir { get; set; }
+
     /// <summary>Randomisable task parameters set in every env (name → value, e.g. Sim:Params:mass = 1.5; docs/tasks.md).</summary>
     public Dictionary<string, double> Params { get; set; } = [];
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        foreach (var problem in CurveProblems()) yield return problem;
         if (!TaskCatalog.TryGet(Task, out var entry))
         {
             yield return new ValidationResult(
@@ -46,5 +58,36 @@ public sealed class SimOptions : IValidatableObject
         {
             yield return new ValidationResult($"task '{Task}' is built in and takes no model", [nameof(Model)]);
         }
+    }
+
+    /// <summary>CURVE: both keys or neither, and keys whenever the worker is reachable from the network.</summary>
+    private IEnumerable<ValidationResult> CurveProblems()
+    {
+        if (SecretKeyFile is null && AllowedClientKeysDir is null)
+        {
+            if (!string.IsNullOrEmpty(Bind) && EndpointAttribute.Problem(Bind) is null && !SimEndpoint.IsLoopback(Bind))
+                yield return new ValidationResult(
+                    $"{Bind} is reachable from the network: set Sim:SecretKeyFile and Sim:AllowedClientKeysDir (CURVE + allow-list; `sim keys generate`), or bind loopback/ipc",
+                    [nameof(SecretKeyFile)]);
+            yield break;
+        }
+        if (SecretKeyFile is null)
+            yield return new ValidationResult("Sim:AllowedClientKeysDir needs Sim:SecretKeyFile (the worker's CURVE key)", [nameof(SecretKeyFile)]);
+        if (AllowedClientKeysDir is null)
+        {
+            yield return new ValidationResult("Sim:SecretKeyFile needs Sim:AllowedClientKeysDir (the clients it admits)", [nameof(AllowedClientKeysDir)]);
+            yield break;
+        }
+        string? problem = null;
+        try
+        {
+            if (ZmqCurveKeyPair.LoadPublicKeys(AllowedClientKeysDir).Length == 0)
+                problem = $"no client public keys (*.key) in '{AllowedClientKeysDir}': no trainer or controller could connect";
+        }
+        catch (Exception e) when (e is ZmqKeyFileException or ZmqException or MissingNativeLibraryException)
+        {
+            problem = e.Message;
+        }
+        if (problem is not null) yield return new ValidationResult(problem, [nameof(AllowedClientKeysDir)]);
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using MeowRobot.Bridge.Sim;
+using MeowRobot.Bridge.Zmq;
 using MeowRobot.Hosting.Systemd;
 using MeowRobot.Tasks;
 using Microsoft.Extensions.Configuration;
@@ -24,13 +25,45 @@ public sealed partial class SimWorkerService(IOptions<SimOptions> options, IConf
     {
         var o = options.Value;
         var seed = o.Seed ?? RandomNumberGenerator.GetInt32(int.MaxValue);
+        var curve = o.SecretKeyFile is null ? null : SimServerCurve.Load(o.SecretKeyFile, o.AllowedClientKeysDir!);
         using var service = new SimService(TaskCatalog.CreateVectorEnv(o.Task, o.Envs, new TaskOptions(o.Model), seed, ReadParameters(configuration)));
-        await SimWorker.RunAsync(service, o.Bind, worker =>
+        var refusals = new RefusalLog(logger);
+        long refused = 0;
+        await SimWorker.RunAsync(service, o.Bind, curve, worker =>
         {
-            LogServing(logger, o.Task, o.Envs, worker.Endpoint, seed, service.Session);
-            notifier.Status($"serving {o.Task} × {o.Envs} on {worker.Endpoint}");
+            var serving = $"serving {o.Task} × {o.Envs} on {worker.Endpoint}" + (curve is null ? "" : $" (CURVE, {curve.AllowedClientKeys.Count} allowed client key(s))");
+            LogServing(logger, o.Task, o.Envs, worker.Endpoint, seed, service.Session,
+                curve is null ? "plain (loopback/ipc only)" : $"CURVE, {curve.AllowedClientKeys.Count} allowed client key(s)");
+            notifier.Status(serving);
+            worker.ClientRefused += r =>
+            {
+                refusals.Report(r, Interlocked.Increment(ref refused));
+                notifier.Status($"{serving}; {worker.Refused} client handshake(s) refused");
+            };
         }, stoppingToken).ConfigureAwait(false);
-        LogStopped(logger, service.Requests, service.Errors);
+        LogStopped(logger, service.Requests, service.Errors, Interlocked.Read(ref refused));
+    }
+
+    /// <summary>Logs refused handshakes: each of the first few, then at most one line a second with the count since the
+    /// last line (a flood of bad handshakes must not flood the journal).</summary>
+    private sealed class RefusalLog(ILogger logger)
+    {
+        private const int Verbatim = 10;
+        private long lastLogged;
+        private long suppressed;
+
+        public void Report(ZapRefusal refusal, long total)
+        {
+            var now = Environment.TickCount64;
+            if (total > Verbatim && now - lastLogged < 1000)
+            {
+                suppressed++;
+                return;
+            }
+            lastLogged = now;
+            LogRefused(logger, refusal.Address, refusal.ClientKey ?? "(none)", refusal.Reason, total, suppressed);
+            suppressed = 0;
+        }
     }
 
     /// <summary>Sim:Params as name → value; a value that is not a number is an <see cref="ArgumentException"/> naming it.</summary>
@@ -46,9 +79,12 @@ public sealed partial class SimWorkerService(IOptions<SimOptions> options, IConf
         return result;
     }
 
-    [LoggerMessage(1, LogLevel.Information, "serving {Task} × {Envs} on {Endpoint} (seed {Seed}, session {Session})")]
-    private static partial void LogServing(ILogger logger, string task, int envs, string endpoint, int seed, ulong session);
+    [LoggerMessage(1, LogLevel.Information, "serving {Task} × {Envs} on {Endpoint} (seed {Seed}, session {Session}, {Security})")]
+    private static partial void LogServing(ILogger logger, string task, int envs, string endpoint, int seed, ulong session, string security);
 
-    [LoggerMessage(2, LogLevel.Information, "stopped after {Requests} requests ({Errors} answered with errors)")]
-    private static partial void LogStopped(ILogger logger, long requests, long errors);
+    [LoggerMessage(2, LogLevel.Information, "stopped after {Requests} requests ({Errors} answered with errors, {Refused} client handshakes refused)")]
+    private static partial void LogStopped(ILogger logger, long requests, long errors, long refused);
+
+    [LoggerMessage(3, LogLevel.Warning, "refused a client handshake from {Address} (key {ClientKey}): {Reason}; {Refused} refused so far ({Suppressed} more since the last line)")]
+    private static partial void LogRefused(ILogger logger, string address, string clientKey, string reason, long refused, long suppressed);
 }

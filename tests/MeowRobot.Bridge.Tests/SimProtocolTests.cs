@@ -150,6 +150,8 @@ public class SimProtocolTests
         { "81 a2 6f 70 a4 70 69 6e 67", SimErrorCode.MissingKey }, // no v
         { "82 a1 76 a1 31 a2 6f 70 a4 70 69 6e 67", SimErrorCode.BadType }, // v = "1"
         { "82 a1 76 02 a2 6f 70 a4 70 69 6e 67", SimErrorCode.BadVersion },
+        { "82 a1 76 cf ffffffffffffffff a2 6f 70 a4 70 69 6e 67", SimErrorCode.BadVersion }, // v = 2^64 - 1
+        { "82 a1 76 d3 8000000000000000 a2 6f 70 a4 70 69 6e 67", SimErrorCode.BadVersion }, // v = -2^63
         { "81 a1 76 01", SimErrorCode.MissingKey }, // no op
         { "82 a1 76 01 a2 6f 70 05", SimErrorCode.BadType },
         { "82 a1 76 01 a2 6f 70 a4 6a 75 6d 70", SimErrorCode.UnknownOp }, // "jump"
@@ -170,6 +172,14 @@ public class SimProtocolTests
         { "83 a1 76 01 a2 6f 70 a5 72 65 73 65 74 a6 70 61 72 61 6d 73 81 a5 73 63 61 6c 65 a1 31", SimErrorCode.BadType },
         { "83 a1 76 01 a2 6f 70 a5 72 65 73 65 74 a6 70 61 72 61 6d 73 82 a3 6c 61 67 01 a3 6c 61 67 02", SimErrorCode.DuplicateKey },
     };
+
+    [Fact]
+    public void Version_one_may_use_any_integer_form()
+    {
+        using var s = NewService();
+        Assert.Equal(SimOp.Ping, Send(s, Hex("82 a1 76 cf 0000000000000001 a2 6f 70 a4 70 69 6e 67")).Op); // uint 64
+        Assert.Equal(SimOp.Ping, Send(s, Hex("82 a1 76 d3 0000000000000001 a2 6f 70 a4 70 69 6e 67")).Op); // int 64
+    }
 
     [Theory]
     [MemberData(nameof(BadRequests))]

@@ -40,18 +40,44 @@ public sealed class SimPythonPeerTests(SimPythonPeerTests.SharedPeer shared) : I
         }
     }
 
-    /// <summary>Starts the Python worker and returns the endpoint it printed once bound.</summary>
-    private string StartPeer(string bind, int envs, int seed = 0)
+    private readonly List<string> stderr = [];
+    private readonly SemaphoreSlim stderrLines = new(0);
+
+    /// <summary>Starts the Python worker and returns the endpoint it printed once bound (its stderr lines go to <see cref="stderr"/>).</summary>
+    private string StartPeer(string bind, int envs, int seed = 0, params string[] extra)
     {
-        var p = Process.Start(new ProcessStartInfo(Requirements.DebianPython, [Script, "--envs", envs.ToString(), "--bind", bind, "--seed", seed.ToString()])
+        var p = Launch([Script, "--envs", envs.ToString(), "--bind", bind, "--seed", seed.ToString(), .. extra]);
+        var line = p.StandardOutput.ReadLine();
+        if (line is null)
+        {
+            p.WaitForExit();
+            throw new InvalidOperationException("python worker exited: " + Stderr());
+        }
+        Assert.StartsWith("listening on ", line);
+        return line["listening on ".Length..];
+    }
+
+    private Process Launch(string[] args)
+    {
+        var p = Process.Start(new ProcessStartInfo(Requirements.DebianPython, args)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         })!;
         processes.Add(p);
-        var line = p.StandardOutput.ReadLine() ?? throw new InvalidOperationException("python worker exited: " + p.StandardError.ReadToEnd());
-        Assert.StartsWith("listening on ", line);
-        return line["listening on ".Length..];
+        p.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (stderr) stderr.Add(e.Data);
+            stderrLines.Release();
+        };
+        p.BeginErrorReadLine();
+        return p;
+    }
+
+    private string Stderr()
+    {
+        lock (stderr) return string.Join('\n', stderr);
     }
 
     private static readonly VectorEnvClientOptions Options = new()
@@ -157,5 +183,60 @@ public sealed class SimPythonPeerTests(SimPythonPeerTests.SharedPeer shared) : I
         Assert.Equal(1, env.Recoveries);
         env.Step([0f, 0f], batch);
         Assert.Equal([0, 0], batch.Lost);
+    }
+
+    [RequiresFact(Requirement.PythonPeer, Requirement.LibZmq)]
+    public void The_python_peer_with_curve_serves_allowed_keys_and_refuses_logs_and_counts_others()
+    {
+        using var dir = new TempKeys();
+        var endpoint = StartPeer("tcp://127.0.0.1:*", envs: 2, seed: 0, "--secret-key", dir.WorkerSecret, "--allowed-client-keys", dir.AllowedDir);
+        using (var env = new VectorEnvClient([endpoint], Options with { Curve = new SimClientCurve(dir.Trainer, dir.Worker.PublicKey.ToArray()) }))
+        {
+            var batch = new VectorBatch(2, 3);
+            env.Reset(batch, seeds: [1, 2]);
+            env.Step([0f, 0f], batch);
+            Assert.Equal([0, 0], batch.Lost);
+        }
+        var intruder = ZmqCurveKeyPair.Generate();
+        Assert.Throws<SimWorkerLostException>(() => new VectorEnvClient([endpoint], Options with
+        {
+            Curve = new SimClientCurve(intruder, dir.Worker.PublicKey.ToArray()),
+            ReplyTimeout = TimeSpan.FromMilliseconds(300),
+            GiveUpAfter = TimeSpan.FromMilliseconds(600),
+        }));
+        Assert.True(stderrLines.Wait(TimeSpan.FromSeconds(10)), "no refusal logged");
+        Assert.Contains($"refused a client handshake from 127.0.0.1 (key {intruder.PublicKeyZ85}): client key not allowed; 1 refused so far", Stderr());
+        // A plain client is not served either.
+        Assert.Throws<SimWorkerLostException>(() => new VectorEnvClient([endpoint], Options with { ReplyTimeout = TimeSpan.FromMilliseconds(300), GiveUpAfter = TimeSpan.FromMilliseconds(600) }));
+    }
+
+    [RequiresFact(Requirement.PythonPeer)]
+    public void The_python_peer_refuses_a_network_bind_without_keys_with_exit_78()
+    {
+        var p = Launch([Script, "--bind", "tcp://0.0.0.0:0"]);
+        Assert.True(p.WaitForExit(30_000));
+        Assert.Equal(78, p.ExitCode);
+        p.WaitForExit(); // the stderr reader has drained
+        Assert.Contains("reachable from the network", Stderr());
+    }
+
+    /// <summary>A worker key pair and an allow-list directory holding the trainer's public key, in a temp dir.</summary>
+    private sealed class TempKeys : IDisposable
+    {
+        private readonly string root = Directory.CreateTempSubdirectory("meow-simkeys-").FullName;
+
+        public TempKeys()
+        {
+            Worker.Save(WorkerSecret, Path.Combine(root, "worker.key"));
+            Directory.CreateDirectory(AllowedDir);
+            Trainer.Save(Path.Combine(root, "trainer.key_secret"), Path.Combine(AllowedDir, "trainer.key"));
+        }
+
+        public ZmqCurveKeyPair Worker { get; } = ZmqCurveKeyPair.Generate();
+        public ZmqCurveKeyPair Trainer { get; } = ZmqCurveKeyPair.Generate();
+        public string WorkerSecret => Path.Combine(root, "worker.key_secret");
+        public string AllowedDir => Path.Combine(root, "allowed");
+
+        public void Dispose() => Directory.Delete(root, recursive: true);
     }
 }

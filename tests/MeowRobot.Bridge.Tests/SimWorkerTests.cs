@@ -292,12 +292,12 @@ public sealed class SimWorkerTests : IDisposable
         using var service = new SimService(new LocalVectorEnv(() => new CountingTask(), 1), 5);
         using var cts = new CancellationTokenSource();
         var bound = new TaskCompletionSource<string>();
-        var run = SimWorker.RunAsync(service, Bind("tcp"), w => bound.SetResult(w.Endpoint), cts.Token);
+        var run = SimWorker.RunAsync(service, Bind("tcp"), null, w => bound.SetResult(w.Endpoint), cts.Token);
         var endpoint = await bound.Task.WaitAsync(TimeSpan.FromSeconds(30));
         using (var env = new VectorEnvClient([endpoint], Fast)) Assert.Equal(1, env.NumEnvs);
         cts.Cancel();
         await run.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.Throws<ZmqException>(() => SimWorker.Start(service, "tcp://300.0.0.1:1"));
+        Assert.Throws<ZmqException>(() => SimWorker.Start(service, "ipc:///nonexistent-meow-dir/sim.sock"));
     }
 
     private static byte[] Hello(SimWorker worker)

@@ -44,6 +44,11 @@ public sealed class TrainerOptions : IValidatableObject
     [CurveKeyFile(Secret = true)]
     public string? SecretKeyFile { get; set; }
 
+    /// <summary>The sim workers' CURVE public key: set, the trainer connects to SimEndpoints and EvalSimEndpoints as a
+    /// CURVE client with <see cref="SecretKeyFile"/> (whose public key the workers allow-list); null: plain connections.</summary>
+    [CurveKeyFile]
+    public string? SimServerKeyFile { get; set; }
+
     /// <summary>Directory of robot public keys allowed to subscribe (ZAP allow-list); null: any robot holding the trainer's public key.</summary>
     public string? AllowedRobotKeysDir { get; set; }
 
@@ -98,6 +103,9 @@ public sealed class TrainerOptions : IValidatableObject
         }
         if (PublishEndpoint is not null && SecretKeyFile is null)
             yield return new ValidationResult("a CURVE secret key file is required with PublishEndpoint (robots pin the trainer's public key)",
+                [nameof(SecretKeyFile)]);
+        if (SimServerKeyFile is not null && SecretKeyFile is null)
+            yield return new ValidationResult("SimServerKeyFile needs SecretKeyFile (the trainer's CURVE key, allow-listed by the sim workers)",
                 [nameof(SecretKeyFile)]);
         if (SnapshotEndpoint is not null && PublishEndpoint is null)
             yield return new ValidationResult("SnapshotEndpoint needs PublishEndpoint", [nameof(SnapshotEndpoint)]);

@@ -11,6 +11,10 @@ namespace MeowRobot.Bridge.Sim;
 /// <see cref="Start"/> returns once the socket is bound; <see cref="Dispose"/> stops promptly (it shuts the worker's
 /// ZeroMQ context down, which wakes the blocked poll) and never hangs. <see cref="RunAsync"/> is the same for a host's
 /// BackgroundService.
+/// <para>With a <see cref="SimServerCurve"/> the socket is a CURVE server and a ZAP handler admits only allow-listed
+/// client keys; a refused client gets nothing (not even an error reply), and the refusal is counted
+/// (<see cref="Refused"/>) and reported (<see cref="ClientRefused"/>). Without one, only loopback and ipc endpoints may be
+/// bound (<see cref="SimEndpoint.IsLoopback"/>).</para>
 /// </summary>
 public sealed class SimWorker : IDisposable
 {
@@ -19,30 +23,39 @@ public sealed class SimWorker : IDisposable
     private const int MaxEnvelopeFrames = 4;
     private const int MaxEnvelopeFrameBytes = 255;
 
+    /// <summary>Requests queued per peer, and replies waiting for a peer to read them (ZMQ_RCVHWM, ZMQ_SNDHWM).</summary>
+    public const int QueuedPerPeer = 4;
+
     private readonly SimService service;
     private readonly ZmqContext context = new();
     private readonly Thread thread;
     private readonly TaskCompletionSource bound = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string bindEndpoint;
+    private readonly SimServerCurve? curve;
+    private ZmqZapHandler? zap;
     private string endpoint = "";
     private long dropped;
 
-    private SimWorker(SimService service, string bindEndpoint)
+    private SimWorker(SimService service, string bindEndpoint, SimServerCurve? curve)
     {
         this.service = service;
         this.bindEndpoint = bindEndpoint;
+        this.curve = curve;
         thread = new Thread(Serve) { IsBackground = true, Name = "sim-worker " + bindEndpoint };
     }
 
     /// <summary>Binds <paramref name="bind"/> (e.g. <c>tcp://127.0.0.1:*</c>, <c>ipc:///run/meow/sim.sock</c>) and
     /// starts serving <paramref name="service"/> (not owned: dispose it after the worker). Throws
-    /// <see cref="ZmqException"/> when the endpoint cannot be bound.</summary>
-    public static SimWorker Start(SimService service, string bind)
+    /// <see cref="ZmqException"/> when the endpoint cannot be bound, <see cref="ArgumentException"/> for a network
+    /// endpoint without <paramref name="curve"/>.</summary>
+    public static SimWorker Start(SimService service, string bind, SimServerCurve? curve = null)
     {
         ArgumentNullException.ThrowIfNull(service);
         ArgumentException.ThrowIfNullOrEmpty(bind);
-        var worker = new SimWorker(service, bind);
+        if (curve is null && !SimEndpoint.IsLoopback(bind))
+            throw new ArgumentException($"{bind} is reachable from the network: a sim worker binds it only with CURVE keys and a client allow-list", nameof(bind));
+        var worker = new SimWorker(service, bind, curve);
         worker.thread.Start();
         try
         {
@@ -58,9 +71,9 @@ public sealed class SimWorker : IDisposable
 
     /// <summary>Serves until <paramref name="cancellationToken"/> is cancelled (for a hosted service). <paramref name="started"/>
     /// is called once the endpoint is bound.</summary>
-    public static async Task RunAsync(SimService service, string bind, Action<SimWorker>? started, CancellationToken cancellationToken)
+    public static async Task RunAsync(SimService service, string bind, SimServerCurve? curve, Action<SimWorker>? started, CancellationToken cancellationToken)
     {
-        var worker = Start(service, bind);
+        var worker = Start(service, bind, curve);
         try
         {
             started?.Invoke(worker);
@@ -83,6 +96,16 @@ public sealed class SimWorker : IDisposable
     /// <summary>Messages that could not be answered because their framing cannot be a request (see the class notes).</summary>
     public long Dropped => Interlocked.Read(ref dropped);
 
+    /// <summary>Handshakes refused by the allow-list (always 0 without CURVE).</summary>
+    public long Refused => zap?.Denied ?? 0;
+
+    /// <summary>Handshakes admitted by the allow-list (always 0 without CURVE).</summary>
+    public long Admitted => zap?.Accepted ?? 0;
+
+    /// <summary>Raised on the worker's ZAP thread for each refused handshake (subscribe in <see cref="RunAsync"/>'s
+    /// started callback or right after <see cref="Start"/>; refusals before that are counted, not raised).</summary>
+    public event Action<ZapRefusal>? ClientRefused;
+
     /// <summary>Completes when the worker stops (after <see cref="Dispose"/>), faulted if the serving thread failed.</summary>
     public Task Completion => completion.Task;
 
@@ -90,6 +113,7 @@ public sealed class SimWorker : IDisposable
     {
         context.Shutdown();
         if (thread.IsAlive && thread != Thread.CurrentThread) thread.Join();
+        zap?.Dispose();
         context.Dispose();
     }
 
@@ -98,12 +122,24 @@ public sealed class SimWorker : IDisposable
         ZmqSocket? socket = null;
         try
         {
+            if (curve is not null)
+            {
+                // the handler first: a CURVE server socket refuses everyone until it is bound
+                zap = new ZmqZapHandler(context, curve.AllowedClientKeys, SimServerCurve.ZapDomain);
+                zap.Refused += r => ClientRefused?.Invoke(r);
+            }
             socket = context.CreateSocket(ZmqSocketType.Router);
+            if (curve is not null) socket.MakeCurveServer(curve.ServerKeys, SimServerCurve.ZapDomain);
             // A peer that sends more than a step request can need is disconnected before anything is buffered.
             var largest = (long)service.Env.NumEnvs * service.Env.Spec.ActDim * sizeof(float) + 4096;
             socket.MaxMessageSize = Math.Max(1 << 20, 2 * largest);
-            socket.HeartbeatInterval = TimeSpan.FromSeconds(1);
-            socket.HeartbeatTimeout = TimeSpan.FromSeconds(5);
+            // Bounded per peer: a client has one request in flight, so a few queued requests (and replies: a ROUTER drops
+            // what a peer that does not read cannot take) are plenty; a flooder waits in TCP, not in this process.
+            socket.ReceiveHighWatermark = QueuedPerPeer;
+            socket.SendHighWatermark = QueuedPerPeer;
+            // No ZMTP heartbeats: with a peer's pipe full and the peer gone, libzmq 4.3.4 aborts the whole process when the
+            // heartbeat timer fires (see ZmqSocket.HeartbeatInterval). Kernel keepalive drops vanished peers instead.
+            socket.KeepTcpAlive(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(2), probes: 3);
             socket.Bind(bindEndpoint);
             endpoint = socket.LastEndpoint;
             bound.SetResult();

@@ -376,7 +376,7 @@ public sealed class VectorEnvClient : IVectorEnv
                         return hello;
                     }
                 }
-                last = "no reply";
+                last = options.Curve is null ? "no reply" : "no reply (with CURVE: is this client's public key on the worker's allow-list, and the worker's key the one configured?)";
             }
             catch (Exception e) when (e is SimProtocolException or SimWorkerErrorException or ZmqException or TimeoutException)
             {
@@ -398,8 +398,12 @@ public sealed class VectorEnvClient : IVectorEnv
         poller = null;
         var socket = context.CreateSocket(ZmqSocketType.Dealer);
         socket.SendTimeout = options.ReplyTimeout;
-        socket.HeartbeatInterval = TimeSpan.FromSeconds(1);
-        socket.HeartbeatTimeout = TimeSpan.FromSeconds(5);
+        // No ZMTP heartbeats (a libzmq 4.3.4 abort, see ZmqSocket.HeartbeatInterval): the ping and the reply timeout find
+        // a dead or hung worker, kernel keepalive drops a vanished one's connection; a worker sending more than its
+        // replies waits in TCP, not in this process.
+        socket.ReceiveHighWatermark = SimWorker.QueuedPerPeer;
+        socket.KeepTcpAlive(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(2), probes: 3);
+        if (options.Curve is { } curve) socket.MakeCurveClient(curve.ClientKeys, curve.ServerPublicKey);
         socket.Connect(link.Endpoint);
         link.Socket = socket;
         link.Pending = false;

@@ -18,6 +18,10 @@ public sealed record VectorEnvClientOptions
     /// first contact in the constructor.</summary>
     public TimeSpan GiveUpAfter { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>CURVE keys for workers that require them (every worker of the client holds the same server key); null:
+    /// plain connections, which such a worker never answers.</summary>
+    public SimClientCurve? Curve { get; init; }
+
     public void Validate()
     {
         foreach (var (name, value) in new[] { (nameof(ReplyTimeout), ReplyTimeout), (nameof(HeartbeatInterval), HeartbeatInterval),

@@ -88,6 +88,14 @@ public sealed class ZmqCurveKeyPair
     /// <summary>Reads a public key file (a server's key for clients, or an allow-listed client's key).</summary>
     public static byte[] LoadPublicKey(string publicKeyFile) => ReadKey(publicKeyFile);
 
+    /// <summary>Every public key file (<c>*.key</c>) in <paramref name="directory"/>, in file name order: an allow-list.</summary>
+    /// <exception cref="ZmqKeyFileException">a file is unreadable or malformed, or the directory is missing</exception>
+    public static byte[][] LoadPublicKeys(string directory)
+    {
+        if (!Directory.Exists(directory)) throw new ZmqKeyFileException(directory, "no such directory of public keys");
+        return [.. Directory.EnumerateFiles(directory, "*.key").Order(StringComparer.Ordinal).Select(LoadPublicKey)];
+    }
+
     /// <summary>Writes the public key file (mode 644) and the secret key file (created with mode 600).</summary>
     public void Save(string secretKeyFile, string publicKeyFile)
     {

@@ -17,6 +17,10 @@ internal static class ZmqOption
     public const int SndTimeo = 28;
     public const int LastEndpoint = 32;
     public const int RouterMandatory = 33;
+    public const int TcpKeepalive = 34;
+    public const int TcpKeepaliveCnt = 35;
+    public const int TcpKeepaliveIdle = 36;
+    public const int TcpKeepaliveIntvl = 37;
     public const int Immediate = 39;
     public const int CurveServer = 47;
     public const int CurvePublicKey = 48;

@@ -270,11 +270,29 @@ public sealed unsafe class ZmqSocket : IDisposable
     /// <summary>ZMQ_IMMEDIATE: queue only to completed connections.</summary>
     public bool Immediate { get => GetInt32(ZmqOption.Immediate) != 0; set => SetInt32(ZmqOption.Immediate, value ? 1 : 0); }
     public TimeSpan HandshakeInterval { get => GetMs(ZmqOption.HandshakeIvl); set => SetMs(ZmqOption.HandshakeIvl, value); }
-    /// <summary>ZMQ_HEARTBEAT_IVL: ZMTP PING every interval (off by default).</summary>
+    /// <summary>ZMQ_HEARTBEAT_IVL: ZMTP PING every interval (off by default). Do not set it on a socket whose peers can
+    /// fill its receive pipe and then vanish: libzmq 4.3.4 aborts the process when the heartbeat timer fires on a
+    /// connection that stopped reading at its high-water mark and whose peer has since closed (libzmq issues 3937,
+    /// 4364, 4767; <c>Assertion failed: !_io_error</c>). <see cref="KeepTcpAlive"/> detects dead peers without that timer.</summary>
     public TimeSpan HeartbeatInterval { get => GetMs(ZmqOption.HeartbeatIvl); set => SetMs(ZmqOption.HeartbeatIvl, value); }
     /// <summary>ZMQ_HEARTBEAT_TTL (remote timeout, whole 100 ms units).</summary>
     public TimeSpan HeartbeatTtl { get => GetMs(ZmqOption.HeartbeatTtl); set => SetMs(ZmqOption.HeartbeatTtl, value); }
     public TimeSpan HeartbeatTimeout { get => GetMs(ZmqOption.HeartbeatTimeout); set => SetMs(ZmqOption.HeartbeatTimeout, value); }
+    /// <summary>TCP keepalive (ZMQ_TCP_KEEPALIVE, _IDLE, _INTVL, _CNT): the kernel probes a connection idle for
+    /// <paramref name="idle"/> every <paramref name="interval"/> and drops it after <paramref name="probes"/> unanswered
+    /// probes, so a peer that vanished without closing (power loss, cable) is dropped. Whole seconds. Call before
+    /// Bind/Connect.</summary>
+    public void KeepTcpAlive(TimeSpan idle, TimeSpan interval, int probes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(idle, TimeSpan.FromSeconds(1));
+        ArgumentOutOfRangeException.ThrowIfLessThan(interval, TimeSpan.FromSeconds(1));
+        ArgumentOutOfRangeException.ThrowIfLessThan(probes, 1);
+        SetInt32(ZmqOption.TcpKeepalive, 1);
+        SetInt32(ZmqOption.TcpKeepaliveIdle, (int)idle.TotalSeconds);
+        SetInt32(ZmqOption.TcpKeepaliveIntvl, (int)interval.TotalSeconds);
+        SetInt32(ZmqOption.TcpKeepaliveCnt, probes);
+    }
+
     /// <summary>ZMQ_ROUTING_ID (ZMQ_IDENTITY): 1..255 bytes, not starting with 0.</summary>
     public byte[] RoutingId { get => GetBytes(ZmqOption.RoutingId, 255); set => SetBytes(ZmqOption.RoutingId, value); }
     public string ZapDomain { get => Encoding.UTF8.GetString(GetBytes(ZmqOption.ZapDomain, 256)).TrimEnd('\0'); set => SetBytes(ZmqOption.ZapDomain, Encoding.UTF8.GetBytes(value)); }

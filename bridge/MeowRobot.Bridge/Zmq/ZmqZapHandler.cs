@@ -53,6 +53,10 @@ public sealed class ZmqZapHandler : IDisposable
     /// <summary>Handshakes refused so far.</summary>
     public long Denied => Interlocked.Read(ref _denied);
 
+    /// <summary>Raised on the handler thread after each refused handshake (its reply is already sent), for logging;
+    /// a handler that throws is ignored.</summary>
+    public event Action<ZapRefusal>? Refused;
+
     /// <summary>Adds a client key (takes effect for the next handshake). Thread-safe.</summary>
     public void Allow(byte[] clientPublicKey)
     {
@@ -118,7 +122,8 @@ public sealed class ZmqZapHandler : IDisposable
             if (poller.Ready(zapIndex) == ZmqPollEvents.None) continue;
             var request = zap.ReceiveMultipart();
             var (status, text, userId) = Decide(request);
-            Interlocked.Increment(ref status == "200" ? ref _accepted : ref _denied);
+            var admitted = status == "200";
+            Interlocked.Increment(ref admitted ? ref _accepted : ref _denied);
             zap.SendMultipart([
                 "1.0"u8.ToArray(),
                 request.Count > 1 ? request[1] : [],
@@ -127,6 +132,23 @@ public sealed class ZmqZapHandler : IDisposable
                 Encoding.ASCII.GetBytes(userId),
                 [],
             ]);
+            if (!admitted) Report(request, text);
+        }
+    }
+
+    private void Report(List<byte[]> request, string reason)
+    {
+        if (Refused is not { } refused) return;
+        // address (frame 3) is the peer's IP as libzmq formats it; the credential (frame 6) is the client's public key
+        var address = request.Count > 3 ? Encoding.ASCII.GetString(request[3]) : "";
+        var key = request.Count == 7 && request[6].Length == ZmqCurveKeyPair.KeySize ? Z85.Encode(request[6]) : null;
+        try
+        {
+            refused(new ZapRefusal(address, key, reason));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // a logging callback must not stop authentication
         }
     }
 
@@ -165,3 +187,6 @@ public sealed class ZmqZapHandler : IDisposable
         _thread.Join();
     }
 }
+
+/// <summary>A handshake the ZAP handler refused: the peer's address, its CURVE public key (Z85; null without one) and why.</summary>
+public sealed record ZapRefusal(string Address, string? ClientKey, string Reason);

@@ -64,7 +64,7 @@ internal sealed partial class TrainingRun : IDisposable
         try
         {
             _lock = LockRunDirectory(options.RunDir);
-            var client = new VectorEnvClient(options.SimEndpoints, new VectorEnvClientOptions { GiveUpAfter = options.SimGiveUpAfter });
+            var client = new VectorEnvClient(options.SimEndpoints, SimClientOptions(options));
             client.WorkerLost += (_, e) => LogWorkerLost(_log, e.ToString());
             client.WorkerRecovered += (_, e) => LogWorkerRecovered(_log, e.ToString());
             _env = client;
@@ -206,11 +206,18 @@ internal sealed partial class TrainingRun : IDisposable
         return setup;
     }
 
+    /// <summary>The sim client's options: the give-up time, and CURVE with the trainer's key when the workers' key is set.</summary>
+    private static VectorEnvClientOptions SimClientOptions(TrainerOptions o) => new()
+    {
+        GiveUpAfter = o.SimGiveUpAfter,
+        Curve = o.SimServerKeyFile is null ? null : SimClientCurve.Load(o.SecretKeyFile!, o.SimServerKeyFile),
+    };
+
     private IVectorEnv? EvalEnv(TrainerOptions o, TaskSpec spec)
     {
         if (o.EvalSimEndpoints.Length > 0)
         {
-            var eval = new VectorEnvClient(o.EvalSimEndpoints, new VectorEnvClientOptions { GiveUpAfter = o.SimGiveUpAfter });
+            var eval = new VectorEnvClient(o.EvalSimEndpoints, SimClientOptions(o));
             if (eval.Spec.Name != spec.Name || eval.Spec.ObsDim != spec.ObsDim || eval.Spec.ActDim != spec.ActDim)
             {
                 eval.Dispose();

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Text;
 using MeowRobot.Bridge.MessagePack;
 
@@ -465,8 +466,10 @@ public static class SimMessages
     {
         if (vAt < 0) throw Missing("v");
         var r = new MsgPackReader(message[vAt..], Limits);
-        if (!r.TryReadInt64(out var v)) throw BadType("v", "int");
-        if (v != Version) throw new SimProtocolException(SimErrorCode.BadVersion, $"protocol version {v} is not supported (this side speaks {Version})");
+        if (r.PeekType() != MsgPackType.Integer) throw BadType("v", "int");
+        // Any integer but 1 names another version, a uint 64 above Int64.MaxValue too (it is not an out-of-range value).
+        var v = message[vAt] == MsgPackCode.UInt64 ? r.ReadUInt64().ToString(CultureInfo.InvariantCulture) : r.ReadInt64().ToString(CultureInfo.InvariantCulture);
+        if (v != "1") throw new SimProtocolException(SimErrorCode.BadVersion, $"protocol version {v} is not supported (this side speaks {Version})");
     }
 
     /// <summary>Opens a reply: checks v and ok; an error reply becomes <see cref="SimWorkerErrorException"/>. Returns a
