@@ -18,6 +18,8 @@ public enum Requirement
     LibMuJoCo,
     Socat,
     PythonPeer,
+    /// <summary>Debian's python3-onnx (the ONNX checker) under <see cref="Requirements.DebianPython"/>.</summary>
+    PythonOnnx,
     SystemdAnalyze,
 }
 
@@ -34,6 +36,7 @@ public static class Requirements
         Requirement.LibMuJoCo => CanLoad("libmujoco.so.2.2.2") ? null : "libmujoco.so.2.2.2 missing: apt-get install libmujoco2.2.2",
         Requirement.Socat => OnPath("socat") ? null : "socat missing: apt-get install socat",
         Requirement.PythonPeer => PythonPeerReason.Value,
+        Requirement.PythonOnnx => PythonOnnxReason.Value,
         Requirement.SystemdAnalyze => OnPath("systemd-analyze") ? null : "systemd-analyze missing: apt-get install systemd",
         _ => throw new ArgumentOutOfRangeException(nameof(r)),
     };
@@ -41,18 +44,23 @@ public static class Requirements
     /// <summary>The Python that has Debian's python3-zmq and python3-msgpack (a pyenv python on PATH usually lacks them).</summary>
     public const string DebianPython = "/usr/bin/python3";
 
-    private static readonly Lazy<string?> PythonPeerReason = new(() =>
+    private static readonly Lazy<string?> PythonPeerReason = new(() => PythonImports("zmq, msgpack", "python3-zmq/python3-msgpack"));
+
+    private static readonly Lazy<string?> PythonOnnxReason = new(() => PythonImports("onnx", "python3-onnx"));
+
+    // Null when Debian's python imports the modules, else why not (naming the packages that provide them).
+    private static string? PythonImports(string modules, string packages)
     {
         if (!File.Exists(DebianPython)) return $"{DebianPython} missing: apt-get install python3";
         try
         {
-            using var p = Process.Start(new ProcessStartInfo(DebianPython, ["-c", "import zmq, msgpack"]) { RedirectStandardError = true })!;
+            using var p = Process.Start(new ProcessStartInfo(DebianPython, ["-c", "import " + modules]) { RedirectStandardError = true })!;
             var err = p.StandardError.ReadToEnd();
             p.WaitForExit();
-            return p.ExitCode == 0 ? null : "python3-zmq/python3-msgpack missing: " + err.Trim().Split('\n')[^1];
+            return p.ExitCode == 0 ? null : packages + " missing: " + err.Trim().Split('\n')[^1];
         }
         catch (Exception e) { return "cannot run " + DebianPython + ": " + e.Message; }
-    });
+    }
 
     private static bool CanLoad(string file)
     {

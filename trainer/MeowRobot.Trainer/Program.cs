@@ -11,6 +11,7 @@ public static class Program
         root.Subcommands.Add(TrainerServiceHost.ServeCommand());
         root.Subcommands.Add(TrainerServiceHost.KeysCommand());
         PolicyQueryCommand.AddTo(root);
+        Export.PolicyExportCommand.AddTo(root.Subcommands.Single(c => c.Name == "policy"));
         BenchUpdateCommand.AddTo(root);
         LearnCommand.AddTo(root);
         Demo.DemoCommand.AddTo(root);

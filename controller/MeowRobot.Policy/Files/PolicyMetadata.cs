@@ -3,10 +3,24 @@ using System.Globalization;
 namespace MeowRobot.Policy.Files;
 
 /// <summary>Observation normalisation carried with the weights: s' = clamp((s − mean) / sqrt(var + epsilon), −clip, clip).</summary>
-public sealed record ObservationNormalization(float[] Mean, float[] Var, float Epsilon = 1e-8f, float Clip = 10f);
+public sealed record ObservationNormalization(float[] Mean, float[] Var, float Epsilon = 1e-8f, float Clip = 10f)
+{
+    /// <summary>The same map as s' = clamp(s·scale + shift, ±clip): scale in double then rounded once, shift = −mean·scale.
+    /// Every runtime of a policy (the controller's, an exported model) applies it in this form.</summary>
+    public (float[] Scale, float[] Shift) Affine()
+    {
+        var scale = Var.Select(v => (float)(1.0 / Math.Sqrt(v + (double)Epsilon))).ToArray();
+        return (scale, Mean.Select((mu, i) => -mu * scale[i]).ToArray());
+    }
+}
 
 /// <summary>Maps the squashed action a ∈ [−1, 1] to [low, high] per actuator: low + (a + 1)(high − low)/2.</summary>
-public sealed record ActionScaling(float[] Low, float[] High);
+public sealed record ActionScaling(float[] Low, float[] High)
+{
+    /// <summary>The same map as center + halfRange·a (each computed in double, rounded once), the form every runtime applies.</summary>
+    public (float[] Center, float[] HalfRange) Affine() =>
+        (Low.Zip(High, (lo, hi) => (float)((lo + (double)hi) / 2)).ToArray(), Low.Zip(High, (lo, hi) => (float)((hi - (double)lo) / 2)).ToArray());
+}
 
 /// <summary>SAC's architecture (<c>sac.*</c> keys): CleanRL's actor and critics with two hidden layers of this width.</summary>
 public sealed record SacArchitecture

@@ -52,16 +52,10 @@ internal sealed class PackedFlow
 
         if (m.ObsNorm is { } norm)
         {
-            // (s − mean)/sqrt(var + eps) = s·scale + shift, in double then rounded once.
-            ObsScale = norm.Var.Select(v => (float)(1.0 / Math.Sqrt(v + (double)norm.Epsilon))).ToArray();
-            ObsShift = norm.Mean.Select((mu, i) => -mu * ObsScale[i]).ToArray();
+            (ObsScale, ObsShift) = norm.Affine();
             ObsClip = norm.Clip;
         }
-        if (m.ActionScale is { } scale)
-        {
-            ActionCenter = scale.Low.Zip(scale.High, (lo, hi) => (float)((lo + (double)hi) / 2)).ToArray();
-            ActionHalfRange = scale.Low.Zip(scale.High, (lo, hi) => (float)((hi - (double)lo) / 2)).ToArray();
-        }
+        if (m.ActionScale is { } scale) (ActionCenter, ActionHalfRange) = scale.Affine();
     }
 
     public PolicyMetadata Metadata { get; }
