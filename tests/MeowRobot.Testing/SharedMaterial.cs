@@ -59,7 +59,9 @@ public sealed class GoldenRoot
 
     private readonly string _folder;
 
-    private GoldenRoot(string environmentVariable, string folder)
+    /// <param name="environmentVariable">Names the root when set.</param>
+    /// <param name="folder">The folder under ../shared/golden otherwise.</param>
+    public GoldenRoot(string environmentVariable, string folder)
     {
         EnvironmentVariable = environmentVariable;
         _folder = folder;
