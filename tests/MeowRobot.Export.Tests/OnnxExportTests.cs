@@ -9,9 +9,9 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace MeowRobot.Export.Tests;
 
-/// <summary>The exported ONNX model, run by ONNX Runtime, gives the controller's runtime's action (FlowPolicyRuntime) to
+/// <summary>The exported MEow model, run by ONNX Runtime, gives the controller's runtime's action (FlowPolicyRuntime) to
 /// 1e-5 on every golden case and on random states, with observation normalisation and action scaling baked in; Debian's
-/// python3-onnx accepts every model (onnx.checker, full check).</summary>
+/// python3-onnx accepts every model, MEow, SAC and amortized S2AC (onnx.checker, full check).</summary>
 public sealed class OnnxExportTests
 {
     private const float Tolerance = 1e-5f;
@@ -100,6 +100,8 @@ public sealed class OnnxExportTests
         {
             var models = SharedMaterial.GoldenCases().Select(c => Path.GetFileName(c)).Select(name => (name, Golden(name))).ToList();
             models.Add(("initialised-7x4", PolicyFile.Initialized(new PolicyMetadata { ObsDim = 7, ActDim = 4, LayerNorm = false, HiddenLayers = 3 }, 1)));
+            models.Add(("sac-5x2", new Learner.Sac.SacAlgorithm(5, 2, new Learner.Sac.SacOptions { Hidden = 16 }, new Rng(1)).ExportPolicy(m => m)));
+            models.Add(("s2ac-amortized-6x1", MlpActorExportTests.AmortizedS2ac(6, 1, 20, 2, 2.5)));
             var paths = new List<string>();
             foreach (var (name, policy) in models)
             {
@@ -196,7 +198,7 @@ public sealed class OnnxExportTests
     // One thread: the suite runs beside other test projects on two cores.
     private static SessionOptions Options() => new() { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
 
-    private static float[] RandomStates(int obsDim, int rows, float scale, int seed)
+    internal static float[] RandomStates(int obsDim, int rows, float scale, int seed)
     {
         var rng = new Random(seed);
         return Enumerable.Range(0, rows * obsDim).Select(_ => (float)((rng.NextDouble() * 2 - 1) * scale)).ToArray();

@@ -141,14 +141,9 @@ public static class SacLayout
     public static (float[] Scale, float[] Bias) ActionBuffers(PolicyMetadata m)
     {
         ArgumentNullException.ThrowIfNull(m);
-        var scale = new float[m.ActDim];
-        var bias = new float[m.ActDim];
-        for (var j = 0; j < m.ActDim; j++)
-        {
-            scale[j] = m.ActionScale is { } a ? (float)((a.High[j] - (double)a.Low[j]) / 2) : 1f;
-            bias[j] = m.ActionScale is { } b ? (float)((b.High[j] + (double)b.Low[j]) / 2) : 0f;
-        }
-        return (scale, bias);
+        if (m.ActionScale is not { } box) return (Enumerable.Repeat(1f, m.ActDim).ToArray(), new float[m.ActDim]);
+        var (center, halfRange) = box.Affine();
+        return (halfRange, center);
     }
 
     private static void AddLinear(List<PolicyTensorSpec> specs, string prefix, int inDim, int outDim)

@@ -1,5 +1,6 @@
 using MeowRobot.Trainer.Export.Onnx;
 using MeowRobot.Policy.Files;
+using static MeowRobot.Trainer.Export.PolicyWeights;
 
 namespace MeowRobot.Trainer.Export;
 
@@ -14,7 +15,7 @@ public sealed class MeowPolicyGraph : IPolicyGraph
     /// <summary>PyTorch LayerNorm's default epsilon, which the official MLP uses.</summary>
     private const float LayerNormEpsilon = 1e-5f;
 
-    public bool Handles(PolicyFile policy) => policy is not null;
+    public bool Handles(PolicyFile policy) => policy?.Metadata.Algorithm == PolicyAlgorithm.Meow;
 
     public string DeterministicAction(OnnxGraph graph, PolicyFile policy, string observation)
     {
@@ -26,15 +27,10 @@ public sealed class MeowPolicyGraph : IPolicyGraph
         {
             var net = PolicyLayout.CouplingNet(m, k);
             var first = net[0];
-            var w0 = policy[first.Weight].Values;
-            var zColumns = Columns(w0, first.Out, first.In, 0, m.ActDim);
-            var sColumns = Columns(w0, first.Out, first.In, m.ActDim, m.ObsDim);
-            var pre = graph.Linear(observation, graph.Constant(first.Weight + "[:, A:]", sColumns, first.Out, m.ObsDim),
-                Vector(graph, policy, first.Bias));
+            var pre = graph.Linear(observation, Columns(graph, policy, first, m.ActDim, m.ObsDim), Vector(graph, policy, first.Bias));
             var mask = policy[PolicyLayout.MaskName(k)].Values;
             if (z is not null)
-                pre = graph.Linear(graph.Mul(z, graph.Constant(PolicyLayout.MaskName(k), mask, m.ActDim)),
-                    graph.Constant(first.Weight + "[:, :A]", zColumns, first.Out, m.ActDim), pre);
+                pre = graph.Linear(graph.Mul(z, Vector(graph, policy, PolicyLayout.MaskName(k))), Columns(graph, policy, first, 0, m.ActDim), pre);
             var h = Activation(graph, policy, first, pre);
             foreach (var layer in net.Skip(1).SkipLast(1))
                 h = Activation(graph, policy, layer, graph.Linear(h, Matrix(graph, policy, layer), Vector(graph, policy, layer.Bias)));
@@ -52,22 +48,5 @@ public sealed class MeowPolicyGraph : IPolicyGraph
         if (layer.NormWeight is not null)
             x = graph.LayerNorm(x, Vector(graph, policy, layer.NormWeight), Vector(graph, policy, layer.NormBias!), LayerNormEpsilon);
         return graph.Mul(x, graph.Sigmoid(graph.Mul(x, Vector(graph, policy, layer.SwishBeta!))));
-    }
-
-    private static string Matrix(OnnxGraph graph, PolicyFile policy, MlpLayer layer) =>
-        graph.Constant(layer.Weight, policy[layer.Weight].Values, layer.Out, layer.In);
-
-    private static string Vector(OnnxGraph graph, PolicyFile policy, string name)
-    {
-        var values = policy[name].Values;
-        return graph.Constant(name, values, values.Length);
-    }
-
-    // Columns [from, from + count) of a row-major [rows, cols] matrix.
-    private static float[] Columns(float[] w, int rows, int cols, int from, int count)
-    {
-        var part = new float[rows * count];
-        for (var r = 0; r < rows; r++) Array.Copy(w, r * cols + from, part, r * count, count);
-        return part;
     }
 }

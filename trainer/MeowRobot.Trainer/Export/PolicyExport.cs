@@ -6,7 +6,8 @@ namespace MeowRobot.Trainer.Export;
 
 /// <summary>
 /// A policy file's deterministic policy as one ONNX model: input <c>obs</c> [batch, S] (raw observations), output
-/// <c>action</c> [batch, A] (what the robot is sent), with the file's observation normalisation
+/// <c>action</c> [batch, A] (what the robot is sent; the algorithm's deterministic action, <see cref="Graphs"/>), with the
+/// file's observation normalisation
 /// s' = clamp(s·scale + shift, ±clip) and action scaling low + (a + 1)(high − low)/2 baked in, exactly as the controller's
 /// runtime applies them. The policy's metadata entries are copied into the model's metadata_props.
 /// </summary>
@@ -14,8 +15,8 @@ public static class PolicyExport
 {
     public const string ObservationInput = "obs", ActionOutput = "action";
 
-    /// <summary>The algorithms' graph builders, tried in order (SAC and S2AC add theirs here).</summary>
-    public static IReadOnlyList<IPolicyGraph> Graphs { get; } = [new MeowPolicyGraph()];
+    /// <summary>The algorithms' graph builders, tried in order.</summary>
+    public static IReadOnlyList<IPolicyGraph> Graphs { get; } = [new MeowPolicyGraph(), new MlpActorGraph()];
 
     /// <summary>The ONNX model's bytes.</summary>
     /// <exception cref="NotSupportedException">No builder handles this policy file.</exception>
@@ -23,7 +24,9 @@ public static class PolicyExport
     {
         ArgumentNullException.ThrowIfNull(policy);
         var builder = Graphs.FirstOrDefault(g => g.Handles(policy))
-            ?? throw new NotSupportedException("no ONNX graph builder handles this policy file");
+            ?? throw new NotSupportedException(policy.Metadata is { Algorithm: PolicyAlgorithm.S2ac }
+                ? "an S2AC policy with the SVGD actor cannot be exported: its action follows the critics' gradients (export an amortized S2AC policy, s2ac.actor = amortized)"
+                : $"no ONNX graph builder handles {policy.Metadata.Algorithm.Name()} policy files");
         var m = policy.Metadata;
         var graph = new OnnxGraph("deterministic_policy");
         var obs = graph.Input(ObservationInput, m.ObsDim);
