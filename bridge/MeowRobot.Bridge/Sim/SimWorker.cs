@@ -34,6 +34,7 @@ public sealed class SimWorker : IDisposable
     private readonly string bindEndpoint;
     private readonly SimServerCurve? curve;
     private ZmqZapHandler? zap;
+    private IpcPathLock? ipcLock;
     private string endpoint = "";
     private long dropped;
 
@@ -48,14 +49,16 @@ public sealed class SimWorker : IDisposable
     /// <summary>Binds <paramref name="bind"/> (e.g. <c>tcp://127.0.0.1:*</c>, <c>ipc:///run/meow/sim.sock</c>) and
     /// starts serving <paramref name="service"/> (not owned: dispose it after the worker). Throws
     /// <see cref="ZmqException"/> when the endpoint cannot be bound, <see cref="ArgumentException"/> for a network
-    /// endpoint without <paramref name="curve"/>.</summary>
+    /// endpoint without <paramref name="curve"/>, <see cref="SimEndpointInUseException"/> for an ipc path another live
+    /// worker serves (<see cref="IpcPathLock"/>).</summary>
     public static SimWorker Start(SimService service, string bind, SimServerCurve? curve = null)
     {
         ArgumentNullException.ThrowIfNull(service);
         ArgumentException.ThrowIfNullOrEmpty(bind);
         if (curve is null && !SimEndpoint.IsLoopback(bind))
             throw new ArgumentException($"{bind} is reachable from the network: a sim worker binds it only with CURVE keys and a client allow-list", nameof(bind));
-        var worker = new SimWorker(service, bind, curve);
+        var ipcLock = IpcPathLock.Acquire(bind); // before binding: libzmq would take a live worker's path silently
+        var worker = new SimWorker(service, bind, curve) { ipcLock = ipcLock };
         worker.thread.Start();
         try
         {
@@ -96,6 +99,9 @@ public sealed class SimWorker : IDisposable
     /// <summary>Messages that could not be answered because their framing cannot be a request (see the class notes).</summary>
     public long Dropped => Interlocked.Read(ref dropped);
 
+    /// <summary>True when a dead worker's socket file was found at this worker's ipc path and removed before binding.</summary>
+    public bool RemovedStaleSocket => ipcLock?.RemovedStaleSocket ?? false;
+
     /// <summary>Handshakes refused by the allow-list (always 0 without CURVE).</summary>
     public long Refused => zap?.Denied ?? 0;
 
@@ -115,6 +121,7 @@ public sealed class SimWorker : IDisposable
         if (thread.IsAlive && thread != Thread.CurrentThread) thread.Join();
         zap?.Dispose();
         context.Dispose();
+        ipcLock?.Dispose(); // after the socket closed (libzmq removed its file): the next worker finds the path free
     }
 
     private void Serve()
