@@ -65,6 +65,21 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public async Task Sim_curve_keys_go_together_for_the_controller_and_the_trainer()
+    {
+        var key = File("sim.key", "# public\n" + MeowRobot.Bridge.Zmq.ZmqCurveKeyPair.Generate().PublicKeyZ85 + "\n");
+        var failures = await StartFails(ControllerServiceHost.Service, ControllerServiceHost.Configure, ValidController(("Controller:SimRobot:ServerKeyFile", key)));
+        Assert.Contains(failures, f => f.Contains("ServerKeyFile and SecretKeyFile go together", StringComparison.Ordinal));
+        failures = await StartFails(MeowRobot.Trainer.TrainerServiceHost.Service, MeowRobot.Trainer.TrainerServiceHost.Configure, new()
+        {
+            ["Trainer:SimEndpoints:0"] = "tcp://127.0.0.1:5601",
+            ["Trainer:RunDir"] = _dir.FullName,
+            ["Trainer:SimServerKeyFile"] = key,
+        });
+        Assert.Contains(failures, f => f.Contains("SimServerKeyFile needs SecretKeyFile", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_misspelled_key_is_refused_with_the_known_keys()
     {
         var failures = await StartFails(ControllerServiceHost.Service, ControllerServiceHost.Configure, ValidController(("Controller:RateHz", "500")));
