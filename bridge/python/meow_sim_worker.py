@@ -443,7 +443,7 @@ def serve(worker, endpoint, stop=lambda: False, curve=None):
     # Bounded per peer, and no ZMTP heartbeats (libzmq 4.3.4 can abort on them, see docs/protocol.md); kernel keepalive
     # drops vanished peers.
     socket.setsockopt(zmq.RCVHWM, 4)
-    socket.setsockopt(zmq.SNDHWM, 4)
+    socket.setsockopt(zmq.SNDHWM, 64)  # replies a peer does not read: dropped beyond this (4 dropped a REQ's replies)
     socket.setsockopt(zmq.TCP_KEEPALIVE, 1)
     socket.setsockopt(zmq.TCP_KEEPALIVE_IDLE, 10)
     socket.setsockopt(zmq.TCP_KEEPALIVE_INTVL, 2)

@@ -23,8 +23,11 @@ public sealed class SimWorker : IDisposable
     private const int MaxEnvelopeFrames = 4;
     private const int MaxEnvelopeFrameBytes = 255;
 
-    /// <summary>Requests queued per peer, and replies waiting for a peer to read them (ZMQ_RCVHWM, ZMQ_SNDHWM).</summary>
+    /// <summary>Requests queued per peer (ZMQ_RCVHWM): more wait in the peer's TCP connection.</summary>
     public const int QueuedPerPeer = 4;
+
+    /// <summary>Replies waiting for a peer to read them (ZMQ_SNDHWM); a ROUTER drops what does not fit.</summary>
+    public const int RepliesPerPeer = 64;
 
     private readonly SimService service;
     private readonly ZmqContext context = new();
@@ -140,10 +143,12 @@ public sealed class SimWorker : IDisposable
             // A peer that sends more than a step request can need is disconnected before anything is buffered.
             var largest = (long)service.Env.NumEnvs * service.Env.Spec.ActDim * sizeof(float) + 4096;
             socket.MaxMessageSize = Math.Max(1 << 20, 2 * largest);
-            // Bounded per peer: a client has one request in flight, so a few queued requests (and replies: a ROUTER drops
-            // what a peer that does not read cannot take) are plenty; a flooder waits in TCP, not in this process.
+            // Bounded per peer: a client has one request in flight, so a few queued requests are plenty; a flooder waits in
+            // TCP, not in this process. Replies a peer does not read are dropped at RepliesPerPeer: a ROUTER learns of its
+            // peer's reads in batches of half its high-water mark, so a mark as small as 4 dropped replies to a plain REQ
+            // client (1 in a few hundred under load), while 64 keeps a non-reading peer's share of memory small.
             socket.ReceiveHighWatermark = QueuedPerPeer;
-            socket.SendHighWatermark = QueuedPerPeer;
+            socket.SendHighWatermark = RepliesPerPeer;
             // No ZMTP heartbeats: with a peer's pipe full and the peer gone, libzmq 4.3.4 aborts the whole process when the
             // heartbeat timer fires (see ZmqSocket.HeartbeatInterval). Kernel keepalive drops vanished peers instead.
             socket.KeepTcpAlive(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(2), probes: 3);
