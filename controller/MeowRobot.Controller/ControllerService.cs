@@ -8,6 +8,7 @@ using MeowRobot.Control.Serial;
 using MeowRobot.Control.Teleop;
 using MeowRobot.Control.Telemetry;
 using MeowRobot.Control.WeightStream;
+using MeowRobot.Hosting.Configuration;
 using MeowRobot.Hosting.Systemd;
 using MeowRobot.Policy.Bundles;
 using MeowRobot.Policy.Files;
@@ -45,7 +46,7 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
             envelope.ActionLow = sim.Spec.ActLow;
             envelope.ActionHigh = sim.Spec.ActHigh;
         }
-        using var loop = new ControlLoop(robot, o.Loop, envelope, o.Modes);
+        using var loop = CreateLoop(robot, o, envelope);
         using var telemetry = new ControllerTelemetry(loop, o.Telemetry, TelemetryInterval, line => LogTelemetry(logger, line));
         using var teleop = o.TeleopPort is { } teleopPort
             ? new TeleopLink(new SerialPortOptions { Path = teleopPort }, loop.Teleop,
@@ -98,6 +99,21 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
             var stopped = loop.Stop(TimeSpan.FromSeconds(o.Loop.StopTimeoutSeconds + 1));
             Volatile.Write(ref _loop, null);
             if (loop.TryReadSnapshot(out var last)) LogStopped(logger, stopped ? "safe action written, outputs stopped" : "the loop did not end in time", last.Tick, last.Misses, last.PolicySwaps);
+        }
+    }
+
+    /// <summary>The loop, whose envelope is checked against the robot's sizes: a simulated robot's are known only now,
+    /// and an envelope that does not fit them is the configuration's fault (exit 78), not a crash to restart.</summary>
+    private static ControlLoop CreateLoop(IRobotIo robot, ControllerOptions o, SafetyEnvelopeOptions envelope)
+    {
+        try
+        {
+            return new ControlLoop(robot, o.Loop, envelope, o.Modes);
+        }
+        catch (InvalidControlOptionsException e)
+        {
+            throw new ConfigurationProblemException(
+                $"{ControllerOptions.Section}:Envelope does not fit the robot {o.Robot} (action {robot.ActionSize}, observation {robot.ObservationSize}): {string.Join("; ", e.Problems)}", e);
         }
     }
 
