@@ -164,8 +164,13 @@ public static class ServiceHostBuilder
             {
                 return ConfigurationError(service, error, Failures(e), notifier);
             }
+            // --check tells the person at the terminal; serve logs them (the journal keeps them with the service's other lines).
+            var configurationLog = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MeowRobot.Hosting.Configuration");
             foreach (var warning in Warnings(host.Services))
-                error.WriteLine($"{Prefix(4)}meow {service.Name}: warning: {warning.ReplaceLineEndings(" ")}");
+            {
+                if (checkOnly) error.WriteLine($"meow {service.Name}: warning: {warning.ReplaceLineEndings(" ")}");
+                else LogWarning(configurationLog, warning, null);
+            }
             if (checkOnly)
             {
                 PrintEffectiveOptions(host.Services, output);
@@ -218,6 +223,9 @@ public static class ServiceHostBuilder
     private static IEnumerable<string> Warnings(IServiceProvider services) =>
         services.GetServices<ValidatedSection>()
             .SelectMany(s => s.Value(services) is IConfigurationWarnings w ? w.Warnings().Select(line => s.Section + ":" + line) : []);
+
+    private static readonly Action<ILogger, string, Exception?> LogWarning =
+        LoggerMessage.Define<string>(LogLevel.Warning, new EventId(1, "ConfigurationWarning"), "configuration: {Warning}");
 
     private static string Prefix(int priority) =>
         JournaldConsoleFormatter.UnderSystemd(Environment.GetEnvironmentVariable) ? $"<{priority}>" : "";

@@ -128,7 +128,7 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
                 throw new InvalidOperationException("a serial robot needs Controller:PolicyPath (its observation and action sizes come from the policy file)");
             var m = file.Metadata;
             identity = new PolicyIdentity(m.Task ?? "", m.ObsDim, m.ActDim, Environment.MachineName);
-            var mcu = new SerialRobot(new SerialPortOptions { Path = o.Robot[serial.Length..] }, m.ObsDim, m.ActDim);
+            var mcu = new SerialRobot(new SerialPortOptions { Path = o.Robot[serial.Length..] }, m.ObsDim, m.ActDim, o.SerialRobot.ClockDriftAllowance);
             mcu.LinkChanged += (up, detail) => LogRobotLink(logger, o.Robot, up ? "up" : $"down ({detail})");
             mcu.Start();   // its I/O thread opens the line (and reopens it after an unplug); without it nothing is read or sent
             return mcu;

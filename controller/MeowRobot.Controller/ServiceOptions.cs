@@ -28,6 +28,10 @@ public sealed class ControllerOptions : IValidatableObject, IConfigurationWarnin
     [Required, Endpoint(AllowSerial = true)]
     public string Robot { get; set; } = "";
 
+    /// <summary>A serial robot's link (section Controller:SerialRobot): ignored for simulated robots.</summary>
+    [ValidateObjectMembers]
+    public SerialRobotOptions SerialRobot { get; set; } = new();
+
     /// <summary>A simulated robot's plant (section Controller:SimRobot): ignored for serial robots.</summary>
     [ValidateObjectMembers]
     public SimRobotOptions SimRobot { get; set; } = new();
@@ -146,6 +150,15 @@ public sealed class WeightStreamOptions : IValidatableObject
     /// <summary>The snapshot endpoint in use: <see cref="SnapshotEndpoint"/>, or the one paired with the publish endpoint
     /// as Trainer:SnapshotEndpoint defaults (<see cref="WeightStreamEndpoints.DefaultSnapshot"/>).</summary>
     public string? EffectiveSnapshotEndpoint => SnapshotEndpoint ?? (Endpoint is null ? null : WeightStreamEndpoints.DefaultSnapshot(Endpoint));
+}
+
+/// <summary>Section "Controller:SerialRobot": a microcontroller on a serial line.</summary>
+public sealed class SerialRobotOptions
+{
+    /// <summary>How much slower than the controller's clock the MCU's may run before its readings count as stale
+    /// (a fraction: 0.005 = 0.5 %, a ceramic resonator's tolerance; a crystal-clocked MCU can use 0.0001).</summary>
+    [Range(1e-6, MeowRobot.Control.Serial.SerialRobot.MaxClockDriftAllowance)]
+    public double ClockDriftAllowance { get; set; } = MeowRobot.Control.Serial.SerialRobot.DefaultClockDriftAllowance;
 }
 
 /// <summary>Section "Controller:SimRobot": a sim worker stepped as the robot's plant, in real time.</summary>
