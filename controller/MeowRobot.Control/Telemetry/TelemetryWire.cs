@@ -59,8 +59,8 @@ public static class TelemetryWire
         w.Write("realtime"); w.Write(s.Realtime.ToString());
         w.Write("bundles_accepted"); w.Write(stream.Accepted);
         w.Write("bundles_rejected"); w.Write(stream.Rejected);
-        w.Write("stream_version"); w.Write(stream.AcceptedVersion);
         w.Write("handshakes_refused"); w.Write(stream.HandshakesRefused);
+        w.Write("stream_version"); w.Write(stream.AcceptedVersion);
         if (stream.LastRejection is { } why) { w.Write("last_rejection"); w.Write(why); }
         if (episodes is { } e)
         {
