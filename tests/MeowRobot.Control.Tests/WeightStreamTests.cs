@@ -189,7 +189,8 @@ public sealed class WeightStreamTests : IDisposable
         var six = Bundle(6);
         pub.PublishRaw(six.ToMessagePack(), 6, six.Sha256.ToArray(), live: false);
         Wait.Until(() => sub.AcceptedVersion == 6, "version 6 fetched from the snapshot after a heartbeat announced it");
-        Assert.Equal(1, sub.Count(BundleVerdict.WrongIdentity));
+        // A snapshot already asked for may bring the rejected bundle once more; heartbeats announcing it do not.
+        Assert.InRange(sub.Count(BundleVerdict.WrongIdentity), 1, 2);
     }
 
     [RequiresFact(Requirement.LibZmq)]
