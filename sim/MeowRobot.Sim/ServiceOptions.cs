@@ -21,7 +21,7 @@ public sealed class SimOptions : IValidatableObject
     public int Envs { get; set; } = 8;
 
     /// <summary>Where the worker's ROUTER socket binds: tcp://HOST:PORT or ipc://PATH.</summary>
-    [Required, Endpoint]
+    [Required, Endpoint(Bind = true)]
     public string Bind { get; set; } = "";
 
     /// <summary>Seed of the first reset; null: from the OS.</summary>
@@ -57,6 +57,28 @@ public sealed class SimOptions : IValidatableObject
         else if (!entry.TakesModel && Model is not null)
         {
             yield return new ValidationResult($"task '{Task}' is built in and takes no model", [nameof(Model)]);
+        }
+        else if (entry.TakesModel && File.Exists(Model) && ModelProblem(entry, Model!) is { } problem)
+        {
+            yield return new ValidationResult(problem, [nameof(Model)]);
+        }
+        if (entry is null) yield break;
+        foreach (var p in entry.Parameters.Check(Params))
+            yield return new ValidationResult(p.Message, [$"{nameof(Params)}:{p.Name}"]);
+    }
+
+    /// <summary>Loads the model into the task once, as serve will: another task's model, or one MuJoCo cannot load, is
+    /// found here rather than by a worker that then dies in a restart loop.</summary>
+    private static string? ModelProblem(TaskEntry entry, string model)
+    {
+        try
+        {
+            TaskCatalog.Create(entry.Name, new TaskOptions(model)).Dispose();
+            return null;
+        }
+        catch (Exception e) when (e is MeowRobot.Tasks.MuJoCo.MuJoCoException or ArgumentException or IOException or DllNotFoundException)
+        {
+            return $"task '{entry.Name}' cannot use model '{model}': {e.Message}";
         }
     }
 

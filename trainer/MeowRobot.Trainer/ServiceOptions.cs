@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using MeowRobot.Hosting.Configuration;
 using MeowRobot.Learner;
 using MeowRobot.Policy.Files;
+using MeowRobot.Trainer.Service;
 using Microsoft.Extensions.Options;
 
 namespace MeowRobot.Trainer;
@@ -28,12 +29,12 @@ public sealed class TrainerOptions : IValidatableObject
     public long? CheckpointEveryEnvSteps { get; set; }
 
     /// <summary>Where policy bundles are published (ZeroMQ bind, CURVE server); null: no robots are fed.</summary>
-    [Endpoint]
+    [Endpoint(Bind = true)]
     public string? PublishEndpoint { get; set; }
 
     /// <summary>The snapshot ROUTER (late-joining robots ask it for the newest bundle); null: derived from
     /// <see cref="PublishEndpoint"/> (<see cref="MeowRobot.Control.WeightStream.WeightStreamEndpoints.DefaultSnapshot"/>).</summary>
-    [Endpoint]
+    [Endpoint(Bind = true)]
     public string? SnapshotEndpoint { get; set; }
 
     /// <summary>A bundle is published every this many learner updates.</summary>
@@ -119,6 +120,23 @@ public sealed class TrainerOptions : IValidatableObject
         {
             foreach (var key in Learner?.KeysNotFor(algorithm) ?? [])
                 yield return new ValidationResult($"Learner:{key} is not a setting of algorithm {Algorithm}", [$"{nameof(Learner)}:{key}"]);
+        }
+        if (RunDirProblem() is { } runDir) yield return new ValidationResult(runDir, [nameof(RunDir)]);
+    }
+
+    /// <summary>A run directory serve would refuse (every checkpoint damaged, a published.version that is no version).</summary>
+    private string? RunDirProblem()
+    {
+        if (string.IsNullOrEmpty(RunDir) || !Directory.Exists(RunDir)) return null;
+        try
+        {
+            _ = new RunCheckpoint(RunDir).FindResumable((_, _) => { });
+            _ = BundleStream.ReadVersionFile(RunDir);
+            return null;
+        }
+        catch (TrainerSetupException e)
+        {
+            return e.Message;
         }
     }
 }

@@ -26,8 +26,12 @@ public abstract class MuJoCoTask : SimTask
     private readonly double[] nominalMass, nominalInertia, nominalFriction, nominalGear, nominalDamping;
     private readonly double[] appliedScale = [1, 1, 1, 1];
 
-    protected MuJoCoTask(MjSimulation sim, string name, int obsDim, int frameSkip, int maxEpisodeSteps)
-        : base(SpecOf(sim, name, obsDim, maxEpisodeSteps), Physical, maxObsNoiseStd: 1.0)
+    /// <summary>The parameters every MuJoCo task has (docs/tasks.md); no model is needed to know them.</summary>
+    public static TaskParameters ParameterSetFor(string task) => WithShared(task, Physical, maxObsNoiseStd: 1.0);
+
+    /// <param name="actDim">The task's actuator count: a model with another (another task's model) is refused.</param>
+    protected MuJoCoTask(MjSimulation sim, string name, int obsDim, int actDim, int frameSkip, int maxEpisodeSteps)
+        : base(SpecOf(sim, name, obsDim, actDim, maxEpisodeSteps), ParameterSetFor(name))
     {
         Sim = sim;
         FrameSkip = frameSkip;
@@ -119,8 +123,13 @@ public abstract class MuJoCoTask : SimTask
         for (var i = 0; i < target.Length; i++) target[i] = nominal[i] * scale;
     }
 
-    private static TaskSpec SpecOf(MjSimulation sim, string name, int obsDim, int maxEpisodeSteps)
+    private static TaskSpec SpecOf(MjSimulation sim, string name, int obsDim, int actDim, int maxEpisodeSteps)
     {
+        if (sim.Nu != actDim)
+        {
+            sim.Dispose();
+            throw new MuJoCoException($"{name}: the model has {sim.Nu} actuators, {name} has {actDim}: is it another task's model?");
+        }
         var low = new float[sim.Nu];
         var high = new float[sim.Nu];
         var range = sim.ActuatorCtrlRange;
