@@ -1,0 +1,162 @@
+namespace MeowRobot.Tensors;
+
+/// <summary>
+/// Operations within groups of consecutive rows: a tensor [G·P, C] holds G groups of P rows (the P particles of one
+/// state, state-major). They build an RBF kernel between a state's particles and apply it, without [G, P, P, C] tensors:
+/// pairwise squared distances [G·P, P] and per-group matrix products.
+/// </summary>
+public sealed partial class Tape
+{
+    /// <summary>d[g·P + i, j] = |x_{g·P+i} − x_{g·P+j}|², the squared distances between the rows of each group of
+    /// <paramref name="groupSize"/> rows of x [G·P, C]; result [G·P, P].</summary>
+    public Tensor PairwiseSquaredDistances(Tensor x, int groupSize)
+    {
+        Use(x);
+        CheckGroups(x, groupSize, "PairwiseSquaredDistances");
+        var o = Alloc(x.Rows, groupSize);
+        int p = groupSize, c = x.Cols;
+        var xv = Val(x);
+        var ov = Val(o);
+        for (var g0 = 0; g0 < x.Rows; g0 += p)
+        for (var i = 0; i < p; i++)
+        {
+            var xi = xv.Slice((g0 + i) * c, c);
+            for (var j = 0; j < p; j++)
+            {
+                var xj = xv.Slice((g0 + j) * c, c);
+                var d = 0f;
+                for (var k = 0; k < c; k++)
+                {
+                    var diff = xi[k] - xj[k];
+                    d += diff * diff;
+                }
+                ov[(g0 + i) * p + j] = d;
+            }
+        }
+        if (Tracks(x)) Record(Op.PairwiseSquaredDistances, o, x).I0 = groupSize;
+        return o;
+    }
+
+    /// <summary>
+    /// Per group of <paramref name="groupSize"/> rows, op(a_g) · op(b_g) where a_g, b_g are the group's rows of a and b
+    /// (same number of rows) and op transposes when asked; the result stacks the groups' products. The product must have
+    /// P rows per group: a [G·P, P] · b [G·P, C] → [G·P, C] (a kernel applied to the particles), a [G·P, C] · bᵀ → [G·P, P]
+    /// (an outer product), aᵀ [G·P, P] · b → [G·P, C]; both transposed is not supported.
+    /// </summary>
+    public Tensor GroupMatMul(Tensor a, Tensor b, int groupSize, bool transposeA = false, bool transposeB = false)
+    {
+        Use(a);
+        Use(b);
+        CheckGroups(a, groupSize, "GroupMatMul");
+        if (b.Rows != a.Rows) throw new ArgumentException($"GroupMatMul: {a.ShapeString} and {b.ShapeString} have different row counts");
+        if (transposeA && transposeB) throw new NotSupportedException("GroupMatMul: both operands transposed");
+        var cols = GroupProductCols(a, b, groupSize, transposeA, transposeB);
+        var o = Alloc(a.Rows, cols);
+        GroupProduct(Val(a), a.Cols, transposeA, Val(b), b.Cols, transposeB, groupSize, Val(o), cols, accumulate: false);
+        if (Tracks(a, b))
+        {
+            ref var n = ref Record(Op.GroupMatMul, o, a, b);
+            n.I0 = groupSize;
+            n.I1 = (transposeA ? 1 : 0) | (transposeB ? 2 : 0);
+        }
+        return o;
+    }
+
+    private static int GroupProductCols(Tensor a, Tensor b, int p, bool ta, bool tb)
+    {
+        var (inner, other) = tb ? (b.Cols, p) : (p, b.Cols);
+        if (ta ? a.Cols != p : a.Cols != inner)
+            throw new ArgumentException($"GroupMatMul: {a.ShapeString}{(ta ? "^T" : "")} · {b.ShapeString}{(tb ? "^T" : "")} per group of {p} rows do not match");
+        return other;
+    }
+
+    /// <summary>c_g (+)= op(a_g) op(b_g) per group of p rows (the shapes checked by the caller; the sizes are small:
+    /// particles × action dims).</summary>
+    private static void GroupProduct(ReadOnlySpan<float> a, int ac, bool ta, ReadOnlySpan<float> b, int bc, bool tb, int p,
+        Span<float> c, int cc, bool accumulate)
+    {
+        var rows = c.Length / cc;
+        var inner = ta ? p : tb ? bc : p;
+        for (var g0 = 0; g0 < rows; g0 += p)
+        for (var i = 0; i < p; i++)
+        for (var j = 0; j < cc; j++)
+        {
+            var s = 0f;
+            for (var k = 0; k < inner; k++)
+            {
+                var x = ta ? a[(g0 + k) * ac + i] : a[(g0 + i) * ac + k];
+                var y = tb ? b[(g0 + j) * bc + k] : b[(g0 + k) * bc + j];
+                s += x * y;
+            }
+            ref var dst = ref c[(g0 + i) * cc + j];
+            dst = accumulate ? dst + s : s;
+        }
+    }
+
+    private void GroupMatMulBackward(ref Node n)
+    {
+        Tensor a = n.A, b = n.B!;
+        int p = n.I0, cc = n.Out.Cols;
+        bool ta = (n.I1 & 1) != 0, tb = (n.I1 & 2) != 0;
+        var g = OutGrad(ref n);
+        // (F,F): ga = g bᵀ, gb = aᵀ g; (F,T): ga = g b, gb = gᵀ a; (T,F): ga = b gᵀ, gb = a g.
+        if (a.requiresGrad)
+        {
+            var ga = GradOf(a);
+            if (ta) GroupProduct(Val(b), b.Cols, false, g, cc, true, p, ga, a.Cols, accumulate: true);
+            else GroupProduct(g, cc, false, Val(b), b.Cols, !tb, p, ga, a.Cols, accumulate: true);
+        }
+        if (b.requiresGrad)
+        {
+            var gb = GradOf(b);
+            if (ta) GroupProduct(Val(a), a.Cols, false, g, cc, false, p, gb, b.Cols, accumulate: true);
+            else if (tb) GroupProduct(g, cc, true, Val(a), a.Cols, false, p, gb, b.Cols, accumulate: true);
+            else GroupProduct(Val(a), a.Cols, true, g, cc, false, p, gb, b.Cols, accumulate: true);
+        }
+    }
+
+    private void GroupMatMulDifferentiableBackward(in Node n, Tensor g, int pass)
+    {
+        Tensor a = n.A, b = n.B!;
+        var p = n.I0;
+        bool ta = (n.I1 & 1) != 0, tb = (n.I1 & 2) != 0;
+        if (a.reachPass == pass) Accumulate(a, ta ? GroupMatMul(b, g, p, false, true) : GroupMatMul(g, b, p, false, !tb), pass);
+        if (b.reachPass == pass)
+            Accumulate(b, ta ? GroupMatMul(a, g, p) : tb ? GroupMatMul(g, a, p, transposeA: true) : GroupMatMul(a, g, p, transposeA: true), pass);
+    }
+
+    /// <summary>gx_i += 2 Σ_j (G_ij + G_ji)(x_i − x_j) within each group.</summary>
+    private void PairwiseSquaredDistancesBackward(ref Node n)
+    {
+        var x = n.A;
+        if (!x.requiresGrad) return;
+        int p = n.I0, c = x.Cols;
+        var g = OutGrad(ref n);
+        var xv = Val(x);
+        var gx = GradOf(x);
+        for (var g0 = 0; g0 < x.Rows; g0 += p)
+        for (var i = 0; i < p; i++)
+        for (var j = 0; j < p; j++)
+        {
+            var w = 2f * (g[(g0 + i) * p + j] + g[(g0 + j) * p + i]);
+            for (var k = 0; k < c; k++) gx[(g0 + i) * c + k] += w * (xv[(g0 + i) * c + k] - xv[(g0 + j) * c + k]);
+        }
+    }
+
+    /// <summary>The same as tape operations: 2 (x ⊙ (rowsum G + colsum G) − G x − Gᵀ x), per group.</summary>
+    private void PairwiseSquaredDistancesDifferentiableBackward(in Node n, Tensor g, int pass)
+    {
+        var x = n.A;
+        var p = n.I0;
+        var ones = Full(x.Rows, 1, 1f);
+        var weight = Add(Sum(g, 1), GroupMatMul(g, ones, p, transposeA: true));
+        var mixed = Add(GroupMatMul(g, x, p), GroupMatMul(g, x, p, transposeA: true));
+        Accumulate(x, Mul(Sub(Mul(x, weight), mixed), 2f), pass);
+    }
+
+    private static void CheckGroups(Tensor x, int groupSize, string op)
+    {
+        if (groupSize < 1 || x.Rows % groupSize != 0)
+            throw new ArgumentException($"{op}: {x.ShapeString} does not split into groups of {groupSize} rows", nameof(groupSize));
+    }
+}
