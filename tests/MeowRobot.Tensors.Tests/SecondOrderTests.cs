@@ -156,7 +156,16 @@ public class SecondOrderTests
         Check((t, v) => t.GroupMatMul(v[0], v[1], p), k, y);
         Check((t, v) => t.GroupMatMul(v[0], v[1], p, transposeA: true), k, y);
         Check((t, v) => t.GroupMatMul(v[0], v[1], p, transposeB: true), x, y);
+        var kk = Random(3 * p, p, 0.1f, 1f, 54);
+        Check((t, v) => t.WeightedPairwiseDifferences(v[0], v[1], null, p), kk, x);
+        Check((t, v) => t.WeightedPairwiseDifferences(v[0], v[1], v[2], p), kk, x, y);
+        CheckSecondOrder((t, v) => t.Tanh(t.WeightedPairwiseDifferences(v[0], v[1], v[2], p)), 0, kk, x, y);
+        CheckSecondOrder((t, v) => t.Tanh(t.WeightedPairwiseDifferences(v[0], v[1], v[2], p)), 1, kk, x, y);
+        CheckSecondOrder((t, v) => t.Tanh(t.WeightedPairwiseDifferences(v[0], v[1], v[2], p)), 2, kk, x, y);
+        CheckSecondOrder((t, v) => t.Tanh(t.WeightedPairwiseDifferences(v[0], v[1], null, p)), 1, kk, x);
         CheckSecondOrder((t, v) => t.Exp(t.Mul(t.PairwiseSquaredDistances(v[0], p), -0.5f)), 0, x);
+        CheckSecondOrder((t, v) => t.Tanh(t.Reshape(t.Square(v[0]), 2 * p * 3, 1)), 0, x);
+        Check((t, v) => t.Mul(t.RepeatEachRow(v[0], p), t.RepeatEachRow(v[0], p)), Random(3, 2, -1f, 1f, 55));
         CheckSecondOrder((t, v) => t.Tanh(t.GroupMatMul(v[0], v[1], p)), 1, k, y);
         CheckSecondOrder((t, v) => t.Tanh(t.GroupMatMul(v[0], v[1], p, transposeA: true)), 0, k, y);
         CheckSecondOrder((t, v) => t.Tanh(t.GroupMatMul(v[0], v[1], p, transposeB: true)), 1, x, y);

@@ -11,7 +11,7 @@ internal enum Op : byte
     Activation, // [LayerNorm] → [Swish] → [Dropout]: LayerNorm, Swish, Dropout and the fused hidden block
     EluGrad, // g · elu'(x): ELU's backward step as an op of its own (recorded by a create-graph backward pass)
     Expand, // a row, column or scalar broadcast to a full shape (the backward step of sums and means)
-    PairwiseSquaredDistances, GroupMatMul, // per-group pairwise ops (groups of P consecutive rows: particles of one state)
+    PairwiseSquaredDistances, WeightedPairwiseDifferences, GroupMatMul, RepeatEachRow, Reshape, // per-group pairwise ops (groups of P consecutive rows: particles of one state)
 }
 
 /// <summary>One recorded operation: its result, operands and the few constants its backward needs. Stored by value in

@@ -17,6 +17,9 @@ public sealed partial class Tape
             case Op.Expand: ExpandBackward(ref n); break;
             case Op.PairwiseSquaredDistances: PairwiseSquaredDistancesBackward(ref n); break;
             case Op.GroupMatMul: GroupMatMulBackward(ref n); break;
+            case Op.WeightedPairwiseDifferences: WeightedPairwiseDifferencesBackward(ref n); break;
+            case Op.RepeatEachRow: RepeatEachRowBackward(ref n); break;
+            case Op.Reshape: AddTo(GradOf(n.A), OutGrad(ref n)); break;
             default: throw new InvalidOperationException(n.Op.ToString());
         }
     }

@@ -34,7 +34,7 @@ public sealed partial class Tape
     /// <paramref name="createGraph"/> the backward pass is recorded, so the gradients carry history (to each tensor on the
     /// paths that requires a gradient: the inputs, and weights that require gradients) and can be differentiated again.
     /// Supported along the differentiated paths: every unary, scalar, binary, reduce and matrix operation, Concat, Expand
-    /// and the pairwise ops; not LinearColumns' partial weight or repeated addend, Narrow, RepeatRows, IndexColumns, the
+    /// Reshape and the pairwise ops; not RepeatEachRow, LinearColumns' partial weight or repeated addend, Narrow, RepeatRows, IndexColumns, the
     /// LayerNorm/Swish/Dropout activation, nor a gradient of a gradient of a gradient through ELU (third order).
     /// Two threads may not take gradients with respect to the same leaf at once (tape tensors are per thread anyway).
     /// </summary>
@@ -186,6 +186,8 @@ public sealed partial class Tape
             }
             case Op.PairwiseSquaredDistances: PairwiseSquaredDistancesDifferentiableBackward(in n, g, pass); break;
             case Op.GroupMatMul: GroupMatMulDifferentiableBackward(in n, g, pass); break;
+            case Op.WeightedPairwiseDifferences: WeightedPairwiseDifferencesDifferentiableBackward(in n, g, pass); break;
+            case Op.Reshape: Accumulate(a, Reshape(g, a.Rows, a.Cols), pass); break;
             default:
                 throw new NotSupportedException($"Tape.Grad: {n.Op} has no differentiable backward step (see Grad's documentation for what is supported)");
         }

@@ -38,6 +38,96 @@ public sealed partial class Tape
     }
 
     /// <summary>
+    /// out_i = Σ_j k_ij (x_i − x_j) ⊙ w_j within each group of P rows (w all ones when null): k [G·P, P], x and w
+    /// [G·P, C]; result [G·P, C]. An RBF kernel's gradient term Σ_j ∇k(x_j, x_i) and its trace against the score are
+    /// this with w = 1 and w = score, computed from the differences themselves (no cancellation between large sums).
+    /// </summary>
+    public Tensor WeightedPairwiseDifferences(Tensor k, Tensor x, Tensor? w, int groupSize)
+    {
+        Use(k);
+        Use(x);
+        CheckGroups(x, groupSize, "WeightedPairwiseDifferences");
+        if (k.Rows != x.Rows || k.Cols != groupSize)
+            throw new ArgumentException($"WeightedPairwiseDifferences: kernel {k.ShapeString} does not pair the rows of {x.ShapeString} in groups of {groupSize}");
+        if (w is not null)
+        {
+            Use(w);
+            if (w.Rows != x.Rows || w.Cols != x.Cols) throw new ArgumentException($"WeightedPairwiseDifferences: weights {w.ShapeString} do not match {x.ShapeString}");
+        }
+        var o = AllocLike(x);
+        int p = groupSize, c = x.Cols;
+        ReadOnlySpan<float> kv = Val(k), xv = Val(x), wv = w is null ? default : Val(w);
+        var ov = Val(o);
+        for (var g0 = 0; g0 < x.Rows; g0 += p)
+        for (var i = 0; i < p; i++)
+        for (var a = 0; a < c; a++)
+        {
+            var s = 0f;
+            var xi = xv[(g0 + i) * c + a];
+            for (var j = 0; j < p; j++)
+            {
+                var term = kv[(g0 + i) * p + j] * (xi - xv[(g0 + j) * c + a]);
+                s += w is null ? term : term * wv[(g0 + j) * c + a];
+            }
+            ov[(g0 + i) * c + a] = s;
+        }
+        if (Tracks(k, x, w))
+        {
+            ref var n = ref Record(Op.WeightedPairwiseDifferences, o, k, x, w);
+            n.I0 = groupSize;
+        }
+        return o;
+    }
+
+    private void WeightedPairwiseDifferencesBackward(ref Node n)
+    {
+        Tensor k = n.A, x = n.B!;
+        var w = n.C;
+        int p = n.I0, c = x.Cols;
+        var g = OutGrad(ref n);
+        ReadOnlySpan<float> kv = Val(k), xv = Val(x), wv = w is null ? default : Val(w);
+        var gk = k.requiresGrad ? GradOf(k) : default;
+        var gx = x.requiresGrad ? GradOf(x) : default;
+        var gw = w is { requiresGrad: true } ? GradOf(w) : default;
+        for (var g0 = 0; g0 < x.Rows; g0 += p)
+        for (var i = 0; i < p; i++)
+        for (var j = 0; j < p; j++)
+        {
+            var kij = kv[(g0 + i) * p + j];
+            var dk = 0f;
+            for (var a = 0; a < c; a++)
+            {
+                int ia = (g0 + i) * c + a, ja = (g0 + j) * c + a;
+                var wja = w is null ? 1f : wv[ja];
+                var diff = xv[ia] - xv[ja];
+                dk += g[ia] * diff * wja;
+                if (!gx.IsEmpty)
+                {
+                    gx[ia] += g[ia] * kij * wja;
+                    gx[ja] -= g[ia] * kij * wja;
+                }
+                if (!gw.IsEmpty) gw[ja] += g[ia] * kij * diff;
+            }
+            if (!gk.IsEmpty) gk[(g0 + i) * p + j] += dk;
+        }
+    }
+
+    /// <summary>The same as tape operations (W = 1 when absent): gk = (G⊙x)Wᵀ − G(x⊙W)ᵀ, gx = G⊙(kW) − W⊙(kᵀG),
+    /// gW = kᵀ(G⊙x) − x⊙(kᵀG), each per group.</summary>
+    private void WeightedPairwiseDifferencesDifferentiableBackward(in Node n, Tensor g, int pass)
+    {
+        Tensor k = n.A, x = n.B!;
+        var p = n.I0;
+        var w = n.C ?? Full(x.Rows, x.Cols, 1f);
+        if (k.reachPass == pass)
+            Accumulate(k, Sub(GroupMatMul(Mul(g, x), w, p, transposeB: true), GroupMatMul(g, Mul(x, w), p, transposeB: true)), pass);
+        var ktg = GroupMatMul(k, g, p, transposeA: true);
+        if (x.reachPass == pass) Accumulate(x, Sub(Mul(g, GroupMatMul(k, w, p)), Mul(w, ktg)), pass);
+        if (n.C is { } weights && weights.reachPass == pass)
+            Accumulate(weights, Sub(GroupMatMul(k, Mul(g, x), p, transposeA: true), Mul(x, ktg)), pass);
+    }
+
+    /// <summary>
     /// Per group of <paramref name="groupSize"/> rows, op(a_g) · op(b_g) where a_g, b_g are the group's rows of a and b
     /// (same number of rows) and op transposes when asked; the result stacks the groups' products. The product must have
     /// P rows per group: a [G·P, P] · b [G·P, C] → [G·P, C] (a kernel applied to the particles), a [G·P, C] · bᵀ → [G·P, P]
@@ -152,6 +242,35 @@ public sealed partial class Tape
         var weight = Add(Sum(g, 1), GroupMatMul(g, ones, p, transposeA: true));
         var mixed = Add(GroupMatMul(g, x, p), GroupMatMul(g, x, p, transposeA: true));
         Accumulate(x, Mul(Sub(Mul(x, weight), mixed), 2f), pass);
+    }
+
+    /// <summary>Each row of x [G, C] repeated <paramref name="groupSize"/> times in place, [G·P, C] (a state's
+    /// values for each of its particles; <c>x.repeat_interleave(P, 0)</c>); the gradient sums each group.</summary>
+    public Tensor RepeatEachRow(Tensor x, int groupSize)
+    {
+        Use(x);
+        if (groupSize < 1) throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "RepeatEachRow: the group size must be ≥ 1");
+        var o = Alloc(x.Rows * groupSize, x.Cols);
+        var xv = Val(x);
+        var ov = Val(o);
+        var c = x.Cols;
+        for (var i = 0; i < x.Rows; i++)
+        for (var k = 0; k < groupSize; k++)
+            xv.Slice(i * c, c).CopyTo(ov.Slice((i * groupSize + k) * c, c));
+        if (Tracks(x)) Record(Op.RepeatEachRow, o, x).I0 = groupSize;
+        return o;
+    }
+
+    private void RepeatEachRowBackward(ref Node n)
+    {
+        var x = n.A;
+        if (!x.requiresGrad) return;
+        var g = OutGrad(ref n);
+        var gx = GradOf(x);
+        int c = x.Cols, p = n.I0;
+        for (var i = 0; i < x.Rows; i++)
+        for (var k = 0; k < p; k++)
+            AddTo(gx.Slice(i * c, c), g.Slice((i * p + k) * c, c));
     }
 
     private static void CheckGroups(Tensor x, int groupSize, string op)

@@ -1,0 +1,60 @@
+namespace MeowRobot.Learner.S2ac;
+
+/// <summary>
+/// S2AC's networks and hyperparameters. Defaults are the official code's (ActorSvgd with the parameterised initial
+/// distribution, MaxEntrRL.update): 10 particles, 5 SVGD steps (the paper uses 3 on MuJoCo), SVGD step 0.1, hidden 256,
+/// 2 critic / 3 actor layers, α 0.2, γ 0.99, lr 1e-3 for both, Polyak 0.995.
+/// </summary>
+public sealed record S2acOptions
+{
+    public required int ObsDim { get; init; }
+    public required int ActDim { get; init; }
+    public int Hidden { get; init; } = 256;
+    public int CriticLayers { get; init; } = 2;
+    /// <summary>Hidden layers of the initial distribution's trunk (ELU after every one, the last too).</summary>
+    public int ActorLayers { get; init; } = 3;
+    /// <summary>Particles per state (P).</summary>
+    public int Particles { get; init; } = 10;
+    /// <summary>SVGD steps per action (L).</summary>
+    public int SvgdSteps { get; init; } = 5;
+    public float SvgdLearningRate { get; init; } = 0.1f;
+    public float Alpha { get; init; } = 0.2f;
+    public float Gamma { get; init; } = 0.99f;
+    /// <summary>target ← polyak·target + (1 − polyak)·online after every update, over every parameter.</summary>
+    public float Polyak { get; init; } = 0.995f;
+    public float CriticLearningRate { get; init; } = 1e-3f;
+    public float ActorLearningRate { get; init; } = 1e-3f;
+    public float AdamBeta1 { get; init; } = 0.9f;
+    public float AdamBeta2 { get; init; } = 0.999f;
+    public float AdamEps { get; init; } = 1e-8f;
+    /// <summary>Actions are act_limit·tanh(a_L).</summary>
+    public float ActLimit { get; init; } = 1f;
+    /// <summary>Also train the amortized sampling network f(s, ξ) (the paper's Algorithm 2), the actor a robot runs.</summary>
+    public bool Amortized { get; init; } = true;
+    /// <summary>Hidden layers of f (ELU after each).</summary>
+    public int AmortizedLayers { get; init; } = 2;
+    /// <summary>Cores a gradient update uses: 1, or 2 to run the two halves of the batch's states at once.</summary>
+    public int Threads { get; init; } = 1;
+
+    public void Validate()
+    {
+        if (ObsDim < 1 || ActDim < 1) throw new ArgumentOutOfRangeException(nameof(ObsDim), "observation and action dims must be ≥ 1");
+        if (Hidden < 1 || CriticLayers < 1 || ActorLayers < 1 || AmortizedLayers < 1)
+            throw new ArgumentOutOfRangeException(nameof(Hidden), "hidden width and layer counts must be ≥ 1");
+        if (Particles < 2) throw new ArgumentOutOfRangeException(nameof(Particles), Particles, "SVGD needs at least 2 particles");
+        if (SvgdSteps < 0) throw new ArgumentOutOfRangeException(nameof(SvgdSteps), SvgdSteps, "must be ≥ 0");
+        Positive(SvgdLearningRate, nameof(SvgdLearningRate));
+        Positive(Alpha, nameof(Alpha));
+        Positive(CriticLearningRate, nameof(CriticLearningRate));
+        Positive(ActorLearningRate, nameof(ActorLearningRate));
+        Positive(ActLimit, nameof(ActLimit));
+        if (!(Gamma is >= 0f and <= 1f)) throw new ArgumentOutOfRangeException(nameof(Gamma), Gamma, "must be in [0, 1]");
+        if (!(Polyak is >= 0f and <= 1f)) throw new ArgumentOutOfRangeException(nameof(Polyak), Polyak, "must be in [0, 1]");
+        if (Threads is not (1 or 2)) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "must be 1 or 2");
+    }
+
+    private static void Positive(float v, string name)
+    {
+        if (!(v > 0f) || !float.IsFinite(v)) throw new ArgumentOutOfRangeException(name, v, "must be a positive number");
+    }
+}
