@@ -4,11 +4,11 @@ using MeowRobot.Tensors.Modules;
 namespace MeowRobot.Learner.S2ac;
 
 /// <summary>
-/// The official code's <c>mlp(sizes, ELU)</c>: child <c>net</c> = Linear, ELU, Linear, ELU, …, named as PyTorch's
-/// <c>nn.Sequential</c> (Linears at 0, 2, 4, …), with an ELU after the last Linear too when
-/// <paramref name="activateOutput"/> (the initial distribution's trunk).
+/// The official code's <c>mlp(sizes, ELU)</c>, an <c>nn.Sequential</c> of Linear, ELU, Linear, ELU, …: children named
+/// "0", "1", … (Linears at 0, 2, 4, …), with an ELU after the last Linear too when <paramref name="activateOutput"/>
+/// (the initial distribution's trunk).
 /// </summary>
-public class EluNetwork : Layer
+public sealed class EluNetwork : Layer
 {
     private readonly Linear[] _linears;
     private readonly bool _activateOutput;
@@ -19,13 +19,12 @@ public class EluNetwork : Layer
         if (sizes.Count < 2) throw new ArgumentException("an ELU network needs an input and an output size", nameof(sizes));
         _activateOutput = activateOutput;
         _linears = new Linear[sizes.Count - 1];
-        var layers = new List<Layer>();
+        var index = 0;
         for (var i = 0; i < _linears.Length; i++)
         {
-            layers.Add(_linears[i] = new Linear(sizes[i], sizes[i + 1], rng));
-            if (i < _linears.Length - 1 || activateOutput) layers.Add(new Elu());
+            _linears[i] = RegisterModule(Name(index++), new Linear(sizes[i], sizes[i + 1], rng));
+            if (i < _linears.Length - 1 || activateOutput) RegisterModule(Name(index++), new Elu());
         }
-        RegisterModule("net", new Sequential(layers));
     }
 
     public IReadOnlyList<Linear> Linears => _linears;
@@ -39,13 +38,31 @@ public class EluNetwork : Layer
         }
         return x;
     }
+
+    private static string Name(int i) => i.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 
-/// <summary>A soft Q critic Q(s, a): an ELU network on concat(s, a) → 1 (the official <c>MLPFunction</c>), so its
-/// tensors are <c>net.0.*</c>, <c>net.2.*</c>, … under the critic's name.</summary>
-public sealed class Critic(S2acOptions o, Rng rng)
-    : EluNetwork([o.ObsDim + o.ActDim, .. Enumerable.Repeat(o.Hidden, o.CriticLayers), 1], rng, activateOutput: false)
+/// <summary>A soft Q critic Q(s, a) (the official <c>MLPFunction</c>): <c>net</c> = an ELU network on concat(s, a) → 1.</summary>
+public sealed class Critic : Module
 {
+    public Critic(S2acOptions o, Rng rng) =>
+        Net = RegisterModule("net", new EluNetwork([o.ObsDim + o.ActDim, .. Enumerable.Repeat(o.Hidden, o.CriticLayers), 1], rng, activateOutput: false));
+
+    public EluNetwork Net { get; }
+
     /// <summary>Q(s, a) [rows, 1].</summary>
-    public Tensor Forward(Tape tape, Tensor obs, Tensor act) => Forward(tape, tape.Concat(1, obs, act));
+    public Tensor Forward(Tape tape, Tensor obs, Tensor act) => Net.Forward(tape, tape.Concat(1, obs, act));
+}
+
+/// <summary>The amortized sampling network f(s, ξ) (Algorithm 2 of the paper): <c>net</c> = an ELU network on
+/// concat(s, ξ) → A, pre-tanh.</summary>
+public sealed class SamplingNetwork : Module
+{
+    public SamplingNetwork(S2acOptions o, Rng rng) =>
+        Net = RegisterModule("net", new EluNetwork([o.ObsDim + o.ActDim, .. Enumerable.Repeat(o.Hidden, o.AmortizedLayers), o.ActDim], rng, activateOutput: false));
+
+    public EluNetwork Net { get; }
+
+    /// <summary>f(s, ξ) [rows, A].</summary>
+    public Tensor Forward(Tape tape, Tensor obs, Tensor xi) => Net.Forward(tape, tape.Concat(1, obs, xi));
 }

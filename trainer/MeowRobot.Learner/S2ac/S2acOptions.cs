@@ -36,6 +36,50 @@ public sealed record S2acOptions
     /// <summary>Cores a gradient update uses: 1, or 2 to run the two halves of the batch's states at once.</summary>
     public int Threads { get; init; } = 1;
 
+    /// <summary>The networks an official S2AC file describes (its <c>s2ac.*</c> metadata: obs_dim, act_dim, hidden,
+    /// critic_layers, actor_layers, particles, svgd_steps, svgd_lr, alpha, act_limit); the rest stays as
+    /// <paramref name="defaults"/> gives it (or the official defaults).</summary>
+    /// <exception cref="InvalidDataException">A required key is missing or not a number.</exception>
+    public static S2acOptions FromMetadata(IReadOnlyDictionary<string, string> metadata, S2acOptions? defaults = null)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        var o = (defaults ?? new S2acOptions { ObsDim = 1, ActDim = 1 }) with
+        {
+            ObsDim = Int(metadata, "s2ac.obs_dim"),
+            ActDim = Int(metadata, "s2ac.act_dim"),
+        };
+        o = o with
+        {
+            Hidden = Int(metadata, "s2ac.hidden", o.Hidden),
+            CriticLayers = Int(metadata, "s2ac.critic_layers", o.CriticLayers),
+            ActorLayers = Int(metadata, "s2ac.actor_layers", o.ActorLayers),
+            Particles = Int(metadata, "s2ac.particles", o.Particles),
+            SvgdSteps = Int(metadata, "s2ac.svgd_steps", o.SvgdSteps),
+            SvgdLearningRate = Float(metadata, "s2ac.svgd_lr", o.SvgdLearningRate),
+            Alpha = Float(metadata, "s2ac.alpha", o.Alpha),
+            ActLimit = Float(metadata, "s2ac.act_limit", o.ActLimit),
+        };
+        try
+        {
+            o.Validate();
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new InvalidDataException($"S2AC metadata: {e.Message}", e);
+        }
+        return o;
+    }
+
+    private static int Int(IReadOnlyDictionary<string, string> m, string key, int? fallback = null) =>
+        m.TryGetValue(key, out var v)
+            ? int.TryParse(v, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var i) ? i : throw new InvalidDataException($"S2AC metadata {key} = '{v}' is not an integer")
+            : fallback ?? throw new InvalidDataException($"S2AC metadata lacks {key}");
+
+    private static float Float(IReadOnlyDictionary<string, string> m, string key, float fallback) =>
+        m.TryGetValue(key, out var v)
+            ? float.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var f) ? f : throw new InvalidDataException($"S2AC metadata {key} = '{v}' is not a number")
+            : fallback;
+
     public void Validate()
     {
         if (ObsDim < 1 || ActDim < 1) throw new ArgumentOutOfRangeException(nameof(ObsDim), "observation and action dims must be ≥ 1");

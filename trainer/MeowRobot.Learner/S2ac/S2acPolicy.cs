@@ -20,14 +20,14 @@ public sealed class SteinActor : Module
         Options = o;
         P0 = RegisterModule("p0", new InitialDistribution(o, rng));
         if (o.Amortized)
-            Sampler = RegisterModule("f", new EluNetwork([o.ObsDim + o.ActDim, .. Enumerable.Repeat(o.Hidden, o.AmortizedLayers), o.ActDim], rng, activateOutput: false));
+            Sampler = RegisterModule("f", new SamplingNetwork(o, rng));
         Stein = new SteinSampler(o.Particles, o.SvgdSteps, o.SvgdLearningRate, o.ActDim);
     }
 
     public S2acOptions Options { get; }
     public InitialDistribution P0 { get; }
     /// <summary>The amortized sampling network f(s, ξ); null when <see cref="S2acOptions.Amortized"/> is off.</summary>
-    public EluNetwork? Sampler { get; }
+    public SamplingNetwork? Sampler { get; }
     public SteinSampler Stein { get; }
 
     /// <summary>
@@ -67,7 +67,7 @@ public sealed class SteinActor : Module
 
     /// <summary>The amortized network's pre-tanh particles f(s, ξ) for states repeated per particle.</summary>
     public Tensor Amortized(Tape tape, Tensor particleObs, Tensor xi) =>
-        (Sampler ?? throw new InvalidOperationException("this S2AC actor has no amortized sampling network")).Forward(tape, tape.Concat(1, particleObs, xi));
+        (Sampler ?? throw new InvalidOperationException("this S2AC actor has no amortized sampling network")).Forward(tape, particleObs, xi);
 
     private static readonly float LogSqrtTwoPi = (float)Math.Log(Math.Sqrt(2 * Math.PI));
     private static readonly float Ln2 = (float)Math.Log(2);

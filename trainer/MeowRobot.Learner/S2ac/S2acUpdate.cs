@@ -152,19 +152,21 @@ public sealed class S2acUpdate
     {
         var tape = _tape;
         tape.Reset();
-        var loss = ActorLoss(tape, Online, tape.Input(batch.Obs, batch.Size, Options.ObsDim), epsPi, out _);
+        var loss = ActorLoss(tape, Online, tape.Input(batch.Obs, batch.Size, Options.ObsDim), epsPi, out _, out _);
         ActorAdam.ZeroGrad();
         tape.Backward(loss);
         return loss.Item();
     }
 
     /// <summary>loss_π = mean over states of (α log π(a|s) − mean over particles of min(Q1, Q2)(s, a)).</summary>
-    internal static Tensor ActorLoss(Tape tape, S2acPolicy policy, Tensor obs, ReadOnlySpan<float> eps, out ActorSample sample)
+    public static Tensor ActorLoss(Tape tape, S2acPolicy policy, Tensor obs, ReadOnlySpan<float> eps, out ActorSample sample, out Tensor qPi)
     {
+        ArgumentNullException.ThrowIfNull(tape);
+        ArgumentNullException.ThrowIfNull(policy);
         var o = policy.Options;
         int b = obs.Rows, p = o.Particles;
         sample = policy.Pi.Sample(tape, policy.Q1, policy.Q2, obs, eps, differentiable: true, withLogProb: true);
-        var qPi = tape.Mean(tape.Reshape(policy.MinQ(tape, tape.RepeatEachRow(obs, p), sample.Action), b, p), 1);
+        qPi = tape.Mean(tape.Reshape(policy.MinQ(tape, tape.RepeatEachRow(obs, p), sample.Action), b, p), 1);
         return tape.Mean(tape.Sub(tape.Mul(sample.LogProb!, o.Alpha), qPi));
     }
 
