@@ -1,5 +1,5 @@
-using System.Numerics;
 using System.Numerics.Tensors;
+using MeowRobot.Tensors.Kernels;
 
 namespace MeowRobot.Tensors;
 
@@ -56,9 +56,7 @@ public sealed partial class Tape
     internal Tensor EluGrad(Tensor g, Tensor x, Tensor y)
     {
         var o = AllocLike(x);
-        var ov = Val(o);
-        EluSlope(Val(y), ov);
-        TensorPrimitives.Multiply(ov, Val(g), ov);
+        EluKernel.SlopeTimes(Val(y), Val(g), Val(o), accumulate: false);
         if (Tracks(g, x))
         {
             ref var n = ref Record(Op.EluGrad, o, g, x);
@@ -71,45 +69,7 @@ public sealed partial class Tape
     {
         Tensor g = n.A, x = n.B!, y = n.Aux!;
         var go = OutGrad(ref n);
-        var t = ScratchA(go.Length);
-        var yv = Val(y);
-        if (g.requiresGrad)
-        {
-            var gg = GradOf(g);
-            EluSlope(yv, t);
-            TensorPrimitives.MultiplyAdd(go, t, gg, gg);
-        }
-        if (x.requiresGrad)
-        {
-            var gx = GradOf(x);
-            EluCurvature(Val(x), yv, t);
-            TensorPrimitives.Multiply(t, Val(g), t);
-            TensorPrimitives.MultiplyAdd(go, t, gx, gx);
-        }
-    }
-
-    /// <summary>elu'(x) from y = elu(x): min(y + 1, 1).</summary>
-    private static void EluSlope(ReadOnlySpan<float> y, Span<float> slope)
-    {
-        TensorPrimitives.Add(y, 1f, slope);
-        TensorPrimitives.Min(slope, 1f, slope);
-    }
-
-    /// <summary>elu''(x) from x and y = elu(x): y + 1 (= e^x) where x ≤ 0, else 0.</summary>
-    private static void EluCurvature(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> curvature)
-    {
-        var i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var w = Vector<float>.Count;
-            var one = Vector<float>.One;
-            for (; i <= x.Length - w; i += w)
-            {
-                var xv = new Vector<float>(x.Slice(i, w));
-                var yv = new Vector<float>(y.Slice(i, w));
-                Vector.ConditionalSelect(Vector.LessThanOrEqual(xv, Vector<float>.Zero), yv + one, Vector<float>.Zero).CopyTo(curvature.Slice(i, w));
-            }
-        }
-        for (; i < x.Length; i++) curvature[i] = x[i] <= 0f ? y[i] + 1f : 0f;
+        if (g.requiresGrad) EluKernel.SlopeTimes(Val(y), go, GradOf(g), accumulate: true);
+        if (x.requiresGrad) EluKernel.CurvatureTimes(Val(x), Val(y), Val(g), go, GradOf(x));
     }
 }

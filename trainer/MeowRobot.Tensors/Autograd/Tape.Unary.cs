@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using MeowRobot.Tensors.Kernels;
 
 namespace MeowRobot.Tensors;
 
@@ -64,12 +65,7 @@ public sealed partial class Tape
             case Op.Square: TensorPrimitives.Multiply(x, x, y); break;
             case Op.Sqrt: TensorPrimitives.Sqrt(x, y); break;
             case Op.Relu: TensorPrimitives.Max(x, 0f, y); break;
-            case Op.Elu: // max(x, e^min(x, 0) − 1): e^x − 1 ≥ x everywhere, and the exponent is 0 above 0
-                TensorPrimitives.Min(x, 0f, y);
-                TensorPrimitives.Exp(y, y);
-                TensorPrimitives.Add(y, -1f, y);
-                TensorPrimitives.Max(x, y, y);
-                break;
+            case Op.Elu: EluKernel.Forward(x, y); break;
             case Op.Clamp: TensorPrimitives.Min(x, s1, y); TensorPrimitives.Max(y, s0, y); break;
             case Op.AddScalar: TensorPrimitives.Add(x, s0, y); break;
             case Op.MulScalar: TensorPrimitives.Multiply(x, s0, y); break;
@@ -142,10 +138,7 @@ public sealed partial class Tape
             case Op.Relu:
                 for (var i = 0; i < t.Length; i++) t[i] = xv[i] > 0f ? g[i] : 0f;
                 break;
-            case Op.Elu: // g min(y + 1, 1): e^x below 0, 1 above
-                EluSlope(y, t);
-                TensorPrimitives.MultiplyAdd(g, t, gx, gx);
-                return;
+            case Op.Elu: EluKernel.SlopeTimes(y, g, gx, accumulate: true); return;
             case Op.Clamp:
                 for (var i = 0; i < t.Length; i++) t[i] = xv[i] >= n.S0 && xv[i] <= n.S1 ? g[i] : 0f;
                 break;
