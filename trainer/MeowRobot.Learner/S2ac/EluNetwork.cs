@@ -59,7 +59,7 @@ public sealed class Critic : Module
 public sealed class SamplingNetwork : Module
 {
     public SamplingNetwork(S2acOptions o, Rng rng) =>
-        Net = RegisterModule("net", new EluNetwork([o.ObsDim + o.ActDim, .. Enumerable.Repeat(o.Hidden, o.AmortizedLayers), o.ActDim], rng, activateOutput: false));
+        Net = RegisterModule("net", new EluNetwork([o.ObsDim + o.ActDim, .. Enumerable.Repeat(o.Hidden, o.ActorLayers), o.ActDim], rng, activateOutput: false));
 
     public EluNetwork Net { get; }
 

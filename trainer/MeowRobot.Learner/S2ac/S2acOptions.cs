@@ -11,7 +11,8 @@ public sealed record S2acOptions
     public required int ActDim { get; init; }
     public int Hidden { get; init; } = 256;
     public int CriticLayers { get; init; } = 2;
-    /// <summary>Hidden layers of the initial distribution's trunk (ELU after every one, the last too).</summary>
+    /// <summary>Hidden layers of the initial distribution's trunk (ELU after every one, the last too) and of the amortized
+    /// sampling network.</summary>
     public int ActorLayers { get; init; } = 3;
     /// <summary>Particles per state (P).</summary>
     public int Particles { get; init; } = 10;
@@ -31,8 +32,6 @@ public sealed record S2acOptions
     public float ActLimit { get; init; } = 1f;
     /// <summary>Also train the amortized sampling network f(s, ξ) (the paper's Algorithm 2), the actor a robot runs.</summary>
     public bool Amortized { get; init; } = true;
-    /// <summary>Hidden layers of f (ELU after each).</summary>
-    public int AmortizedLayers { get; init; } = 2;
     /// <summary>Cores a gradient update uses: 1, or 2 to run the two halves of the batch's states at once.</summary>
     public int Threads { get; init; } = 1;
 
@@ -83,7 +82,7 @@ public sealed record S2acOptions
     public void Validate()
     {
         if (ObsDim < 1 || ActDim < 1) throw new ArgumentOutOfRangeException(nameof(ObsDim), "observation and action dims must be ≥ 1");
-        if (Hidden < 1 || CriticLayers < 1 || ActorLayers < 1 || AmortizedLayers < 1)
+        if (Hidden < 1 || CriticLayers < 1 || ActorLayers < 1)
             throw new ArgumentOutOfRangeException(nameof(Hidden), "hidden width and layer counts must be ≥ 1");
         if (Particles < 2) throw new ArgumentOutOfRangeException(nameof(Particles), Particles, "SVGD needs at least 2 particles");
         if (SvgdSteps < 0) throw new ArgumentOutOfRangeException(nameof(SvgdSteps), SvgdSteps, "must be ≥ 0");
@@ -100,5 +99,26 @@ public sealed record S2acOptions
     private static void Positive(float v, string name)
     {
         if (!(v > 0f) || !float.IsFinite(v)) throw new ArgumentOutOfRangeException(name, v, "must be a positive number");
+    }
+}
+
+/// <summary>S2AC's settings per task: the official defaults, 3 SVGD steps on MuJoCo tasks (as the paper), batch 100.</summary>
+public static class S2acPresets
+{
+    private static readonly string[] MuJoCo = ["hopper", "halfcheetah", "walker2d", "ant", "humanoid", "swimmer", "inverted-pendulum", "reacher"];
+
+    public static (S2acOptions Options, LearnerOptions Loop) For(string task, int obsDim, int actDim)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        var name = task.ToLowerInvariant();
+        var options = new S2acOptions { ObsDim = obsDim, ActDim = actDim };
+        var loop = new LearnerOptions { BatchSize = 100 };
+        return name switch
+        {
+            "pendulum" => (options, LearnerPresets.Pendulum with { BatchSize = 100 }),
+            "multigoal" or "multigoal-maxent" => (options, loop with { LearningStarts = 1000, EvalEvery = 1000 }),
+            _ when MuJoCo.Any(name.StartsWith) => (options with { SvgdSteps = 3 }, loop),
+            _ => (options, loop),
+        };
     }
 }
