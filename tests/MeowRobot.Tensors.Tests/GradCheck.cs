@@ -26,8 +26,13 @@ internal static class GradCheck
         var loss = tape.Sum(proj);
         foreach (var x in inputs) x.ZeroGrad();
         tape.Backward(loss);
-        var analytic = inputs.Select(x => x.Grad.IsEmpty ? new float[x.Length] : x.Grad.ToArray()).ToArray();
+        AgreesWithCentralDifferences(inputs, () => Eval(f, inputs, r), "");
+    }
 
+    /// <summary>Each input's gradient (read now) against central differences of <paramref name="scalar"/>.</summary>
+    private static void AgreesWithCentralDifferences(Tensor[] inputs, Func<double> scalar, string what)
+    {
+        var analytic = inputs.Select(x => x.Grad.IsEmpty ? new float[x.Length] : x.Grad.ToArray()).ToArray();
         for (var k = 0; k < inputs.Length; k++)
         {
             var v = inputs[k].Values;
@@ -35,14 +40,14 @@ internal static class GradCheck
             {
                 var keep = v[i];
                 v[i] = keep + H;
-                var plus = Eval(f, inputs, r);
+                var plus = scalar();
                 v[i] = keep - H;
-                var minus = Eval(f, inputs, r);
+                var minus = scalar();
                 v[i] = keep;
                 var numeric = (plus - minus) / (2 * H);
                 var a = analytic[k][i];
                 Assert.True(Math.Abs(a - numeric) <= 2e-3 + 1e-2 * Math.Abs(numeric),
-                    $"input {k} element {i}: analytic {a} vs numeric {numeric}");
+                    $"{what}input {k} element {i}: analytic {a} vs numeric {numeric}");
             }
         }
     }
@@ -72,24 +77,8 @@ internal static class GradCheck
             var l2 = tape.Sum(tape.Mul(g, Tensor.FromValues(g.Rows, g.Cols, r2)));
             tape.Backward(l2);
         }
-        var analytic = inputs.Select(x => x.Grad.IsEmpty ? new float[x.Length] : x.Grad.ToArray()).ToArray();
-        for (var k = 0; k < inputs.Length; k++)
-        {
-            var v = inputs[k].Values;
-            for (var i = 0; i < v.Length; i++)
-            {
-                var keep = v[i];
-                v[i] = keep + H;
-                var plus = Dot(FirstOrderGradient(f, inputs, wrt, r1), r2);
-                v[i] = keep - H;
-                var minus = Dot(FirstOrderGradient(f, inputs, wrt, r1), r2);
-                v[i] = keep;
-                var numeric = (plus - minus) / (2 * H);
-                var a = analytic[k][i];
-                Assert.True(Math.Abs(a - numeric) <= 2e-3 + 1e-2 * Math.Abs(numeric),
-                    $"second order, input {k} element {i}: analytic {a} vs numeric {numeric}");
-            }
-        }
+        // d L2 / d input against central differences of L2 with the first-order gradient
+        AgreesWithCentralDifferences(inputs, () => Dot(FirstOrderGradient(f, inputs, wrt, r1), r2), "second order, ");
     }
 
     /// <summary>d Σ f·R1 / d inputs[wrt] by the first-order Backward.</summary>
