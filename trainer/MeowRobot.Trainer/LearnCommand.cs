@@ -124,8 +124,25 @@ public static class LearnCommand
             var evaluations = learner.Run(parse.GetValue(steps), cancellation);
             if (parse.GetValue(rollouts) is > 0 and var count)
             {
+                // On a MultiGoal task, also which goal each episode reached, and how many reached each.
+                var goals = (TaskCatalog.Create(name, taskOptions) as MultiGoal)?.Layout;
+                var reached = new int[goals is null ? 0 : goals.Goals.Length / 2 + 1];
                 foreach (var ep in learner.Rollouts(count, stochastic: true))
-                    Console.WriteLine(string.Create(inv, $"rollout return {ep.Return:F1} length {ep.Length} terminated {ep.Terminated} final_obs [{string.Join(", ", ep.FinalObs.Select(v => v.ToString("F2", inv)))}]"));
+                {
+                    var goal = "";
+                    if (goals is not null)
+                    {
+                        var g = ep.Terminated ? goals.Nearest(ep.FinalObs[0], ep.FinalObs[1]).Goal : -1;
+                        reached[g + 1]++;
+                        goal = g < 0 ? " goal none" : string.Create(inv, $" goal ({goals.Goals[2 * g]}, {goals.Goals[2 * g + 1]})");
+                    }
+                    Console.WriteLine(string.Create(inv, $"rollout return {ep.Return:F1} length {ep.Length} terminated {ep.Terminated} final_obs [{string.Join(", ", ep.FinalObs.Select(v => v.ToString("F2", inv)))}]{goal}"));
+                }
+                if (goals is not null)
+                {
+                    var parts = Enumerable.Range(0, reached.Length - 1).Select(g => string.Create(inv, $"({goals.Goals[2 * g]}, {goals.Goals[2 * g + 1]}) {reached[g + 1]}"));
+                    Console.WriteLine($"goals_reached: {string.Join(" ", parts)} none {reached[0]}");
+                }
             }
             if (parse.GetValue(save) is { } file)
             {
