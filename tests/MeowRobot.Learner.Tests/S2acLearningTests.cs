@@ -1,6 +1,7 @@
 using MeowRobot.Bridge.Sim;
 using MeowRobot.Learner.S2ac;
 using MeowRobot.Policy.Files;
+using MeowRobot.Policy.Runtime;
 using MeowRobot.Tasks;
 
 namespace MeowRobot.Learner.Tests;
@@ -37,6 +38,19 @@ public sealed class S2acLearningTests
         Assert.Contains(file.Tensors, t => t.Name == "pi.f.net.0.weight" && t.Shape.SequenceEqual([32, 4]));
         Assert.DoesNotContain(file.Tensors, t => t.Name.StartsWith("pi.p0.", StringComparison.Ordinal));
         Assert.Equal(algorithm.Policy.StateDict()["pi.f.net.6.bias"], file["pi.f.net.6.bias"].Values);
+
+        // The controller's runtime runs it as the trainer acts: act_limit · tanh(f(s, 0)).
+        var runtime = PolicyRuntime.Create(file);
+        var rng = new Rng(11);
+        var obs = new float[3];
+        float[] expected = new float[1], action = new float[1];
+        for (var k = 0; k < 20; k++)
+        {
+            rng.FillNormal(obs);
+            algorithm.DeterministicActions(obs, 1, expected);
+            runtime.Act(obs, action);
+            Assert.Equal(expected[0], action[0], 1e-5f);
+        }
     }
 
     [Fact]
