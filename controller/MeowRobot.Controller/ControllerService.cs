@@ -60,7 +60,7 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
         if (robot is IEpisodeReturns episodes) telemetry.Attach(episodes);
         if (file is not null)
         {
-            loop.OfferPolicy(new ActivePolicy(new FlowActionPolicy(FlowPolicyRuntime.Create(file)), (long)(file.Metadata.Version ?? 0), o.PolicyPath!));
+            loop.OfferPolicy(new ActivePolicy(new RuntimeActionPolicy(PolicyRuntime.Create(file)), (long)(file.Metadata.Version ?? 0), o.PolicyPath!));
             LogPolicyFile(logger, o.PolicyPath!, file.Metadata.Version ?? 0);
         }
         using var stream = o.WeightStream.Endpoint is { } endpoint

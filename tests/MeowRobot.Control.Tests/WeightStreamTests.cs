@@ -121,6 +121,43 @@ public sealed class WeightStreamTests : IDisposable
     }
 
     [RequiresFact(Requirement.LibZmq)]
+    public void A_bundle_of_an_algorithm_this_controller_cannot_run_is_refused_and_the_current_policy_kept()
+    {
+        var pub = Publisher();
+        var sub = Subscriber(pub);
+        // A SAC policy runs (its MLP actor), as the MEow one did.
+        var sac = PolicyFile.Initialized(new PolicyMetadata { Algorithm = PolicyAlgorithm.Sac, ObsDim = 11, ActDim = 3, Task = "hopper" }, 3);
+        pub.Publish(PolicyBundle.Create(5, sac, "hopper", DateTimeOffset.UnixEpoch));
+        Wait.Until(() => sub.AcceptedVersion == 5, "the SAC bundle accepted");
+        Assert.Equal("sac", PolicyBundle.Create(5, sac, "hopper", DateTimeOffset.UnixEpoch).Algorithm);
+
+        void Expect(PolicyBundle bundle)
+        {
+            var before = sub.Count(BundleVerdict.UnsupportedAlgorithm);
+            pub.Publish(bundle);
+            Wait.Until(() => sub.Count(BundleVerdict.UnsupportedAlgorithm) > before || sub.Fault is not null, "an UnsupportedAlgorithm rejection");
+            Assert.Null(sub.Fault);
+            Assert.Equal(5UL, sub.AcceptedVersion);
+        }
+
+        // An algorithm a newer trainer knows and this controller does not (the bundle says so before the file is read).
+        Expect(PolicyBundle.Create(6, new PolicyIdentity("hopper", 11, 3), Policy(11, 3).ToBytes(), DateTimeOffset.UnixEpoch, "td3"));
+        // S2AC with its SVGD sampler: a valid file, but no one-pass deterministic action.
+        var svgd = PolicyFile.Initialized(new PolicyMetadata { Algorithm = PolicyAlgorithm.S2ac, ObsDim = 11, ActDim = 3, Task = "hopper" }, 4);
+        Expect(PolicyBundle.Create(7, svgd, "hopper", DateTimeOffset.UnixEpoch));
+        var reason = _outcomes.Last(o => o.Verdict == BundleVerdict.UnsupportedAlgorithm).Reason;
+        Assert.Contains("amortized", reason, StringComparison.Ordinal);
+
+        Assert.Single(_delivered);
+        var amortized = PolicyFile.Initialized(new PolicyMetadata
+        {
+            Algorithm = PolicyAlgorithm.S2ac, ObsDim = 11, ActDim = 3, Task = "hopper", S2ac = new S2acArchitecture { Actor = S2acActor.Amortized },
+        }, 5);
+        pub.Publish(PolicyBundle.Create(8, amortized, "hopper", DateTimeOffset.UnixEpoch));   // the amortized actor runs
+        Wait.Until(() => sub.AcceptedVersion == 8, "the amortized S2AC bundle accepted");
+    }
+
+    [RequiresFact(Requirement.LibZmq)]
     public void A_publisher_with_the_wrong_key_is_never_heard()
     {
         var rogue = Publisher(ZmqCurveKeyPair.Generate());     // admits our robot, but is not the pinned trainer

@@ -292,7 +292,7 @@ public sealed class WeightStreamSubscriber : IDisposable
             Count(verification.Verdict, bundle.Version, verification.Reason, received);
             return false;
         }
-        _deliver(new ActivePolicy(new FlowActionPolicy(verification.Runtime!), (long)bundle.Version,
+        _deliver(new ActivePolicy(new RuntimeActionPolicy(verification.Runtime!), (long)bundle.Version,
             "bundle " + Convert.ToHexStringLower(bundle.Sha256.Span)[..16]));
         Interlocked.Exchange(ref _acceptedVersion, (long)bundle.Version);
         Count(BundleVerdict.Accepted, bundle.Version, verification.Reason, received);
