@@ -32,15 +32,17 @@ internal static class ServiceProcesses
     }
 
     /// <summary>Runs to completion (bounded) and returns exit code, stdout and stderr.</summary>
-    public static (int Code, string Out, string Err) Run(string project, IEnumerable<string> args, IReadOnlyDictionary<string, string> environment)
+    public static (int Code, string Out, string Err) Run(string project, IEnumerable<string> args, IReadOnlyDictionary<string, string> environment,
+        TimeSpan? limit = null)
     {
         using var p = Start(project, args, environment);
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromSeconds(30)))
+        var wait = limit ?? TimeSpan.FromSeconds(30);
+        if (!p.WaitForExit(wait))
         {
             p.Kill(entireProcessTree: true);
-            Assert.Fail($"{project} {string.Join(' ', args)} did not exit within 30 s");
+            Assert.Fail($"{project} {string.Join(' ', args)} did not exit within {wait.TotalSeconds} s");
         }
         return (p.ExitCode, stdout.Result, stderr.Result);
     }

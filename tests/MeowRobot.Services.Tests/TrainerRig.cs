@@ -4,6 +4,7 @@ using MeowRobot.Bridge.Zmq;
 using MeowRobot.Hosting;
 using MeowRobot.Tasks;
 using MeowRobot.Trainer;
+using MeowRobot.Trainer.Reporting;
 using MeowRobot.Trainer.Service;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

@@ -21,6 +21,10 @@ public enum Requirement
     /// <summary>Debian's python3-onnx (the ONNX checker) under <see cref="Requirements.DebianPython"/>.</summary>
     PythonOnnx,
     SystemdAnalyze,
+    /// <summary>Debian's python3-protobuf (the independent TensorBoard event decoder).</summary>
+    PythonProtobuf,
+    /// <summary>rsvg-convert (librsvg2-bin): plots' PNGs.</summary>
+    Rsvg,
 }
 
 public static class Requirements
@@ -38,6 +42,8 @@ public static class Requirements
         Requirement.PythonPeer => PythonPeerReason.Value,
         Requirement.PythonOnnx => PythonOnnxReason.Value,
         Requirement.SystemdAnalyze => OnPath("systemd-analyze") ? null : "systemd-analyze missing: apt-get install systemd",
+        Requirement.PythonProtobuf => PythonModule("google.protobuf", "python3-protobuf"),
+        Requirement.Rsvg => OnPath("rsvg-convert") ? null : "rsvg-convert missing: apt-get install librsvg2-bin",
         _ => throw new ArgumentOutOfRangeException(nameof(r)),
     };
 
@@ -60,6 +66,15 @@ public static class Requirements
             return p.ExitCode == 0 ? null : packages + " missing: " + err.Trim().Split('\n')[^1];
         }
         catch (Exception e) { return "cannot run " + DebianPython + ": " + e.Message; }
+    }
+
+    private static string? PythonModule(string module, string package)
+    {
+        if (!File.Exists(DebianPython)) return $"{DebianPython} missing: apt-get install python3";
+        using var p = Process.Start(new ProcessStartInfo(DebianPython, ["-c", "import " + module]) { RedirectStandardError = true })!;
+        var err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        return p.ExitCode == 0 ? null : $"{package} missing (apt-get install {package}): " + err.Trim().Split('\n')[^1];
     }
 
     private static bool CanLoad(string file)

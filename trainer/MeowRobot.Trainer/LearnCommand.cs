@@ -5,6 +5,7 @@ using MeowRobot.Bridge.Sim;
 using MeowRobot.Learner;
 using MeowRobot.Policy.Files;
 using MeowRobot.Tasks;
+using MeowRobot.Trainer.Reporting;
 
 namespace MeowRobot.Trainer;
 
@@ -13,7 +14,8 @@ namespace MeowRobot.Trainer;
 /// against a task from the catalog (MuJoCo tasks take --model PATH; no sim workers), printing training episodes and
 /// deterministic evaluations; optionally saves the policy. Hyperparameters start from the algorithm's preset for the task
 /// (<see cref="AlgorithmSetup.For"/>) and any option given overrides it.
-/// The last line is <c>final_eval_return: X</c>.
+/// The run's records (config.json, metrics.csv, TensorBoard events: <see cref="RunRecord"/>) go to --run-dir, by default
+/// runs/learn-TASK-&lt;UTC timestamp&gt;; <c>./meow trainer plot DIR</c> draws them. The last line is <c>final_eval_return: X</c>.
 /// </summary>
 public static class LearnCommand
 {
@@ -36,8 +38,10 @@ public static class LearnCommand
         var normalizeObs = new Option<bool>("--normalize-obs") { Description = "normalise observations with running statistics (saved with the policy)" };
         var threads = new Option<int>("--threads") { Description = "cores each MEow or S2AC gradient update uses (1 or 2; 2 splits the batch)", DefaultValueFactory = _ => 1 };
         var rollouts = new Option<int>("--rollouts") { Description = "after training, run this many stochastic episodes and print each one's end" };
+        var runDir = new Option<DirectoryInfo?>("--run-dir") { Description = "where config.json, metrics.csv and TensorBoard events go (default runs/learn-TASK-<UTC timestamp>)" };
+        var metricsEvery = new Option<int>("--metrics-every") { Description = "env steps between metrics rows", DefaultValueFactory = _ => 1000 };
         var command = new Command("learn", "Train MEow, SAC or S2AC in-process on a built-in task and report deterministic evaluations");
-        foreach (var o in new Option[] { algo, task, model, steps, seed, envs, alpha, learningStarts, evalEvery, evalEpisodes, save, quiet, rollouts, normalizeObs, threads }) command.Options.Add(o);
+        foreach (var o in new Option[] { algo, task, model, steps, seed, envs, alpha, learningStarts, evalEvery, evalEpisodes, save, quiet, rollouts, normalizeObs, threads, runDir, metricsEvery }) command.Options.Add(o);
         command.Validators.Add(r =>
         {
             if (r.GetValue(algo) is { } a && (!PolicyAlgorithms.TryParse(a, out var known) || !AlgorithmSetup.CanTrain(known)))
@@ -49,9 +53,9 @@ public static class LearnCommand
         {
             var name = parse.GetValue(task)!;
             var numEnvs = parse.GetValue(envs);
-            if (parse.GetValue(steps) < 1 || numEnvs is not (>= 1 and <= 256) || parse.GetValue(threads) is not (1 or 2))
+            if (parse.GetValue(steps) < 1 || numEnvs is not (>= 1 and <= 256) || parse.GetValue(threads) is not (1 or 2) || parse.GetValue(metricsEvery) < 1)
             {
-                Console.Error.WriteLine("learn: --steps must be ≥ 1, --envs lie in 1..256 and --threads be 1 or 2");
+                Console.Error.WriteLine("learn: --steps and --metrics-every must be ≥ 1, --envs lie in 1..256 and --threads be 1 or 2");
                 return Task.FromResult(2);
             }
             var runSeed = parse.GetValue(seed);
@@ -100,11 +104,25 @@ public static class LearnCommand
                 Console.Error.WriteLine($"learn: {e.ParamName}: {e.Message.Split(" (Parameter")[0]}");
                 return Task.FromResult(2);
             }
+            var directory = parse.GetValue(runDir)?.FullName ?? RunsDirectory.New($"learn-{name}");
+            using var record = new RunRecord(directory, new RunConfig("trainer learn", setup.Algorithm.Name(), name, env.Spec.ObsDim, env.Spec.ActDim, runSeed,
+                RunConfig.Flatten([.. new object?[] { setup.Flow, setup.Meow, setup.Sac, setup.Loop }.OfType<object>()]),
+                new { task = name, model = parse.GetValue(model)?.FullName, steps = parse.GetValue(steps), envs = numEnvs }));
+            Console.WriteLine($"run: {directory}");
             var clock = Stopwatch.StartNew();
             var printEpisodes = !parse.GetValue(quiet);
             UpdateStats last = default;
+            var rowEvery = parse.GetValue(metricsEvery);
+            var nextRow = (long)rowEvery;
             learner.Reported += e =>
             {
+                record.Observe(e);
+                if (e.EnvSteps >= nextRow)
+                {
+                    record.Row("train", e.EnvSteps, learner.Updates, 0, clock.Elapsed.TotalSeconds);
+                    nextRow = (e.EnvSteps / rowEvery + 1) * rowEvery;
+                }
+                if (e is Evaluated done) record.Row("eval", done.EnvSteps, learner.Updates, 0, clock.Elapsed.TotalSeconds, done.Result);
                 switch (e)
                 {
                     case EpisodeEnded ep when printEpisodes:
@@ -122,6 +140,7 @@ public static class LearnCommand
                 }
             };
             var evaluations = learner.Run(parse.GetValue(steps), cancellation);
+            record.End(success: !cancellation.IsCancellationRequested);
             if (parse.GetValue(rollouts) is > 0 and var count)
             {
                 // On a MultiGoal task, also which goal each episode reached, and how many reached each.

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 
 namespace MeowRobot.Trainer.Demo;
 
@@ -40,21 +39,10 @@ public static class DemoCommand
                 }
                 plan = plan with { TotalEnvSteps = s };
             }
-            var runDir = parse.GetValue(output)?.FullName ?? Path.Combine(DefaultRunsDirectory(), "demo-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+            var runDir = parse.GetValue(output)?.FullName ?? Reporting.RunsDirectory.New("demo");
             return DemoRun.Execute(plan, runDir, parse.GetValue(seed), Console.Out, Console.Error);
         });
         return command;
-    }
-
-    /// <summary>runs/ in the repository root (found above the build output by its ./meow script), else in the current directory.</summary>
-    private static string DefaultRunsDirectory()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "meow")) && File.Exists(Path.Combine(dir.FullName, "MeowRobot.sln")))
-                return Path.Combine(dir.FullName, "runs");
-        }
-        return Path.Combine(Environment.CurrentDirectory, "runs");
     }
 }
 

@@ -6,6 +6,7 @@ using MeowRobot.Learner;
 using MeowRobot.Policy.Bundles;
 using MeowRobot.Policy.Files;
 using MeowRobot.Tasks;
+using MeowRobot.Trainer.Reporting;
 using Microsoft.Extensions.Logging;
 
 namespace MeowRobot.Trainer.Service;
@@ -42,18 +43,12 @@ internal sealed partial class TrainingRun : IDisposable
     private readonly OffPolicyLearner _learner;
     private readonly RunCheckpoint _checkpoints;
     private readonly BundleStream _bundles;
-    private readonly MetricsCsv _metrics;
+    private readonly RunRecord _record;
     private readonly RunCounters? _resumedFrom;
     private readonly double _wallBase;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly FileStream? _lock;
 
-    // Aggregates since the last metrics row.
-    private double _episodeReturns, _loss, _gradNorm, _meanQ;
-    private int _episodes, _updates;
-    private long _rowEnvSteps, _rowUpdates;
-    private TimeSpan _rowAt;
-    private double _updatesPerSecond;
     private Evaluation? _lastEval;
 
     public TrainingRun(TrainerOptions options, ILogger logger, Action<TrainerProgress> progress)
@@ -92,10 +87,9 @@ internal sealed partial class TrainingRun : IDisposable
                 LogPublishing(_log, pub, _bundles.SnapshotEndpoint!, _bundles.AllowedRobots);
                 if (_bundles.AllowedRobots == 0) LogNoRobots(_log, options.AllowedRobotKeysDir ?? "(not set)");
             }
-            _metrics = new MetricsCsv(options.RunDir);
+            _record = new RunRecord(options.RunDir, new RunConfig("trainer serve", setup.Algorithm.Name(), spec.Name, spec.ObsDim, spec.ActDim, options.Seed,
+                RunConfig.Flatten([.. new object?[] { setup.Flow, setup.Meow, setup.Sac, setup.Loop }.OfType<object>()]), options), _learner.EnvSteps, _learner.Updates);
             _wallBase = _resumedFrom?.WallSeconds ?? 0;
-            _rowEnvSteps = _learner.EnvSteps;
-            _rowUpdates = _learner.Updates;
             if (_resumedFrom is not null)
             {
                 Row("resume", eval: null);
@@ -161,6 +155,7 @@ internal sealed partial class TrainingRun : IDisposable
             LogDone(_log, _learner.EnvSteps, _learner.Updates, Wall);
         }
         Checkpoint(done ? "done" : "stop");
+        if (done) _record.End(success: true);
         Report(done);
         return done;
     }
@@ -168,7 +163,7 @@ internal sealed partial class TrainingRun : IDisposable
     /// <summary>Closes the sim connections, the publisher and the CSV (on the thread that made them).</summary>
     public void Dispose()
     {
-        _metrics?.Dispose();
+        _record?.Dispose();
         _bundles?.Dispose();
         _evalEnv?.Dispose();
         _env?.Dispose();
@@ -269,55 +264,17 @@ internal sealed partial class TrainingRun : IDisposable
 
     private void Observe(LearnerEvent e)
     {
-        switch (e)
-        {
-            case EpisodeEnded ep:
-                _episodeReturns += ep.Return;
-                _episodes++;
-                break;
-            case Updated u:
-                _loss += u.Stats.Loss;
-                _gradNorm += u.Stats.GradNorm;
-                _meanQ += u.Stats.MeanQ;
-                _updates++;
-                break;
-            case Evaluated ev:
-                _lastEval = ev.Result;
-                break;
-        }
+        _record.Observe(e);
+        if (e is Evaluated ev) _lastEval = ev.Result;
     }
 
     private void Row(string kind, Evaluation? eval)
     {
-        var now = _clock.Elapsed;
-        var seconds = (now - _rowAt).TotalSeconds;
-        double? Mean(double sum, int n) => n > 0 ? sum / n : null;
-        double? updatesPerSecond = null, envStepsPerSecond = null;
-        if (kind == "train" && seconds > 0)
-        {
-            updatesPerSecond = _updatesPerSecond = (_learner.Updates - _rowUpdates) / seconds;
-            envStepsPerSecond = (_learner.EnvSteps - _rowEnvSteps) / seconds;
-        }
-        var row = new MetricsRow(DateTimeOffset.UtcNow, kind, _learner.EnvSteps, _learner.Updates, updatesPerSecond, envStepsPerSecond,
-            kind == "train" ? Mean(_episodeReturns, _episodes) : null,
-            kind == "train" ? Mean(_loss, _updates) : null,
-            kind == "train" ? Mean(_gradNorm, _updates) : null,
-            kind == "train" ? Mean(_meanQ, _updates) : null,
-            eval?.MeanReturn, eval?.StdReturn, _bundles.Version, Wall);
-        _metrics.Append(row);
+        var row = _record.Row(kind, _learner.EnvSteps, _learner.Updates, _bundles.Version, Wall, eval);
         if (kind == "train")
-        {
             LogRow(_log, row.EnvSteps, row.Updates, row.UpdatesPerSecond ?? 0, Text(row.EpisodeReturnMean), Text(row.Loss), Text(row.GradNorm), row.PublishedVersion);
-            _episodeReturns = _loss = _gradNorm = _meanQ = 0;
-            _episodes = _updates = 0;
-            _rowEnvSteps = _learner.EnvSteps;
-            _rowUpdates = _learner.Updates;
-            _rowAt = now;
-        }
         else if (eval is not null)
-        {
             LogEval(_log, eval.EnvSteps, eval.MeanReturn, eval.StdReturn, eval.Episodes);
-        }
     }
 
     private static string Text(double? v) => v is { } x ? x.ToString("G5", CultureInfo.InvariantCulture) : "-";
@@ -364,7 +321,7 @@ internal sealed partial class TrainingRun : IDisposable
         LogCheckpoint(_log, why, counters.EnvSteps, counters.Updates, bytes, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
-    private void Report(bool done = false) => _progress(new TrainerProgress(Task, _learner.EnvSteps, _learner.Updates, _updatesPerSecond,
+    private void Report(bool done = false) => _progress(new TrainerProgress(Task, _learner.EnvSteps, _learner.Updates, _record?.UpdatesPerSecond ?? 0,
         _lastEval?.MeanReturn, _bundles.Version, done, _resumedFrom));
 
     [LoggerMessage(1, LogLevel.Information, "connected: task {Task} ({ObsDim} obs, {ActDim} act), {Envs} envs on {Workers} sim worker(s); {Settings}, buffer {Buffer}, eval every {EvalEvery} env steps ({EvalEnv})")]

@@ -1,17 +1,17 @@
 using System.Globalization;
 using System.Text;
 
-namespace MeowRobot.Trainer.Service;
+namespace MeowRobot.Trainer.Reporting;
 
 /// <summary>One row of RunDir/metrics.csv. Null fields are written empty (e.g. no episode finished since the last row).</summary>
 /// <param name="Event"><c>train</c> (every Trainer:MetricsEveryEnvSteps), <c>eval</c> (each evaluation), <c>resume</c>
 /// (a process resumed the run from a checkpoint: rows after it continue from that checkpoint's counters).</param>
 public sealed record MetricsRow(DateTimeOffset Time, string Event, long EnvSteps, long Updates, double? UpdatesPerSecond, double? EnvStepsPerSecond,
     double? EpisodeReturnMean, double? Loss, double? GradNorm, double? MeanQ, double? EvalReturnMean, double? EvalReturnStd,
-    ulong PublishedVersion, double WallSeconds);
+    ulong PublishedVersion, double WallSeconds, double? EpisodeLengthMean = null, double? MeanTarget = null, double? EvalLengthMean = null);
 
 /// <summary>
-/// RunDir/metrics.csv: the run's curves, appended one flushed line at a time so a reader (the demo, a plot) sees each
+/// RunDir/metrics.csv: the run's curves (beside them, the same numbers as TensorBoard events: <see cref="RunRecord"/>), appended one flushed line at a time so a reader (the demo, a plot) sees each
 /// row as soon as it is written. The header is written once, when the file is new; the columns are a stable interface
 /// (docs/operations.md): new ones are only ever added at the end.
 /// </summary>
@@ -20,7 +20,7 @@ public sealed class MetricsCsv : IDisposable
     public const string FileName = "metrics.csv";
 
     public const string Header = "time,event,env_steps,updates,updates_per_s,env_steps_per_s,episode_return_mean,loss,grad_norm,mean_q," +
-        "eval_return_mean,eval_return_std,published_version,wall_s";
+        "eval_return_mean,eval_return_std,published_version,wall_s,episode_length_mean,mean_target,eval_length_mean";
 
     private readonly StreamWriter _writer;
     private readonly StringBuilder _line = new(256);
@@ -66,7 +66,11 @@ public sealed class MetricsCsv : IDisposable
         Number(b, row.EvalReturnMean, "G6");
         Number(b, row.EvalReturnStd, "G6");
         b.Append(row.PublishedVersion.ToString(inv)).Append(',')
-         .Append(row.WallSeconds.ToString("F1", inv));
+         .Append(row.WallSeconds.ToString("F1", inv)).Append(',');
+        Number(b, row.EpisodeLengthMean, "G6");
+        Number(b, row.MeanTarget, "G6");
+        Number(b, row.EvalLengthMean, "G6");
+        b.Length--; // the last field's comma
         _writer.WriteLine(b);
         _writer.Flush();
     }
