@@ -22,6 +22,23 @@ public sealed record ServiceDefinition(string Name, string Description)
     public string SiteConfig => DefaultSiteConfig.Length > 0 ? DefaultSiteConfig : Path.Combine("/etc/meowrobot", Name + ".json");
 }
 
-/// <summary>A short <c>serve</c> option standing for a configuration key: <c>--envs 8</c> is <c>--Sim:Envs=8</c>. With
-/// <paramref name="Named"/> it is repeatable and takes NAME=VALUE: <c>--param mass=1.5</c> is <c>--Sim:Params:mass=1.5</c>.</summary>
-public sealed record ServeShorthand(string Option, string Key, string Description, bool Named = false);
+/// <summary>How a <see cref="ServeShorthand"/> maps its values onto configuration keys.</summary>
+public enum ShorthandKind
+{
+    /// <summary>One value: <c>--envs 8</c> is <c>--Sim:Envs=8</c>.</summary>
+    Single,
+    /// <summary>Repeatable NAME=VALUE: <c>--param mass=1.5</c> is <c>--Sim:Params:mass=1.5</c>.</summary>
+    Named,
+    /// <summary>Repeatable, one array element each: <c>--sim A --sim B</c> is <c>--Trainer:SimEndpoints:0=A --Trainer:SimEndpoints:1=B</c>.</summary>
+    Indexed,
+}
+
+/// <summary>A short <c>serve</c> option standing for a configuration key. The options every service shares (--task, --envs,
+/// --bind, --seed) are made by the factories below, so they read the same everywhere; --config is every serve's own.</summary>
+public sealed record ServeShorthand(string Option, string Key, string Description, ShorthandKind Kind = ShorthandKind.Single)
+{
+    public static ServeShorthand Task(string key, string what) => new("--task", key, what);
+    public static ServeShorthand Envs(string key, string what) => new("--envs", key, what);
+    public static ServeShorthand Bind(string key, string what) => new("--bind", key, what + ": tcp://HOST:PORT or ipc://PATH");
+    public static ServeShorthand Seed(string key, string what) => new("--seed", key, what);
+}

@@ -98,27 +98,35 @@ public static class ServiceHostBuilder
             configFiles,
             check,
         };
-        var single = service.Shorthands.Where(s => !s.Named)
-            .Select(s => (s, option: new Option<string?>(s.Option) { Description = $"{s.Description} (sets {s.Key})" })).ToArray();
-        var named = service.Shorthands.Where(s => s.Named)
-            .Select(s => (s, option: new Option<string[]>(s.Option) { Description = $"{s.Description} (NAME=VALUE, repeatable; sets {s.Key}:NAME)" })).ToArray();
-        foreach (var (_, option) in single) command.Options.Add(option);
-        foreach (var (_, option) in named) command.Options.Add(option);
+        var shorthands = service.Shorthands.Select(s => (s, option: s.Kind == ShorthandKind.Single
+            ? (Option)new Option<string?>(s.Option) { Description = $"{s.Description} (sets {s.Key})" }
+            : new Option<string[]>(s.Option)
+            {
+                Description = s.Kind == ShorthandKind.Named
+                    ? $"{s.Description} (NAME=VALUE, repeatable; sets {s.Key}:NAME)"
+                    : $"{s.Description} (repeatable; sets {s.Key}:0, :1, …)",
+            })).ToArray();
+        foreach (var (_, option) in shorthands) command.Options.Add(option);
         command.TreatUnmatchedTokensAsErrors = false;
         command.SetAction(parse =>
         {
             // Short options first, so that an explicit --Section:Key=value given too wins (later command-line values win).
             var overrides = new List<string>();
-            foreach (var (s, option) in single)
+            foreach (var (s, option) in shorthands)
             {
-                if (parse.GetValue(option) is { } value) overrides.Add($"--{s.Key}={value}");
-            }
-            foreach (var (s, option) in named)
-            {
-                foreach (var value in parse.GetValue(option) ?? [])
+                if (option is Option<string?> one)
                 {
+                    if (parse.GetValue(one) is { } value) overrides.Add($"--{s.Key}={value}");
+                    continue;
+                }
+                var values = parse.GetValue((Option<string[]>)option) ?? [];
+                for (var i = 0; i < values.Length; i++)
+                {
+                    var value = values[i];
                     var eq = value.IndexOf('=', StringComparison.Ordinal);
-                    overrides.Add(eq > 0 ? $"--{s.Key}:{value[..eq]}={value[(eq + 1)..]}" : value); // not NAME=VALUE: Run refuses it
+                    overrides.Add(s.Kind == ShorthandKind.Indexed ? $"--{s.Key}:{i}={value}"
+                        : eq > 0 ? $"--{s.Key}:{value[..eq]}={value[(eq + 1)..]}"
+                        : value); // not NAME=VALUE: Run refuses it
                 }
             }
             overrides.AddRange(parse.UnmatchedTokens);

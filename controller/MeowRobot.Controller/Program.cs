@@ -14,6 +14,6 @@ public static class Program
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(StatusCommand.Create());
         root.Subcommands.Add(FakeDeviceCommand.Create());
-        return root.Parse(args).Invoke();
+        return Hosting.CommandLineApp.Invoke(root, args);
     }
 }

@@ -15,6 +15,14 @@ public static class ControllerServiceHost
     {
         // Ramping to the safe action takes at most Loop:StopTimeoutSeconds; the unit's TimeoutStopSec= is 15 s.
         ShutdownTimeout = TimeSpan.FromSeconds(5),
+        Shorthands =
+        [
+            new("--robot", "Controller:Robot", "the robot: serial:///dev/PATH, or tcp:// / ipc:// for a simulated robot's sim worker"),
+            new("--policy", "Controller:PolicyPath", "policy file to run from the start"),
+            new("--trainer", "Controller:WeightStream:Endpoint", "the trainer's bundle stream (tcp://HOST:PORT)"),
+            ServeShorthand.Bind("Controller:Telemetry", "where telemetry is published"),
+            ServeShorthand.Seed("Controller:SimRobot:Seed", "seed of a simulated robot's first reset"),
+        ],
     };
 
     public static Command ServeCommand() => ServiceHostBuilder.ServeCommand(Service, Configure);

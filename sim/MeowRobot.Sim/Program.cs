@@ -12,6 +12,7 @@ public static class Program
         root.Subcommands.Add(SimBenchCommand.Create());
         root.Subcommands.Add(SimProtocolFuzz.Create());
         root.Subcommands.Add(MeowRobot.Hosting.KeysCommand.Create("sim"));
-        return root.Parse(args).Invoke();
+        root.Subcommands.Add(TasksCommand.Create());
+        return Hosting.CommandLineApp.Invoke(root, args);
     }
 }

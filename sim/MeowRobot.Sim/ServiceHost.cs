@@ -15,12 +15,12 @@ public static class SimServiceHost
         ShutdownTimeout = TimeSpan.FromSeconds(10),
         Shorthands =
         [
-            new("--task", "Sim:Task", "task to serve (docs/tasks.md)"),
-            new("--envs", "Sim:Envs", "copies of the task stepped per request"),
-            new("--bind", "Sim:Bind", "endpoint to bind: tcp://HOST:PORT or ipc://PATH"),
-            new("--seed", "Sim:Seed", "seed of the first reset"),
+            ServeShorthand.Task("Sim:Task", "task to serve (./meow sim tasks, docs/tasks.md)"),
+            ServeShorthand.Envs("Sim:Envs", "copies of the task stepped per request"),
+            ServeShorthand.Bind("Sim:Bind", "endpoint to bind"),
+            ServeShorthand.Seed("Sim:Seed", "seed of the first reset"),
             new("--model", "Sim:Model", "MJCF model file of a MuJoCo task"),
-            new("--param", "Sim:Params", "randomisable task parameter", Named: true),
+            new("--param", "Sim:Params", "randomisable task parameter", ShorthandKind.Named),
         ],
     };
 

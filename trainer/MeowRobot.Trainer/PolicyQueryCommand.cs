@@ -5,7 +5,7 @@ using MeowRobot.Policy.Files;
 namespace MeowRobot.Trainer;
 
 /// <summary>
-/// <c>./meow trainer policy query --weights W --input in.json --output out.json</c>: evaluates a policy file on given
+/// <c>./meow trainer policy query --weights W --input in.json --output out.json</c> (<c>--output -</c>: to standard output): evaluates a policy file on given
 /// states. in.json is <c>{"obs": [[...], ...], "act": [[...], ...]}</c> (act optional, in the tanh box [−1, 1]);
 /// out.json is <c>{"action": [[...]], "q1": [...], "q2": [...], "v1": [...], "v2": [...]}</c> plus <c>"log_prob"</c>
 /// when act was given. action is f(E[z] | s) in [−1, 1]; q1/q2 are Q_k(s, act) when act is given, else Q_k(s, action).
@@ -29,7 +29,7 @@ public static class PolicyQueryCommand
     {
         var weights = new Option<FileInfo>("--weights") { Description = "policy file (safetensors with meow.* metadata)", Required = true };
         var input = new Option<FileInfo>("--input") { Description = "JSON with \"obs\" rows and optional \"act\" rows", Required = true };
-        var output = new Option<FileInfo>("--output") { Description = "where to write the JSON result", Required = true };
+        var output = new Option<string>("--output") { Description = "where to write the JSON result ('-': standard output)", Required = true };
         var command = new Command("query", "Deterministic actions, soft Q and V values (and log π of given actions) of a policy file");
         command.Options.Add(weights);
         command.Options.Add(input);
@@ -41,8 +41,17 @@ public static class PolicyQueryCommand
                 var file = PolicyFile.Load(parse.GetValue(weights)!.FullName);
                 var query = PolicyQuery.Parse(File.ReadAllBytes(parse.GetValue(input)!.FullName), file.Metadata.ObsDim, file.Metadata.ActDim);
                 var bytes = PolicyQuery.Run(file, query);
-                var path = parse.GetValue(output)!.FullName;
-                File.WriteAllBytes(path, bytes);
+                var path = parse.GetValue(output)!;
+                if (path == "-")
+                {
+                    using var stdout = Console.OpenStandardOutput();
+                    stdout.Write(bytes);
+                    stdout.WriteByte((byte)'\n');
+                }
+                else
+                {
+                    File.WriteAllBytes(Path.GetFullPath(path), bytes);
+                }
                 return 0;
             }
             catch (Exception e) when (e is PolicyFileException or PolicyQueryException or IOException or UnauthorizedAccessException)

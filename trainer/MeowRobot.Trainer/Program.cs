@@ -15,6 +15,6 @@ public static class Program
         BenchUpdateCommand.AddTo(root);
         LearnCommand.AddTo(root);
         Demo.DemoCommand.AddTo(root);
-        return root.Parse(args).Invoke();
+        return Hosting.CommandLineApp.Invoke(root, args);
     }
 }

@@ -14,6 +14,15 @@ public static class TrainerServiceHost
     {
         // The checkpoint on SIGTERM (model, optimiser, replay buffer) needs time; the unit's TimeoutStopSec= is 120 s.
         ShutdownTimeout = TimeSpan.FromSeconds(90),
+        Shorthands =
+        [
+            ServeShorthand.Task("Trainer:Task", "task the sim workers must serve; its preset is resolved before connecting"),
+            new("--sim", "Trainer:SimEndpoints", "a sim worker to step (tcp:// or ipc://)", ShorthandKind.Indexed),
+            ServeShorthand.Bind("Trainer:PublishEndpoint", "where policy bundles are published to robots"),
+            ServeShorthand.Seed("Trainer:Seed", "seed of the learner and the sim resets"),
+            new("--run-dir", "Trainer:RunDir", "checkpoints, metrics.csv, TensorBoard events and config.json"),
+            new("--steps", "Trainer:TotalEnvSteps", "env steps to train for"),
+        ],
     };
 
     public static Command ServeCommand() => ServiceHostBuilder.ServeCommand(Service, Configure);
@@ -25,7 +34,8 @@ public static class TrainerServiceHost
     public static void Configure(HostApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.AddValidatedOptions<TrainerOptions>(builder.Configuration, TrainerOptions.Section);
+        // The task's preset is resolved before validation, so that --check shows (and judges) the settings the run will use.
+        builder.Services.AddValidatedOptions<TrainerOptions>(builder.Configuration, TrainerOptions.Section).PostConfigure(o => o.ResolvePresets());
         builder.Services.AddSingleton<TrainerService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<TrainerService>());
     }

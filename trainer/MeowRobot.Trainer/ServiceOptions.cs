@@ -16,6 +16,11 @@ public sealed class TrainerOptions : IValidatableObject
     [Required, MinLength(1)]
     public string[] SimEndpoints { get; set; } = [];
 
+    /// <summary>The task the sim workers must serve (checked when they answer). With it the task's preset is resolved before
+    /// anything connects: <c>serve --check</c> prints every Learner key, EvalEvery and EvalEpisodes as the run will use them.
+    /// Null: whatever task the workers serve, its preset applied once they have answered.</summary>
+    public string? Task { get; set; }
+
     /// <summary>Checkpoints and metrics CSV go here; a restart resumes from the last checkpoint in it.</summary>
     [Required]
     public string RunDir { get; set; } = "";
@@ -90,6 +95,17 @@ public sealed class TrainerOptions : IValidatableObject
     /// <summary>Hyperparameters over the task's preset (section Trainer:Learner).</summary>
     [ValidateObjectMembers]
     public LearnerSettings Learner { get; set; } = new();
+
+    /// <summary>Fills every unset Learner key, <see cref="EvalEvery"/> and <see cref="EvalEpisodes"/> from <see cref="Task"/>'s
+    /// preset (nothing when Task is null). The preset's values do not depend on the task's dimensions.</summary>
+    public void ResolvePresets()
+    {
+        if (Task is null || !PolicyAlgorithms.TryParse(Algorithm, out var algorithm) || !AlgorithmSetup.CanTrain(algorithm)) return;
+        var preset = AlgorithmSetup.For(algorithm, Task, 1, 1);
+        Learner.Resolve(preset, algorithm);
+        EvalEvery ??= preset.Loop.EvalEvery;
+        EvalEpisodes ??= preset.Loop.EvalEpisodes;
+    }
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
@@ -295,6 +311,26 @@ public sealed class LearnerSettings : IValidatableObject
             };
         }
         return setup;
+    }
+
+    /// <summary>Sets every unset key that <paramref name="algorithm"/> has to its value in <paramref name="preset"/> (each key
+    /// is named as the property of the preset's records it overrides: <see cref="Apply"/> applies them back).</summary>
+    public void Resolve(AlgorithmSetup preset, PolicyAlgorithm algorithm)
+    {
+        ArgumentNullException.ThrowIfNull(preset);
+        var sources = new object?[] { preset.Loop, preset.Flow, preset.Meow, preset.Sac }.OfType<object>().ToArray();
+        foreach (var key in LoopKeys.Concat(OwnKeys[algorithm]))
+        {
+            var property = typeof(LearnerSettings).GetProperty(key)!;
+            if (property.GetValue(this) is not null) continue;
+            var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            foreach (var source in sources)
+            {
+                if (source.GetType().GetProperty(key) is not { } found || found.PropertyType != type) continue;
+                property.SetValue(this, found.GetValue(source));
+                break;
+            }
+        }
     }
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)

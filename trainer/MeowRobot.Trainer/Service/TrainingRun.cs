@@ -71,6 +71,8 @@ internal sealed partial class TrainingRun : IDisposable
             client.WorkerRecovered += (_, e) => LogWorkerRecovered(_log, e.ToString());
             _env = client;
             var spec = _env.Spec;
+            if (options.Task is { } expected && !string.Equals(expected, spec.Name, StringComparison.OrdinalIgnoreCase))
+                throw new TrainerSetupException($"Trainer:Task is '{expected}' but the sim workers at {string.Join(", ", options.SimEndpoints)} serve '{spec.Name}'");
             Task = spec.Name;
             var setup = LearnerSettingsFor(options, spec);
             _evalEnv = setup.Loop.EvalEvery > 0 ? EvalEnv(options, spec) : null;
