@@ -137,6 +137,42 @@ public sealed class RunRecordTests(LearnRunFixture run, ITestOutputHelper output
         Assert.Matches("bad (data|length) CRC at offset", err);
     }
 
+    [RequiresFact(Requirement.Rsvg)]
+    public void Trainer_plot_draws_the_run_as_svg_and_png_with_nice_ticks_a_std_band_markers_and_legends_outside_the_data()
+    {
+        Assert.True(run.Code == 0, run.Out + run.Err);
+        var outDir = Path.Combine(run.Dir.FullName, "plot");
+        var (code, stdout, err) = ServiceProcesses.Run("MeowRobot.Trainer", ["plot", run.RunDir, "--out", outDir], new Dictionary<string, string>());
+
+        Assert.True(code == 0, stdout + err);
+        var png = File.ReadAllBytes(Path.Combine(outDir, RunPlot.PngName));
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A }, png[..8]);
+        var svg = System.Xml.Linq.XDocument.Load(Path.Combine(outDir, RunPlot.SvgName));
+        // The PNG is the SVG rasterised: its size is the SVG's.
+        var root = svg.Root!;
+        Assert.Equal((int.Parse(root.Attribute("width")!.Value, CultureInfo.InvariantCulture), int.Parse(root.Attribute("height")!.Value, CultureInfo.InvariantCulture)),
+            (System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)), System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20))));
+
+        System.Xml.Linq.XNamespace ns = "http://www.w3.org/2000/svg";
+        var texts = svg.Descendants(ns + "text").Select(t => (X: double.Parse(t.Attribute("x")?.Value ?? "NaN", CultureInfo.InvariantCulture), Text: t.Value)).ToList();
+        // Three panels (return, loss, gradient norm), each with its legend; every legend entry right of the data area.
+        var frames = svg.Descendants(ns + "rect").Where(r => r.Attribute("stroke")?.Value == "#888").ToList();
+        Assert.Equal(3, frames.Count);
+        var right = frames.Max(f => double.Parse(f.Attribute("x")!.Value, CultureInfo.InvariantCulture) + double.Parse(f.Attribute("width")!.Value, CultureInfo.InvariantCulture));
+        foreach (var legend in new[] { "evaluation return (mean)", "± std over its episodes", "training episode return", "Q loss (mean per row)", "gradient norm" })
+            Assert.True(texts.Single(t => t.Text == legend).X > right, legend + " lies over the data");
+        // Tick labels are round numbers: integers, or at most one decimal here (no 4-significant-digit labels like −5.474).
+        var ticks = texts.Where(t => System.Text.RegularExpressions.Regex.IsMatch(t.Text, "^[\u2212]?[0-9.]+k?$")).Select(t => t.Text).ToList();
+        Assert.NotEmpty(ticks);
+        Assert.All(ticks, t => Assert.Matches("^\u2212?[0-9]+([.][0-9])?k?$", t));
+        Assert.Contains("800", ticks);
+        // The evaluation: one marker per evaluation (2) over a ±std band.
+        var polygons = svg.Descendants(ns + "polygon").ToList();
+        Assert.Single(polygons);
+        Assert.Equal(2, svg.Descendants(ns + "circle").Count(c => c.Attribute("fill")?.Value == "#1f5fa8" &&
+            double.Parse(c.Attribute("cx")!.Value, CultureInfo.InvariantCulture) <= right));
+    }
+
     [Fact]
     public void The_config_snapshot_has_the_command_line_the_resolved_hyperparameters_the_seed_and_the_code_version()
     {

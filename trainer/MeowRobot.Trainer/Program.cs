@@ -14,6 +14,7 @@ public static class Program
         Export.PolicyExportCommand.AddTo(root.Subcommands.Single(c => c.Name == "policy"));
         BenchUpdateCommand.AddTo(root);
         LearnCommand.AddTo(root);
+        PlotCommand.AddTo(root);
         Demo.DemoCommand.AddTo(root);
         return Hosting.CommandLineApp.Invoke(root, args);
     }

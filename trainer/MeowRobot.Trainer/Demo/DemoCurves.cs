@@ -1,16 +1,18 @@
 using System.Globalization;
 using System.Text;
 using MeowRobot.Trainer.Reporting;
+using MeowRobot.Trainer.Reporting.Plotting;
 
 namespace MeowRobot.Trainer.Demo;
 
 /// <summary>
 /// The demo's curves in its run directory: curves.csv (trainer rows and robot episodes on one time axis, with the env
-/// steps reached at each point), robot_returns.csv, and two SVG charts (returns against time and against env steps).
+/// steps reached at each point), robot_returns.csv, and two charts as SVG and PNG (returns against time and against env
+/// steps), drawn by the same code as <c>trainer plot</c> (<see cref="RunPlot.Save"/>).
 /// </summary>
 internal static class DemoCurves
 {
-    public static IReadOnlyList<string> Write(string runDir, IReadOnlyList<TrainerMetrics> trainer, IReadOnlyList<RobotEpisode> robot)
+    public static (IReadOnlyList<string> Files, string? PngProblem) Write(string runDir, IReadOnlyList<TrainerMetrics> trainer, IReadOnlyList<RobotEpisode> robot)
     {
         var inv = CultureInfo.InvariantCulture;
         string N(double v) => double.IsFinite(v) ? v.ToString("0.###", inv) : "";
@@ -28,23 +30,37 @@ internal static class DemoCurves
         foreach (var r in rows) curves.Append(r.Line).Append('\n');
 
         var evals = trainer.Where(r => double.IsFinite(r.EvalReturnMean)).ToList();
-        var time = SvgPlot.Render("MEow on the pendulum: trainer evaluation and robot episodes", "time (s)", "return",
+        Chart Returns(string title, string xLabel, Func<TrainerMetrics, double> trainerX, Func<RobotEpisode, double> robotX) => new(title, xLabel,
         [
-            new SvgPlot.Series("trainer evaluation return", "#1f77b4", [.. evals.Select(r => (r.Seconds, r.EvalReturnMean))]),
-            new SvgPlot.Series("robot episode return", "#d62728", [.. robot.Select(e => (e.Seconds, e.Return))]),
+            new Panel("Return", "return",
+            [
+                new Series("trainer evaluation return", "#1f5fa8", [.. evals.Select(r => (trainerX(r), r.EvalReturnMean))], SeriesStyle.LineAndMarkers)
+                {
+                    Spread = [.. evals.Select(r => double.IsFinite(r.EvalReturnStd) ? r.EvalReturnStd : 0)],
+                    SpreadName = "± std over its episodes",
+                },
+                new Series("robot episode return", "#c4302b", [.. robot.Select(e => (robotX(e), e.Return))], SeriesStyle.LineAndMarkers),
+            ]),
         ]);
-        var steps = SvgPlot.Render("MEow on the pendulum: returns against env steps", "env steps", "return",
-        [
-            new SvgPlot.Series("trainer evaluation return", "#1f77b4", [.. evals.Select(r => ((double)r.EnvSteps, r.EvalReturnMean))]),
-            new SvgPlot.Series("robot episode return", "#d62728", [.. robot.Select(e => ((double)StepsAt(e.Seconds), e.Return))]),
-        ]);
+        var charts = new[]
+        {
+            ("curves_time", Returns("MEow on the pendulum: trainer evaluation and robot episodes", "time (s)", r => r.Seconds, e => e.Seconds)),
+            ("curves_env_steps", Returns("MEow on the pendulum: returns against env steps", "env steps", r => r.EnvSteps, e => StepsAt(e.Seconds))),
+        };
 
         var files = new (string Name, string Text)[]
         {
             ("curves.csv", curves.ToString()), ("robot_returns.csv", robotCsv.ToString()),
-            ("curves_time.svg", time), ("curves_env_steps.svg", steps),
         };
         foreach (var (name, text) in files) File.WriteAllText(Path.Combine(runDir, name), text);
-        return [.. files.Select(f => Path.Combine(runDir, f.Name))];
+        var written = files.Select(f => Path.Combine(runDir, f.Name)).ToList();
+        string? pngProblem = null;
+        foreach (var (name, chart) in charts)
+        {
+            var (saved, problem) = RunPlot.Save(chart, runDir, name);
+            written.AddRange(saved);
+            pngProblem ??= problem;
+        }
+        return (written, pngProblem);
     }
 }

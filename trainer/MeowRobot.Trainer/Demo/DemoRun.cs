@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using MeowRobot.Bridge.Zmq;
 using MeowRobot.Control.Telemetry;
+using MeowRobot.Trainer.Reporting;
 
 namespace MeowRobot.Trainer.Demo;
 
@@ -81,8 +82,9 @@ internal sealed class DemoRun
 
         if (metrics is not null && watch is not null && Directory.Exists(_runDir))
         {
-            var files = DemoCurves.Write(_runDir, metrics.Rows, watch.Episodes);
+            var (files, pngProblem) = DemoCurves.Write(_runDir, metrics.Rows, watch.Episodes);
             _out.WriteLine($"demo: curves {string.Join(", ", files.Select(f => Path.GetRelativePath(_runDir, f)))} in {_runDir}");
+            if (pngProblem is not null) _out.WriteLine($"demo: {pngProblem}");
         }
         _out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"demo: took {_clock.Elapsed.TotalSeconds:F0} s"));
         if (failure is not null)

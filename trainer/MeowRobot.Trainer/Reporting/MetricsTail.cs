@@ -1,17 +1,24 @@
 using System.Globalization;
 using System.Text;
 
-namespace MeowRobot.Trainer.Demo;
+namespace MeowRobot.Trainer.Reporting;
 
-/// <summary>One row of the trainer's RunDir/metrics.csv, as far as the demo uses it (absent or empty fields: NaN).</summary>
-internal readonly record struct TrainerMetrics(double Seconds, string Event, long EnvSteps, long Updates, double UpdatesPerSecond,
-    double EpisodeReturnMean, double EvalReturnMean, long PublishedVersion);
+/// <summary>One row of a run's metrics.csv, as the demo and the plots use it (absent or empty fields: NaN).</summary>
+/// <param name="Seconds">Since the reader's start time.</param>
+public readonly record struct TrainerMetrics(double Seconds, string Event, long EnvSteps, long Updates, double UpdatesPerSecond,
+    double EpisodeReturnMean, double EvalReturnMean, long PublishedVersion)
+{
+    public double EvalReturnStd { get; init; } = double.NaN;
+    public double Loss { get; init; } = double.NaN;
+    public double GradNorm { get; init; } = double.NaN;
+    public double MeanQ { get; init; } = double.NaN;
+}
 
 /// <summary>
-/// Follows the trainer's metrics.csv as it grows (the trainer flushes one complete line per row): each
+/// Reads a run's metrics.csv, following it as it grows (the trainer flushes one complete line per row): each
 /// <see cref="Poll"/> parses the lines completed since the last one, by column name, so added columns change nothing.
 /// </summary>
-internal sealed class MetricsTail(string path, DateTimeOffset start)
+public sealed class MetricsTail(string path, DateTimeOffset start)
 {
     private readonly List<TrainerMetrics> _rows = [];
     private readonly StringBuilder _partial = new();
@@ -57,6 +64,12 @@ internal sealed class MetricsTail(string path, DateTimeOffset start)
             ? (t - start).TotalSeconds
             : double.NaN;
         return new TrainerMetrics(seconds, Field("event"), Integer("env_steps"), Integer("updates"), Number("updates_per_s"),
-            Number("episode_return_mean"), Number("eval_return_mean"), Integer("published_version"));
+            Number("episode_return_mean"), Number("eval_return_mean"), Integer("published_version"))
+        {
+            EvalReturnStd = Number("eval_return_std"),
+            Loss = Number("loss"),
+            GradNorm = Number("grad_norm"),
+            MeanQ = Number("mean_q"),
+        };
     }
 }
