@@ -13,11 +13,13 @@ so a Gymnasium (or MuJoCo, or Isaac) environment plugs in directly; see README.m
 python3-msgpack (no numpy): run it with /usr/bin/python3.
 
     /usr/bin/python3 meow_sim_worker.py --envs 8 --bind tcp://127.0.0.1:5555 --seed 0
+    /usr/bin/python3 meow_sim_worker.py --env examples.point_mass:make --envs 8 --bind tcp://127.0.0.1:5555
 """
 
 import argparse
 import array
 import fcntl
+import importlib
 import ipaddress
 import math
 import os
@@ -479,13 +481,58 @@ def serve(worker, endpoint, stop=lambda: False, curve=None):
             ipc_lock.close()
 
 
+def load_env_factory(target):
+    """--env module:factory -> the factory, a callable returning a new Gymnasium-style env. The module is imported as
+    Python imports any module (PYTHONPATH, then the current directory); factory may be dotted (module:Class.make)."""
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise SystemExit(f"--env wants module:factory (e.g. examples.point_mass:make), got {target!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    try:
+        factory = importlib.import_module(module_name)
+    except ImportError as e:
+        raise SystemExit(f"--env {target}: cannot import module {module_name!r}: {e}")
+    for part in attr.split("."):
+        if not hasattr(factory, part):
+            raise SystemExit(f"--env {target}: {module_name} has no {attr!r}")
+        factory = getattr(factory, part)
+    if not callable(factory):
+        raise SystemExit(f"--env {target}: {attr!r} is not callable")
+    return factory
+
+
+def spec_from_env(env, name, max_episode_steps=None):
+    """The TaskSpec of a Gymnasium-style env: the observation size from observation_space.shape, the action box from
+    action_space.low/high (a Gymnasium Box, or anything with those attributes), the episode length from the argument,
+    else env.spec.max_episode_steps (Gymnasium's registry), else env.max_episode_steps, and the randomisable parameters
+    from env.meow_params ({name: (default, min, max)}, optional; the worker then calls env.set_param(name, value))."""
+    try:
+        obs_space, act_space = env.observation_space, env.action_space
+        obs_dim = 1
+        for n in obs_space.shape:
+            obs_dim *= int(n)
+        low, high = [float(v) for v in act_space.low], [float(v) for v in act_space.high]
+    except (AttributeError, TypeError) as e:
+        raise SystemExit(f"the env has no usable observation_space.shape / action_space.low and .high: {e}")
+    steps = max_episode_steps or getattr(getattr(env, "spec", None), "max_episode_steps", None) or getattr(env, "max_episode_steps", None)
+    if not steps:
+        raise SystemExit("the env says no episode length: pass --max-episode-steps N")
+    return TaskSpec(name, obs_dim, low, high, int(steps), params=getattr(env, "meow_params", None))
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Python sim worker (sim protocol v1) serving a Python pendulum")
+    parser = argparse.ArgumentParser(description="Python sim worker (sim protocol v1): a Python pendulum, or any "
+                                                 "Gymnasium-style env with --env module:factory")
     parser.add_argument("--envs", type=int, default=1, help="number of env copies (default 1)")
     parser.add_argument("--bind", required=True, help="endpoint, e.g. tcp://127.0.0.1:5555, tcp://127.0.0.1:*, ipc:///tmp/sim.sock")
     parser.add_argument("--seed", type=int, default=0, help="base seed: env i's first episode uses seed + i")
     parser.add_argument("--secret-key", help="the worker's CURVE secret key file (mode 600; `./meow sim keys generate`)")
     parser.add_argument("--allowed-client-keys", help="directory of the allowed clients' public key files (*.key)")
+    parser.add_argument("--env", metavar="MODULE:FACTORY",
+                        help="serve FACTORY() from MODULE (reset/step as Gymnasium's) instead of the built-in pendulum")
+    parser.add_argument("--name", help="task name in the hello reply (default: FACTORY's module name)")
+    parser.add_argument("--max-episode-steps", type=int, help="time limit (default: what the env says)")
     args = parser.parse_args(argv)
     if args.envs < 1:
         parser.error("--envs must be at least 1")
@@ -500,7 +547,12 @@ def main(argv=None):
     except (OSError, ValueError) as e:
         print(f"meow_sim_worker.py: {e}", file=sys.stderr)
         sys.exit(EX_CONFIG)
-    serve(SimWorker(Pendulum.SPEC, Pendulum, args.envs, args.seed), args.bind, curve=curve)
+    if args.env is None:
+        spec, make_env = Pendulum.SPEC, Pendulum
+    else:
+        make_env = load_env_factory(args.env)
+        spec = spec_from_env(make_env(), args.name or args.env.partition(":")[0].rpartition(".")[2], args.max_episode_steps)
+    serve(SimWorker(spec, make_env, args.envs, args.seed), args.bind, curve=curve)
 
 
 if __name__ == "__main__":

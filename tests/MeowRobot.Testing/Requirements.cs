@@ -23,6 +23,8 @@ public enum Requirement
     SystemdAnalyze,
     /// <summary>Debian's python3-protobuf (the independent TensorBoard event decoder).</summary>
     PythonProtobuf,
+    /// <summary>Debian's python3-numpy (the Python worker's --env example).</summary>
+    PythonNumpy,
     /// <summary>rsvg-convert (librsvg2-bin): plots' PNGs.</summary>
     Rsvg,
 }
@@ -43,6 +45,7 @@ public static class Requirements
         Requirement.PythonOnnx => PythonOnnxReason.Value,
         Requirement.SystemdAnalyze => OnPath("systemd-analyze") ? null : "systemd-analyze missing: apt-get install systemd",
         Requirement.PythonProtobuf => PythonModule("google.protobuf", "python3-protobuf"),
+        Requirement.PythonNumpy => PythonModule("numpy", "python3-numpy"),
         Requirement.Rsvg => OnPath("rsvg-convert") ? null : "rsvg-convert missing: apt-get install librsvg2-bin",
         _ => throw new ArgumentOutOfRangeException(nameof(r)),
     };
