@@ -116,6 +116,7 @@ if want trainer; then
   write_new 0640 "$ETC/trainer.json" <<JSON
 {
   "Trainer": {
+    "Task": "pendulum",
     "SimEndpoints": [ $endpoints ],
     "RunDir": "/var/lib/meowrobot/trainer/run",
     "PublishEndpoint": "tcp://*:5700",
@@ -142,8 +143,9 @@ if want controller; then
   write_new 0640 "$ETC/controller.json" <<JSON
 {
   "Controller": {
-    "RateHz": 1000,
+    "Loop": { "RateHz": 1000 },
     "Robot": "serial:///dev/ttyUSB0",
+    "PolicyPath": "/etc/meowrobot/policy.safetensors",
     "WeightStream": {
       "Endpoint": "tcp://trainer.local:5700",
       "TrainerPublicKeyFile": "/etc/meowrobot/keys/trainer.key"
@@ -182,6 +184,9 @@ cat <<EOF2
 # done. Next (docs/operations.md):
 #   keys:   sudo -u meow /opt/meowrobot/trainer/MeowRobot.Trainer keys generate --out /etc/meowrobot/keys  (workstation)
 #           copy trainer.key (the public key) to /etc/meowrobot/keys/ on each robot
-#   check:  /opt/meowrobot/<service>/MeowRobot.<Service> serve --check --config /etc/meowrobot/<service>.json
+#   policy: a serial robot's sizes come from its first policy: copy one (a trainer run's policy.safetensors) to
+#           /etc/meowrobot/policy.safetensors on each robot
+#   check:  each unit's ExecStart with --check, e.g. /opt/meowrobot/trainer/MeowRobot.Trainer serve --check --config /etc/meowrobot/trainer.json
+#           (sim worker N: --config /etc/meowrobot/sim.json --config /etc/meowrobot/sim-N.json)
 #   start:  systemctl start meow-sim.target meow-trainer.service   |   systemctl start meow-controller.service
 EOF2

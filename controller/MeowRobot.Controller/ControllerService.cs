@@ -83,11 +83,19 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
         loop.Start();
         Volatile.Write(ref _loop, loop);
         LogStarted(logger, o.Robot, identity.Task, robot.ObservationSize, robot.ActionSize, o.Loop.RateHz, telemetry.Endpoint ?? "off");
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var quietWarningAt = TimeSpan.FromSeconds(o.WeightStream.QuietWarningSeconds);
         try
         {
             // Once a second: systemd's STATUS= line, and the checks that end the service on a fault (Restart=on-failure).
             while (!stoppingToken.WaitHandle.WaitOne(TimeSpan.FromSeconds(1)))
             {
+                if (stream is not null && stream.AcceptedVersion == (file?.Metadata.Version ?? 0) && started.Elapsed >= quietWarningAt)
+                {
+                    // Nothing adopted from the stream yet: say what the subscriber's counters point to, then again less often.
+                    LogNoBundle(logger, (long)started.Elapsed.TotalSeconds, o.WeightStream.Endpoint!, WhyNoBundle(stream, o.WeightStream));
+                    quietWarningAt += quietWarningAt;
+                }
                 if (loop.Fault is { } fault) throw new InvalidOperationException("the control loop failed: " + fault.Message, fault);
                 if (robot is SimBridgeRobot { Fault: { } simFault }) throw new InvalidOperationException("the simulated robot failed: " + simFault.Message, simFault);
                 if (loop.TryReadSnapshot(out var s)) notifier.Status(Status(s, stream));
@@ -140,6 +148,24 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
         return robot;
     }
 
+    /// <summary>Why the controller thinks no bundle arrived. The snapshot DEALER queues requests only to a trainer whose CURVE
+    /// handshake completed (Immediate), so no request sent means no handshake; heartbeats mean the publish side is heard.</summary>
+    internal static string WhyNoBundle(WeightStreamSubscriber stream, WeightStreamOptions o)
+    {
+        if (stream.SnapshotRequests == 0)
+            return $"no CURVE handshake with the trainer completed: it is not running or not reachable at {o.EffectiveSnapshotEndpoint}, or it " +
+                $"refuses this robot's key {Z85.Encode(stream.RobotPublicKey)} (a trainer with Trainer:AllowedRobotKeysDir admits only the keys in it; " +
+                (o.SecretKeyFile is null
+                    ? "this robot has no Controller:WeightStream:SecretKeyFile, so its key is a fresh one each start and cannot be on that list"
+                    : $"this robot's public key is the one beside {o.SecretKeyFile}") +
+                "), or Controller:WeightStream:TrainerPublicKeyFile is not that trainer's public key";
+        if (stream.Heartbeats == 0)
+            return $"the trainer's snapshot socket completed the handshake but no heartbeat came on {o.Endpoint}: is it the trainer's Trainer:PublishEndpoint?";
+        if (stream.Rejected > 0)
+            return $"{stream.Rejected} bundle(s) were rejected (see the warnings above: task, sizes or robot do not match this robot)";
+        return "the trainer is heard (heartbeats) but has published no newer policy yet: it publishes every Trainer:PublishEveryUpdates updates once learning has started";
+    }
+
     private static string Status(in LoopSnapshot s, WeightStreamSubscriber? stream) => string.Create(CultureInfo.InvariantCulture,
         $"{s.Mode}, policy v{s.PolicyVersion}{(stream is null ? "" : $" (stream v{stream.AcceptedVersion}, {stream.Rejected} rejected)")}, " +
         $"{s.Tick} ticks, {s.Misses} missed, jitter p99 {s.JitterP99Us:0} µs");
@@ -164,4 +190,7 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
 
     [LoggerMessage(5, LogLevel.Information, "stopped: {Outcome} after {Ticks} ticks ({Misses} missed, {Swaps} policy swaps)")]
     private static partial void LogStopped(ILogger logger, string outcome, long ticks, long misses, long swaps);
+
+    [LoggerMessage(8, LogLevel.Warning, "no policy bundle from the trainer at {Endpoint} in {Seconds} s: {Why}")]
+    private static partial void LogNoBundle(ILogger logger, long seconds, string endpoint, string why);
 }

@@ -136,9 +136,15 @@ public sealed class WeightStreamOptions : IValidatableObject
     [CurveKeyFile]
     public string? TrainerPublicKeyFile { get; set; }
 
-    /// <summary>This robot's CURVE secret key (`controller keys generate`); null: a fresh key pair per connection (fine unless the trainer allow-lists robots).</summary>
+    /// <summary>This robot's CURVE secret key (`controller keys generate`); null: a fresh key pair per start, which a trainer
+    /// without Trainer:AllowedRobotKeysDir admits and one with an allow-list refuses (the controller then warns why).</summary>
     [CurveKeyFile(Secret = true)]
     public string? SecretKeyFile { get; set; }
+
+    /// <summary>A controller that has adopted no bundle from the stream this long after its start says why it thinks so
+    /// (then again at twice the time, and so on).</summary>
+    [Range(1, 86_400)]
+    public int QuietWarningSeconds { get; set; } = 30;
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {

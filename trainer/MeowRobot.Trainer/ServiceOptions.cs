@@ -55,7 +55,8 @@ public sealed class TrainerOptions : IValidatableObject
     [CurveKeyFile]
     public string? SimServerKeyFile { get; set; }
 
-    /// <summary>Directory of robot public keys allowed to subscribe (ZAP allow-list); null: any robot holding the trainer's public key.</summary>
+    /// <summary>Directory of robot public keys (*.key) allowed to subscribe (a ZAP allow-list, read at start); null: any robot
+    /// holding the trainer's public key may subscribe (robots verify every bundle against that key either way).</summary>
     public string? AllowedRobotKeysDir { get; set; }
 
     /// <summary>Environment steps to train for.</summary>

@@ -384,7 +384,9 @@ public sealed class VectorEnvClient : IVectorEnv
             }
             var elapsed = Stopwatch.GetElapsedTime(started);
             if (elapsed >= options.GiveUpAfter)
-                throw new SimWorkerLostException(link.Endpoint, $"unreachable for {elapsed.TotalSeconds:F1} s after {reason} (last: {last})");
+                throw new SimWorkerLostException(link.Endpoint, link.Hello is null
+                    ? $"never answered: no reply to hello in {elapsed.TotalSeconds:F1} s (last: {last}); is a sim worker serving there?"
+                    : $"unreachable for {elapsed.TotalSeconds:F1} s after {reason} (last: {last})");
             Thread.Sleep(backoff < options.GiveUpAfter - elapsed ? backoff : options.GiveUpAfter - elapsed);
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, options.MaxReconnectBackoff.Ticks));
         }

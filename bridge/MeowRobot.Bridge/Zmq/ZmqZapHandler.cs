@@ -21,18 +21,21 @@ public sealed class ZmqZapHandler : IDisposable
     private readonly string _stopEndpoint;
     private readonly Thread _thread;
     private volatile byte[][] _allowed;
+    private readonly bool _admitAny;
     private long _accepted;
     private long _denied;
     private bool _disposed;
 
     /// <param name="allowedClientKeys">32-byte CURVE public keys of the clients to admit (see <see cref="ZmqCurveKeyPair.LoadPublicKey"/>).</param>
     /// <param name="domain">the ZAP domain the servers set (see <see cref="ZmqSocket.MakeCurveServer"/>).</param>
-    public ZmqZapHandler(ZmqContext context, IEnumerable<byte[]> allowedClientKeys, string domain = DefaultDomain)
+    /// <param name="admitAny">Admit every CURVE client of the domain (no allow-list), still counting and naming them.</param>
+    public ZmqZapHandler(ZmqContext context, IEnumerable<byte[]> allowedClientKeys, string domain = DefaultDomain, bool admitAny = false)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(allowedClientKeys);
         _context = context;
         _domain = domain;
+        _admitAny = admitAny;
         _allowed = [.. allowedClientKeys.Select(CheckedKey)];
         _stopEndpoint = $"inproc://meow.zap.stop.{Interlocked.Increment(ref s_instances)}";
         using var bound = new ManualResetEventSlim();
@@ -162,6 +165,7 @@ public sealed class ZmqZapHandler : IDisposable
         if (!request[5].AsSpan().SequenceEqual("CURVE"u8) || request.Count != 7 || request[6].Length != ZmqCurveKeyPair.KeySize)
             return ("400", "CURVE required", "");
         var key = request[6];
+        if (_admitAny) return ("200", "OK", Z85.Encode(key));
         foreach (var allowed in _allowed)
         {
             if (ZmqCurveKeyPair.SameKey(allowed, key)) return ("200", "OK", Z85.Encode(key));

@@ -49,13 +49,14 @@ public sealed unsafe class WeightStreamPublisher : IDisposable
     private long _snapshotsServed;
     private long _snapshotsDropped;
 
-    public WeightStreamPublisher(ZmqCurveKeyPair trainerKeys, IEnumerable<byte[]> allowedRobotKeys, WeightStreamPublisherOptions? options = null)
+    /// <param name="allowedRobotKeys">The robots admitted (a ZAP allow-list); null: any client that holds the trainer's public
+    /// key (CURVE still encrypts, and robots still verify every bundle against that key).</param>
+    public WeightStreamPublisher(ZmqCurveKeyPair trainerKeys, IEnumerable<byte[]>? allowedRobotKeys, WeightStreamPublisherOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(trainerKeys);
-        ArgumentNullException.ThrowIfNull(allowedRobotKeys);
         _keys = trainerKeys;
         _options = options ?? new WeightStreamPublisherOptions();
-        _zap = new ZmqZapHandler(_context, allowedRobotKeys);   // before any CURVE server socket
+        _zap = new ZmqZapHandler(_context, allowedRobotKeys ?? [], admitAny: allowedRobotKeys is null);   // before any CURVE server socket
         _thread = new Thread(Serve) { IsBackground = true, Name = "meow-weight-publisher" };
         _thread.Start();
         _bound.Wait();

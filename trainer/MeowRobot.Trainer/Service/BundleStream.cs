@@ -47,7 +47,7 @@ public sealed class BundleStream : IDisposable
     public string? PublishEndpoint => _publisher?.PublishEndpoint;
     public string? SnapshotEndpoint => _publisher?.SnapshotEndpoint;
 
-    /// <summary>Robot keys admitted by the publisher (0 when not publishing).</summary>
+    /// <summary>Robot keys on the publisher's allow-list (0 when not publishing, or when any robot is admitted).</summary>
     public int AllowedRobots { get; private set; }
 
     /// <summary>Numbers <paramref name="policy"/> with the next version and publishes it (when a publish endpoint is set).</summary>
@@ -64,9 +64,10 @@ public sealed class BundleStream : IDisposable
         return bundle;
     }
 
-    private byte[][] AllowedRobotKeys(string? directory)
+    /// <summary>The allow-list's keys; null (any robot holding the trainer's public key) when no directory is set.</summary>
+    private byte[][]? AllowedRobotKeys(string? directory)
     {
-        if (directory is null) return [];
+        if (directory is null) return null;
         var keys = Directory.EnumerateFiles(directory, "*.key").Order(StringComparer.Ordinal).Select(ZmqCurveKeyPair.LoadPublicKey).ToArray();
         AllowedRobots = keys.Length;
         return keys;

@@ -86,8 +86,9 @@ internal sealed partial class TrainingRun : IDisposable
             _bundles = new BundleStream(options, Math.Max(_resumedFrom?.PublishedVersion ?? 0, recordedVersion));
             if (_bundles.PublishEndpoint is { } pub)
             {
-                LogPublishing(_log, pub, _bundles.SnapshotEndpoint!, _bundles.AllowedRobots);
-                if (_bundles.AllowedRobots == 0) LogNoRobots(_log, options.AllowedRobotKeysDir ?? "(not set)");
+                if (options.AllowedRobotKeysDir is null) LogPublishingToAny(_log, pub, _bundles.SnapshotEndpoint!);
+                else LogPublishing(_log, pub, _bundles.SnapshotEndpoint!, _bundles.AllowedRobots, options.AllowedRobotKeysDir);
+                if (options.AllowedRobotKeysDir is { } dir && _bundles.AllowedRobots == 0) LogNoRobots(_log, dir);
             }
             _record = new RunRecord(options.RunDir, new RunConfig("trainer serve", setup.Algorithm.Name(), spec.Name, spec.ObsDim, spec.ActDim, options.Seed,
                 RunConfig.Flatten([.. new object?[] { setup.Flow, setup.Meow, setup.Sac, setup.Loop }.OfType<object>()]), options), _learner.EnvSteps, _learner.Updates);
@@ -362,10 +363,13 @@ internal sealed partial class TrainingRun : IDisposable
     [LoggerMessage(12, LogLevel.Warning, "no evaluation: task {Task} is not built in; set Trainer:EvalSimEndpoints to evaluate on sim workers")]
     private static partial void LogNoEvaluation(ILogger logger, string task);
 
-    [LoggerMessage(13, LogLevel.Information, "publishing bundles on {Publish} (snapshots on {Snapshot}) to {Robots} allow-listed robot key(s)")]
-    private static partial void LogPublishing(ILogger logger, string publish, string snapshot, int robots);
+    [LoggerMessage(13, LogLevel.Information, "publishing bundles on {Publish} (snapshots on {Snapshot}) to {Robots} allow-listed robot key(s) from {Dir}")]
+    private static partial void LogPublishing(ILogger logger, string publish, string snapshot, int robots, string dir);
 
-    [LoggerMessage(14, LogLevel.Warning, "no robot public keys in Trainer:AllowedRobotKeysDir {Dir}: no robot can subscribe (the publisher admits allow-listed keys only)")]
+    [LoggerMessage(18, LogLevel.Information, "publishing bundles on {Publish} (snapshots on {Snapshot}) to any robot holding the trainer's public key (no Trainer:AllowedRobotKeysDir)")]
+    private static partial void LogPublishingToAny(ILogger logger, string publish, string snapshot);
+
+    [LoggerMessage(14, LogLevel.Warning, "no robot public keys (*.key) in Trainer:AllowedRobotKeysDir {Dir}: no robot can subscribe until one is added and the trainer restarted (or unset the key to admit any robot holding the trainer's public key)")]
     private static partial void LogNoRobots(ILogger logger, string dir);
 
     [LoggerMessage(15, LogLevel.Information, "ignoring {Path}: an unfinished checkpoint of an earlier process (the next checkpoint replaces it)")]
