@@ -23,7 +23,7 @@ public static class DemoCommand
         var steps = new Option<long?>("--steps") { Description = "env steps to train for (default 20000; --quick 1600)" };
         var seed = new Option<int>("--seed") { Description = "seed of the trainer and the sim workers", DefaultValueFactory = _ => 1 };
         var command = new Command("demo",
-            "Train a pendulum policy with MEow and drive a simulated robot with the streamed weights, live, on this machine (~5 minutes)")
+            "Train a pendulum policy with MEow and drive a simulated robot with the streamed weights, live, on this machine")
         {
             output, quick, steps, seed,
         };
@@ -54,8 +54,8 @@ internal sealed record DemoPlan(long TotalEnvSteps, int TrainEnvs, int UpdatesPe
     int MetricsEveryEnvSteps, double RobotStepRateHz, TimeSpan Deadline, bool RequireImprovement)
 {
     /// <summary>Pendulum learns in ~15–20k env steps. 8 envs stepped together with 4 updates per vector step (half an update
-    /// per env step) give ~9500 updates, published every 500: ~19 versions on the robot. About 1 minute of training on two
-    /// idle cores, ~5 on a loaded machine; the robot's plant runs in real time (10 s episodes) all along.</summary>
+    /// per env step) give ~9500 updates, published every 500: ~19 versions on the robot; the robot's plant runs in real
+    /// time (10 s episodes) all along. How long it takes: the README (measured: docs/operations.md, "The demo").</summary>
     public static DemoPlan Full { get; } = new(20_000, 8, 4, 500, null, 2000, 5, 500, 20, TimeSpan.FromMinutes(15), RequireImprovement: true);
 
     public static DemoPlan Quick { get; } = new(1_600, 8, 1, 20, 400, 800, 1, 200, 100, TimeSpan.FromSeconds(150), RequireImprovement: false);
