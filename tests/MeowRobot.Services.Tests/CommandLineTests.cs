@@ -63,13 +63,17 @@ public sealed class CommandLineTests : IDisposable
             (t.GetProperty("Task").GetString(), t.GetProperty("PublishEndpoint").GetString(), t.GetProperty("Seed").GetInt32(),
              t.GetProperty("RunDir").GetString(), t.GetProperty("TotalEnvSteps").GetInt64()));
         // Hopper's preset (what the learner will use), the explicit override on top, nothing left null.
-        var (shape, meow) = MeowPresets.For("hopper", 11, 3);
+        var preset = AlgorithmSetup.For(MeowRobot.Policy.Files.PolicyAlgorithm.Meow, "hopper", 11, 3);
         var learner = t.GetProperty("Learner");
-        Assert.Equal(shape.Alpha, learner.GetProperty("Alpha").GetSingle());
-        Assert.Equal(meow.LearningStarts, learner.GetProperty("LearningStarts").GetInt32());
+        Assert.Equal(preset.Flow!.Alpha, learner.GetProperty("Alpha").GetSingle());
+        Assert.Equal(preset.Loop.LearningStarts, learner.GetProperty("LearningStarts").GetInt32());
         Assert.Equal(0.01f, learner.GetProperty("Tau").GetSingle());
-        Assert.All(learner.EnumerateObject(), p => Assert.NotEqual(JsonValueKind.Null, p.Value.ValueKind));
-        Assert.Equal(meow.EvalEvery, t.GetProperty("EvalEvery").GetInt32());
+        // Every key MEow has is resolved; SAC's own keys stay unset (a MEow run refuses them).
+        foreach (var key in new[] { "Alpha", "Gamma", "Tau", "LearningRate", "GradClip", "BatchSize", "BufferCapacity", "LearningStarts", "UpdatesPerStep",
+                     "Hidden", "HiddenLayers", "FlowLayers", "ShiftHidden", "LayerNorm", "Dropout", "SigmaMin", "SigmaMax", "NormalizeObservations", "Threads" })
+            Assert.NotEqual(JsonValueKind.Null, learner.GetProperty(key).ValueKind);
+        Assert.Equal(JsonValueKind.Null, learner.GetProperty("PolicyLearningRate").ValueKind);
+        Assert.Equal(preset.Loop.EvalEvery, t.GetProperty("EvalEvery").GetInt32());
     }
 
     [Fact]

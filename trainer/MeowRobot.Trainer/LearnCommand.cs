@@ -106,7 +106,7 @@ public static class LearnCommand
             }
             var directory = parse.GetValue(runDir)?.FullName ?? RunsDirectory.New($"learn-{name}");
             using var record = new RunRecord(directory, new RunConfig("trainer learn", setup.Algorithm.Name(), name, env.Spec.ObsDim, env.Spec.ActDim, runSeed,
-                RunConfig.Flatten([.. new object?[] { setup.Flow, setup.Meow, setup.Sac, setup.Loop }.OfType<object>()]),
+                RunConfig.Of(setup),
                 new { task = name, model = parse.GetValue(model)?.FullName, steps = parse.GetValue(steps), envs = numEnvs }));
             Console.WriteLine($"run: {directory}");
             var clock = Stopwatch.StartNew();

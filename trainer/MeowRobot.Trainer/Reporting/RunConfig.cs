@@ -31,6 +31,14 @@ public sealed record RunConfig(string Command, string Algorithm, string Task, in
     public static string? BuiltFrom { get; } = typeof(RunConfig).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
         .FirstOrDefault(a => a.Key == "MeowSourceVersion" && !string.IsNullOrWhiteSpace(a.Value))?.Value;
 
+    /// <summary>An algorithm's resolved settings as hyperparameters: the shared loop's first (its seed is the run's), then
+    /// the algorithm's own records.</summary>
+    public static IReadOnlyList<HParam> Of(MeowRobot.Learner.AlgorithmSetup setup)
+    {
+        ArgumentNullException.ThrowIfNull(setup);
+        return Flatten([.. new object?[] { setup.Loop, setup.Flow, setup.Meow, setup.Sac }.OfType<object>()]);
+    }
+
     /// <summary>The public properties of settings records as hyperparameters (snake_case names, as CleanRL's): numbers,
     /// bools, strings and enums; nulls and other types are left out. A name seen twice keeps its first value.</summary>
     public static IReadOnlyList<HParam> Flatten(params object[] settings)

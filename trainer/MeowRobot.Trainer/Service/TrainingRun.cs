@@ -91,7 +91,7 @@ internal sealed partial class TrainingRun : IDisposable
                 if (options.AllowedRobotKeysDir is { } dir && _bundles.AllowedRobots == 0) LogNoRobots(_log, dir);
             }
             _record = new RunRecord(options.RunDir, new RunConfig("trainer serve", setup.Algorithm.Name(), spec.Name, spec.ObsDim, spec.ActDim, options.Seed,
-                RunConfig.Flatten([.. new object?[] { setup.Flow, setup.Meow, setup.Sac, setup.Loop }.OfType<object>()]), options), _learner.EnvSteps, _learner.Updates);
+                RunConfig.Of(setup), options), _learner.EnvSteps, _learner.Updates);
             _wallBase = _resumedFrom?.WallSeconds ?? 0;
             if (_resumedFrom is not null)
             {
