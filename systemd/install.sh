@@ -146,6 +146,7 @@ if want controller; then
     "Loop": { "RateHz": 1000 },
     "Robot": "serial:///dev/ttyUSB0",
     "PolicyPath": "/etc/meowrobot/policy.safetensors",
+    "Envelope": { "ActionLow": [ -1.0 ], "ActionHigh": [ 1.0 ] },
     "WeightStream": {
       "Endpoint": "tcp://trainer.local:5700",
       "TrainerPublicKeyFile": "/etc/meowrobot/keys/trainer.key"
@@ -185,7 +186,8 @@ cat <<EOF2
 #   keys:   sudo -u meow /opt/meowrobot/trainer/MeowRobot.Trainer keys generate --out /etc/meowrobot/keys  (workstation)
 #           copy trainer.key (the public key) to /etc/meowrobot/keys/ on each robot
 #   policy: a serial robot's sizes come from its first policy: copy one (a trainer run's policy.safetensors) to
-#           /etc/meowrobot/policy.safetensors on each robot
+#           /etc/meowrobot/policy.safetensors on each robot, and set Controller:Envelope:ActionLow/ActionHigh in
+#           controller.json to the robot's actuator limits (one entry per action; the file starts with one)
 #   check:  each unit's ExecStart with --check, e.g. /opt/meowrobot/trainer/MeowRobot.Trainer serve --check --config /etc/meowrobot/trainer.json
 #           (sim worker N: --config /etc/meowrobot/sim.json --config /etc/meowrobot/sim-N.json)
 #   start:  systemctl start meow-sim.target meow-trainer.service   |   systemctl start meow-controller.service
