@@ -198,7 +198,9 @@ public sealed class TrainerServiceTests
         var e = Assert.Throws<OptionsValidationException>(() => host.Services.GetRequiredService<IStartupValidator>().Validate());
         var failures = e.Failures.ToList();
         Assert.Equal(4, failures.Count);
-        Assert.Contains(failures, f => f.StartsWith("Trainer:Learner:Alfa: unknown key (known keys of Trainer:Learner: Alpha, Gamma,", StringComparison.Ordinal));
+        // The refusal lists the known keys (in the settings' declaration order), so a typo can be matched by eye.
+        Assert.Contains(failures, f => f.StartsWith("Trainer:Learner:Alfa: unknown key (known keys of Trainer:Learner: ", StringComparison.Ordinal)
+            && f.Contains(" Alpha,", StringComparison.Ordinal) && f.Contains(" Gamma,", StringComparison.Ordinal));
         Assert.Contains(failures, f => f.StartsWith("Trainer:Learner:BatchSize: The field BatchSize must be between 1 and 65536.", StringComparison.Ordinal));
         Assert.Contains(failures, f => f.StartsWith("Trainer:Learner:SigmaMin: SigmaMin 1 must be below SigmaMax -1", StringComparison.Ordinal));
         Assert.Contains(failures, f => f.StartsWith("Trainer:EvalEpisodes: The field EvalEpisodes must be between 1 and 10000.", StringComparison.Ordinal));
