@@ -130,7 +130,8 @@ public sealed class ControllerServeTests : IDisposable
         var stdout = process.StandardOutput.ReadToEndAsync();
         try
         {
-            var reading = ReadTelemetryUntil(telemetry, r => r.HandshakesRefused >= 2);
+            // Refusals can be counted before the loop's first tick takes the policy file in: wait for both.
+            var reading = ReadTelemetryUntil(telemetry, r => r.HandshakesRefused >= 2 && r.PolicyVersion != 0);
             Assert.Equal(4, reading.PolicyVersion);      // still the policy file's: the rogue's version 9 never arrived
             ServiceProcesses.Terminate(process);
             Assert.True(process.WaitForExit(TimeSpan.FromSeconds(10)), "controller serve did not exit within 10 s of SIGTERM");
