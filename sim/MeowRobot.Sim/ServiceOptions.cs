@@ -42,9 +42,30 @@ public sealed class SimOptions : IValidatableObject
     /// <summary>Randomisable task parameters set in every env (name → value, e.g. Sim:Params:mass = 1.5; docs/tasks.md).</summary>
     public Dictionary<string, double> Params { get; set; } = [];
 
+    /// <summary>Per-episode domain randomisation (name → distribution, e.g. Sim:Randomise:mass = uniform(0.5, 2);
+    /// docs/tasks.md, "Domain randomisation"); a trainer's reset may replace it.</summary>
+    public Dictionary<string, string> Randomise { get; set; } = [];
+
+    /// <summary>Sim:Randomise parsed (<see cref="FormatException"/> for a malformed entry; <see cref="Validate"/> reports those).</summary>
+    public IReadOnlyList<ParameterDistribution> Randomisation() =>
+        Randomise.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => ParameterDistribution.Parse(kv.Key, kv.Value)).ToArray();
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         foreach (var problem in CurveProblems()) yield return problem;
+        foreach (var (name, text) in Randomise ?? [])
+        {
+            string? problem = null;
+            try
+            {
+                ParameterDistribution.Parse(name, text ?? "");
+            }
+            catch (FormatException e)
+            {
+                problem = e.Message;
+            }
+            if (problem is not null) yield return new ValidationResult(problem, [$"{nameof(Randomise)}:{name}"]);
+        }
         if (!TaskCatalog.TryGet(Task, out var entry))
         {
             yield return new ValidationResult(

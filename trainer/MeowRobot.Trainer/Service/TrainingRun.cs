@@ -41,6 +41,7 @@ internal sealed partial class TrainingRun : IDisposable
     private readonly RunCheckpoint _checkpoints;
     private readonly BundleStream _bundles;
     private readonly MetricsCsv _metrics;
+    private readonly EpisodesCsv _episodesCsv;
     private readonly RunCounters? _resumedFrom;
     private readonly double _wallBase;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -68,6 +69,17 @@ internal sealed partial class TrainingRun : IDisposable
             client.WorkerLost += (_, e) => LogWorkerLost(_log, e.ToString());
             client.WorkerRecovered += (_, e) => LogWorkerRecovered(_log, e.ToString());
             _env = client;
+            if (options.Randomisation() is { Count: > 0 } randomisation)
+            {
+                try
+                {
+                    client.SetRandomisation(randomisation);
+                }
+                catch (Exception e) when (e is ArgumentException or NotSupportedException)
+                {
+                    throw new TrainerSetupException($"Trainer:Randomise: {e.Message}", e);
+                }
+            }
             var spec = _env.Spec;
             Task = spec.Name;
             var setup = LearnerSettingsFor(options, spec);
@@ -86,6 +98,7 @@ internal sealed partial class TrainingRun : IDisposable
                 if (_bundles.AllowedRobots == 0) LogNoRobots(_log, options.AllowedRobotKeysDir ?? "(not set)");
             }
             _metrics = new MetricsCsv(options.RunDir);
+            _episodesCsv = new EpisodesCsv(options.RunDir, _env.Randomisation.Select(d => d.Name).ToArray());
             _wallBase = _resumedFrom?.WallSeconds ?? 0;
             _rowEnvSteps = _learner.EnvSteps;
             _rowUpdates = _learner.Updates;
@@ -162,6 +175,7 @@ internal sealed partial class TrainingRun : IDisposable
     public void Dispose()
     {
         _metrics?.Dispose();
+        _episodesCsv?.Dispose();
         _bundles?.Dispose();
         _evalEnv?.Dispose();
         _env?.Dispose();
@@ -218,6 +232,18 @@ internal sealed partial class TrainingRun : IDisposable
         if (o.EvalSimEndpoints.Length > 0)
         {
             var eval = new VectorEnvClient(o.EvalSimEndpoints, SimClientOptions(o));
+            if (_env.Randomisation.Count > 0)
+            {
+                try
+                {
+                    eval.SetRandomisation(_env.Randomisation);
+                }
+                catch (Exception e) when (e is ArgumentException or NotSupportedException)
+                {
+                    eval.Dispose();
+                    throw new TrainerSetupException($"Trainer:EvalSimEndpoints: {e.Message}", e);
+                }
+            }
             if (eval.Spec.Name != spec.Name || eval.Spec.ObsDim != spec.ObsDim || eval.Spec.ActDim != spec.ActDim)
             {
                 eval.Dispose();
@@ -226,8 +252,9 @@ internal sealed partial class TrainingRun : IDisposable
             }
             return eval;
         }
-        if (TaskCatalog.TryGet(spec.Name, out var entry) && !entry.TakesModel)
-            return new LocalVectorEnv(() => TaskCatalog.Create(spec.Name), 1, unchecked(o.Seed + 10_000));
+        // In-process, with the workers' parameters and randomisation: evaluation sees the physics training sees.
+        if (TaskCatalog.TryGet(spec.Name, out var entry) && !entry.TakesModel && _env is VectorEnvClient client)
+            return TaskCatalog.CreateVectorEnv(spec.Name, 1, null, unchecked(o.Seed + 10_000), client.Workers[0].Params, client.Randomisation);
         LogNoEvaluation(_log, spec.Name);
         return null;
     }
@@ -270,6 +297,7 @@ internal sealed partial class TrainingRun : IDisposable
             case EpisodeEnded ep:
                 _episodeReturns += ep.Return;
                 _episodes++;
+                _episodesCsv.Append(ep);
                 break;
             case Updated u:
                 _loss += u.Stats.Loss;
