@@ -86,7 +86,7 @@ public sealed class LocalVectorEnv : IVectorEnv
     public void SetRandomisation(IReadOnlyList<ParameterDistribution> distributions)
     {
         ArgumentNullException.ThrowIfNull(distributions);
-        if (ParameterDistribution.CheckAll(distributions, Parameters, Spec.Name) is { } why) throw new ArgumentException(why, nameof(distributions));
+        if (ParameterDistribution.CheckAll(distributions, Parameters, Spec.Name) is { } why) throw new ArgumentException(why);
         pending = [.. distributions];
     }
 

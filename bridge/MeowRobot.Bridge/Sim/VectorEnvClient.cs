@@ -111,7 +111,7 @@ public sealed class VectorEnvClient : IVectorEnv
     public void SetRandomisation(IReadOnlyList<ParameterDistribution> distributions)
     {
         ArgumentNullException.ThrowIfNull(distributions);
-        if (ParameterDistribution.CheckAll(distributions, Parameters, Spec.Name) is { } why) throw new ArgumentException(why, nameof(distributions));
+        if (ParameterDistribution.CheckAll(distributions, Parameters, Spec.Name) is { } why) throw new ArgumentException(why);
         if (distributions.Count > 0 && links.FirstOrDefault(l => l.Hello!.Randomisation is null) is { } old)
             throw new NotSupportedException($"sim worker {old.Endpoint} does not support per-episode randomisation (sim protocol v1's 'randomise' extension)");
         UseRandomisation(distributions);

@@ -82,12 +82,13 @@ public sealed class MetricsCsv : IDisposable
 
 /// <summary>
 /// RunDir/episodes.csv: one line per finished training episode with the randomised parameters it was played with (the
-/// domain randomisation's record, docs/operations.md). Columns: <c>time,env_steps,return,length</c>, then one per
-/// randomised parameter, fixed for the run: a resumed run with other parameters is refused.
+/// domain randomisation's record, docs/operations.md). Columns: <c>time,env_steps,return,length</c>, then
+/// <c>param.NAME</c> per randomised parameter, fixed for the run: a resumed run with other parameters is refused.
 /// </summary>
 public sealed class EpisodesCsv : IDisposable
 {
     public const string FileName = "episodes.csv";
+    public const string ParamColumnPrefix = "param.";
 
     private readonly StreamWriter _writer;
     private readonly StringBuilder _line = new(128);
@@ -96,7 +97,7 @@ public sealed class EpisodesCsv : IDisposable
     {
         ArgumentNullException.ThrowIfNull(parameterNames);
         Path = System.IO.Path.Combine(runDirectory, FileName);
-        Header = string.Join(',', new[] { "time", "env_steps", "return", "length" }.Concat(parameterNames));
+        Header = string.Join(',', new[] { "time", "env_steps", "return", "length" }.Concat(parameterNames.Select(n => ParamColumnPrefix + n)));
         if (File.Exists(Path) && new FileInfo(Path).Length > 0)
         {
             using var reader = new StreamReader(Path);

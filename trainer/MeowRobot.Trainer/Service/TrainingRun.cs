@@ -359,6 +359,7 @@ internal sealed partial class TrainingRun : IDisposable
         Source = "MeowRobot trainer",
         Extra =
         [
+            .. m.Extra,
             new("meow.trainer.env_steps", _learner.EnvSteps.ToString(CultureInfo.InvariantCulture)),
             new("meow.trainer.updates", _learner.Updates.ToString(CultureInfo.InvariantCulture)),
         ],
