@@ -37,7 +37,7 @@ public sealed class TrainerRandomisationTests
         Assert.Equal(4, masses.Distinct().Count()); // a new draw per episode
 
         var policy = PolicyFile.Load(Path.Combine(rig.RunDir, TrainerService.PolicyFileName));
-        var recorded = policy.Metadata.Extra.Single(kv => kv.Key == MeowLearner.RandomisationKey).Value;
+        var recorded = policy.Metadata.Extra.Single(kv => kv.Key == OffPolicyLearner.RandomisationKey).Value;
         Assert.Equal([ParameterDistribution.Parse("length=log_uniform(0.6, 1.5)"), ParameterDistribution.Parse("mass=uniform(0.5, 2)")],
             ParameterDistribution.ParseList(recorded));
     }
