@@ -52,6 +52,11 @@ public class CampaignSpecTests
         Assert.Contains("--Trainer:Learner:Alpha=0.1", args);
         Assert.Contains("--Trainer:StopWhenDone=true", args);
         Assert.Contains("--Sim:Params:gravity=10", plan.SimArguments(plan.Runs[1]));
+        Assert.DoesNotContain(args, a => a.StartsWith("--Trainer:Algorithm=", StringComparison.Ordinal)); // the trainer's default
+
+        var compared = new RunPlan(Parse(Pendulum.Replace("  - name: alpha-0.3\n", "  - name: alpha-0.3\n    algorithm: sac\n", StringComparison.Ordinal)), "/tmp/c");
+        Assert.Equal("sac", compared.Spec.Configurations[1].Algorithm);
+        Assert.Contains("--Trainer:Algorithm=sac", compared.TrainerArguments(compared.Runs[2]));
     }
 
     [Theory]

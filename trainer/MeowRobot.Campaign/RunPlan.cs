@@ -87,6 +87,7 @@ public sealed class RunPlan
             $"--Trainer:MetricsEveryEnvSteps={b.MetricsEvery.ToString(inv)}",
             "--Trainer:StopWhenDone=true",
         };
+        if (run.Configuration.Algorithm is { } algorithm) args.Add($"--Trainer:Algorithm={algorithm}");
         foreach (var d in Spec.Randomise) args.Add($"--Trainer:Randomise:{d.Name}={d.Body}");
         foreach (var (key, value) in run.Configuration.Learner) args.Add($"--Trainer:Learner:{key}={value}");
         if (check) args.Insert(1, "--check");

@@ -23,9 +23,10 @@ public sealed class CampaignSpecException(string file, long line, string key, st
     public string Problem { get; } = problem;
 }
 
-/// <summary>One training configuration of the grid: its name and the Trainer:Learner keys it sets.</summary>
+/// <summary>One training configuration of the grid: its name, algorithm (Trainer:Algorithm; null: the trainer's
+/// default, MEow) and the Trainer:Learner keys it sets.</summary>
 /// <param name="Line">Where it is in the spec file (errors the trainer finds later point there).</param>
-public sealed record TrainingConfiguration(string Name, IReadOnlyDictionary<string, string> Learner, long Line);
+public sealed record TrainingConfiguration(string Name, string? Algorithm, IReadOnlyDictionary<string, string> Learner, long Line);
 
 /// <summary>Every run's budget and evaluation schedule.</summary>
 public sealed record RunBudget(long EnvSteps, int EvalEvery, int EvalEpisodes, long CheckpointEvery, int MetricsEvery);
@@ -137,7 +138,7 @@ public sealed record CampaignSpec(
         var configsNode = map.Required("configurations");
         foreach (var item in configsNode.Items())
         {
-            var c = item.Mapping("name", "learner");
+            var c = item.Mapping("name", "algorithm", "learner");
             var configName = c.Required("name").Text();
             if (!NamePattern.IsMatch(configName)) throw c.Required("name").Error("a name of lower-case letters, digits, '_', '.' and '-'");
             if (configurations.Any(x => x.Name == configName)) throw c.Required("name").Error($"configuration '{configName}' is named twice");
@@ -146,7 +147,7 @@ public sealed record CampaignSpec(
             {
                 foreach (var (key, value) in l.Entries()) learner[key] = value.Text();
             }
-            configurations.Add(new TrainingConfiguration(configName, learner, item.Line));
+            configurations.Add(new TrainingConfiguration(configName, c.Optional("algorithm")?.Text(), learner, item.Line));
         }
         if (configurations.Count == 0) throw configsNode.Error("at least one configuration is needed");
 
