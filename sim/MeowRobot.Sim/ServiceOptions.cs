@@ -55,16 +55,7 @@ public sealed class SimOptions : IValidatableObject
         foreach (var problem in CurveProblems()) yield return problem;
         foreach (var (name, text) in Randomise ?? [])
         {
-            string? problem = null;
-            try
-            {
-                ParameterDistribution.Parse(name, text ?? "");
-            }
-            catch (FormatException e)
-            {
-                problem = e.Message;
-            }
-            if (problem is not null) yield return new ValidationResult(problem, [$"{nameof(Randomise)}:{name}"]);
+            if (ParameterDistribution.ParseProblem(name, text) is { } problem) yield return new ValidationResult(problem, [$"{nameof(Randomise)}:{name}"]);
         }
         if (!TaskCatalog.TryGet(Task, out var entry))
         {

@@ -111,16 +111,7 @@ public sealed class TrainerOptions : IValidatableObject
         }
         foreach (var (name, text) in Randomise ?? [])
         {
-            string? problem = null;
-            try
-            {
-                ParameterDistribution.Parse(name, text ?? "");
-            }
-            catch (FormatException e)
-            {
-                problem = e.Message;
-            }
-            if (problem is not null) yield return new ValidationResult(problem, [$"{nameof(Randomise)}:{name}"]);
+            if (ParameterDistribution.ParseProblem(name, text) is { } problem) yield return new ValidationResult(problem, [$"{nameof(Randomise)}:{name}"]);
         }
         if (PublishEndpoint is not null && SecretKeyFile is null)
             yield return new ValidationResult("a CURVE secret key file is required with PublishEndpoint (robots pin the trainer's public key)",

@@ -138,6 +138,21 @@ public sealed record ParameterDistribution(string Name, DistributionKind Kind, d
         return d.Problem() is { } problem ? throw new FormatException(problem) : d;
     }
 
+    /// <summary>Null when <paramref name="body"/> reads as a distribution for <paramref name="name"/>, else why not
+    /// (configuration validation reports it under the entry's key).</summary>
+    public static string? ParseProblem(string name, string? body)
+    {
+        try
+        {
+            Parse(name, body ?? "");
+            return null;
+        }
+        catch (FormatException e)
+        {
+            return e.Message;
+        }
+    }
+
     /// <summary>Reads a list in the text form, separated by ';' (the policy file's <c>meow.randomisation</c>).</summary>
     public static IReadOnlyList<ParameterDistribution> ParseList(string text)
     {

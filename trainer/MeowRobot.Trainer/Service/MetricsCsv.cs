@@ -28,22 +28,29 @@ public sealed class MetricsCsv : IDisposable
     public MetricsCsv(string runDirectory)
     {
         Path = System.IO.Path.Combine(runDirectory, FileName);
-        var stream = new FileStream(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
+        _writer = OpenAppending(Path, Header);
+    }
+
+    /// <summary>Opens a CSV file for appending rows: the header once, when the file is new; a last line a killed
+    /// process left unterminated is ended, so the next row starts clean.</summary>
+    internal static StreamWriter OpenAppending(string path, string header)
+    {
+        var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
         var fresh = stream.Length == 0;
         if (!fresh)
         {
-            // A process killed in the middle of a line leaves it unterminated: end it, so the next row starts clean.
             stream.Seek(-1, SeekOrigin.End);
             var last = stream.ReadByte();
             stream.Seek(0, SeekOrigin.End);
             if (last != '\n') stream.WriteByte((byte)'\n');
         }
-        _writer = new StreamWriter(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false)) { NewLine = "\n" };
+        var writer = new StreamWriter(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false)) { NewLine = "\n" };
         if (fresh)
         {
-            _writer.WriteLine(Header);
-            _writer.Flush();
+            writer.WriteLine(header);
+            writer.Flush();
         }
+        return writer;
     }
 
     public string Path { get; }
@@ -105,21 +112,7 @@ public sealed class EpisodesCsv : IDisposable
             if (existing != Header)
                 throw new TrainerSetupException($"{Path} has columns '{existing}' but this run randomises '{Header}': give the run its own Trainer:RunDir");
         }
-        var stream = new FileStream(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
-        var fresh = stream.Length == 0;
-        if (!fresh)
-        {
-            stream.Seek(-1, SeekOrigin.End);
-            var last = stream.ReadByte();
-            stream.Seek(0, SeekOrigin.End);
-            if (last != '\n') stream.WriteByte((byte)'\n');
-        }
-        _writer = new StreamWriter(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false)) { NewLine = "\n" };
-        if (fresh)
-        {
-            _writer.WriteLine(Header);
-            _writer.Flush();
-        }
+        _writer = MetricsCsv.OpenAppending(Path, Header);
     }
 
     public string Path { get; }
