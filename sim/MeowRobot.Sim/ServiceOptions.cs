@@ -70,6 +70,33 @@ public sealed class SimOptions : IValidatableObject
         {
             yield return new ValidationResult($"task '{Task}' is built in and takes no model", [nameof(Model)]);
         }
+        else if (Randomise is { Count: > 0 } && RandomisationProblem() is { } problem)
+        {
+            yield return problem;
+        }
+    }
+
+    /// <summary>Sim:Randomise against the task's own parameters (a MuJoCo task's per-name ones come from its model), so
+    /// an unknown name or bounds out of range fail --check as they would fail serve.</summary>
+    private ValidationResult? RandomisationProblem()
+    {
+        if (Randomise.Any(kv => ParameterDistribution.ParseProblem(kv.Key, kv.Value) is not null)) return null; // reported above
+        if (Model is not null && !File.Exists(Model)) return null; // [ExistingFile] reports it
+        IReadOnlyList<TaskParameter> parameters;
+        try
+        {
+            using var task = TaskCatalog.Create(Task, new TaskOptions(Model));
+            parameters = task.Parameters;
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or InvalidOperationException or Tasks.MuJoCo.MuJoCoException)
+        {
+            return new ValidationResult($"task '{Task}' cannot be built to check Sim:Randomise: {e.Message}", [nameof(Model)]);
+        }
+        foreach (var d in Randomisation())
+        {
+            if (d.Check(parameters, Task) is { } why) return new ValidationResult(why, [$"{nameof(Randomise)}:{d.Name}"]);
+        }
+        return null;
     }
 
     /// <summary>CURVE: both keys or neither, and keys whenever the worker is reachable from the network.</summary>
