@@ -200,6 +200,7 @@ public sealed class DomainRandomisationTests : IDisposable
     private static VectorEnvClient Connect(params string[] endpoints) => new(endpoints, new VectorEnvClientOptions
     {
         ReplyTimeout = TimeSpan.FromSeconds(10),
+        HeartbeatInterval = TimeSpan.FromHours(1),
         GiveUpAfter = TimeSpan.FromSeconds(60),
     });
 
@@ -214,6 +215,8 @@ public sealed class DomainRandomisationTests : IDisposable
             Assert.Equal(MassAndLength, own.Randomisation); // reported in hello, adopted by the client
         }
         using var env = Connect(a, b);
+        var losses = new List<string>();
+        env.WorkerLost += (_, e) => losses.Add(e.ToString());
         env.SetRandomisation(MassAndLength);
         using var local = TaskCatalog.CreateVectorEnv("pendulum", 4, randomisation: MassAndLength);
         var batch = new VectorBatch(4, 3);
@@ -229,6 +232,7 @@ public sealed class DomainRandomisationTests : IDisposable
             env.Step([1f, -1f, 0.5f, 0f], batch);
             local.Step([1f, -1f, 0.5f, 0f], localBatch);
         }
+        Assert.True(losses.Count == 0, string.Join("; ", losses));
         Assert.Equal(localBatch.Obs, batch.Obs); // the workers' physics ran with the draws
         Assert.Equal(first, batch.FinalEpisodeParams);
         Assert.Equal(localBatch.EpisodeParams, batch.EpisodeParams); // the automatic resets drew the same next episodes
