@@ -111,7 +111,8 @@ public sealed class LocalEngineTests : IDisposable
         // Second runner: a second one on the same directory at the same time is refused.
         using (var second = Runner(specPath, campaignDir, Path.Combine(dir, "runner-2.log")))
         {
-            Until(() => File.ReadAllText(Path.Combine(dir, "runner-2.log")).Contains("resuming", StringComparison.Ordinal), "the second runner to take over");
+            var log2 = Path.Combine(dir, "runner-2.log");
+            Until(() => File.Exists(log2) && File.ReadAllText(log2).Contains("resuming", StringComparison.Ordinal), "the second runner to take over");
             using (var third = Runner(specPath, campaignDir, Path.Combine(dir, "runner-3.log")))
             {
                 Assert.True(third.WaitForExit(Wait));
