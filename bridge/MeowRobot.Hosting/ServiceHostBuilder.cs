@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using MeowRobot.Bridge.Zmq;
 using MeowRobot.Hosting.Configuration;
 using MeowRobot.Hosting.Logging;
 using MeowRobot.Hosting.Systemd;
@@ -163,6 +164,13 @@ public static class ServiceHostBuilder
             {
                 return ConfigurationError(service, error, Failures(e), notifier);
             }
+            // --check tells the person at the terminal; serve logs them (the journal keeps them with the service's other lines).
+            var configurationLog = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MeowRobot.Hosting.Configuration");
+            foreach (var warning in Warnings(host.Services))
+            {
+                if (checkOnly) error.WriteLine($"meow {service.Name}: warning: {warning.ReplaceLineEndings(" ")}");
+                else LogWarning(configurationLog, warning, null);
+            }
             if (checkOnly)
             {
                 PrintEffectiveOptions(host.Services, output);
@@ -177,13 +185,18 @@ public static class ServiceHostBuilder
             }
             catch (Exception e)
             {
+                if (StartProblem(e) is { } problem) return ConfigurationError(service, error, [problem], notifier);
                 // The host has logged it with its stack trace; this line is what `systemctl status` and a terminal show.
                 error.WriteLine($"{Prefix(3)}meow {service.Name}: failed: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
                 notifier.Status("failed: " + e.Message.ReplaceLineEndings(" "));
                 return 1;
             }
-            // A worker that threw stopped the host (StopHost); that is a failure for systemd's Restart=on-failure.
-            return workers.Any(w => w.ExecuteTask is { IsFaulted: true }) ? 1 : Environment.ExitCode;
+            // A worker that threw stopped the host (StopHost); that is a failure for systemd's Restart=on-failure, unless
+            // it was the configuration (a port in use): that exits 78, which the units do not restart.
+            var faults = workers.Where(w => w.ExecuteTask is { IsFaulted: true }).Select(w => w.ExecuteTask!.Exception!).ToList();
+            if (faults.Select(StartProblem).FirstOrDefault(p => p is not null) is { } startProblem)
+                return ConfigurationError(service, error, [startProblem], notifier);
+            return faults.Count > 0 ? 1 : Environment.ExitCode;
         }
     }
 
@@ -194,6 +207,25 @@ public static class ServiceHostBuilder
         notifier?.Status("configuration error: " + problems[0].ReplaceLineEndings(" "));
         return ConfigurationErrorExitCode;
     }
+
+    /// <summary>The configuration's part in a failed start, or null: a <see cref="ConfigurationProblemException"/>, or a
+    /// bind that libzmq refused (address in use, not an address of this machine, no such ipc directory).</summary>
+    private static string? StartProblem(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : x.InnerException)
+        {
+            if (x is ConfigurationProblemException) return x.Message;
+            if (x is ZmqException z && z.Operation.StartsWith("zmq_bind", StringComparison.Ordinal)) return "cannot bind: " + z.Message;
+        }
+        return null;
+    }
+
+    private static IEnumerable<string> Warnings(IServiceProvider services) =>
+        services.GetServices<ValidatedSection>()
+            .SelectMany(s => s.Value(services) is IConfigurationWarnings w ? w.Warnings().Select(line => s.Section + ":" + line) : []);
+
+    private static readonly Action<ILogger, string, Exception?> LogWarning =
+        LoggerMessage.Define<string>(LogLevel.Warning, new EventId(1, "ConfigurationWarning"), "configuration: {Warning}");
 
     private static string Prefix(int priority) =>
         JournaldConsoleFormatter.UnderSystemd(Environment.GetEnvironmentVariable) ? $"<{priority}>" : "";

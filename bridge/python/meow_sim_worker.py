@@ -17,11 +17,13 @@ python3-msgpack (no numpy): run it with /usr/bin/python3.
 
 import argparse
 import array
+import fcntl
 import ipaddress
 import math
 import os
 import random
 import signal
+import socket as socketlib
 import sys
 import threading
 
@@ -490,6 +492,36 @@ class Curve:
         return (b"200", b"OK") if request[6] in self.allowed else (b"400", b"client key not allowed")
 
 
+def hold_ipc_path(endpoint):
+    """Takes an ipc:// path as the C# worker does (IpcPathLock): an exclusive flock on PATH.lock, refused while another
+    live worker holds it; a socket file left at PATH with the lock free is a dead worker's and is removed, unless
+    something still listens on it. Returns the lock file (keep it open while serving) or None for other endpoints."""
+    if not endpoint.startswith("ipc://") or endpoint == "ipc://*" or endpoint.startswith("ipc://@"):
+        return None
+    path = endpoint[len("ipc://"):]
+    lock = open(path + ".lock", "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise SystemExit(f"{endpoint}: another live sim worker holds {path} ({path}.lock is locked)")
+    if os.path.exists(path):
+        probe = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+        try:
+            probe.connect(path)
+            lock.close()
+            raise SystemExit(f"{endpoint}: a process that does not take {path}.lock listens on {path}")
+        except (ConnectionRefusedError, FileNotFoundError, OSError):
+            os.unlink(path)  # a dead worker's socket file
+            print(f"removed a dead worker's socket file before binding {endpoint}", file=sys.stderr, flush=True)
+        finally:
+            probe.close()
+    lock.truncate(0)
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
+
+
 def serve(worker, endpoint, stop=lambda: False, curve=None):
     """Binds a ROUTER on endpoint and answers requests until stop() or SIGTERM/SIGINT. Prints the bound endpoint
     (useful with tcp://host:*) as the first line on stdout. With curve (a Curve) only allow-listed clients get through;
@@ -497,6 +529,7 @@ def serve(worker, endpoint, stop=lambda: False, curve=None):
     if curve is None and not is_loopback(endpoint):
         raise ValueError(f"{endpoint} is reachable from the network: give the worker CURVE keys "
                          "(--secret-key and --allowed-client-keys) or bind loopback/ipc")
+    ipc_lock = hold_ipc_path(endpoint)  # before binding: libzmq would take a live worker's path silently
     context = zmq.Context()
     if curve is not None:
         curve.start(context)
@@ -505,7 +538,7 @@ def serve(worker, endpoint, stop=lambda: False, curve=None):
     # Bounded per peer, and no ZMTP heartbeats (libzmq 4.3.4 can abort on them, see docs/protocol.md); kernel keepalive
     # drops vanished peers.
     socket.setsockopt(zmq.RCVHWM, 4)
-    socket.setsockopt(zmq.SNDHWM, 4)
+    socket.setsockopt(zmq.SNDHWM, 64)  # replies a peer does not read: dropped beyond this (4 dropped a REQ's replies)
     socket.setsockopt(zmq.TCP_KEEPALIVE, 1)
     socket.setsockopt(zmq.TCP_KEEPALIVE_IDLE, 10)
     socket.setsockopt(zmq.TCP_KEEPALIVE_INTVL, 2)
@@ -537,6 +570,8 @@ def serve(worker, endpoint, stop=lambda: False, curve=None):
         if curve is not None:
             curve.stop()
         context.term()
+        if ipc_lock is not None:
+            ipc_lock.close()
 
 
 def main(argv=None):

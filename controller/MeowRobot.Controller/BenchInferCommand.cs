@@ -7,8 +7,8 @@ using MeowRobot.Policy.Runtime;
 
 namespace MeowRobot.Controller;
 
-/// <summary><c>./meow controller bench infer</c>: times single deterministic actions of <see cref="FlowPolicyRuntime"/>,
-/// one call per sample, and prints latency percentiles. The last line is exactly
+/// <summary><c>./meow controller bench infer</c>: times single deterministic actions of a policy's runtime
+/// (<see cref="PolicyRuntime"/>: MEow's flow, or the MLP actor of SAC and amortized S2AC), one call per sample, and prints latency percentiles. The last line is exactly
 /// <c>p50_us: X p99_us: Y p999_us: Z alloc_bytes_per_call: N</c>.</summary>
 public static class BenchInferCommand
 {
@@ -18,13 +18,15 @@ public static class BenchInferCommand
         var seconds = new Option<double>("--seconds") { Description = "how long to time, after a warm-up", DefaultValueFactory = _ => 5 };
         var randomObs = new Option<int?>("--random-obs-dim") { Description = "instead of --weights: a random policy with this observation size" };
         var randomAct = new Option<int?>("--random-act-dim") { Description = "instead of --weights: a random policy with this action size" };
+        var algo = new Option<string>("--algo") { Description = "the random policy's algorithm: meow, sac or s2ac (amortized actor)", DefaultValueFactory = _ => "meow" };
         var lanes = new Option<int>("--lanes")
         {
             Description = "vector width in floats the weights are packed for: 16 (Vector512), 8 (Vector256), 4 (Vector128); default the widest this CPU accelerates",
-            DefaultValueFactory = _ => FlowPolicyRuntime.NativeLanes,
+            DefaultValueFactory = _ => PolicyRuntime.NativeLanes,
         };
         var seed = new Option<int>("--seed") { Description = "seed of the random policy and observations", DefaultValueFactory = _ => 1 };
-        var command = new Command("infer", "Time single deterministic actions a = f(E[z]|s): latency percentiles and bytes allocated per call");
+        var command = new Command("infer", "Time single deterministic actions of a policy: latency percentiles and bytes allocated per call");
+        command.Options.Add(algo);
         command.Options.Add(weights);
         command.Options.Add(seconds);
         command.Options.Add(randomObs);
@@ -38,6 +40,7 @@ public static class BenchInferCommand
             if (file && (obs is not null || act is not null)) result.AddError("give --weights or the --random-* dimensions, not both");
             else if (!file && (obs is null || act is null)) result.AddError("give --weights, or both --random-obs-dim and --random-act-dim");
             else if (!file && (obs <= 0 || act <= 0)) result.AddError("--random-obs-dim and --random-act-dim must be positive");
+            if (!PolicyAlgorithms.TryParse(result.GetValue(algo), out _)) result.AddError("--algo must be meow, sac or s2ac");
         });
         // Option validators see the parsed value (a command validator would see 0, not the default, for an absent option).
         seconds.Validators.Add(r =>
@@ -59,8 +62,10 @@ public static class BenchInferCommand
                     ? PolicyFile.Load(file.FullName)
                     : PolicyFile.Initialized(new PolicyMetadata
                     {
+                        Algorithm = PolicyAlgorithms.TryParse(parse.GetValue(algo), out var a) ? a : PolicyAlgorithm.Meow,
                         ObsDim = parse.GetValue(randomObs)!.Value,
                         ActDim = parse.GetValue(randomAct)!.Value,
+                        S2ac = new S2acArchitecture { Actor = S2acActor.Amortized },
                         Source = "bench infer --random-obs-dim/--random-act-dim",
                     }, parse.GetValue(seed));
             }
@@ -70,7 +75,17 @@ public static class BenchInferCommand
                 return 2;
             }
             var source = file?.FullName ?? "random policy (seed " + parse.GetValue(seed).ToString(CultureInfo.InvariantCulture) + ")";
-            Run(FlowPolicyRuntime.Create(policy, parse.GetValue(lanes)), source, parse.GetValue(seconds), rng);
+            IPolicyRuntime runtime;
+            try
+            {
+                runtime = PolicyRuntime.Create(policy, parse.GetValue(lanes));
+            }
+            catch (UnsupportedPolicyException e)
+            {
+                Console.Error.WriteLine($"cannot run {source}: {e.Message}");
+                return 2;
+            }
+            Run(runtime, source, parse.GetValue(seconds), rng);
             return 0;
         });
         return command;
@@ -88,7 +103,7 @@ public static class BenchInferCommand
     /// <summary>Times one call per sample until <paramref name="endTimestamp"/>; returns the number of calls. Fully
     /// optimised up front so that no tier-up (on-stack replacement of this loop) lands inside the measurement.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static long Time(FlowPolicyRuntime runtime, float[][] observations, float[] action, long[] histogram, long endTimestamp, out long maxTicks)
+    private static long Time(IPolicyRuntime runtime, float[][] observations, float[] action, long[] histogram, long endTimestamp, out long maxTicks)
     {
         var nanosPerTick = 1e9 / Stopwatch.Frequency;
         long calls = 0;
@@ -106,10 +121,16 @@ public static class BenchInferCommand
         }
     }
 
-    private static void Run(FlowPolicyRuntime runtime, string source, double seconds, Random rng)
+    private static void Run(IPolicyRuntime runtime, string source, double seconds, Random rng)
     {
         var m = runtime.Metadata;
-        Console.WriteLine($"policy: {source}, obs {m.ObsDim}, act {m.ActDim}, {m.Couplings} couplings of {m.Hidden}×{m.HiddenLayers}, vector lanes {runtime.Lanes}");
+        var network = m.Algorithm switch
+        {
+            PolicyAlgorithm.Meow => $"meow: {m.Couplings} couplings of {m.Hidden}×{m.HiddenLayers}",
+            PolicyAlgorithm.Sac => $"sac: actor {m.Sac.Hidden}×2 ReLU",
+            _ => $"s2ac: amortized actor {m.S2ac.Hidden}×{m.S2ac.ActorLayers} ELU",
+        };
+        Console.WriteLine($"policy: {source}, obs {m.ObsDim}, act {m.ActDim}, {network}, vector lanes {runtime.Lanes}");
         var observations = Enumerable.Range(0, 64).Select(_ => Enumerable.Range(0, m.ObsDim).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray()).ToArray();
         var action = new float[m.ActDim];
         var histogram = new long[Bins + 1];

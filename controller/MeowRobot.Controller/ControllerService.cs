@@ -8,6 +8,7 @@ using MeowRobot.Control.Serial;
 using MeowRobot.Control.Teleop;
 using MeowRobot.Control.Telemetry;
 using MeowRobot.Control.WeightStream;
+using MeowRobot.Hosting.Configuration;
 using MeowRobot.Hosting.Systemd;
 using MeowRobot.Policy.Bundles;
 using MeowRobot.Policy.Files;
@@ -45,7 +46,7 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
             envelope.ActionLow = sim.Spec.ActLow;
             envelope.ActionHigh = sim.Spec.ActHigh;
         }
-        using var loop = new ControlLoop(robot, o.Loop, envelope, o.Modes);
+        using var loop = CreateLoop(robot, o, envelope);
         using var telemetry = new ControllerTelemetry(loop, o.Telemetry, TelemetryInterval, line => LogTelemetry(logger, line));
         using var teleop = o.TeleopPort is { } teleopPort
             ? new TeleopLink(new SerialPortOptions { Path = teleopPort }, loop.Teleop,
@@ -59,7 +60,7 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
         if (robot is IEpisodeReturns episodes) telemetry.Attach(episodes);
         if (file is not null)
         {
-            loop.OfferPolicy(new ActivePolicy(new FlowActionPolicy(FlowPolicyRuntime.Create(file)), (long)(file.Metadata.Version ?? 0), o.PolicyPath!));
+            loop.OfferPolicy(new ActivePolicy(new RuntimeActionPolicy(PolicyRuntime.Create(file)), (long)(file.Metadata.Version ?? 0), o.PolicyPath!));
             LogPolicyFile(logger, o.PolicyPath!, file.Metadata.Version ?? 0);
         }
         using var stream = o.WeightStream.Endpoint is { } endpoint
@@ -101,6 +102,21 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
         }
     }
 
+    /// <summary>The loop, whose envelope is checked against the robot's sizes: a simulated robot's are known only now,
+    /// and an envelope that does not fit them is the configuration's fault (exit 78), not a crash to restart.</summary>
+    private static ControlLoop CreateLoop(IRobotIo robot, ControllerOptions o, SafetyEnvelopeOptions envelope)
+    {
+        try
+        {
+            return new ControlLoop(robot, o.Loop, envelope, o.Modes);
+        }
+        catch (InvalidControlOptionsException e)
+        {
+            throw new ConfigurationProblemException(
+                $"{ControllerOptions.Section}:Envelope does not fit the robot {o.Robot} (action {robot.ActionSize}, observation {robot.ObservationSize}): {string.Join("; ", e.Problems)}", e);
+        }
+    }
+
     /// <summary>The robot named by Controller:Robot, and who it is for the weight stream.</summary>
     private static IRobotIo OpenRobot(ControllerOptions o, PolicyFile? file, ILogger logger, out PolicyIdentity identity)
     {
@@ -112,7 +128,7 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
                 throw new InvalidOperationException("a serial robot needs Controller:PolicyPath (its observation and action sizes come from the policy file)");
             var m = file.Metadata;
             identity = new PolicyIdentity(m.Task ?? "", m.ObsDim, m.ActDim, Environment.MachineName);
-            var mcu = new SerialRobot(new SerialPortOptions { Path = o.Robot[serial.Length..] }, m.ObsDim, m.ActDim);
+            var mcu = new SerialRobot(new SerialPortOptions { Path = o.Robot[serial.Length..] }, m.ObsDim, m.ActDim, o.SerialRobot.ClockDriftAllowance);
             mcu.LinkChanged += (up, detail) => LogRobotLink(logger, o.Robot, up ? "up" : $"down ({detail})");
             mcu.Start();   // its I/O thread opens the line (and reopens it after an unplug); without it nothing is read or sent
             return mcu;

@@ -95,14 +95,14 @@ public static class RunCommand
         WeightStreamSubscriber? stream = null;
         if (weights is not null)
         {
-            var policy = FlowActionPolicy.Load(weights.FullName);
+            var policy = RuntimeActionPolicy.Load(weights.FullName);
             loop.OfferPolicy(policy);
             Console.WriteLine($"policy: {weights.FullName} (version {policy.Version})");
         }
         else if (randomSeed is { } seed)
         {
             var file = PolicyFile.Initialized(new PolicyMetadata { ObsDim = spec.ObsDim, ActDim = spec.ActDim, Task = spec.Name }, seed);
-            loop.OfferPolicy(new ActivePolicy(new FlowActionPolicy(FlowPolicyRuntime.Create(file)), 0, $"random policy (seed {seed})"));
+            loop.OfferPolicy(new ActivePolicy(new RuntimeActionPolicy(PolicyRuntime.Create(file)), 0, $"random policy (seed {seed})"));
             Console.WriteLine($"policy: random, seed {seed}");
         }
         else

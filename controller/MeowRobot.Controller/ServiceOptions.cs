@@ -5,12 +5,14 @@ using MeowRobot.Control.Loop;
 using MeowRobot.Control.Modes;
 using MeowRobot.Control.Safety;
 using MeowRobot.Hosting.Configuration;
+using MeowRobot.Policy.Files;
+using MeowRobot.Policy.Runtime;
 using Microsoft.Extensions.Options;
 
 namespace MeowRobot.Controller;
 
 /// <summary>Configuration section "Controller" of <c>controller serve</c> (keys: docs/operations.md).</summary>
-public sealed class ControllerOptions : IValidatableObject
+public sealed class ControllerOptions : IValidatableObject, IConfigurationWarnings
 {
     public const string Section = "Controller";
 
@@ -26,12 +28,16 @@ public sealed class ControllerOptions : IValidatableObject
     [Required, Endpoint(AllowSerial = true)]
     public string Robot { get; set; } = "";
 
+    /// <summary>A serial robot's link (section Controller:SerialRobot): ignored for simulated robots.</summary>
+    [ValidateObjectMembers]
+    public SerialRobotOptions SerialRobot { get; set; } = new();
+
     /// <summary>A simulated robot's plant (section Controller:SimRobot): ignored for serial robots.</summary>
     [ValidateObjectMembers]
     public SimRobotOptions SimRobot { get; set; } = new();
 
     /// <summary>Where telemetry is published (ZeroMQ PUB bind); null: none.</summary>
-    [Endpoint]
+    [Endpoint(Bind = true)]
     public string? Telemetry { get; set; } = "tcp://127.0.0.1:5800";
 
     /// <summary>The loop: RateHz (50–5000), CPU affinity, SCHED_FIFO priority, memory locking, timing (section Controller:Loop).</summary>
@@ -51,12 +57,53 @@ public sealed class ControllerOptions : IValidatableObject
     /// <summary>Action bounds, rate limits, safe action, staleness and state bounds (checked against the robot's sizes at start).</summary>
     public SafetyEnvelopeOptions Envelope { get; set; } = new();
 
+    /// <summary>A serial robot: its sizes come from the policy file and nothing is asked of the line before the loop starts.</summary>
+    public bool IsSerialRobot => Robot.StartsWith("serial://", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Everything <c>serve</c> would refuse, found before any device or socket is opened: the policy file must load, a
+    /// serial robot needs one, and the envelope must fit the robot (its sizes from the policy file; a simulated robot
+    /// without one is checked for what needs no sizes here, and against the worker's sizes when it connects).
+    /// </summary>
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (PolicyPath is null && WeightStream.Endpoint is null)
             yield return new ValidationResult("no policy source: set PolicyPath, WeightStream:Endpoint or both", [nameof(PolicyPath)]);
+        PolicyFile? file = null;
+        if (PolicyPath is not null && File.Exists(PolicyPath))
+        {
+            string? problem = null;
+            try
+            {
+                file = PolicyFile.Load(PolicyPath);
+                _ = FlowPolicyRuntime.Create(file);
+            }
+            catch (Exception e) when (e is PolicyFileException or IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
+            {
+                file = null;
+                problem = $"unusable policy file '{PolicyPath}': {e.Message}";
+            }
+            if (problem is not null) yield return new ValidationResult(problem, [nameof(PolicyPath)]);
+        }
+        if (IsSerialRobot && PolicyPath is null)
+            yield return new ValidationResult("a serial robot needs Controller:PolicyPath (its observation and action sizes come from the policy file)", [nameof(PolicyPath)]);
         foreach (var p in Problems(Loop.Validate)) yield return new ValidationResult(p, [ProblemKeys.MemberOf(nameof(Loop), p, typeof(ControlLoopOptions))]);
         foreach (var p in Problems(Modes.Validate)) yield return new ValidationResult(p, [ProblemKeys.MemberOf(nameof(Modes), p, typeof(ModeOptions))]);
+        // Bounds left empty on a simulated robot are the worker's (ControllerService fills them in): the action size is
+        // then not known until it connects, and the loop checks the envelope against it there.
+        var envelope = Envelope;
+        int? actions = IsSerialRobot || envelope.ActionLow.Length + envelope.ActionHigh.Length > 0 ? file?.Metadata.ActDim : null;
+        foreach (var p in envelope.Problems(actions, file?.Metadata.ObsDim))
+            yield return new ValidationResult(p, [ProblemKeys.MemberOf(nameof(Envelope), p, typeof(SafetyEnvelopeOptions))]);
+    }
+
+    public IEnumerable<string> Warnings()
+    {
+        if (Envelope.StateBounds.Length == 0)
+        {
+            yield return "Envelope:StateBounds: none set, so no sensor reading is range-checked (a value of 1e30 reaches the policy); " +
+                "list each observation's physical range (docs/operations.md, \"Safety envelope\")";
+        }
     }
 
     /// <summary>The control library's own checks list every problem in one exception.</summary>
@@ -103,6 +150,15 @@ public sealed class WeightStreamOptions : IValidatableObject
     /// <summary>The snapshot endpoint in use: <see cref="SnapshotEndpoint"/>, or the one paired with the publish endpoint
     /// as Trainer:SnapshotEndpoint defaults (<see cref="WeightStreamEndpoints.DefaultSnapshot"/>).</summary>
     public string? EffectiveSnapshotEndpoint => SnapshotEndpoint ?? (Endpoint is null ? null : WeightStreamEndpoints.DefaultSnapshot(Endpoint));
+}
+
+/// <summary>Section "Controller:SerialRobot": a microcontroller on a serial line.</summary>
+public sealed class SerialRobotOptions
+{
+    /// <summary>How much slower than the controller's clock the MCU's may run before its readings count as stale
+    /// (a fraction: 0.005 = 0.5 %, a ceramic resonator's tolerance; a crystal-clocked MCU can use 0.0001).</summary>
+    [Range(1e-6, MeowRobot.Control.Serial.SerialRobot.MaxClockDriftAllowance)]
+    public double ClockDriftAllowance { get; set; } = MeowRobot.Control.Serial.SerialRobot.DefaultClockDriftAllowance;
 }
 
 /// <summary>Section "Controller:SimRobot": a sim worker stepped as the robot's plant, in real time.</summary>

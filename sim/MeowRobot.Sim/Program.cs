@@ -10,6 +10,7 @@ public static class Program
         var root = new RootCommand("Sim worker: serves simulated tasks over sim protocol v1");
         root.Subcommands.Add(SimServiceHost.ServeCommand());
         root.Subcommands.Add(SimBenchCommand.Create());
+        root.Subcommands.Add(SimProtocolFuzz.Create());
         root.Subcommands.Add(MeowRobot.Hosting.KeysCommand.Create("sim"));
         return root.Parse(args).Invoke();
     }

@@ -21,7 +21,7 @@ public sealed class SimOptions : IValidatableObject
     public int Envs { get; set; } = 8;
 
     /// <summary>Where the worker's ROUTER socket binds: tcp://HOST:PORT or ipc://PATH.</summary>
-    [Required, Endpoint]
+    [Required, Endpoint(Bind = true)]
     public string Bind { get; set; } = "";
 
     /// <summary>Seed of the first reset; null: from the OS.</summary>
@@ -57,6 +57,7 @@ public sealed class SimOptions : IValidatableObject
         {
             if (ParameterDistribution.ParseProblem(name, text) is { } problem) yield return new ValidationResult(problem, [$"{nameof(Randomise)}:{name}"]);
         }
+        TaskParameters? built = null;
         if (!TaskCatalog.TryGet(Task, out var entry))
         {
             yield return new ValidationResult(
@@ -70,33 +71,41 @@ public sealed class SimOptions : IValidatableObject
         {
             yield return new ValidationResult($"task '{Task}' is built in and takes no model", [nameof(Model)]);
         }
-        else if (Randomise is { Count: > 0 } && RandomisationProblem() is { } problem)
+        else if (entry.TakesModel && File.Exists(Model))
         {
-            yield return problem;
+            (var problem, built) = LoadModel(entry, Model!);
+            if (problem is not null) yield return new ValidationResult(problem, [nameof(Model)]);
+        }
+        if (entry is null) yield break;
+        // With its model loaded a MuJoCo task's per-name parameters are known; without it ([ExistingFile] or the model
+        // problem above reports why) only the shared and scale ones are, and Sim:Randomise waits for the model.
+        var known = built ?? entry.Parameters;
+        foreach (var p in known.Check(Params))
+            yield return new ValidationResult(p.Message, [$"{nameof(Params)}:{p.Name}"]);
+        if (Randomise is { Count: > 0 } && (built is not null || !entry.TakesModel)
+            && !Randomise.Any(kv => ParameterDistribution.ParseProblem(kv.Key, kv.Value) is not null))
+        {
+            foreach (var d in Randomisation())
+            {
+                if (d.Check(known.All, Task) is { } why) yield return new ValidationResult(why, [$"{nameof(Randomise)}:{d.Name}"]);
+            }
         }
     }
 
-    /// <summary>Sim:Randomise against the task's own parameters (a MuJoCo task's per-name ones come from its model), so
-    /// an unknown name or bounds out of range fail --check as they would fail serve.</summary>
-    private ValidationResult? RandomisationProblem()
+    /// <summary>Loads the model into the task once, as serve will: another task's model, or one MuJoCo cannot load, is
+    /// found here rather than by a worker that then dies in a restart loop. On success, the task's parameters with the
+    /// model's per-name ones (what Sim:Params and Sim:Randomise are checked against).</summary>
+    private static (string? Problem, TaskParameters? Parameters) LoadModel(TaskEntry entry, string model)
     {
-        if (Randomise.Any(kv => ParameterDistribution.ParseProblem(kv.Key, kv.Value) is not null)) return null; // reported above
-        if (Model is not null && !File.Exists(Model)) return null; // [ExistingFile] reports it
-        IReadOnlyList<TaskParameter> parameters;
         try
         {
-            using var task = TaskCatalog.Create(Task, new TaskOptions(Model));
-            parameters = task.Parameters;
+            using var task = TaskCatalog.Create(entry.Name, new TaskOptions(model));
+            return (null, new TaskParameters(entry.Name, [.. task.Parameters]));
         }
-        catch (Exception e) when (e is ArgumentException or IOException or InvalidOperationException or Tasks.MuJoCo.MuJoCoException)
+        catch (Exception e) when (e is MeowRobot.Tasks.MuJoCo.MuJoCoException or ArgumentException or IOException or DllNotFoundException or InvalidOperationException)
         {
-            return new ValidationResult($"task '{Task}' cannot be built to check Sim:Randomise: {e.Message}", [nameof(Model)]);
+            return ($"task '{entry.Name}' cannot use model '{model}': {e.Message}", null);
         }
-        foreach (var d in Randomisation())
-        {
-            if (d.Check(parameters, Task) is { } why) return new ValidationResult(why, [$"{nameof(Randomise)}:{d.Name}"]);
-        }
-        return null;
     }
 
     /// <summary>CURVE: both keys or neither, and keys whenever the worker is reachable from the network.</summary>

@@ -37,6 +37,7 @@ public sealed partial class SimWorkerService(IOptions<SimOptions> options, IConf
             LogServing(logger, o.Task, o.Envs, worker.Endpoint, seed, service.Session,
                 curve is null ? "plain (loopback/ipc only)" : $"CURVE, {curve.AllowedClientKeys.Count} allowed client key(s)");
             notifier.Status(serving);
+            if (worker.RemovedStaleSocket) LogStaleSocket(logger, worker.Endpoint);
             worker.ClientRefused += r =>
             {
                 refusals.Report(r, Interlocked.Increment(ref refused));
@@ -86,6 +87,9 @@ public sealed partial class SimWorkerService(IOptions<SimOptions> options, IConf
 
     [LoggerMessage(2, LogLevel.Information, "stopped after {Requests} requests ({Errors} answered with errors, {Refused} client handshakes refused)")]
     private static partial void LogStopped(ILogger logger, long requests, long errors, long refused);
+
+    [LoggerMessage(4, LogLevel.Warning, "removed a dead worker's socket file before binding {Endpoint} (its lock was free and nothing listened on it)")]
+    private static partial void LogStaleSocket(ILogger logger, string endpoint);
 
     [LoggerMessage(3, LogLevel.Warning, "refused a client handshake from {Address} (key {ClientKey}): {Reason}; {Refused} refused so far ({Suppressed} more since the last line)")]
     private static partial void LogRefused(ILogger logger, string address, string clientKey, string reason, long refused, long suppressed);

@@ -26,11 +26,14 @@ public sealed class CartPoleSwingUp : SimTask
         new("gravity", 9.8, 8.0, 12.0),
     ];
 
+    /// <summary>The cart-pole's parameters (docs/tasks.md).</summary>
+    public static TaskParameters ParameterSet { get; } = WithShared("cartpole", Physical, maxObsNoiseStd: 0.2);
+
     private double x, xDot, theta, thetaDot;
 
     public CartPoleSwingUp()
         : base(new TaskSpec("cartpole", ObsDim: 5, ActDim: 1, ActLow: [-1f], ActHigh: [1f], MaxEpisodeSteps: 500),
-               Physical, maxObsNoiseStd: 0.2)
+               ParameterSet)
     {
     }
 

@@ -14,6 +14,9 @@ public sealed class MultiGoal : SimTask
     public const double GoalReward = 10.0;
     public const double ActionCost = 30.0;
 
+    /// <summary>Only the shared parameters: the point mass has no physics to randomise.</summary>
+    public static TaskParameters ParameterSetFor(string task) => WithShared(task, [], maxObsNoiseStd: 1.0);
+
     private double x, y;
 
     public MultiGoal()
@@ -23,7 +26,7 @@ public sealed class MultiGoal : SimTask
 
     public MultiGoal(MultiGoalLayout layout)
         : base(new TaskSpec((layout ?? throw new ArgumentNullException(nameof(layout))).Name, ObsDim: 2, ActDim: 2, ActLow: [-1f, -1f], ActHigh: [1f, 1f],
-               MaxEpisodeSteps: layout.EpisodeSteps), [], maxObsNoiseStd: 1.0)
+               MaxEpisodeSteps: layout.EpisodeSteps), ParameterSetFor(layout.Name))
     {
         Layout = layout;
     }

@@ -22,11 +22,14 @@ public sealed class Pendulum : SimTask
         new("damping", 0.0, 0.0, 0.5),
     ];
 
+    /// <summary>The pendulum's parameters (docs/tasks.md).</summary>
+    public static TaskParameters ParameterSet { get; } = WithShared("pendulum", Physical, maxObsNoiseStd: 0.5);
+
     private double theta, thetaDot;
 
     public Pendulum()
         : base(new TaskSpec("pendulum", ObsDim: 3, ActDim: 1, ActLow: [(float)-MaxTorque], ActHigh: [(float)MaxTorque], MaxEpisodeSteps: 200),
-               Physical, maxObsNoiseStd: 0.5)
+               ParameterSet)
     {
     }
 

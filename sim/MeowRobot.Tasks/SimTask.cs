@@ -27,27 +27,31 @@ public abstract class SimTask : ISimTask
     private readonly Rng noiseRng = new(0, 1);
     private bool everReset;
 
-    /// <param name="physical">The task's own parameters; the shared ones (gain, noise, delay) are appended.</param>
-    /// <param name="maxObsNoiseStd">Upper bound of obs_noise_std, in the observation's units.</param>
-    protected SimTask(TaskSpec spec, IReadOnlyList<TaskParameter> physical, double maxObsNoiseStd)
+    /// <param name="parameters">The task's parameters as <see cref="WithShared"/> lists them.</param>
+    protected SimTask(TaskSpec spec, TaskParameters parameters)
     {
+        ArgumentNullException.ThrowIfNull(parameters);
         Spec = spec;
-        parameters =
-        [
-            .. physical,
-            new TaskParameter(ActuatorGainName, 1.0, 0.5, 1.5),
-            new TaskParameter(ObsNoiseStdName, 0.0, 0.0, maxObsNoiseStd),
-            new TaskParameter(ActionDelayName, 0.0, 0.0, MaxActionDelay, Integer: true),
-            new TaskParameter(ActionRateLimitName, 1.0, 0.001, 1.0),
-        ];
-        gainIndex = physical.Count;
-        noiseIndex = physical.Count + 1;
-        delayIndex = physical.Count + 2;
-        rateIndex = physical.Count + 3;
-        values = parameters.Select(p => p.Default).ToArray();
+        this.parameters = [.. parameters.All];
+        gainIndex = this.parameters.Length - 4;
+        noiseIndex = this.parameters.Length - 3;
+        delayIndex = this.parameters.Length - 2;
+        rateIndex = this.parameters.Length - 1;
+        values = this.parameters.Select(p => p.Default).ToArray();
         history = new float[(MaxActionDelay + 1) * spec.ActDim];
         command = new float[spec.ActDim];
     }
+
+    /// <summary>A task's parameter list: its own <paramref name="physical"/> ones, then the shared ones (gain, noise, delay, rate limit).</summary>
+    /// <param name="maxObsNoiseStd">Upper bound of obs_noise_std, in the observation's units.</param>
+    public static TaskParameters WithShared(string task, IReadOnlyList<TaskParameter> physical, double maxObsNoiseStd) => new(task,
+    [
+        .. physical,
+        new TaskParameter(ActuatorGainName, 1.0, 0.5, 1.5),
+        new TaskParameter(ObsNoiseStdName, 0.0, 0.0, maxObsNoiseStd),
+        new TaskParameter(ActionDelayName, 0.0, 0.0, MaxActionDelay, Integer: true),
+        new TaskParameter(ActionRateLimitName, 1.0, 0.001, 1.0),
+    ]);
 
     public TaskSpec Spec { get; }
     public IReadOnlyList<TaskParameter> Parameters => parameters;

@@ -6,8 +6,8 @@ namespace MeowRobot.Tasks;
 /// <summary>How to build a task: an MJCF model for the MuJoCo tasks; built-in C# tasks take none.</summary>
 public sealed record TaskOptions(string? ModelPath = null);
 
-/// <summary>A named task and how to make one instance of it.</summary>
-public sealed record TaskEntry(string Name, string Summary, Func<TaskOptions, ISimTask> Create, bool TakesModel = false);
+/// <summary>A named task, its randomisable parameters (known without building one) and how to make one instance of it.</summary>
+public sealed record TaskEntry(string Name, string Summary, Func<TaskOptions, ISimTask> Create, TaskParameters Parameters, bool TakesModel = false);
 
 /// <summary>
 /// Every task `sim serve --task NAME` knows. Adding a task is one line in <see cref="Entries"/> (definitions in docs/tasks.md).
@@ -16,17 +16,18 @@ public static class TaskCatalog
 {
     private static readonly TaskEntry[] Entries =
     [
-        new("pendulum", "Gymnasium Pendulum-v1: swing up and hold", _ => new Pendulum()),
-        new("multigoal", "2-D point mass with four goals (Haarnoja et al. 2017)", _ => new MultiGoal()),
-        new("cartpole", "continuous cart-pole swing-up", _ => new CartPoleSwingUp()),
-        new("multigoal-maxent", "2-D point mass with three goals, two of them left (the S2AC paper's MultiGoal)", _ => new MultiGoal(MultiGoalLayout.MaxEnt)),
-        new("hopper", "MuJoCo Hopper-v4", o => new PlanarRunner(PlanarRunner.Hopper, o.ModelPath!), TakesModel: true),
-        new("walker2d", "MuJoCo Walker2d-v4", o => new PlanarRunner(PlanarRunner.Walker2d, o.ModelPath!), TakesModel: true),
-        new("half_cheetah", "MuJoCo HalfCheetah-v4", o => new PlanarRunner(PlanarRunner.HalfCheetah, o.ModelPath!), TakesModel: true),
-        new("ant", "MuJoCo Ant-v4", o => new Ant(o.ModelPath!), TakesModel: true),
-        new("humanoid", "MuJoCo Humanoid-v4", o => new Humanoid(o.ModelPath!), TakesModel: true),
-        new("inverted_pendulum", "MuJoCo InvertedPendulum-v4", o => new InvertedPendulum(o.ModelPath!), TakesModel: true),
-        new("reacher", "MuJoCo Reacher-v4", o => new Reacher(o.ModelPath!), TakesModel: true),
+        new("pendulum", "Gymnasium Pendulum-v1: swing up and hold", _ => new Pendulum(), Pendulum.ParameterSet),
+        new("multigoal", "2-D point mass with four goals (Haarnoja et al. 2017)", _ => new MultiGoal(), MultiGoal.ParameterSetFor("multigoal")),
+        new("cartpole", "continuous cart-pole swing-up", _ => new CartPoleSwingUp(), CartPoleSwingUp.ParameterSet),
+        new("multigoal-maxent", "2-D point mass with three goals, two of them left (the S2AC paper's MultiGoal)", _ => new MultiGoal(MultiGoalLayout.MaxEnt),
+            MultiGoal.ParameterSetFor("multigoal-maxent")),
+        new("hopper", "MuJoCo Hopper-v4", o => new PlanarRunner(PlanarRunner.Hopper, o.ModelPath!), MuJoCoTask.ParameterSetFor("hopper"), TakesModel: true),
+        new("walker2d", "MuJoCo Walker2d-v4", o => new PlanarRunner(PlanarRunner.Walker2d, o.ModelPath!), MuJoCoTask.ParameterSetFor("walker2d"), TakesModel: true),
+        new("half_cheetah", "MuJoCo HalfCheetah-v4", o => new PlanarRunner(PlanarRunner.HalfCheetah, o.ModelPath!), MuJoCoTask.ParameterSetFor("half_cheetah"), TakesModel: true),
+        new("ant", "MuJoCo Ant-v4", o => new Ant(o.ModelPath!), MuJoCoTask.ParameterSetFor("ant"), TakesModel: true),
+        new("humanoid", "MuJoCo Humanoid-v4", o => new Humanoid(o.ModelPath!), MuJoCoTask.ParameterSetFor("humanoid"), TakesModel: true),
+        new("inverted_pendulum", "MuJoCo InvertedPendulum-v4", o => new InvertedPendulum(o.ModelPath!), MuJoCoTask.ParameterSetFor("inverted_pendulum"), TakesModel: true),
+        new("reacher", "MuJoCo Reacher-v4", o => new Reacher(o.ModelPath!), MuJoCoTask.ParameterSetFor("reacher"), TakesModel: true),
     ];
 
     public static IReadOnlyList<TaskEntry> All => Entries;
@@ -54,18 +55,20 @@ public static class TaskCatalog
     /// <summary>
     /// <paramref name="numEnvs"/> instances of a task as one in-process vector env (what a sim worker serves): env i's first
     /// episode uses seed <paramref name="baseSeed"/> + i, and <paramref name="parameters"/> are set in every env (all
-    /// validated first: <see cref="ArgumentException"/> names the bad one), and <paramref name="randomisation"/> drawn at
-    /// every episode start (checked the same way).
+    /// validated first: <see cref="TaskParameterException"/> names the bad one; a MuJoCo task's per-name ones are checked
+    /// against its model once built), and <paramref name="randomisation"/> drawn at every episode start (checked the same way).
     /// </summary>
     public static LocalVectorEnv CreateVectorEnv(string name, int numEnvs, TaskOptions? options = null, int baseSeed = 0,
         IReadOnlyDictionary<string, double>? parameters = null, IReadOnlyList<ParameterDistribution>? randomisation = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(numEnvs, 1);
+        if (parameters is not null && TryGet(name, out var entry)) entry.Parameters.Require(parameters);
         var tasks = new List<ISimTask>(numEnvs);
         LocalVectorEnv? env = null;
         try
         {
             for (var i = 0; i < numEnvs; i++) tasks.Add(Create(name, options));
+            if (parameters is not null) new TaskParameters(name, tasks[0].Parameters).Require(parameters);
             env = new LocalVectorEnv(tasks, baseSeed);
             if (parameters is not null) env.SetParameters(parameters);
             if (randomisation is not null) env.SetRandomisation(randomisation);

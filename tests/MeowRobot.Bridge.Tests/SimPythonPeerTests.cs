@@ -252,10 +252,28 @@ public sealed class SimPythonPeerTests(SimPythonPeerTests.SharedPeer shared) : I
         Assert.Contains("reachable from the network", Stderr());
     }
 
+    [RequiresFact(Requirement.PythonPeer, Requirement.LibZmq)]
+    public void The_python_peer_refuses_an_ipc_path_a_live_csharp_worker_holds()
+    {
+        using var keys = new TempKeys(); // a temp dir
+        var endpoint = $"ipc://{keys.Root}/sim.sock";
+        using var service = new SimService(new LocalVectorEnv(() => new CountingTask(), 1), 3);
+        using var worker = SimWorker.Start(service, endpoint);
+        var p = Launch([Script, "--bind", endpoint]);
+        Assert.True(p.WaitForExit(30_000));
+        p.WaitForExit();
+        Assert.Equal(1, p.ExitCode);
+        Assert.Contains("another live sim worker holds", Stderr());
+        using var env = new VectorEnvClient([endpoint], Options);
+        Assert.Equal(3UL, env.Workers[0].Session); // still the C# worker
+    }
+
     /// <summary>A worker key pair and an allow-list directory holding the trainer's public key, in a temp dir.</summary>
     private sealed class TempKeys : IDisposable
     {
         private readonly string root = Directory.CreateTempSubdirectory("meow-simkeys-").FullName;
+
+        public string Root => root;
 
         public TempKeys()
         {

@@ -297,7 +297,17 @@ public sealed class SimWorkerTests : IDisposable
         using (var env = new VectorEnvClient([endpoint], Fast)) Assert.Equal(1, env.NumEnvs);
         cts.Cancel();
         await run.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.Throws<ZmqException>(() => SimWorker.Start(service, "ipc:///nonexistent-meow-dir/sim.sock"));
+        var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        try
+        {
+            Assert.Throws<ZmqException>(() => SimWorker.Start(service, $"tcp://127.0.0.1:{((System.Net.IPEndPoint)taken.LocalEndpoint).Port}"));
+        }
+        finally
+        {
+            taken.Stop();
+        }
+        Assert.Throws<DirectoryNotFoundException>(() => SimWorker.Start(service, "ipc:///nonexistent-meow-dir/sim.sock"));
     }
 
     private static byte[] Hello(SimWorker worker)
@@ -310,5 +320,27 @@ public sealed class SimWorkerTests : IDisposable
         req.Send(hello.WrittenSpan);
         Assert.NotEqual(ZmqPollEvents.None, req.Poll(ZmqPollEvents.In, TimeSpan.FromSeconds(10)));
         return req.ReceiveFrame();
+    }
+
+    [Fact]
+    public void An_ipc_path_held_by_a_listener_that_takes_no_lock_is_refused_and_a_stale_file_is_removed()
+    {
+        var path = Path.Combine(ipcDir, "foreign.sock");
+        using (var foreign = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified))
+        {
+            foreign.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+            foreign.Listen(1);
+            var e = Assert.Throws<SimEndpointInUseException>(() => IpcPathLock.Acquire("ipc://" + path));
+            Assert.Contains("listens on", e.Message);
+            Assert.True(File.Exists(path)); // left alone
+        }
+        // What a killed worker leaves (.NET removed its own socket's file on Dispose): a file nobody listens on, removed.
+        File.WriteAllText(path, "");
+        var worker = StartWorker("ipc://" + path);
+        Assert.True(worker.RemovedStaleSocket);
+        Assert.Equal(2, Client(null, worker.Endpoint).NumEnvs);
+        // A second worker in this process is refused too (the lock is per open file).
+        Assert.Throws<SimEndpointInUseException>(() => StartWorker("ipc://" + path));
+        Assert.Null(IpcPathLock.Acquire("tcp://127.0.0.1:*"));
     }
 }

@@ -28,7 +28,7 @@ public class GoldenPolicyLoopTests
             ActionLow = Enumerable.Repeat(-1f, act).ToArray(), ActionHigh = Enumerable.Repeat(1f, act).ToArray(),
             MaxRatePerSecond = Enumerable.Repeat(1e7f, act).ToArray(),
         }, new ModeOptions { ArmOnStart = true }, obs[0].Length);
-        using var policy = FlowActionPolicy.Load(Path.Combine(dir, "weights.safetensors"));
+        using var policy = RuntimeActionPolicy.Load(Path.Combine(dir, "weights.safetensors"));
         h.Cycle.Policies.Offer(policy);
         for (var row = 0; row < obs.Length; row++)
         {

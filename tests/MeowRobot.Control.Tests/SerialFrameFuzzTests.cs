@@ -2,6 +2,8 @@ using FsCheck;
 using FsCheck.Fluent;
 using MeowRobot.Control.Modes;
 using MeowRobot.Control.Serial;
+using MeowRobot.Testing;
+using Xunit.Abstractions;
 
 namespace MeowRobot.Control.Tests;
 
@@ -10,7 +12,7 @@ namespace MeowRobot.Control.Tests;
 /// (garbage, bit flips, truncated frames) and however the line chops the bytes, every intact frame comes out, in order,
 /// and nothing else does (a false accept needs a 32-bit CRC collision, about 2^-32 per rejected block).
 /// </summary>
-public class SerialFrameFuzzTests
+public class SerialFrameFuzzTests(ITestOutputHelper output)
 {
     private static readonly Config Runs = Config.QuickThrowOnFailure.WithMaxTest(300);
 
@@ -180,5 +182,52 @@ public class SerialFrameFuzzTests
                 && (!heartbeatOk || (c.type == SerialMessageType.Heartbeat && c.payload.Length == 4))
                 && (!actuatorOk || (c.type == SerialMessageType.Actuator && c.payload.Length == 8));
         }));
+    }
+
+    /// <summary>A line's worth of each message the robot and the teleop link read, back to back.</summary>
+    private static byte[][] LineSeeds()
+    {
+        var frame = new byte[SerialFrame.MaxFrameSize];
+        byte[] One(Func<byte[], int> write) => frame.AsSpan(0, write(frame)).ToArray();
+        var sensor = One(f => SerialMessages.WriteSensor(f, 1, 123_456, [0.5f, -0.25f, 3f]));
+        var actuator = One(f => SerialMessages.WriteActuator(f, 2, [0.1f]));
+        var heartbeat = One(f => SerialMessages.WriteHeartbeat(f, 3, 42));
+        var axes = One(f => SerialMessages.WriteAxes(f, 4, [0.5f, -1f]));
+        var buttons = One(f => SerialMessages.WriteButtons(f, 5, TeleopButtons.Override));
+        return [[.. sensor, .. sensor, .. actuator], [.. heartbeat, .. axes, .. buttons], [.. sensor, .. heartbeat, .. axes, .. sensor]];
+    }
+
+    private static readonly SerialFrameParser Parser = new();
+    private static readonly float[] Floats = new float[SerialMessages.MaxFloats];
+
+    /// <summary>Every frame the parser finds is read by the message decoders; true when any frame came out. Allocation-free.</summary>
+    private static bool ParsesLine(byte[] line)
+    {
+        Parser.Reset();
+        ReadOnlySpan<byte> rest = line;
+        var frames = 0;
+        while (Parser.TryRead(ref rest, out var frame))
+        {
+            frames++;
+            Assert.True(frame.Payload.Length <= SerialFrame.MaxPayload);
+            _ = SerialMessages.ReadSensor(frame, out _, Floats.AsSpan(0, 3));
+            _ = SerialMessages.ReadActuator(frame, Floats.AsSpan(0, 1));
+            _ = SerialMessages.ReadHeartbeat(frame, out _);
+            _ = SerialMessages.ReadAxes(frame, Floats, out _);
+            _ = SerialMessages.ReadButtons(frame, out _);
+        }
+        return frames > 0;
+    }
+
+    /// <summary>
+    /// Mutated lines of valid frames through the parser and every message decoder: no exception, nothing allocated, no
+    /// input slower than the bound. The suite runs 50,000; MEOW_FUZZ_INPUTS=1000000 is the benchmark (docs/benchmarks.md).
+    /// </summary>
+    [Fact]
+    public void Mutated_lines_are_parsed_without_exceptions_allocations_or_hangs()
+    {
+        var result = MutationFuzz.Run(LineSeeds(), MutationFuzz.Inputs(50_000), seed: 18, ParsesLine, _ => 1024, TimeSpan.FromSeconds(1));
+        output.WriteLine("serial lines: " + result);
+        Assert.True(result.Accepted > 0 && result.Rejected > 0, "the mutations reach both outcomes");
     }
 }

@@ -19,7 +19,7 @@ public class SimBridgeRobotTests(ITestOutputHelper output)
     internal static ActivePolicy PendulumPolicy(int seed = 1, ulong version = 1)
     {
         var file = PolicyFile.Initialized(new PolicyMetadata { ObsDim = 3, ActDim = 1, Version = version, Task = "pendulum" }, seed);
-        return new ActivePolicy(new FlowActionPolicy(FlowPolicyRuntime.Create(file)), (long)version, "random pendulum policy");
+        return new ActivePolicy(new RuntimeActionPolicy(PolicyRuntime.Create(file)), (long)version, "random pendulum policy");
     }
 
     private void Drive(SimBridgeRobot robot, double seconds)

@@ -48,7 +48,32 @@ public class PolicyBundleTests
             keys.Add(r.ReadString());
             r.Skip();
         }
-        Assert.Equal(["format", "version", "task", "robot", "obs_dim", "act_dim", "created", "sha256", "policy"], keys);
+        Assert.Equal(["format", "version", "task", "robot", "obs_dim", "act_dim", "created", "sha256", "policy", "algorithm"], keys);
+    }
+
+    [RequiresFact(Requirement.GoldenVectors)]
+    public void A_format_1_bundle_without_an_algorithm_is_a_meow_one()
+    {
+        var (policy, robot, _) = Hopper();
+        var bundle = PolicyBundle.Create(5, robot, policy.ToBytes(), Made);
+        var output = new ArrayBufferWriter<byte>();
+        var w = new MsgPackWriter(output);
+        w.WriteMapHeader(9);
+        w.Write("format"); w.Write(1);
+        w.Write("version"); w.Write(bundle.Version);
+        w.Write("task"); w.Write(robot.Task);
+        w.Write("robot"); w.Write(robot.Robot);
+        w.Write("obs_dim"); w.Write(robot.ObsDim);
+        w.Write("act_dim"); w.Write(robot.ActDim);
+        w.Write("created"); w.Write(Made);
+        w.Write("sha256"); w.WriteBinary(bundle.Sha256.Span);
+        w.Write("policy"); w.WriteBinary(bundle.PolicyBytes.Span);
+        var verdict = PolicyBundle.DecodeAndVerify(output.WrittenSpan, robot, 0);
+        Assert.Equal(BundleVerdict.Accepted, verdict.Verdict);
+        Assert.Equal("meow", verdict.Bundle!.Algorithm);
+        // Format 2 without its algorithm, or format 1 with one, is malformed.
+        Assert.Equal(BundleVerdict.MalformedBundle, PolicyBundle.DecodeAndVerify(WithFormat(output.WrittenSpan.ToArray(), 1, 2), robot, 0).Verdict);
+        Assert.Equal(BundleVerdict.MalformedBundle, PolicyBundle.DecodeAndVerify(WithFormat(bundle.ToMessagePack(), 2, 1), robot, 0).Verdict);
     }
 
     [RequiresFact(Requirement.GoldenVectors)]
@@ -107,7 +132,7 @@ public class PolicyBundleTests
         Assert.Equal(BundleVerdict.MalformedBundle, PolicyBundle.DecodeAndVerify(Map(w => { w.Write("format"); w.Write(1); }), robot, 0).Verdict);
         Assert.Equal(BundleVerdict.MalformedBundle, PolicyBundle.DecodeAndVerify(Map(w => { w.Write("format"); w.Write(1); w.Write("format"); w.Write(1); }), robot, 0).Verdict);
         Assert.Equal(BundleVerdict.MalformedBundle, PolicyBundle.DecodeAndVerify(Map(w => { w.Write("surprise"); w.Write(1); }), robot, 0).Verdict);
-        Assert.Contains("format 2", PolicyBundle.DecodeAndVerify(WithFormat2(message), robot, 0).Reason, StringComparison.Ordinal);
+        Assert.Contains("format 3", PolicyBundle.DecodeAndVerify(WithFormat(message, 2, 3), robot, 0).Reason, StringComparison.Ordinal);
     }
 
     [RequiresFact(Requirement.GoldenVectors)]
@@ -149,12 +174,12 @@ public class PolicyBundleTests
         public void Write(int v) { var w = new MsgPackWriter(buffer); w.Write(v); _values++; }
     }
 
-    private static byte[] WithFormat2(byte[] message)
+    private static byte[] WithFormat(byte[] message, int from, int to)
     {
         var copy = (byte[])message.Clone();
-        // "format" is the first key: fixmap, fixstr(6) "format", then positive fixint 1.
-        Assert.Equal(1, copy[8]);
-        copy[8] = 2;
+        // "format" is the first key: fixmap, fixstr(6) "format", then a positive fixint.
+        Assert.Equal(from, copy[8]);
+        copy[8] = (byte)to;
         return copy;
     }
 

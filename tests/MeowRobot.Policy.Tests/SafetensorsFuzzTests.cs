@@ -2,14 +2,16 @@ using System.Buffers.Binary;
 using System.Text;
 using FsCheck;
 using FsCheck.Fluent;
+using MeowRobot.Policy.Bundles;
 using MeowRobot.Policy.Files;
 using MeowRobot.Policy.Safetensors;
 using MeowRobot.Testing;
+using Xunit.Abstractions;
 
 namespace MeowRobot.Policy.Tests;
 
 /// <summary>Malformed input only ever yields the typed exception: no other exception, no hang, no outsized allocation.</summary>
-public class SafetensorsFuzzTests
+public class SafetensorsFuzzTests(ITestOutputHelper output)
 {
     private static readonly Config Quick = Config.QuickThrowOnFailure.WithMaxTest(400);
 
@@ -166,5 +168,49 @@ public class SafetensorsFuzzTests
         header.CopyTo(file, 8);
         original.AsSpan(headerEnd).CopyTo(file.AsSpan(8 + header.Count));
         return file;
+    }
+
+    private static readonly PolicyIdentity Robot = new("pendulum", 3, 1, "robot-1");
+
+    /// <summary>Small networks (every tensor kind of a real one, a few KB): the parsers' cost is per byte, and small seeds let the
+    /// mutations reach every field often.</summary>
+    private static byte[][] PolicySeeds() =>
+    [
+        PolicyFile.Initialized(new PolicyMetadata { ObsDim = 3, ActDim = 1, Task = "pendulum", Version = 1, Hidden = 8, ShiftHidden = 8 }, seed: 1).ToBytes(),
+        PolicyFile.Initialized(new PolicyMetadata { ObsDim = 3, ActDim = 1, Task = "pendulum", Hidden = 4, HiddenLayers = 1, FlowLayers = 1, ShiftHidden = 4, LayerNorm = false }, seed: 2).ToBytes(),
+    ];
+
+    /// <summary>What the robot does with a bundle off the wire: decode (typed refusal: <see cref="PolicyBundleException"/>), then verify (never throws).</summary>
+    private static bool DecodesAndVerifies(byte[] message)
+    {
+        PolicyBundle bundle;
+        try
+        {
+            bundle = PolicyBundle.Decode(message);
+        }
+        catch (PolicyBundleException)
+        {
+            return false;
+        }
+        return bundle.Verify(Robot, 0).Accepted;
+    }
+
+    /// <summary>
+    /// Mutated bundle messages (MessagePack framing and fields), and mutated policy files inside correctly hashed bundles
+    /// (which reach the safetensors reader, the metadata and the runtime's checks): each is accepted or refused with a
+    /// verdict, nothing else. The suite runs 20,000 of each; MEOW_FUZZ_INPUTS=1000000 is the benchmark (docs/benchmarks.md).
+    /// </summary>
+    [Fact]
+    public void Mutated_bundles_and_the_policy_files_inside_them_are_accepted_or_refused_with_a_verdict()
+    {
+        var inputs = MutationFuzz.Inputs(20_000);
+        var messages = PolicySeeds().Select(p => PolicyBundle.Create(1, new PolicyIdentity("pendulum", 3, 1), p, DateTimeOffset.UnixEpoch).ToMessagePack()).ToArray();
+        var framing = MutationFuzz.Run(messages, inputs, seed: 18, DecodesAndVerifies, n => 64L * n + (1 << 20));
+        output.WriteLine("bundle messages: " + framing);
+        var files = MutationFuzz.Run(PolicySeeds(), inputs, seed: 19,
+            policy => PolicyBundle.Create(1, new PolicyIdentity("pendulum", 3, 1), policy, DateTimeOffset.UnixEpoch).Verify(Robot, 0).Accepted,
+            n => 64L * n + (1 << 20));
+        output.WriteLine("policy files in bundles: " + files);
+        Assert.True(framing.Rejected > 0 && files.Rejected > 0 && files.Accepted > 0, "the mutations reach both verdicts");
     }
 }

@@ -1,5 +1,9 @@
 using FsCheck;
+using System.Text;
+using System.Text.Json;
 using FsCheck.Fluent;
+using MeowRobot.Testing;
+using Xunit.Abstractions;
 using MeowRobot.Controller;
 using MeowRobot.Hosting.Configuration;
 using MeowRobot.Sim;
@@ -13,8 +17,12 @@ namespace MeowRobot.Services.Tests;
 /// section (line breaks in echoed values are flattened when printed): binding and validation never throw, whatever the keys
 /// (real, misspelt, nested, indexed) and values.
 /// </summary>
-public sealed class ConfigurationFuzzTests
+public sealed class ConfigurationFuzzTests(ITestOutputHelper output) : IDisposable
 {
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("meow-config-fuzz-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
     private static readonly Config Quick = Config.QuickThrowOnFailure.WithMaxTest(300);
 
     private static readonly string[] Segments =
@@ -62,4 +70,57 @@ public sealed class ConfigurationFuzzTests
     [Fact]
     public void Sim_configurations_bind_and_validate_without_throwing() =>
         Check.One(Quick, Prop.ForAll(Configurations("Sim").ToArbitrary(), v => RefusesOrAccepts<SimOptions>("Sim", v)));
+
+    /// <summary>Site files as operators write them (docs/operations.md), for the controller and a sim worker.</summary>
+    private byte[][] SiteSeeds()
+    {
+        var policy = Path.Combine(_dir.FullName, "pendulum.safetensors");
+        // A small network: every input whose PolicyPath survives the mutations loads it, as serve --check does.
+        MeowRobot.Policy.Files.PolicyFile.Initialized(new MeowRobot.Policy.Files.PolicyMetadata { ObsDim = 3, ActDim = 1, Task = "pendulum", Hidden = 8, ShiftHidden = 8 }, seed: 1).Save(policy);
+        string[] sites =
+        [
+            $$$"""{"Controller": {"Robot": "tcp://127.0.0.1:5601", "PolicyPath": "{{{policy}}}", "Telemetry": "ipc://{{{_dir.FullName}}}/t", "Loop": {"RateHz": 500, "CpuAffinity": [1]}, "Modes": {"ArmOnStart": true} } }""",
+            $$$"""{"Controller": {"Robot": "serial:///dev/ttyUSB0", "PolicyPath": "{{{policy}}}", "SerialRobot": {"ClockDriftAllowance": 0.005}, "Envelope": {"ActionLow": [-2], "ActionHigh": [2], "MaxRatePerSecond": [8], "SafeAction": "Damped", "StateBounds": [{"Index": 2, "Min": -8, "Max": 8}]}, "MaxTickAge": "00:00:00.500"}}""",
+            """{"Sim": {"Task": "pendulum", "Envs": 8, "Bind": "tcp://127.0.0.1:5601", "Seed": 3, "Params": {"mass": 1.5, "action_delay": 2}}}""",
+        ];
+        return [.. sites.Select(Encoding.UTF8.GetBytes)];
+    }
+
+    /// <summary>What `serve` does with a site file: parse the JSON (a malformed one is refused with FormatException/JsonException,
+    /// which `serve` reports with exit 78), bind the section and validate it; true when the options are valid.</summary>
+    private static bool LoadsBindsAndValidates(byte[] site)
+    {
+        IConfiguration configuration;
+        try
+        {
+            configuration = new ConfigurationBuilder().AddJsonStream(new MemoryStream(site)).Build();
+        }
+        catch (Exception e) when (e is FormatException or JsonException or InvalidOperationException)
+        {
+            return false;
+        }
+        return Validates<ControllerOptions>("Controller", configuration) & Validates<SimOptions>("Sim", configuration);
+    }
+
+    private static bool Validates<TOptions>(string section, IConfiguration configuration) where TOptions : class, new()
+    {
+        if (!configuration.GetSection(section).Exists()) return true;
+        var options = new TOptions();
+        var problems = OptionsBinding.Bind(configuration, section, options);
+        var result = new AnnotatedOptionsValidator<TOptions>(section, configuration, () => problems).Validate(Options.DefaultName, options);
+        Assert.True(result.Succeeded || (result.Failures ?? []).All(f => f.StartsWith(section + ":", StringComparison.Ordinal)));
+        return result.Succeeded;
+    }
+
+    /// <summary>
+    /// Mutated site files through the JSON reader, binding and validation: refused with a typed error or accepted, no
+    /// other exception, no hang. The suite runs 3,000; MEOW_FUZZ_INPUTS=1000000 is the benchmark (docs/benchmarks.md).
+    /// </summary>
+    [Fact]
+    public void Mutated_site_files_are_refused_with_a_typed_error_or_accepted()
+    {
+        var result = MutationFuzz.Run(SiteSeeds(), MutationFuzz.Inputs(3_000), seed: 18, LoadsBindsAndValidates, n => 4096L * n + (4 << 20));
+        output.WriteLine("site files: " + result);
+        Assert.True(result.Accepted > 0 && result.Rejected > 0, "the mutations reach both outcomes");
+    }
 }

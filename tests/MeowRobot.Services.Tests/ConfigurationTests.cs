@@ -43,12 +43,15 @@ public sealed class ConfigurationTests : IDisposable
         return [.. e.Failures];
     }
 
-    private static Dictionary<string, string?> ValidController(params (string Key, string? Value)[] changes)
+    private Dictionary<string, string?> ValidController(params (string Key, string? Value)[] changes)
     {
+        var policy = Path.Combine(_dir.FullName, "pendulum.safetensors");
+        if (!System.IO.File.Exists(policy))
+            MeowRobot.Policy.Files.PolicyFile.Initialized(new MeowRobot.Policy.Files.PolicyMetadata { ObsDim = 3, ActDim = 1, Task = "pendulum" }, seed: 1).Save(policy);
         var values = new Dictionary<string, string?>
         {
             ["Controller:Robot"] = "tcp://127.0.0.1:5601",
-            ["Controller:PolicyPath"] = typeof(ConfigurationTests).Assembly.Location,
+            ["Controller:PolicyPath"] = policy,
         };
         foreach (var (k, v) in changes) values[k] = v;
         return values;
@@ -65,12 +68,27 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public async Task Sim_curve_keys_go_together_for_the_controller_and_the_trainer()
+    {
+        var key = File("sim.key", "# public\n" + MeowRobot.Bridge.Zmq.ZmqCurveKeyPair.Generate().PublicKeyZ85 + "\n");
+        var failures = await StartFails(ControllerServiceHost.Service, ControllerServiceHost.Configure, ValidController(("Controller:SimRobot:ServerKeyFile", key)));
+        Assert.Contains(failures, f => f.Contains("ServerKeyFile and SecretKeyFile go together", StringComparison.Ordinal));
+        failures = await StartFails(MeowRobot.Trainer.TrainerServiceHost.Service, MeowRobot.Trainer.TrainerServiceHost.Configure, new()
+        {
+            ["Trainer:SimEndpoints:0"] = "tcp://127.0.0.1:5601",
+            ["Trainer:RunDir"] = _dir.FullName,
+            ["Trainer:SimServerKeyFile"] = key,
+        });
+        Assert.Contains(failures, f => f.Contains("SimServerKeyFile needs SecretKeyFile", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_misspelled_key_is_refused_with_the_known_keys()
     {
         var failures = await StartFails(ControllerServiceHost.Service, ControllerServiceHost.Configure, ValidController(("Controller:RateHz", "500")));
 
         var failure = Assert.Single(failures);
-        Assert.StartsWith("Controller:RateHz: unknown key (known keys of Controller: PolicyPath, WeightStream, Robot, SimRobot, Telemetry, Loop, MaxTickAge, TeleopPort, Modes, Envelope)",
+        Assert.StartsWith("Controller:RateHz: unknown key (known keys of Controller: PolicyPath, WeightStream, Robot, SerialRobot, SimRobot, Telemetry, Loop, MaxTickAge, TeleopPort, Modes, Envelope)",
             failure, StringComparison.Ordinal);
     }
 

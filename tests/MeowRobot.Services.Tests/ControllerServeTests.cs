@@ -105,6 +105,44 @@ public sealed class ControllerServeTests : IDisposable
         }
     }
 
+    [RequiresFact(Requirement.LibZmq)]
+    public void A_trainer_with_the_wrong_key_is_never_heard_and_its_refused_handshakes_are_logged_and_in_the_telemetry()
+    {
+        using var worker = SimWorker.Start(new SimService(new LocalVectorEnv([TaskCatalog.Create("pendulum")])), "ipc://" + Path.Combine(_dir.FullName, "robot"));
+        var policy = Path.Combine(_dir.FullName, "pendulum.safetensors");
+        PolicyFile.Initialized(new PolicyMetadata { ObsDim = 3, ActDim = 1, Task = "pendulum", Version = 4 }, seed: 3).Save(policy);
+        var pinned = Path.Combine(_dir.FullName, "trainer.key");
+        File.WriteAllText(pinned, ZmqCurveKeyPair.Generate().PublicKeyZ85 + "\n");
+        // A publisher with another key pair, admitting anyone: the robot must neither hear it nor stay silent about it.
+        using var rogue = new MeowRobot.Control.WeightStream.WeightStreamPublisher(ZmqCurveKeyPair.Generate(), [],
+            new MeowRobot.Control.WeightStream.WeightStreamPublisherOptions { PublishEndpoint = "tcp://127.0.0.1:*", SnapshotEndpoint = "tcp://127.0.0.1:*" });
+        rogue.Publish(MeowRobot.Policy.Bundles.PolicyBundle.Create(9, PolicyFile.Initialized(new PolicyMetadata { ObsDim = 3, ActDim = 1, Task = "pendulum" }, seed: 4), "pendulum", DateTimeOffset.UnixEpoch));
+        var site = Path.Combine(_dir.FullName, "site.json");
+        File.WriteAllText(site, "{}");
+        var telemetry = "ipc://" + Path.Combine(_dir.FullName, "telemetry");
+
+        using var process = ServiceProcesses.Start("MeowRobot.Controller",
+        [
+            "serve", "--config", site, "--Controller:Robot=" + worker.Endpoint, "--Controller:PolicyPath=" + policy, "--Controller:Telemetry=" + telemetry,
+            "--Controller:WeightStream:Endpoint=" + rogue.PublishEndpoint, "--Controller:WeightStream:SnapshotEndpoint=" + rogue.SnapshotEndpoint,
+            "--Controller:WeightStream:TrainerPublicKeyFile=" + pinned, "--Controller:Loop:RateHz=500",
+        ], new Dictionary<string, string>());
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        try
+        {
+            var reading = ReadTelemetryUntil(telemetry, r => r.HandshakesRefused >= 2);
+            Assert.Equal(4, reading.PolicyVersion);      // still the policy file's: the rogue's version 9 never arrived
+            ServiceProcesses.Terminate(process);
+            Assert.True(process.WaitForExit(TimeSpan.FromSeconds(10)), "controller serve did not exit within 10 s of SIGTERM");
+            Assert.Equal(0, process.ExitCode);
+            Assert.Contains($"weight stream handshake refused by {rogue.PublishEndpoint}", stdout.Result, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+    }
+
     internal static TelemetryReading ReadTelemetryUntil(string endpoint, Func<TelemetryReading, bool> done)
     {
         using var context = new ZmqContext();

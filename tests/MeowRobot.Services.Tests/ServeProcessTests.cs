@@ -22,8 +22,10 @@ public sealed class ServeProcessTests : IDisposable
     [Fact]
     public void A_bad_environment_variable_fails_fast_with_exit_78_naming_the_key_on_stderr()
     {
+        var policy = Path.Combine(_dir.FullName, "pendulum.safetensors");
+        MeowRobot.Policy.Files.PolicyFile.Initialized(new MeowRobot.Policy.Files.PolicyMetadata { ObsDim = 3, ActDim = 1, Task = "pendulum" }, seed: 1).Save(policy);
         var (code, output, error) = ServiceProcesses.Run("MeowRobot.Controller",
-            ["serve", "--config", EmptySite(), "--Controller:Robot=tcp://127.0.0.1:5601", "--Controller:PolicyPath=" + typeof(ServeProcessTests).Assembly.Location],
+            ["serve", "--config", EmptySite(), "--Controller:Robot=tcp://127.0.0.1:5601", "--Controller:PolicyPath=" + policy],
             new Dictionary<string, string> { ["MEOW_Controller__Loop__RateHz"] = "20000" });
 
         Assert.Equal(78, code);

@@ -22,16 +22,27 @@ internal sealed class TrainerRig : IDisposable
     private readonly SimService _sim;
     private readonly SimWorker _worker;
 
-    public TrainerRig(int envs = 4)
+    /// <param name="simCurve">The sim worker is a CURVE server on loopback TCP allow-listing the trainer's key, and the
+    /// settings name its public key (Trainer:SimServerKeyFile).</param>
+    public TrainerRig(int envs = 4, bool simCurve = false)
     {
         Dir = Directory.CreateTempSubdirectory("meow-trainer-");
         RunDir = Path.Combine(Dir.FullName, "run");
-        _sim = new SimService(TaskCatalog.CreateVectorEnv("pendulum", envs, baseSeed: 3));
-        _worker = SimWorker.Start(_sim, "ipc://" + Path.Combine(Dir.FullName, "sim.sock"));
         var keys = Directory.CreateDirectory(Path.Combine(Dir.FullName, "keys")).FullName;
         var robots = Directory.CreateDirectory(Path.Combine(Dir.FullName, "robots")).FullName;
         TrainerKeys = ZmqCurveKeyPair.Generate();
         TrainerKeys.Save(Path.Combine(keys, "trainer.key_secret"), Path.Combine(keys, "trainer.key"));
+        _sim = new SimService(TaskCatalog.CreateVectorEnv("pendulum", envs, baseSeed: 3));
+        if (simCurve)
+        {
+            var simKeys = ZmqCurveKeyPair.Generate();
+            simKeys.Save(Path.Combine(keys, "sim.key_secret"), SimServerKeyFile = Path.Combine(keys, "sim.key"));
+            _worker = SimWorker.Start(_sim, "tcp://127.0.0.1:*", new SimServerCurve(simKeys, [TrainerKeys.PublicKey.ToArray()]));
+        }
+        else
+        {
+            _worker = SimWorker.Start(_sim, "ipc://" + Path.Combine(Dir.FullName, "sim.sock"));
+        }
         RobotKeys = ZmqCurveKeyPair.Generate();
         RobotKeys.Save(Path.Combine(keys, "robot.key_secret"), Path.Combine(robots, "robot.key"));
         PublishEndpoint = "ipc://" + Path.Combine(Dir.FullName, "pub.sock");
@@ -40,6 +51,8 @@ internal sealed class TrainerRig : IDisposable
     public DirectoryInfo Dir { get; }
     public string RunDir { get; }
     public string SimEndpoint => _worker.Endpoint;
+    public SimWorker SimWorker => _worker;
+    public string? SimServerKeyFile { get; }
     public string PublishEndpoint { get; }
     public string SnapshotEndpoint => MeowRobot.Control.WeightStream.WeightStreamEndpoints.DefaultSnapshot(PublishEndpoint)!;
     public ZmqCurveKeyPair TrainerKeys { get; }
@@ -69,6 +82,7 @@ internal sealed class TrainerRig : IDisposable
             ["Trainer:Learner:Hidden"] = "16",
             ["Trainer:Learner:ShiftHidden"] = "16",
         };
+        if (SimServerKeyFile is not null) values["Trainer:SimServerKeyFile"] = SimServerKeyFile;
         foreach (var (k, v) in changes) values[k] = v;
         return values;
     }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using MeowRobot.Bridge.Sim;
 using MeowRobot.Control.WeightStream;
 using MeowRobot.Policy.Bundles;
 using MeowRobot.Policy.Files;
@@ -100,6 +101,25 @@ public sealed class TrainerServiceTests
         var after = rows.SkipWhile(r => r["event"] != "resume").Skip(1).Where(r => r["event"] == "train").Select(r => r["env_steps"]);
         Assert.Equal(["900", "1000", "1100", "1200"], after);
         Assert.Equal(1200, RunCheckpoint.Inspect(rig.CheckpointPath).Counters.EnvSteps);
+    }
+
+    [RequiresFact(Requirement.LibZmq)]
+    public async Task A_run_trains_against_a_curve_sim_worker_that_admits_the_trainers_key_only()
+    {
+        using var rig = new TrainerRig(simCurve: true);
+        using (var host = rig.Host(rig.Settings(400)))
+        {
+            var finished = Finished(TrainerRig.Trainer(host));
+            await host.StartAsync();
+            Assert.Equal(400, (await finished).EnvSteps);
+            await host.StopAsync();
+        }
+        Assert.True(rig.SimWorker.Admitted >= 1);
+        Assert.Equal(0, rig.SimWorker.Refused);
+        // Without the worker's key the trainer is refused like anyone else, and gives up.
+        using var plain = rig.Host(rig.Settings(400, ("Trainer:SimServerKeyFile", null!), ("Trainer:SimGiveUpAfter", "00:00:01")));
+        var refused = await Assert.ThrowsAsync<SimWorkerLostException>(() => plain.StartAsync());
+        Assert.Contains("unreachable", refused.Message, StringComparison.Ordinal);
     }
 
     [RequiresFact(Requirement.LibZmq)]

@@ -11,6 +11,11 @@ internal sealed partial class SimServeProcess : IDisposable
     private readonly SemaphoreSlim lineAdded = new(0);
 
     public SimServeProcess(params string[] arguments)
+        : this(true, arguments)
+    {
+    }
+
+    private SimServeProcess(bool waitUntilServing, string[] arguments)
     {
         var exe = Path.Combine(AppContext.BaseDirectory, "MeowRobot.Sim.dll");
         Process = Process.Start(new ProcessStartInfo("dotnet", [exe, "serve", .. arguments])
@@ -22,6 +27,7 @@ internal sealed partial class SimServeProcess : IDisposable
         Process.ErrorDataReceived += (_, e) => Add(e.Data);
         Process.BeginOutputReadLine();
         Process.BeginErrorReadLine();
+        if (!waitUntilServing) return;
         var serving = WaitForLine(ServingLine(), TimeSpan.FromSeconds(60))
             ?? throw new InvalidOperationException("sim serve did not bind within 60 s:\n" + Tail());
         Endpoint = serving.Groups[1].Value;
@@ -29,7 +35,16 @@ internal sealed partial class SimServeProcess : IDisposable
 
     public Process Process { get; }
 
-    public string Endpoint { get; }
+    public string Endpoint { get; } = "";
+
+    /// <summary>Runs `sim serve` expecting it to stop by itself within <paramref name="timeout"/>: its exit code and log.</summary>
+    public static (int ExitCode, string Log) RunToExit(TimeSpan timeout, params string[] arguments)
+    {
+        using var p = new SimServeProcess(false, arguments);
+        if (!p.Process.WaitForExit(timeout)) return (-1, p.Tail());
+        p.Process.WaitForExit(); // the output readers have drained
+        return (p.Process.ExitCode, p.Tail());
+    }
 
     /// <summary>The first log line matching <paramref name="pattern"/> (waiting for it up to <paramref name="timeout"/>), or null.</summary>
     public Match? WaitForLine(Regex pattern, TimeSpan timeout)

@@ -1,3 +1,4 @@
+using MeowRobot.Tasks;
 using MeowRobot.Bridge.Sim;
 using MeowRobot.Hosting.Systemd;
 using Microsoft.Extensions.Configuration;
@@ -51,8 +52,8 @@ public sealed class SimWorkerServiceTests : IDisposable
         using var service = Service(new SimOptions { Task = "pendulum", Envs = 1, Bind = $"ipc://{dir}/bad.sock" },
             new() { ["Sim:Params:mass"] = "7" });
         await service.StartAsync(CancellationToken.None);
-        var e = await Assert.ThrowsAsync<ArgumentException>(() => service.ExecuteTask!);
-        Assert.Contains("mass", e.Message);
+        var e = await Assert.ThrowsAsync<TaskParameterException>(() => service.ExecuteTask!);
+        Assert.Equal(("mass", TaskParameterProblemKind.OutOfRange), (e.Problem.Name, e.Problem.Kind));
         Assert.Throws<ArgumentException>(() => SimWorkerService.ReadParameters(
             new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Sim:Params:mass"] = "heavy" }).Build()));
     }

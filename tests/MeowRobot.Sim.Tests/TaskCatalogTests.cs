@@ -24,4 +24,30 @@ public class TaskCatalogTests
         Assert.Contains("pendulum, multigoal, cartpole", e.Message);
         Assert.Throws<ArgumentException>(() => TaskCatalog.Create("pendulum", new TaskOptions("x.xml")));
     }
+
+    [Fact]
+    public void Every_tasks_parameters_are_known_without_building_it_and_judged_with_a_typed_problem()
+    {
+        foreach (var entry in TaskCatalog.All)
+        {
+            Assert.Contains(entry.Parameters.All, p => p.Name == SimTask.ActionDelayName);
+            if (entry.TakesModel) continue;
+            using var task = entry.Create(new TaskOptions());
+            Assert.Equal(task.Parameters, entry.Parameters.All);   // the list a built task uses is the catalogue's
+        }
+        Assert.True(TaskCatalog.TryGet("hopper", out var hopper));
+        Assert.Contains(hopper.Parameters.All, p => p.Name == "body_mass_scale");
+
+        Assert.True(TaskCatalog.TryGet("pendulum", out var pendulum));
+        var p = pendulum.Parameters;
+        Assert.Null(p.Check("mass", 1.5));
+        Assert.Equal(TaskParameterProblemKind.OutOfRange, p.Check("mass", 100)!.Kind);
+        Assert.Equal(TaskParameterProblemKind.NotFinite, p.Check("mass", double.NaN)!.Kind);
+        Assert.Equal(TaskParameterProblemKind.NotInteger, p.Check(SimTask.ActionDelayName, 1.5)!.Kind);
+        Assert.Equal(TaskParameterProblemKind.Unknown, p.Check("masss", 1)!.Kind);
+        Assert.Equal(2, p.Check(new Dictionary<string, double> { ["mass"] = 100, ["length"] = 1, ["masss"] = 3 }).Count);
+        var e = Assert.Throws<TaskParameterException>(() => p.Require(new Dictionary<string, double> { ["gravity"] = 30 }));
+        Assert.Equal(("pendulum", "gravity", 30.0), (e.Problem.Task, e.Problem.Name, e.Problem.Value));
+        Assert.Throws<TaskParameterException>(() => TaskCatalog.CreateVectorEnv("pendulum", 2, parameters: new Dictionary<string, double> { ["mass"] = 100 }));
+    }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MeowRobot.Learner.S2ac;
 using MeowRobot.Learner.Sac;
 using MeowRobot.Policy.Files;
 using MeowRobot.Tensors;
@@ -29,6 +30,8 @@ public sealed record AlgorithmSetup
     public MeowOptions? Meow { get; init; }
     /// <summary>SAC's networks and update (with <see cref="PolicyAlgorithm.Sac"/>).</summary>
     public SacOptions? Sac { get; init; }
+    /// <summary>S2AC's networks, sampler and update (with <see cref="PolicyAlgorithm.S2ac"/>).</summary>
+    public S2acOptions? S2ac { get; init; }
 
     /// <summary>The presets of <paramref name="algorithm"/> for a task (unknown task names get the algorithm's defaults).</summary>
     /// <exception cref="NotSupportedException">An algorithm this trainer cannot train yet.</exception>
@@ -43,13 +46,16 @@ public sealed record AlgorithmSetup
             case PolicyAlgorithm.Sac:
                 var (sac, sacLoop) = SacPresets.For(task);
                 return new AlgorithmSetup(algorithm, obsDim, actDim, sacLoop) { Sac = sac };
+            case PolicyAlgorithm.S2ac:
+                var (s2ac, s2acLoop) = S2acPresets.For(task, obsDim, actDim);
+                return new AlgorithmSetup(algorithm, obsDim, actDim, s2acLoop) { S2ac = s2ac };
             default:
                 throw new NotSupportedException($"this trainer cannot train {algorithm.Name()} yet");
         }
     }
 
     /// <summary>Whether <see cref="For"/> can set up <paramref name="algorithm"/>.</summary>
-    public static bool CanTrain(PolicyAlgorithm algorithm) => algorithm is PolicyAlgorithm.Meow or PolicyAlgorithm.Sac;
+    public static bool CanTrain(PolicyAlgorithm algorithm) => algorithm is PolicyAlgorithm.Meow or PolicyAlgorithm.Sac or PolicyAlgorithm.S2ac;
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> (ParamName the setting) for the first bad value.</summary>
     public void Validate()
@@ -58,6 +64,7 @@ public sealed record AlgorithmSetup
         Flow?.Validate();
         Meow?.Validate();
         Sac?.Validate();
+        S2ac?.Validate();
     }
 
     /// <summary>The algorithm for <see cref="OffPolicyLearner"/>'s constructor.</summary>
@@ -65,6 +72,7 @@ public sealed record AlgorithmSetup
     {
         PolicyAlgorithm.Meow => MeowAlgorithm.Factory(Flow!, Meow!, Loop),
         PolicyAlgorithm.Sac => SacAlgorithm.Factory(ObsDim, ActDim, Sac!),
+        PolicyAlgorithm.S2ac => S2acAlgorithm.Factory(S2ac!),
         _ => throw new NotSupportedException($"this trainer cannot train {Algorithm.Name()} yet"),
     };
 
@@ -86,6 +94,8 @@ public sealed record AlgorithmSetup
                 $"algo: meow alpha: {Flow!.Alpha} tau: {Meow!.Tau} gamma: {Meow.Gamma} {loop} sigma: [{Flow.SigmaMin}, {Flow.SigmaMax}]"),
             PolicyAlgorithm.Sac => string.Create(inv,
                 $"algo: sac alpha: {(Sac!.Autotune ? "auto" : Sac.Alpha.ToString(inv))} tau: {Sac.Tau} gamma: {Sac.Gamma} {loop} policy_frequency: {Sac.PolicyFrequency}"),
+            PolicyAlgorithm.S2ac => string.Create(inv,
+                $"algo: s2ac alpha: {S2ac!.Alpha} polyak: {S2ac.Polyak} gamma: {S2ac.Gamma} {loop} particles: {S2ac.Particles} svgd_steps: {S2ac.SvgdSteps} svgd_lr: {S2ac.SvgdLearningRate} amortized: {(S2ac.Amortized ? "yes" : "no")}"),
             _ => $"algo: {Algorithm.Name()} {loop}",
         };
     }

@@ -16,6 +16,10 @@ public sealed class Tensor
     internal int epoch;          // owner's epoch when this arena tensor was handed out
     internal int gradGeneration; // owner's backward generation in which grad was last cleared
     internal bool requiresGrad;
+    // Tape.Grad's bookkeeping (d output / d inputs as tape tensors): the pass that found this tensor on a path from
+    // the inputs, and the pass whose gradient gradTensor holds.
+    internal int reachPass, gradPass;
+    internal Tensor? gradTensor;
 
     /// <summary>A zero-filled leaf tensor of shape [rows, cols].</summary>
     public Tensor(int rows, int cols, bool requiresGrad = false)

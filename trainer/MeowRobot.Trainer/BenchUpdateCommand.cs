@@ -37,7 +37,7 @@ public static class BenchUpdateCommand
         var obsDim = new Option<int>("--obs-dim") { Description = "observation size S", Required = true };
         var actDim = new Option<int>("--act-dim") { Description = "action size A", Required = true };
         var batch = new Option<int>("--batch") { Description = "minibatch size", DefaultValueFactory = _ => 256 };
-        var threads = new Option<int>("--threads") { Description = "cores a MEow update uses (1 or 2: the batch's halves run data-parallel)", DefaultValueFactory = _ => 1 };
+        var threads = new Option<int>("--threads") { Description = "cores a MEow or S2AC update uses (1 or 2: the batch's halves run data-parallel)", DefaultValueFactory = _ => 1 };
         var seconds = new Option<double>("--seconds") { Description = "how long to time each algorithm, after a warm-up", DefaultValueFactory = _ => 10 };
         var command = new Command("update", "Time full gradient updates on synthetic data with each algorithm's default networks");
         foreach (var o in new Option[] { algo, obsDim, actDim, batch, threads, seconds }) command.Options.Add(o);
@@ -58,7 +58,7 @@ public static class BenchUpdateCommand
             error ??= s is not (>= 1 and <= 65536) || a is not (>= 1 and <= 65536) ? "--obs-dim and --act-dim must lie in 1..65536"
                 : b is not (>= 1 and <= 65536) ? "--batch must lie in 1..65536"
                 : t is not (1 or 2) ? "--threads must be 1 or 2"
-                : t == 2 && algorithms.Any(x => x != PolicyAlgorithm.Meow) ? "--threads 2 is MEow's data-parallel update; the others run on one core"
+                : t == 2 && algorithms.Any(x => x is not (PolicyAlgorithm.Meow or PolicyAlgorithm.S2ac)) ? "--threads 2 is MEow's and S2AC's data-parallel update; SAC runs on one core"
                 : secs is not (> 0 and <= 3600) ? "--seconds must lie in (0, 3600]"
                 : null;
             if (error is not null)
@@ -82,6 +82,7 @@ public static class BenchUpdateCommand
             {
                 Loop = setup.Loop with { BatchSize = batchSize, BufferCapacity = Math.Max(batchSize, 10_000) },
                 Meow = setup.Meow is { } m ? m with { Threads = threads } : null,
+                S2ac = setup.S2ac is { } s2ac ? s2ac with { Threads = threads } : null,
             };
             setup.Validate();
             Rng = new Rng(1);
@@ -121,6 +122,7 @@ public static class BenchUpdateCommand
             {
                 MeowAlgorithm m => m.Policy.Parameters().Sum(p => p.Length),
                 Learner.Sac.SacAlgorithm sac => sac.Networks.Parameters().Sum(p => p.Length),
+                Learner.S2ac.S2acAlgorithm s2ac => s2ac.Policy.Parameters().Sum(p => p.Length),
                 _ => 0,
             };
             Console.WriteLine(string.Create(inv, $"{(several ? x.Name + " " : "")}obs_dim: {obsDim} act_dim: {actDim} batch: {batchSize} threads: {threads} params: {parameters}"));

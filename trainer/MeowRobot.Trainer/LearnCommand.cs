@@ -34,7 +34,7 @@ public static class LearnCommand
         var save = new Option<FileInfo?>("--save") { Description = "write the final policy file here" };
         var quiet = new Option<bool>("--quiet") { Description = "print evaluations only, not every training episode" };
         var normalizeObs = new Option<bool>("--normalize-obs") { Description = "normalise observations with running statistics (saved with the policy)" };
-        var threads = new Option<int>("--threads") { Description = "cores each MEow gradient update uses (1 or 2; 2 splits the batch, see MeowOptions.Threads)", DefaultValueFactory = _ => 1 };
+        var threads = new Option<int>("--threads") { Description = "cores each MEow or S2AC gradient update uses (1 or 2; 2 splits the batch)", DefaultValueFactory = _ => 1 };
         var param = new Option<string[]>("--param") { Description = "a task parameter NAME=VALUE, set in every env (repeatable; docs/tasks.md)" };
         var randomise = new Option<string[]>("--randomise") { Description = "per-episode randomisation NAME=DIST, e.g. mass=uniform(0.5, 2), log_uniform(a, b), normal(mean, std, low, high) (repeatable; training and evaluation envs)" };
         var rollouts = new Option<int>("--rollouts") { Description = "after training, run this many stochastic episodes and print each one's end" };
@@ -58,9 +58,9 @@ public static class LearnCommand
             }
             var runSeed = parse.GetValue(seed);
             PolicyAlgorithms.TryParse(parse.GetValue(algo) ?? "meow", out var algorithm);
-            if (parse.GetValue(threads) == 2 && algorithm != PolicyAlgorithm.Meow)
+            if (parse.GetValue(threads) == 2 && algorithm == PolicyAlgorithm.Sac)
             {
-                Console.Error.WriteLine($"learn: --threads 2 is MEow's data-parallel update; {algorithm.Name()} runs on one core");
+                Console.Error.WriteLine($"learn: --threads 2 is MEow's and S2AC's data-parallel update; {algorithm.Name()} runs on one core");
                 return Task.FromResult(2);
             }
             var taskOptions = new TaskOptions(parse.GetValue(model)?.FullName);
@@ -87,6 +87,7 @@ public static class LearnCommand
                 {
                     Flow = setup.Flow is { } f ? f with { Alpha = a } : null,
                     Sac = setup.Sac is { } sac ? sac with { Alpha = a, Autotune = false } : null,
+                    S2ac = setup.S2ac is { } s2ac ? s2ac with { Alpha = a } : null,
                 };
             }
             var loop = setup.Loop;
@@ -101,6 +102,7 @@ public static class LearnCommand
                     NormalizeObservations = parse.GetValue(normalizeObs),
                 },
                 Meow = setup.Meow is { } meow ? meow with { Threads = parse.GetValue(threads) } : null,
+                S2ac = setup.S2ac is { } s2 ? s2 with { Threads = parse.GetValue(threads) } : null,
             };
             var inv = CultureInfo.InvariantCulture;
             Console.WriteLine(string.Create(inv, $"task: {name} seed: {runSeed} envs: {numEnvs} steps: {parse.GetValue(steps)} {setup.Describe()}"));
@@ -138,8 +140,25 @@ public static class LearnCommand
             var evaluations = learner.Run(parse.GetValue(steps), cancellation);
             if (parse.GetValue(rollouts) is > 0 and var count)
             {
+                // On a MultiGoal task, also which goal each episode reached, and how many reached each.
+                var goals = (TaskCatalog.Create(name, taskOptions) as MultiGoal)?.Layout;
+                var reached = new int[goals is null ? 0 : goals.Goals.Length / 2 + 1];
                 foreach (var ep in learner.Rollouts(count, stochastic: true))
-                    Console.WriteLine(string.Create(inv, $"rollout return {ep.Return:F1} length {ep.Length} terminated {ep.Terminated} final_obs [{string.Join(", ", ep.FinalObs.Select(v => v.ToString("F2", inv)))}]"));
+                {
+                    var goal = "";
+                    if (goals is not null)
+                    {
+                        var g = ep.Terminated ? goals.Nearest(ep.FinalObs[0], ep.FinalObs[1]).Goal : -1;
+                        reached[g + 1]++;
+                        goal = g < 0 ? " goal none" : string.Create(inv, $" goal ({goals.Goals[2 * g]}, {goals.Goals[2 * g + 1]})");
+                    }
+                    Console.WriteLine(string.Create(inv, $"rollout return {ep.Return:F1} length {ep.Length} terminated {ep.Terminated} final_obs [{string.Join(", ", ep.FinalObs.Select(v => v.ToString("F2", inv)))}]{goal}"));
+                }
+                if (goals is not null)
+                {
+                    var parts = Enumerable.Range(0, reached.Length - 1).Select(g => string.Create(inv, $"({goals.Goals[2 * g]}, {goals.Goals[2 * g + 1]}) {reached[g + 1]}"));
+                    Console.WriteLine($"goals_reached: {string.Join(" ", parts)} none {reached[0]}");
+                }
             }
             if (randomisation.Count > 0) Console.WriteLine($"randomised: {ParameterDistribution.FormatList(randomisation)}");
             if (parse.GetValue(save) is { } file)

@@ -3,6 +3,7 @@ using MeowRobot.Bridge.Sim;
 using MeowRobot.Hosting.Configuration;
 using MeowRobot.Learner;
 using MeowRobot.Policy.Files;
+using MeowRobot.Trainer.Service;
 using Microsoft.Extensions.Options;
 
 namespace MeowRobot.Trainer;
@@ -29,12 +30,12 @@ public sealed class TrainerOptions : IValidatableObject
     public long? CheckpointEveryEnvSteps { get; set; }
 
     /// <summary>Where policy bundles are published (ZeroMQ bind, CURVE server); null: no robots are fed.</summary>
-    [Endpoint]
+    [Endpoint(Bind = true)]
     public string? PublishEndpoint { get; set; }
 
     /// <summary>The snapshot ROUTER (late-joining robots ask it for the newest bundle); null: derived from
     /// <see cref="PublishEndpoint"/> (<see cref="MeowRobot.Control.WeightStream.WeightStreamEndpoints.DefaultSnapshot"/>).</summary>
-    [Endpoint]
+    [Endpoint(Bind = true)]
     public string? SnapshotEndpoint { get; set; }
 
     /// <summary>A bundle is published every this many learner updates.</summary>
@@ -132,6 +133,23 @@ public sealed class TrainerOptions : IValidatableObject
             foreach (var key in Learner?.KeysNotFor(algorithm) ?? [])
                 yield return new ValidationResult($"Learner:{key} is not a setting of algorithm {Algorithm}", [$"{nameof(Learner)}:{key}"]);
         }
+        if (RunDirProblem() is { } runDir) yield return new ValidationResult(runDir, [nameof(RunDir)]);
+    }
+
+    /// <summary>A run directory serve would refuse (every checkpoint damaged, a published.version that is no version).</summary>
+    private string? RunDirProblem()
+    {
+        if (string.IsNullOrEmpty(RunDir) || !Directory.Exists(RunDir)) return null;
+        try
+        {
+            _ = new RunCheckpoint(RunDir).FindResumable((_, _) => { });
+            _ = BundleStream.ReadVersionFile(RunDir);
+            return null;
+        }
+        catch (TrainerSetupException e)
+        {
+            return e.Message;
+        }
     }
 }
 
@@ -177,6 +195,14 @@ public sealed class LearnerSettings : IValidatableObject
     /// <summary>Tune α to the target entropy −|A| (default); false keeps Alpha fixed.</summary>
     public bool? Autotune { get; set; }
 
+    // S2AC's (with Alpha, Gamma, Hidden, Threads, and PolicyLearningRate / QLearningRate for the actor / critics).
+    [Range(2, 1000)] public int? Particles { get; set; }
+    [Range(0, 100)] public int? SvgdSteps { get; set; }
+    [Range(1e-6, 10.0)] public float? SvgdLearningRate { get; set; }
+    [Range(0.0, 1.0)] public float? Polyak { get; set; }
+    /// <summary>Train the amortized sampling network (the actor a robot runs; default true).</summary>
+    public bool? Amortized { get; set; }
+
     private static readonly string[] LoopKeys = [nameof(BatchSize), nameof(BufferCapacity), nameof(LearningStarts), nameof(UpdatesPerStep), nameof(NormalizeObservations)];
 
     private static readonly Dictionary<PolicyAlgorithm, string[]> OwnKeys = new()
@@ -185,7 +211,8 @@ public sealed class LearnerSettings : IValidatableObject
             nameof(FlowLayers), nameof(ShiftHidden), nameof(LayerNorm), nameof(Dropout), nameof(SigmaMin), nameof(SigmaMax), nameof(Threads)],
         [PolicyAlgorithm.Sac] = [nameof(Alpha), nameof(Gamma), nameof(Tau), nameof(Hidden), nameof(PolicyLearningRate), nameof(QLearningRate),
             nameof(PolicyFrequency), nameof(TargetNetworkFrequency), nameof(Autotune)],
-        [PolicyAlgorithm.S2ac] = [],
+        [PolicyAlgorithm.S2ac] = [nameof(Alpha), nameof(Gamma), nameof(Hidden), nameof(Threads), nameof(PolicyLearningRate), nameof(QLearningRate),
+            nameof(Particles), nameof(SvgdSteps), nameof(SvgdLearningRate), nameof(Polyak), nameof(Amortized)],
     };
 
     /// <summary>The keys set here that <paramref name="algorithm"/> does not have.</summary>
@@ -256,6 +283,26 @@ public sealed class LearnerSettings : IValidatableObject
                     QLearningRate = QLearningRate ?? sac.QLearningRate,
                     PolicyFrequency = PolicyFrequency ?? sac.PolicyFrequency,
                     TargetNetworkFrequency = TargetNetworkFrequency ?? sac.TargetNetworkFrequency,
+                },
+            };
+        }
+        if (setup.S2ac is { } s2ac)
+        {
+            setup = setup with
+            {
+                S2ac = s2ac with
+                {
+                    Alpha = Alpha ?? s2ac.Alpha,
+                    Gamma = Gamma ?? s2ac.Gamma,
+                    Hidden = Hidden ?? s2ac.Hidden,
+                    Threads = Threads ?? s2ac.Threads,
+                    ActorLearningRate = PolicyLearningRate ?? s2ac.ActorLearningRate,
+                    CriticLearningRate = QLearningRate ?? s2ac.CriticLearningRate,
+                    Particles = Particles ?? s2ac.Particles,
+                    SvgdSteps = SvgdSteps ?? s2ac.SvgdSteps,
+                    SvgdLearningRate = SvgdLearningRate ?? s2ac.SvgdLearningRate,
+                    Polyak = Polyak ?? s2ac.Polyak,
+                    Amortized = Amortized ?? s2ac.Amortized,
                 },
             };
         }

@@ -23,8 +23,11 @@ public sealed class SimWorker : IDisposable
     private const int MaxEnvelopeFrames = 4;
     private const int MaxEnvelopeFrameBytes = 255;
 
-    /// <summary>Requests queued per peer, and replies waiting for a peer to read them (ZMQ_RCVHWM, ZMQ_SNDHWM).</summary>
+    /// <summary>Requests queued per peer (ZMQ_RCVHWM): more wait in the peer's TCP connection.</summary>
     public const int QueuedPerPeer = 4;
+
+    /// <summary>Replies waiting for a peer to read them (ZMQ_SNDHWM); a ROUTER drops what does not fit.</summary>
+    public const int RepliesPerPeer = 64;
 
     private readonly SimService service;
     private readonly ZmqContext context = new();
@@ -34,6 +37,7 @@ public sealed class SimWorker : IDisposable
     private readonly string bindEndpoint;
     private readonly SimServerCurve? curve;
     private ZmqZapHandler? zap;
+    private IpcPathLock? ipcLock;
     private string endpoint = "";
     private long dropped;
 
@@ -48,14 +52,16 @@ public sealed class SimWorker : IDisposable
     /// <summary>Binds <paramref name="bind"/> (e.g. <c>tcp://127.0.0.1:*</c>, <c>ipc:///run/meow/sim.sock</c>) and
     /// starts serving <paramref name="service"/> (not owned: dispose it after the worker). Throws
     /// <see cref="ZmqException"/> when the endpoint cannot be bound, <see cref="ArgumentException"/> for a network
-    /// endpoint without <paramref name="curve"/>.</summary>
+    /// endpoint without <paramref name="curve"/>, <see cref="SimEndpointInUseException"/> for an ipc path another live
+    /// worker serves (<see cref="IpcPathLock"/>).</summary>
     public static SimWorker Start(SimService service, string bind, SimServerCurve? curve = null)
     {
         ArgumentNullException.ThrowIfNull(service);
         ArgumentException.ThrowIfNullOrEmpty(bind);
         if (curve is null && !SimEndpoint.IsLoopback(bind))
             throw new ArgumentException($"{bind} is reachable from the network: a sim worker binds it only with CURVE keys and a client allow-list", nameof(bind));
-        var worker = new SimWorker(service, bind, curve);
+        var ipcLock = IpcPathLock.Acquire(bind); // before binding: libzmq would take a live worker's path silently
+        var worker = new SimWorker(service, bind, curve) { ipcLock = ipcLock };
         worker.thread.Start();
         try
         {
@@ -96,6 +102,9 @@ public sealed class SimWorker : IDisposable
     /// <summary>Messages that could not be answered because their framing cannot be a request (see the class notes).</summary>
     public long Dropped => Interlocked.Read(ref dropped);
 
+    /// <summary>True when a dead worker's socket file was found at this worker's ipc path and removed before binding.</summary>
+    public bool RemovedStaleSocket => ipcLock?.RemovedStaleSocket ?? false;
+
     /// <summary>Handshakes refused by the allow-list (always 0 without CURVE).</summary>
     public long Refused => zap?.Denied ?? 0;
 
@@ -115,6 +124,7 @@ public sealed class SimWorker : IDisposable
         if (thread.IsAlive && thread != Thread.CurrentThread) thread.Join();
         zap?.Dispose();
         context.Dispose();
+        ipcLock?.Dispose(); // after the socket closed (libzmq removed its file): the next worker finds the path free
     }
 
     private void Serve()
@@ -133,10 +143,12 @@ public sealed class SimWorker : IDisposable
             // A peer that sends more than a step request can need is disconnected before anything is buffered.
             var largest = (long)service.Env.NumEnvs * service.Env.Spec.ActDim * sizeof(float) + 4096;
             socket.MaxMessageSize = Math.Max(1 << 20, 2 * largest);
-            // Bounded per peer: a client has one request in flight, so a few queued requests (and replies: a ROUTER drops
-            // what a peer that does not read cannot take) are plenty; a flooder waits in TCP, not in this process.
+            // Bounded per peer: a client has one request in flight, so a few queued requests are plenty; a flooder waits in
+            // TCP, not in this process. Replies a peer does not read are dropped at RepliesPerPeer: a ROUTER learns of its
+            // peer's reads in batches of half its high-water mark, so a mark as small as 4 dropped replies to a plain REQ
+            // client (1 in a few hundred under load), while 64 keeps a non-reading peer's share of memory small.
             socket.ReceiveHighWatermark = QueuedPerPeer;
-            socket.SendHighWatermark = QueuedPerPeer;
+            socket.SendHighWatermark = RepliesPerPeer;
             // No ZMTP heartbeats: with a peer's pipe full and the peer gone, libzmq 4.3.4 aborts the whole process when the
             // heartbeat timer fires (see ZmqSocket.HeartbeatInterval). Kernel keepalive drops vanished peers instead.
             socket.KeepTcpAlive(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(2), probes: 3);

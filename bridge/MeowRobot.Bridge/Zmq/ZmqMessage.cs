@@ -54,6 +54,24 @@ public sealed unsafe class ZmqMessage : IDisposable
         }
     }
 
+    /// <summary>
+    /// Releases the content and makes the message refer to <paramref name="data"/> without copying (zmq_msg_init_data):
+    /// <paramref name="free"/>(data, hint) runs, on whatever thread libzmq is on, once libzmq no longer needs the bytes
+    /// (sent, dropped, or the socket closed). The bytes must stay where they are and unchanged until then.
+    /// </summary>
+    public void Borrow(void* data, int size, delegate* unmanaged[Cdecl]<void*, void*, void> free, void* hint)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        var msg = Pointer;
+        ZmqNative.MsgClose(msg);
+        if (ZmqNative.MsgInitData(msg, data, (nuint)size, free, hint) != 0)
+        {
+            var errno = ZmqNative.Errno();
+            ZmqNative.MsgInit(msg);
+            throw ZmqException.For($"zmq_msg_init_data({size})", errno);
+        }
+    }
+
     public void Dispose()
     {
         if (_msg == null) return;

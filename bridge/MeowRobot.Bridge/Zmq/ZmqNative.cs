@@ -44,6 +44,8 @@ internal static unsafe partial class ZmqNative
 
     [LibraryImport(NativeLibraries.Zmq, EntryPoint = "zmq_msg_init")] public static partial int MsgInit(void* msg);
     [LibraryImport(NativeLibraries.Zmq, EntryPoint = "zmq_msg_init_size")] public static partial int MsgInitSize(void* msg, nuint size);
+    [LibraryImport(NativeLibraries.Zmq, EntryPoint = "zmq_msg_init_data")] public static partial int MsgInitData(void* msg, void* data, nuint size, delegate* unmanaged[Cdecl]<void*, void*, void> free, void* hint);
+    [LibraryImport(NativeLibraries.Zmq, EntryPoint = "zmq_socket_monitor", StringMarshalling = StringMarshalling.Utf8)] public static partial int SocketMonitor(nint socket, string endpoint, int events);
     [LibraryImport(NativeLibraries.Zmq, EntryPoint = "zmq_msg_data")] public static partial byte* MsgData(void* msg);
     [LibraryImport(NativeLibraries.Zmq, EntryPoint = "zmq_msg_size")] public static partial nuint MsgSizeOf(void* msg);
     [LibraryImport(NativeLibraries.Zmq, EntryPoint = "zmq_msg_more")] public static partial int MsgMore(void* msg);

@@ -74,6 +74,20 @@ public sealed unsafe class ZmqSocket : IDisposable
 
     public void Disconnect(string endpoint) => Endpoint(endpoint, "zmq_disconnect", &ZmqNative.Disconnect);
 
+    /// <summary>
+    /// zmq_socket_monitor: the socket's connection events (<see cref="ZmqMonitorEvents"/>) go to a PAIR socket bound at
+    /// <paramref name="endpoint"/> (inproc://…); connect a PAIR to it and read <see cref="ZmqMonitorEvent"/>s.
+    /// </summary>
+    public void Monitor(string endpoint, ZmqMonitorEvents events)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(endpoint);
+        lock (_gate)
+        {
+            var h = Enter();
+            if (ZmqNative.SocketMonitor(h, endpoint, (int)events) != 0) throw ZmqException.For($"zmq_socket_monitor({endpoint})", ZmqNative.Errno());
+        }
+    }
+
     private void Endpoint(string endpoint, string name, delegate*<nint, string, int> call)
     {
         ArgumentException.ThrowIfNullOrEmpty(endpoint);

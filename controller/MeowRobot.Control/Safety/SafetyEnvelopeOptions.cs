@@ -56,12 +56,22 @@ public sealed class SafetyEnvelopeOptions
     /// <summary>Checks the options against the robot; throws <see cref="InvalidControlOptionsException"/> listing every problem.</summary>
     public void Validate(int actionSize, int observationSize)
     {
+        var problems = Problems(actionSize, observationSize);
+        if (problems.Count > 0)
+            throw new InvalidControlOptionsException(problems);
+    }
+
+    /// <summary>Every problem of the options; a size not known yet (null: a simulated robot not reached, whose sizes
+    /// the worker says) skips the checks against it, and the bounds that are given are then checked against each other.</summary>
+    public IReadOnlyList<string> Problems(int? actionSize, int? observationSize)
+    {
         var problems = new List<string>();
-        if (ActionLow.Length != actionSize || ActionHigh.Length != actionSize)
-            problems.Add($"ActionLow/ActionHigh must have {actionSize} entries (have {ActionLow.Length}/{ActionHigh.Length})");
+        var expected = actionSize ?? (ActionLow.Length > 0 ? ActionLow.Length : ActionHigh.Length);
+        if (ActionLow.Length != expected || ActionHigh.Length != expected)
+            problems.Add($"ActionLow/ActionHigh must have {expected} entries (have {ActionLow.Length}/{ActionHigh.Length})");
         else
         {
-            for (var i = 0; i < actionSize; i++)
+            for (var i = 0; i < expected; i++)
             {
                 if (!float.IsFinite(ActionLow[i]) || !float.IsFinite(ActionHigh[i]) || !(ActionLow[i] < ActionHigh[i]))
                     problems.Add($"action bound {i}: need finite low < high (have [{ActionLow[i]}, {ActionHigh[i]}])");
@@ -69,8 +79,9 @@ public sealed class SafetyEnvelopeOptions
         }
         if (MaxRatePerSecond is { } rates)
         {
-            if (rates.Length != actionSize)
-                problems.Add($"MaxRatePerSecond must have {actionSize} entries (has {rates.Length})");
+            var rateCount = actionSize ?? (expected > 0 ? expected : rates.Length);
+            if (rates.Length != rateCount)
+                problems.Add($"MaxRatePerSecond must have {rateCount} entries (has {rates.Length})");
             else
             {
                 for (var i = 0; i < rates.Length; i++)
@@ -92,13 +103,12 @@ public sealed class SafetyEnvelopeOptions
             problems.Add($"DeadlineMissBudget must be ≥ 1 (is {DeadlineMissBudget})");
         foreach (var b in StateBounds)
         {
-            if (b.Index < 0 || b.Index >= observationSize)
+            if (b.Index < 0 || b.Index >= (observationSize ?? int.MaxValue))
                 problems.Add($"state bound index {b.Index} outside the observation (size {observationSize})");
             if (float.IsNaN(b.Min) || float.IsNaN(b.Max) || !(b.Min <= b.Max))
                 problems.Add($"state bound {b.Index}: need min ≤ max (have [{b.Min}, {b.Max}])");
         }
-        if (problems.Count > 0)
-            throw new InvalidControlOptionsException(problems);
+        return problems;
     }
 }
 

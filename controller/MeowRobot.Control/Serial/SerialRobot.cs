@@ -16,11 +16,18 @@ public readonly record struct SerialRobotCounters(
 /// ours by the smallest observed delay), so frames that sat in a buffer arrive already old; frames whose MCU time does not
 /// advance are dropped as stale; missing sequence numbers are counted. A silent or unplugged MCU therefore shows up to the
 /// loop as an ageing timestamp, which its staleness check turns into "policy unhealthy".
+/// <para>The mapping follows an MCU clock that runs slow by up to the drift allowance: the estimated delay may rise by
+/// that fraction of the MCU time that passed. A clock slower than that ages the observations until they are stale; once
+/// it is back within the allowance, the estimate catches up at the allowance's rate and the observations are fresh again
+/// (a lag of L seconds is gone after L / allowance seconds).</para>
 /// </summary>
 public sealed class SerialRobot : IRobotIo, ISerialLinkHandler
 {
-    /// <summary>How fast the mapped MCU clock may drift upwards against ours (crystals are within ±100 ppm).</summary>
-    private const double DriftAllowance = 1e-4;
+    /// <summary>The default drift allowance: 0.5 %, what a ceramic resonator (the usual MCU clock) may be off by;
+    /// a crystal is within 0.01 %.</summary>
+    public const double DefaultClockDriftAllowance = 0.005;
+    /// <summary>Largest drift allowance: beyond 10 % the MCU's timestamps say little about the age of a reading.</summary>
+    public const double MaxClockDriftAllowance = 0.1;
     /// <summary>An MCU clock jump backwards by more than this means it restarted.</summary>
     private const long RestartMicros = 1_000_000;
 
@@ -29,6 +36,7 @@ public sealed class SerialRobot : IRobotIo, ISerialLinkHandler
     private readonly LatestValue<float> _observations;
     private readonly float[] _scratch;
     private readonly double _ticksPerMicro = Stopwatch.Frequency / 1e6;
+    private readonly double _driftAllowance;
     private byte _sendSequence;
 
     // I/O thread state.
@@ -39,8 +47,12 @@ public sealed class SerialRobot : IRobotIo, ISerialLinkHandler
     private double _offsetTicks;   // host ticks = MCU micros × ticksPerMicro + offset
     private long _sensorFrames, _gaps, _stale, _restarts, _rejected, _unexpected;
 
-    public SerialRobot(SerialPortOptions port, int observationSize, int actionSize)
+    /// <param name="clockDriftAllowance">How much slower than ours the MCU's clock may run (a fraction; see the class notes).</param>
+    public SerialRobot(SerialPortOptions port, int observationSize, int actionSize, double clockDriftAllowance = DefaultClockDriftAllowance)
     {
+        if (!(clockDriftAllowance > 0 && clockDriftAllowance <= MaxClockDriftAllowance))
+            throw new ArgumentOutOfRangeException(nameof(clockDriftAllowance), clockDriftAllowance, $"the clock drift allowance must lie in (0, {MaxClockDriftAllowance}]");
+        _driftAllowance = clockDriftAllowance;
         ArgumentOutOfRangeException.ThrowIfLessThan(observationSize, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(observationSize, SerialMessages.MaxStampedFloats);
         ArgumentOutOfRangeException.ThrowIfLessThan(actionSize, 1);
@@ -95,10 +107,13 @@ public sealed class SerialRobot : IRobotIo, ISerialLinkHandler
 
     void ISerialLinkHandler.OnIdle(long nowTicks) { }
 
-    void ISerialLinkHandler.OnBytes(ReadOnlySpan<byte> data)
+    void ISerialLinkHandler.OnBytes(ReadOnlySpan<byte> data) => Receive(data, Stopwatch.GetTimestamp());
+
+    /// <summary>Bytes read from the line at host time <paramref name="now"/> (Stopwatch ticks); tests drive synthetic time through it.</summary>
+    internal void Receive(ReadOnlySpan<byte> data, long now)
     {
         while (_parser.TryRead(ref data, out var frame))
-            Accept(frame, Stopwatch.GetTimestamp());
+            Accept(frame, now);
     }
 
     private void Accept(in SerialFrame frame, long now)
@@ -133,7 +148,7 @@ public sealed class SerialRobot : IRobotIo, ISerialLinkHandler
                 _mcuMicros += delta;
                 // Smallest delay wins; the estimate may creep up only as fast as clocks drift.
                 var observed = now - _mcuMicros * _ticksPerMicro;
-                _offsetTicks = Math.Min(observed, _offsetTicks + delta * _ticksPerMicro * DriftAllowance);
+                _offsetTicks = Math.Min(observed, _offsetTicks + delta * _ticksPerMicro * _driftAllowance);
             }
         }
         if (!_synced)

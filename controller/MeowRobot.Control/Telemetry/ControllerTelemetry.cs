@@ -57,8 +57,27 @@ public sealed class ControllerTelemetry : IDisposable
     /// <summary>Messages published so far.</summary>
     public long Published { get; private set; }
 
-    /// <summary>Includes the weight stream's counters and logs its outcomes (pass <see cref="Report"/> as the subscriber's report callback).</summary>
-    public void Attach(WeightStreamSubscriber stream) => _stream = stream;
+    /// <summary>Includes the weight stream's counters and logs its outcomes (pass <see cref="Report"/> as the subscriber's
+    /// report callback) and its refused handshakes: the first per endpoint, then at most one line per 10 s with the count.</summary>
+    public void Attach(WeightStreamSubscriber stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        _stream = stream;
+        var logged = new Dictionary<string, (long At, long Count)>(StringComparer.Ordinal);   // listener thread only
+        stream.HandshakeRefused += r =>
+        {
+            var now = System.Diagnostics.Stopwatch.GetTimestamp();
+            logged.TryGetValue(r.Endpoint, out var last);
+            var count = last.Count + 1;
+            if (last.At != 0 && System.Diagnostics.Stopwatch.GetElapsedTime(last.At, now) < TimeSpan.FromSeconds(10))
+            {
+                logged[r.Endpoint] = (last.At, count);
+                return;
+            }
+            logged[r.Endpoint] = (now, 0);
+            _log($"weight stream handshake refused by {r.Endpoint}: {r.Reason} ({count} since the last report, {stream.HandshakesRefused} in all)");
+        };
+    }
 
     /// <summary>Includes a simulated robot's episode count and last return (<c>robot_episodes</c>, <c>robot_last_return</c>).</summary>
     public void Attach(IEpisodeReturns episodes) => _episodes = episodes;
@@ -107,7 +126,7 @@ public sealed class ControllerTelemetry : IDisposable
                 if (pub is not null && _loop.TryReadSnapshot(out var snapshot))
                 {
                     var stream = _stream is { } s
-                        ? new StreamTelemetry(s.AcceptedVersion, s.Count(BundleVerdict.Accepted), s.Rejected, _lastRejection)
+                        ? new StreamTelemetry(s.AcceptedVersion, s.Count(BundleVerdict.Accepted), s.Rejected, _lastRejection, s.HandshakesRefused)
                         : default;
                     buffer.ResetWrittenCount();
                     EpisodeTelemetry? episodes = _episodes is { } e ? new EpisodeTelemetry(e.Episodes, e.LastEpisodeReturn) : null;

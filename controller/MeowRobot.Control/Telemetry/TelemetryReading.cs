@@ -17,6 +17,7 @@ public readonly record struct TelemetryReading
     public double JitterP99Us { get; init; }
     public double JitterMaxUs { get; init; }
     public ulong StreamVersion { get; init; }
+    public long HandshakesRefused { get; init; }
     public long RobotEpisodes { get; init; }
     public double RobotLastReturn { get; init; }
 
@@ -35,6 +36,7 @@ public readonly record struct TelemetryReading
             else if (key.SequenceEqual("policy_swaps"u8)) reading = reading with { PolicySwaps = r.ReadInt64() };
             else if (key.SequenceEqual("misses"u8)) reading = reading with { Misses = r.ReadInt64() };
             else if (key.SequenceEqual("stream_version"u8)) reading = reading with { StreamVersion = r.ReadUInt64() };
+            else if (key.SequenceEqual("handshakes_refused"u8)) reading = reading with { HandshakesRefused = r.ReadInt64() };
             else if (key.SequenceEqual("robot_episodes"u8)) reading = reading with { RobotEpisodes = r.ReadInt64() };
             else if (key.SequenceEqual("robot_last_return"u8)) reading = reading with { RobotLastReturn = r.ReadDouble() };
             else if (key.SequenceEqual("jitter_us"u8))

@@ -8,7 +8,8 @@ using MeowRobot.Control.Modes;
 namespace MeowRobot.Control.Telemetry;
 
 /// <summary>What the weight stream adds to a telemetry message (zero when the controller runs a fixed policy file).</summary>
-public readonly record struct StreamTelemetry(ulong AcceptedVersion, long Accepted, long Rejected, string? LastRejection);
+/// <param name="HandshakesRefused">CURVE handshakes with a trainer endpoint that failed (a publisher with another key; a trainer that does not admit this robot).</param>
+public readonly record struct StreamTelemetry(ulong AcceptedVersion, long Accepted, long Rejected, string? LastRejection, long HandshakesRefused = 0);
 
 /// <summary>What a simulated robot adds to a telemetry message: its finished episodes and the last one's return (NaN before the first).</summary>
 public readonly record struct EpisodeTelemetry(long Episodes, double LastReturn);
@@ -30,7 +31,7 @@ public static class TelemetryWire
     public static void EncodeTelemetry(in LoopSnapshot s, in StreamTelemetry stream, EpisodeTelemetry? episodes, IBufferWriter<byte> output)
     {
         var w = new MsgPackWriter(output);
-        w.WriteMapHeader(28 + (stream.LastRejection is null ? 0 : 1) + (episodes is null ? 0 : 2));
+        w.WriteMapHeader(29 + (stream.LastRejection is null ? 0 : 1) + (episodes is null ? 0 : 2));
         w.Write("tick"); w.Write(s.Tick);
         w.Write("rate_hz"); w.Write(s.RateHz);
         w.Write("running"); w.Write(s.Running);
@@ -58,6 +59,7 @@ public static class TelemetryWire
         w.Write("realtime"); w.Write(s.Realtime.ToString());
         w.Write("bundles_accepted"); w.Write(stream.Accepted);
         w.Write("bundles_rejected"); w.Write(stream.Rejected);
+        w.Write("handshakes_refused"); w.Write(stream.HandshakesRefused);
         w.Write("stream_version"); w.Write(stream.AcceptedVersion);
         if (stream.LastRejection is { } why) { w.Write("last_rejection"); w.Write(why); }
         if (episodes is { } e)
@@ -95,7 +97,8 @@ public static class TelemetryWire
         {
             var key = r.ReadUniqueKey(ref seen);
             if (text.Length > 0) text.Append(' ');
-            text.Append(Encoding.UTF8.GetString(key)).Append('=');
+            AppendPrintable(text, Encoding.UTF8.GetString(key));
+            text.Append('=');
             if (r.PeekType() == MsgPackType.Array)
             {
                 var count = r.ReadArrayHeader();
@@ -114,6 +117,25 @@ public static class TelemetryWire
         return text.ToString();
     }
 
+    /// <summary>
+    /// Appends <paramref name="s"/> with every control and format character (ESC and the rest of C0/C1, DEL, bidi
+    /// overrides, zero-width marks) written as \uXXXX: a telemetry string comes from whoever can publish on the
+    /// endpoint, and raw it could rewrite the operator's terminal or hide text.
+    /// </summary>
+    public static void AppendPrintable(StringBuilder text, string s)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(s);
+        foreach (var c in s)
+        {
+            var category = char.GetUnicodeCategory(c);
+            if (char.IsControl(c) || category is UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator)
+                text.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
+            else
+                text.Append(c);
+        }
+    }
+
     private static void RenderScalar(ref MsgPackReader r, StringBuilder text)
     {
         switch (r.PeekType())
@@ -121,7 +143,7 @@ public static class TelemetryWire
             case MsgPackType.Boolean: text.Append(r.ReadBoolean() ? "true" : "false"); break;
             case MsgPackType.Float: text.Append(r.ReadDouble().ToString("0.###", CultureInfo.InvariantCulture)); break;
             case MsgPackType.Integer: text.Append(r.ReadInt64().ToString(CultureInfo.InvariantCulture)); break;
-            case MsgPackType.String: text.Append(r.ReadString()); break;
+            case MsgPackType.String: AppendPrintable(text, r.ReadString()); break;
             default: r.Skip(); text.Append('?'); break;
         }
     }

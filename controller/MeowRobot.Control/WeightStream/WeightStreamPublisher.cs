@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using MeowRobot.Bridge.Zmq;
 using MeowRobot.Policy.Bundles;
 
@@ -16,6 +18,10 @@ public sealed class WeightStreamPublisherOptions
 
     /// <summary>How often the newest version is announced (robots that missed a bundle then ask for the snapshot).</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Most snapshot bytes queued for one robot (sent to libzmq, not yet taken by its connection); a request
+    /// beyond it is dropped and counted. One reply is always allowed, whatever the bundle's size.</summary>
+    public long MaxQueuedBytesPerPeer { get; set; } = 16L << 20;
 }
 
 /// <summary>
@@ -23,20 +29,25 @@ public sealed class WeightStreamPublisherOptions
 /// snapshot ROUTER (the zguide Clone pattern), both as CURVE servers with the trainer's key pair; robots are admitted by
 /// their public keys (ZAP allow-list). Bundles are single frames (fine up to a few MB). <see cref="Publish"/> may be
 /// called from any thread; the sockets live on the publisher's own thread.
+/// <para>Memory stays bounded whatever robots do: each bundle is encoded once into one immutable pinned buffer that
+/// every publication and snapshot reply refers to (no copy per reply), and what is queued for one robot is bounded in
+/// bytes (<see cref="WeightStreamPublisherOptions.MaxQueuedBytesPerPeer"/>): a robot that asks for snapshots and never
+/// reads them gets its requests dropped, not a copy each.</para>
 /// </summary>
-public sealed class WeightStreamPublisher : IDisposable
+public sealed unsafe class WeightStreamPublisher : IDisposable
 {
     private readonly WeightStreamPublisherOptions _options;
     private readonly ZmqContext _context = new();
     private readonly ZmqZapHandler _zap;
     private readonly ZmqCurveKeyPair _keys;
-    private readonly ConcurrentQueue<(byte[] Topic, byte[] Body, ulong Version, byte[] Sha)> _outbox = new();
+    private readonly ConcurrentQueue<(SharedFrame Body, ulong Version, byte[] Sha, bool Live)> _outbox = new();
     private readonly Thread _thread;
     private readonly ManualResetEventSlim _bound = new();
     private volatile bool _stop;
     private Exception? _fault;
     private long _published;
     private long _snapshotsServed;
+    private long _snapshotsDropped;
 
     public WeightStreamPublisher(ZmqCurveKeyPair trainerKeys, IEnumerable<byte[]> allowedRobotKeys, WeightStreamPublisherOptions? options = null)
     {
@@ -61,6 +72,9 @@ public sealed class WeightStreamPublisher : IDisposable
     public long Published => Interlocked.Read(ref _published);
     public long SnapshotsServed => Interlocked.Read(ref _snapshotsServed);
 
+    /// <summary>Snapshot requests dropped because the robot had <see cref="WeightStreamPublisherOptions.MaxQueuedBytesPerPeer"/> queued already.</summary>
+    public long SnapshotsDropped => Interlocked.Read(ref _snapshotsDropped);
+
     /// <summary>The ZAP handler (allow or revoke robot keys at run time; accepted/denied counters).</summary>
     public ZmqZapHandler Admission => _zap;
 
@@ -70,12 +84,13 @@ public sealed class WeightStreamPublisher : IDisposable
         ArgumentNullException.ThrowIfNull(bundle);
         var buffer = new ArrayBufferWriter<byte>(bundle.PolicyBytes.Length + 256);
         bundle.Encode(buffer);
-        PublishRaw(buffer.WrittenSpan.ToArray(), bundle.Version, bundle.Sha256.ToArray());
+        PublishRaw(buffer.WrittenSpan, bundle.Version, bundle.Sha256.ToArray());
     }
 
-    /// <summary>Publishes an already encoded body as a bundle (tests use it to send malformed ones).</summary>
-    internal void PublishRaw(byte[] body, ulong version, byte[] sha) =>
-        _outbox.Enqueue((WeightStreamWire.BundleTopic.ToArray(), body, version, sha));
+    /// <summary>Publishes an already encoded body as a bundle (tests use it to send malformed ones). Not
+    /// <paramref name="live"/>: only the snapshot and the heartbeats carry it, as if the live message had been lost.</summary>
+    internal void PublishRaw(ReadOnlySpan<byte> body, ulong version, byte[] sha, bool live = true) =>
+        _outbox.Enqueue((new SharedFrame(body), version, sha, live));
 
     private void Serve()
     {
@@ -97,9 +112,10 @@ public sealed class WeightStreamPublisher : IDisposable
             using var poller = new ZmqPoller();
             var at = poller.Add(router, ZmqPollEvents.In);
             using var message = new ZmqMessage();
-            byte[]? latest = null;
+            SharedFrame? latest = null;
             ulong latestVersion = 0;
             byte[] latestSha = new byte[32];
+            var peers = new Dictionary<string, PeerQueue>(StringComparer.Ordinal);
             var nextHeartbeat = DateTime.UtcNow;
             while (!_stop)
             {
@@ -108,25 +124,15 @@ public sealed class WeightStreamPublisher : IDisposable
                 {
                     var frames = router.ReceiveMultipart();
                     if (frames.Count == 2 && frames[1].AsSpan().SequenceEqual(WeightStreamWire.SnapshotRequest))
-                    {
-                        router.Send(frames[0], more: true);
-                        if (latest is null)
-                        {
-                            router.Send(WeightStreamWire.NoneTopic, more: true);
-                            router.Send([0xc0]);
-                        }
-                        else
-                        {
-                            router.Send(WeightStreamWire.BundleTopic, more: true);
-                            router.Send(latest);
-                        }
-                        Interlocked.Increment(ref _snapshotsServed);
-                    }
+                        AnswerSnapshot(router, message, frames[0], latest, peers);
                 }
                 while (_outbox.TryDequeue(out var item))
                 {
-                    pub.Send(item.Topic, more: true);
-                    pub.Send(item.Body);
+                    if (item.Live)
+                    {
+                        pub.Send(WeightStreamWire.BundleTopic, more: true);
+                        SendShared(pub, message, item.Body, peer: null);
+                    }
                     latest = item.Body;
                     latestVersion = item.Version;
                     latestSha = item.Sha;
@@ -156,6 +162,94 @@ public sealed class WeightStreamPublisher : IDisposable
             _bound.Set();
         }
     }
+
+    private void AnswerSnapshot(ZmqSocket router, ZmqMessage message, byte[] routingId, SharedFrame? latest, Dictionary<string, PeerQueue> peers)
+    {
+        var key = Convert.ToHexString(routingId);
+        if (!peers.TryGetValue(key, out var peer))
+        {
+            // Every connection has its own routing id: forget robots with nothing queued, so reconnecting cannot grow the table.
+            if (peers.Count >= 256)
+            {
+                foreach (var (k, q) in peers)
+                {
+                    if (q.Queued == 0) peers.Remove(k);
+                }
+            }
+            peers[key] = peer = new PeerQueue();
+        }
+        var size = latest?.Length ?? 1;
+        var queued = Volatile.Read(ref peer.Queued);
+        if (queued > 0 && queued + size > _options.MaxQueuedBytesPerPeer)
+        {
+            Interlocked.Increment(ref _snapshotsDropped);
+            return;
+        }
+        router.Send(routingId, more: true);
+        if (latest is null)
+        {
+            router.Send(WeightStreamWire.NoneTopic, more: true);
+            router.Send([0xc0]);
+        }
+        else
+        {
+            router.Send(WeightStreamWire.BundleTopic, more: true);
+            SendShared(router, message, latest, peer);
+        }
+        Interlocked.Increment(ref _snapshotsServed);
+    }
+
+    /// <summary>Sends <paramref name="frame"/>'s bytes without copying them; <paramref name="peer"/> counts them as
+    /// queued until libzmq lets go of them.</summary>
+    private static void SendShared(ZmqSocket socket, ZmqMessage message, SharedFrame frame, PeerQueue? peer)
+    {
+        var handle = GCHandle.Alloc(new Lease(frame, peer));
+        try
+        {
+            message.Borrow(frame.Pointer, frame.Length, &Release, (void*)GCHandle.ToIntPtr(handle));
+        }
+        catch
+        {
+            handle.Free();
+            throw;
+        }
+        if (peer is not null) Interlocked.Add(ref peer.Queued, frame.Length);
+        socket.Send(message);   // from here on libzmq owns the lease: Release runs once, sent or dropped
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static void Release(void* data, void* hint)
+    {
+        var handle = GCHandle.FromIntPtr((nint)hint);
+        var lease = (Lease)handle.Target!;
+        if (lease.Peer is { } peer) Interlocked.Add(ref peer.Queued, -lease.Frame.Length);
+        handle.Free();
+    }
+
+    /// <summary>One encoded bundle in pinned memory (the pinned object heap), never changed once made: every message
+    /// that carries it refers to these bytes.</summary>
+    private sealed class SharedFrame
+    {
+        private readonly byte[] _bytes;
+
+        public SharedFrame(ReadOnlySpan<byte> bytes)
+        {
+            _bytes = GC.AllocateUninitializedArray<byte>(bytes.Length, pinned: true);
+            bytes.CopyTo(_bytes);
+        }
+
+        public int Length => _bytes.Length;
+        public byte* Pointer => (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_bytes));
+    }
+
+    /// <summary>Bytes queued for one robot's connection (updated by libzmq's threads as it lets go of them).</summary>
+    private sealed class PeerQueue
+    {
+        public long Queued;
+    }
+
+    /// <summary>What one message borrows: keeps the frame alive (and pinned) until libzmq is done with it.</summary>
+    private sealed record Lease(SharedFrame Frame, PeerQueue? Peer);
 
     /// <summary>Why the publisher thread ended, if it failed.</summary>
     public Exception? Fault => _fault;

@@ -41,6 +41,10 @@ public sealed class WeightStreamSubscriberOptions
     }
 }
 
+/// <summary>A CURVE handshake with a trainer endpoint that failed (the trainer's key is not the pinned one, or this
+/// robot is not on its allow-list): the connection never carries anything, so this is the only trace.</summary>
+public readonly record struct HandshakeRefusal(string Endpoint, string Reason);
+
 /// <summary>One bundle's fate, reported off the loop (for logs and telemetry).</summary>
 public readonly record struct BundleOutcome(BundleVerdict Verdict, ulong Version, string Reason, long ReceivedAt, long VerifiedAt);
 
@@ -62,10 +66,13 @@ public sealed class WeightStreamSubscriber : IDisposable
     private readonly long[] _verdicts = new long[Enum.GetValues<BundleVerdict>().Length];
     private volatile bool _stop;
     private long _acceptedVersion;
-    private ulong _newestRejected;   // listener thread only: a rejected version is not asked for again
+    // Listener thread only: the last rejected version, not asked for again while heartbeats keep announcing it. Only that
+    // exact version: remembering "the newest rejected" let one bundle numbered 2^64-1 block every later fetch.
+    private ulong? _lastRejected;
     private long _heartbeats;
     private long _badHeartbeats;
     private long _snapshotRequests;
+    private long _handshakesRefused;
     private Exception? _fault;
 
     public WeightStreamSubscriber(WeightStreamSubscriberOptions options, Action<ActivePolicy> deliver, Action<BundleOutcome>? report = null)
@@ -104,11 +111,17 @@ public sealed class WeightStreamSubscriber : IDisposable
 
     public long Heartbeats => Interlocked.Read(ref _heartbeats);
     public long SnapshotRequests => Interlocked.Read(ref _snapshotRequests);
+
+    /// <summary>CURVE handshakes with a trainer endpoint that failed (a publisher with another key, or a trainer that does not admit this robot).</summary>
+    public long HandshakesRefused => Interlocked.Read(ref _handshakesRefused);
+
+    /// <summary>Raised on the listener thread for each refused handshake (for the log).</summary>
+    public event Action<HandshakeRefusal>? HandshakeRefused;
     public Exception? Fault => Volatile.Read(ref _fault);
 
     private void Listen()
     {
-        ZmqSocket? sub = null, dealer = null;
+        ZmqSocket? sub = null, dealer = null, subMonitor = null, dealerMonitor = null;
         try
         {
             sub = _context.CreateSocket(ZmqSocketType.Sub);
@@ -122,12 +135,16 @@ public sealed class WeightStreamSubscriber : IDisposable
             dealer.MaxMessageSize = WeightStreamWire.MaxMessageBytes;
             dealer.Immediate = true;   // queue snapshot requests only to trainers that completed the handshake
             foreach (var e in _options.SnapshotEndpoints) dealer.Connect(e);
+            subMonitor = MonitorHandshakes(sub, "sub");
+            dealerMonitor = MonitorHandshakes(dealer, "snapshot");
 
             using var poller = new ZmqPoller();
             using var topic = new ZmqMessage();
             using var body = new ZmqMessage();   // bundles are read in place: no per-bundle copy of the frame
             var subAt = poller.Add(sub, ZmqPollEvents.In);
             var dealerAt = poller.Add(dealer, ZmqPollEvents.In);
+            var subMonitorAt = poller.Add(subMonitor, ZmqPollEvents.In);
+            var dealerMonitorAt = poller.Add(dealerMonitor, ZmqPollEvents.In);
             var lastHeard = Stopwatch.GetTimestamp();
             var needSnapshot = true;   // subscribed first, then ask (Clone pattern)
             var resync = (long)(_options.ResyncInterval.TotalSeconds * Stopwatch.Frequency);
@@ -157,6 +174,8 @@ public sealed class WeightStreamSubscriber : IDisposable
                     Receive(dealer, topic, body);
                     lastHeard = Stopwatch.GetTimestamp();
                 }
+                if ((poller.Ready(subMonitorAt) & ZmqPollEvents.In) != 0) DrainMonitor(subMonitor);
+                if ((poller.Ready(dealerMonitorAt) & ZmqPollEvents.In) != 0) DrainMonitor(dealerMonitor);
             }
         }
         catch (ZmqContextTerminatedException)
@@ -170,8 +189,36 @@ public sealed class WeightStreamSubscriber : IDisposable
         }
         finally
         {
+            subMonitor?.Dispose();
+            dealerMonitor?.Dispose();
             sub?.Dispose();
             dealer?.Dispose();
+        }
+    }
+
+    /// <summary>A PAIR socket receiving <paramref name="socket"/>'s failed handshakes (libzmq's socket monitor).</summary>
+    private ZmqSocket MonitorHandshakes(ZmqSocket socket, string name)
+    {
+        var endpoint = $"inproc://meow-weight-monitor-{name}-{Guid.NewGuid():N}";
+        socket.Monitor(endpoint, ZmqMonitorEvents.HandshakeFailed);
+        var pair = _context.CreateSocket(ZmqSocketType.Pair);
+        pair.Connect(endpoint);
+        return pair;
+    }
+
+    private void DrainMonitor(ZmqSocket monitor)
+    {
+        while (ZmqMonitorEvent.TryReceive(monitor, out var e))
+        {
+            if ((e.Event & ZmqMonitorEvents.HandshakeFailed) == 0) continue;
+            Interlocked.Increment(ref _handshakesRefused);
+            var reason = e.Event switch
+            {
+                ZmqMonitorEvents.HandshakeFailedAuth => "refused by the trainer's allow-list",
+                ZmqMonitorEvents.HandshakeFailedProtocol => $"CURVE protocol error 0x{e.Value:x}: the peer's key is not the pinned trainer key",
+                _ => "the peer closed the CURVE handshake: its key is not the pinned trainer key, or it does not admit this robot",
+            };
+            HandshakeRefused?.Invoke(new HandshakeRefusal(e.Endpoint, reason));
         }
     }
 
@@ -215,7 +262,7 @@ public sealed class WeightStreamSubscriber : IDisposable
                 Interlocked.Increment(ref _badHeartbeats);
                 return false;
             }
-            return announced > AcceptedVersion && announced > _newestRejected;
+            return announced > AcceptedVersion && announced != _lastRejected;
         }
         if (topic.SequenceEqual(WeightStreamWire.NoneTopic))
             return false;
@@ -241,11 +288,11 @@ public sealed class WeightStreamSubscriber : IDisposable
         var verification = bundle.Verify(_options.Identity, AcceptedVersion);
         if (!verification.Accepted)
         {
-            _newestRejected = Math.Max(_newestRejected, bundle.Version);
+            _lastRejected = bundle.Version;
             Count(verification.Verdict, bundle.Version, verification.Reason, received);
             return false;
         }
-        _deliver(new ActivePolicy(new FlowActionPolicy(verification.Runtime!), (long)bundle.Version,
+        _deliver(new ActivePolicy(new RuntimeActionPolicy(verification.Runtime!), (long)bundle.Version,
             "bundle " + Convert.ToHexStringLower(bundle.Sha256.Span)[..16]));
         Interlocked.Exchange(ref _acceptedVersion, (long)bundle.Version);
         Count(BundleVerdict.Accepted, bundle.Version, verification.Reason, received);

@@ -21,11 +21,14 @@ public enum BundleVerdict
     MalformedFile,
     /// <summary>The policy file holds NaN or infinite weights.</summary>
     NonFiniteWeights,
+    /// <summary>The policy's algorithm is one this controller cannot run (unknown to this build, or without a one-pass
+    /// deterministic action, like S2AC's SVGD sampler).</summary>
+    UnsupportedAlgorithm,
 }
 
 /// <summary>A verdict with its reason; on <see cref="BundleVerdict.Accepted"/> also the parsed policy and a runtime built
 /// from it (so that the control loop only swaps a reference).</summary>
-public sealed record BundleVerification(BundleVerdict Verdict, string Reason, PolicyBundle? Bundle = null, PolicyFile? Policy = null, FlowPolicyRuntime? Runtime = null)
+public sealed record BundleVerification(BundleVerdict Verdict, string Reason, PolicyBundle? Bundle = null, PolicyFile? Policy = null, IPolicyRuntime? Runtime = null)
 {
     public bool Accepted => Verdict == BundleVerdict.Accepted;
 }

@@ -19,29 +19,37 @@ public sealed class PolicyBundleException : Exception
 
 /// <summary>What the trainer streams to robots: a policy file's bytes with their SHA-256, a monotonic version, the
 /// identity it is meant for and when it was made. The hash guards integrity; authenticity comes from the transport
-/// (CURVE with a pinned trainer key). Wire form: one MessagePack map (see controller/MeowRobot.Policy/README.md).</summary>
-public sealed record PolicyBundle(ulong Version, PolicyIdentity Identity, DateTimeOffset CreatedAt, ReadOnlyMemory<byte> PolicyBytes, ReadOnlyMemory<byte> Sha256)
+/// (CURVE with a pinned trainer key). <see cref="Algorithm"/> names the algorithm that trained the policy (meow, sac,
+/// s2ac, or one a newer trainer knows), so a controller can refuse what it cannot run before parsing the file.
+/// Wire form: one MessagePack map (see controller/MeowRobot.Policy/README.md).</summary>
+public sealed record PolicyBundle(ulong Version, PolicyIdentity Identity, DateTimeOffset CreatedAt, ReadOnlyMemory<byte> PolicyBytes, ReadOnlyMemory<byte> Sha256,
+    string Algorithm = "meow")
 {
-    public const int CurrentFormat = 1;
+    /// <summary>Format 2 carries <c>algorithm</c>; format-1 bundles (before there were several algorithms) are MEow's.</summary>
+    public const int CurrentFormat = 2;
+
+    /// <summary>Longest algorithm name accepted (UTF-8 bytes).</summary>
+    public const int MaxAlgorithmBytes = 64;
 
     /// <summary>Largest policy accepted inside a bundle.</summary>
     public const long MaxPolicyBytes = PolicyFile.DefaultMaxBytes;
 
     /// <summary>A bundle of <paramref name="policyBytes"/>, hashing them.</summary>
-    public static PolicyBundle Create(ulong version, PolicyIdentity identity, ReadOnlyMemory<byte> policyBytes, DateTimeOffset createdAt) =>
-        new(version, identity, createdAt, policyBytes, SHA256.HashData(policyBytes.Span));
+    public static PolicyBundle Create(ulong version, PolicyIdentity identity, ReadOnlyMemory<byte> policyBytes, DateTimeOffset createdAt, string algorithm = "meow") =>
+        new(version, identity, createdAt, policyBytes, SHA256.HashData(policyBytes.Span), algorithm);
 
     /// <summary>A bundle of a policy file, its identity taken from the file's metadata (meow.task, else
     /// <paramref name="task"/>; meow.robot, else "*").</summary>
     public static PolicyBundle Create(ulong version, PolicyFile policy, string task, DateTimeOffset createdAt)
     {
         var m = policy.Metadata;
-        return Create(version, new PolicyIdentity(m.Task ?? task, m.ObsDim, m.ActDim, m.Robot ?? PolicyIdentity.AnyRobot), policy.ToBytes(), createdAt);
+        return Create(version, new PolicyIdentity(m.Task ?? task, m.ObsDim, m.ActDim, m.Robot ?? PolicyIdentity.AnyRobot), policy.ToBytes(), createdAt, m.Algorithm.Name());
     }
 
     /// <summary>Checks the bundle for this robot (its concrete identity) running policy version <paramref name="currentVersion"/>:
-    /// hash, identity, dimensions, version, then the file itself (valid, finite, metadata agreeing). Parses the file
-    /// and builds the runtime, so call it off the control-loop thread.</summary>
+    /// hash, identity, dimensions, version, the algorithm (one this controller runs), then the file itself (valid, finite,
+    /// metadata agreeing, the bundle's algorithm) and its runtime. Parses the file and builds the runtime, so call it off
+    /// the control-loop thread.</summary>
     public BundleVerification Verify(PolicyIdentity robot, ulong currentVersion)
     {
         ArgumentNullException.ThrowIfNull(robot);
@@ -53,6 +61,8 @@ public sealed record PolicyBundle(ulong Version, PolicyIdentity Identity, DateTi
             return Reject(BundleVerdict.WrongDimensions, $"bundle is ({Identity.ObsDim}, {Identity.ActDim}), this robot is ({robot.ObsDim}, {robot.ActDim})");
         if (Version <= currentVersion)
             return Reject(BundleVerdict.NotNewer, $"version {Version} is not newer than the running {currentVersion}");
+        if (!PolicyAlgorithms.TryParse(Algorithm, out var algorithm))
+            return Reject(BundleVerdict.UnsupportedAlgorithm, $"bundle carries a policy of algorithm '{Algorithm}', which this controller cannot run");
         PolicyFile policy;
         try
         {
@@ -60,14 +70,30 @@ public sealed record PolicyBundle(ulong Version, PolicyIdentity Identity, DateTi
         }
         catch (PolicyFileException e)
         {
-            return Reject(e.Error == PolicyFileError.NonFinite ? BundleVerdict.NonFiniteWeights : BundleVerdict.MalformedFile, e.Message);
+            return Reject(e.Error switch
+            {
+                PolicyFileError.NonFinite => BundleVerdict.NonFiniteWeights,
+                PolicyFileError.UnknownAlgorithm => BundleVerdict.UnsupportedAlgorithm,
+                _ => BundleVerdict.MalformedFile,
+            }, e.Message);
         }
         var m = policy.Metadata;
         if (m.ObsDim != Identity.ObsDim || m.ActDim != Identity.ActDim)
             return Reject(BundleVerdict.WrongDimensions, $"policy file is ({m.ObsDim}, {m.ActDim}) but the bundle says ({Identity.ObsDim}, {Identity.ActDim})");
         if ((m.Task is not null && m.Task != robot.Task) || (m.Robot is not null && m.Robot != PolicyIdentity.AnyRobot && m.Robot != robot.Robot))
             return Reject(BundleVerdict.WrongIdentity, $"policy file is for task '{m.Task}' robot '{m.Robot}'");
-        return new BundleVerification(BundleVerdict.Accepted, $"version {Version} accepted", this, policy, FlowPolicyRuntime.Create(policy));
+        if (m.Algorithm != algorithm)
+            return Reject(BundleVerdict.MalformedFile, $"policy file is of algorithm {m.Algorithm.Name()} but the bundle says {Algorithm}");
+        IPolicyRuntime runtime;
+        try
+        {
+            runtime = PolicyRuntime.Create(policy);
+        }
+        catch (UnsupportedPolicyException e)
+        {
+            return Reject(BundleVerdict.UnsupportedAlgorithm, e.Message);
+        }
+        return new BundleVerification(BundleVerdict.Accepted, $"version {Version} accepted", this, policy, runtime);
     }
 
     /// <summary>Decodes then verifies; a malformed message gives <see cref="BundleVerdict.MalformedBundle"/>, never an exception.</summary>
@@ -88,11 +114,11 @@ public sealed record PolicyBundle(ulong Version, PolicyIdentity Identity, DateTi
     // ---- wire form -------------------------------------------------------------------------------------------------
 
     /// <summary>Writes the bundle as one MessagePack map: format, version, task, robot, obs_dim, act_dim, created
-    /// (timestamp), sha256 (bin 32), policy (bin).</summary>
+    /// (timestamp), sha256 (bin 32), policy (bin), algorithm.</summary>
     public void Encode(IBufferWriter<byte> output)
     {
         var w = new MsgPackWriter(output);
-        w.WriteMapHeader(9);
+        w.WriteMapHeader(10);
         w.Write("format");
         w.Write(CurrentFormat);
         w.Write("version");
@@ -111,6 +137,8 @@ public sealed record PolicyBundle(ulong Version, PolicyIdentity Identity, DateTi
         w.WriteBinary(Sha256.Span);
         w.Write("policy");
         w.WriteBinary(PolicyBytes.Span);
+        w.Write("algorithm");
+        w.Write(Algorithm);
     }
 
     public byte[] ToMessagePack()
@@ -120,7 +148,8 @@ public sealed record PolicyBundle(ulong Version, PolicyIdentity Identity, DateTi
         return buffer.WrittenSpan.ToArray();
     }
 
-    /// <summary>Reads a bundle message: exactly the nine fields once each, nothing after the map.</summary>
+    /// <summary>Reads a bundle message: exactly its format's fields once each (format 1: nine, without algorithm; format 2:
+    /// ten), nothing after the map.</summary>
     /// <exception cref="PolicyBundleException">Anything malformed (the MessagePack error, if any, is the inner exception).</exception>
     public static PolicyBundle Decode(ReadOnlySpan<byte> message)
     {
@@ -141,7 +170,7 @@ public sealed record PolicyBundle(ulong Version, PolicyIdentity Identity, DateTi
         var seen = default(MsgPackKeySet);
         int? format = null, obsDim = null, actDim = null;
         ulong? version = null;
-        string? task = null, robot = null;
+        string? task = null, robot = null, algorithm = null;
         DateTimeOffset? created = null;
         byte[]? sha = null, policy = null;
         for (var i = 0; i < fields; i++)
@@ -151,6 +180,12 @@ public sealed record PolicyBundle(ulong Version, PolicyIdentity Identity, DateTi
             else if (key.SequenceEqual("version"u8)) version = r.ReadUInt64();
             else if (key.SequenceEqual("task"u8)) task = r.ReadString();
             else if (key.SequenceEqual("robot"u8)) robot = r.ReadString();
+            else if (key.SequenceEqual("algorithm"u8))
+            {
+                algorithm = r.ReadString();
+                if (algorithm.Length is 0 || Encoding.UTF8.GetByteCount(algorithm) > MaxAlgorithmBytes)
+                    throw new PolicyBundleException($"algorithm name must be 1 to {MaxAlgorithmBytes} bytes");
+            }
             else if (key.SequenceEqual("obs_dim"u8)) obsDim = r.ReadInt32();
             else if (key.SequenceEqual("act_dim"u8)) actDim = r.ReadInt32();
             else if (key.SequenceEqual("created"u8)) created = ToInstant(r.ReadTimestamp());
@@ -166,9 +201,11 @@ public sealed record PolicyBundle(ulong Version, PolicyIdentity Identity, DateTi
         if (!r.End) throw new PolicyBundleException($"{r.Remaining} bytes after the bundle map");
         if (format is null || version is null || task is null || robot is null || obsDim is null || actDim is null || created is null || sha is null || policy is null)
             throw new PolicyBundleException("bundle lacks a field (format, version, task, robot, obs_dim, act_dim, created, sha256, policy)");
-        if (format != CurrentFormat) throw new PolicyBundleException($"bundle format {format}; this build reads {CurrentFormat}");
+        if (format is not (1 or CurrentFormat)) throw new PolicyBundleException($"bundle format {format}; this build reads 1 and {CurrentFormat}");
+        if ((format == CurrentFormat) != (algorithm is not null))
+            throw new PolicyBundleException(format == 1 ? "a format-1 bundle has no algorithm field" : "bundle lacks a field (algorithm)");
         if (obsDim < 1 || actDim < 1) throw new PolicyBundleException($"dimensions ({obsDim}, {actDim}) must be positive");
-        return new PolicyBundle(version.Value, new PolicyIdentity(task, obsDim.Value, actDim.Value, robot), created.Value, policy, sha);
+        return new PolicyBundle(version.Value, new PolicyIdentity(task, obsDim.Value, actDim.Value, robot), created.Value, policy, sha, algorithm ?? "meow");
     }
 
     private static DateTimeOffset ToInstant(MsgPackTimestamp t)

@@ -13,7 +13,7 @@ namespace MeowRobot.Policy.Runtime;
 /// <para><see cref="Act"/> makes no managed allocation. An instance owns its scratch, so one thread at a time may use it;
 /// <see cref="Clone"/> gives another thread its own scratch over the same (immutable, shared) weights.</para>
 /// <para>Non-finite observations are not checked here (they propagate to the action): the safety envelope owns that.</para></summary>
-public sealed class FlowPolicyRuntime
+public sealed class FlowPolicyRuntime : IPolicyRuntime
 {
     private readonly PackedFlow _flow;
     private readonly float[] _obs, _pre, _h0, _h1, _t, _z, _zIn;
@@ -40,11 +40,12 @@ public sealed class FlowPolicyRuntime
     public static FlowPolicyRuntime Create(PolicyFile policy, int lanes) => new(new PackedFlow(policy, lanes));
 
     /// <summary>The widest vector width, in floats, that this CPU accelerates (what <see cref="Create(PolicyFile)"/> uses).</summary>
-    public static int NativeLanes =>
-        Vector512.IsHardwareAccelerated ? Vector512<float>.Count : Vector256.IsHardwareAccelerated ? Vector256<float>.Count : Vector128<float>.Count;
+    public static int NativeLanes => PolicyRuntime.NativeLanes;
 
     /// <summary>A runtime over the same packed weights with its own scratch (for another thread).</summary>
     public FlowPolicyRuntime Clone() => new(_flow);
+
+    IPolicyRuntime IPolicyRuntime.Clone() => Clone();
 
     public PolicyMetadata Metadata => _flow.Metadata;
     public int ObsDim => _flow.ObsDim;

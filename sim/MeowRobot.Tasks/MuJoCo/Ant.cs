@@ -9,7 +9,7 @@ public sealed class Ant : MuJoCoTask
 {
     private readonly int torso;
 
-    public Ant(string mjcfPath) : base(MjSimulation.Load(mjcfPath), "ant", 27, 5, 1000)
+    public Ant(string mjcfPath) : base(MjSimulation.Load(mjcfPath), "ant", 27, 8, 5, 1000)
     {
         torso = Sim.BodyId("torso");
     }

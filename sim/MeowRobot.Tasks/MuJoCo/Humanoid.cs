@@ -8,7 +8,7 @@ namespace MeowRobot.Tasks.MuJoCo;
 /// </summary>
 public sealed class Humanoid : MuJoCoTask
 {
-    public Humanoid(string mjcfPath) : base(MjSimulation.Load(mjcfPath), "humanoid", 376, 5, 1000)
+    public Humanoid(string mjcfPath) : base(MjSimulation.Load(mjcfPath), "humanoid", 376, 17, 5, 1000)
     {
         var dim = (Sim.Nq - 2) + Sim.Nv + Sim.NBody * (10 + 6 + 6) + Sim.Nv;
         if (dim != 376) throw new MuJoCoException($"humanoid: model {mjcfPath} gives an observation of {dim}, expected 376");

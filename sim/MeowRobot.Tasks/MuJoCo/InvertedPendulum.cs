@@ -4,7 +4,7 @@ namespace MeowRobot.Tasks.MuJoCo;
 /// finite or the pole angle |qpos[1]| exceeds 0.2. docs/tasks.md.</summary>
 public sealed class InvertedPendulum : MuJoCoTask
 {
-    public InvertedPendulum(string mjcfPath) : base(MjSimulation.Load(mjcfPath), "inverted_pendulum", 4, 2, 1000) { }
+    public InvertedPendulum(string mjcfPath) : base(MjSimulation.Load(mjcfPath), "inverted_pendulum", 4, 1, 2, 1000) { }
 
     protected override void ResetModel(Rng rng) => ResetWithNoise(rng, 0.01, 0.01, normalQvel: false);
 

@@ -39,13 +39,21 @@ public abstract class MuJoCoTask : SimTask
     private readonly double[] applied; // the physical parameters' values when the model was last written
     private readonly double[] mass, friction, gear, damping; // per element: the named value, or the model's
 
-    protected MuJoCoTask(MjSimulation sim, string name, int obsDim, int frameSkip, int maxEpisodeSteps)
-        : this(sim, name, obsDim, frameSkip, maxEpisodeSteps, NamedParameters(sim))
+    /// <summary>The parameters every MuJoCo task has (docs/tasks.md); no model is needed to know them. The per-name ones
+    /// (<see cref="BodyMassPrefix"/> and the rest) depend on the model: names under their prefixes are checked once it is loaded.</summary>
+    public static TaskParameters ParameterSetFor(string task) =>
+        new(task, WithShared(task, Scales, maxObsNoiseStd: 1.0).All, [BodyMassPrefix, GeomFrictionPrefix, JointDampingPrefix, ActuatorGearPrefix]);
+
+    /// <param name="actDim">The task's actuator count: a model with another (another task's model) is refused.</param>
+    protected MuJoCoTask(MjSimulation sim, string name, int obsDim, int actDim, int frameSkip, int maxEpisodeSteps)
+        : this(sim, name, obsDim, actDim, frameSkip, maxEpisodeSteps, NamedParameters(sim))
     {
     }
 
-    private MuJoCoTask(MjSimulation sim, string name, int obsDim, int frameSkip, int maxEpisodeSteps, Named[] named)
-        : base(SpecOf(sim, name, obsDim, maxEpisodeSteps), [.. Scales, .. named.Select(n => n.Parameter)], maxObsNoiseStd: 1.0)
+    private MuJoCoTask(MjSimulation sim, string name, int obsDim, int actDim, int frameSkip, int maxEpisodeSteps, Named[] named)
+        : base(SpecOf(sim, name, obsDim, actDim, maxEpisodeSteps),
+            new TaskParameters(name, WithShared(name, [.. Scales, .. named.Select(n => n.Parameter)], maxObsNoiseStd: 1.0).All,
+                [BodyMassPrefix, GeomFrictionPrefix, JointDampingPrefix, ActuatorGearPrefix]))
     {
         Sim = sim;
         FrameSkip = frameSkip;
@@ -206,8 +214,13 @@ public abstract class MuJoCoTask : SimTask
         return [.. list];
     }
 
-    private static TaskSpec SpecOf(MjSimulation sim, string name, int obsDim, int maxEpisodeSteps)
+    private static TaskSpec SpecOf(MjSimulation sim, string name, int obsDim, int actDim, int maxEpisodeSteps)
     {
+        if (sim.Nu != actDim)
+        {
+            sim.Dispose();
+            throw new MuJoCoException($"{name}: the model has {sim.Nu} actuators, {name} has {actDim}: is it another task's model?");
+        }
         var low = new float[sim.Nu];
         var high = new float[sim.Nu];
         var range = sim.ActuatorCtrlRange;

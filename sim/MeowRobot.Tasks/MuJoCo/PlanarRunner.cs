@@ -11,6 +11,7 @@ public sealed class PlanarRunner : MuJoCoTask
     public sealed record Definition(
         string Name,
         int ObsDim,
+        int ActDim,
         int FrameSkip,
         double CtrlCostWeight,
         double HealthyReward,
@@ -21,14 +22,14 @@ public sealed class PlanarRunner : MuJoCoTask
         double ResetNoise,
         bool NormalVelocityNoise);
 
-    public static readonly Definition Hopper = new("hopper", 11, 4, 1e-3, 1.0, (0.7, double.PositiveInfinity), (-0.2, 0.2), (-100, 100), true, 5e-3, false);
-    public static readonly Definition Walker2d = new("walker2d", 17, 4, 1e-3, 1.0, (0.8, 2.0), (-1.0, 1.0), null, true, 5e-3, false);
-    public static readonly Definition HalfCheetah = new("half_cheetah", 17, 5, 0.1, 0.0, null, null, null, false, 0.1, true);
+    public static readonly Definition Hopper = new("hopper", 11, 3, 4, 1e-3, 1.0, (0.7, double.PositiveInfinity), (-0.2, 0.2), (-100, 100), true, 5e-3, false);
+    public static readonly Definition Walker2d = new("walker2d", 17, 6, 4, 1e-3, 1.0, (0.8, 2.0), (-1.0, 1.0), null, true, 5e-3, false);
+    public static readonly Definition HalfCheetah = new("half_cheetah", 17, 6, 5, 0.1, 0.0, null, null, null, false, 0.1, true);
 
     private readonly Definition def;
 
     public PlanarRunner(Definition definition, string mjcfPath)
-        : base(MjSimulation.Load(mjcfPath), definition.Name, definition.ObsDim, definition.FrameSkip, 1000)
+        : base(MjSimulation.Load(mjcfPath), definition.Name, definition.ObsDim, definition.ActDim, definition.FrameSkip, 1000)
     {
         def = definition;
         if (Sim.Nq + Sim.Nv - 1 != def.ObsDim)

@@ -9,7 +9,7 @@ public sealed class Reacher : MuJoCoTask
 {
     private readonly int fingertip, target;
 
-    public Reacher(string mjcfPath) : base(MjSimulation.Load(mjcfPath), "reacher", 11, 2, 50)
+    public Reacher(string mjcfPath) : base(MjSimulation.Load(mjcfPath), "reacher", 11, 2, 2, 50)
     {
         fingertip = Sim.BodyId("fingertip");
         target = Sim.BodyId("target");

@@ -118,16 +118,29 @@ public sealed class SacAlgorithm : IOffPolicyAlgorithm
     /// <summary>Soft Bellman loss of both critics against the target critics and the current actor; one Adam step.</summary>
     private (float Loss, float GradNorm, float MeanQ, float MeanTarget) CriticStep(ReplayBatch batch)
     {
-        var tape = _tape;
+        _tape.Reset();
+        var (loss, q1, q2, y) = CriticLoss(_tape, batch, Noise(_tape, batch.Size));
+        QOptimizer.ZeroGrad();
+        _tape.Backward(loss);
+        var sumOfSquares = 0.0;
+        foreach (var p in _qParameters) sumOfSquares += GradientClipping.SumOfSquares(p);
+        QOptimizer.Step();
         var n = batch.Size;
-        tape.Reset();
+        return (loss.Item() / 2, GradientClipping.Norm(sumOfSquares), (Sum(q1.Values) + Sum(q2.Values)) / (2 * n), Sum(y.Values) / n);
+    }
+
+    /// <summary>mse(Q1(s, a), y) + mse(Q2(s, a), y), y = r + γ(1 − d)(min(Q1′, Q2′)(s′, a′) − α log π(a′|s′)) with
+    /// a′ = tanh(μ(s′) + σ(s′)·<paramref name="nextNoise"/>) and no gradient through y.</summary>
+    internal (Tensor Loss, Tensor Q1, Tensor Q2, Tensor Y) CriticLoss(Tape tape, ReplayBatch batch, Tensor nextNoise)
+    {
+        var n = batch.Size;
         var obs = tape.Input(batch.Obs, n, ObsDim);
         var act = tape.Input(batch.Act, n, ActDim);
         Tensor y;
         using (tape.NoGrad())
         {
             var nextObs = tape.Input(batch.NextObs, n, ObsDim);
-            var (nextAct, nextLogPi) = Networks.Actor.Sample(tape, nextObs, Noise(tape, n));
+            var (nextAct, nextLogPi) = Networks.Actor.Sample(tape, nextObs, nextNoise);
             var minQ = tape.Minimum(_qf1Target.Forward(tape, nextObs, nextAct), _qf2Target.Forward(tape, nextObs, nextAct));
             var soft = tape.Sub(minQ, tape.Mul(nextLogPi, _alpha));
             y = tape.Zeros(n, 1);
@@ -137,31 +150,20 @@ public sealed class SacAlgorithm : IOffPolicyAlgorithm
         }
         var q1 = Networks.Qf1.Forward(tape, obs, act);
         var q2 = Networks.Qf2.Forward(tape, obs, act);
-        var loss = tape.Add(tape.Mean(tape.Square(tape.Sub(q1, y))), tape.Mean(tape.Square(tape.Sub(q2, y))));
-        QOptimizer.ZeroGrad();
-        tape.Backward(loss);
-        var sumOfSquares = 0.0;
-        foreach (var p in _qParameters) sumOfSquares += GradientClipping.SumOfSquares(p);
-        QOptimizer.Step();
-        return (loss.Item() / 2, GradientClipping.Norm(sumOfSquares), (Sum(q1.Values) + Sum(q2.Values)) / (2 * n), Sum(y.Values) / n);
+        return (tape.Add(tape.Mean(tape.Square(tape.Sub(q1, y))), tape.Mean(tape.Square(tape.Sub(q2, y)))), q1, q2, y);
     }
 
-    /// <summary>mean(α log π(ã|s) − min(Q1, Q2)(s, ã)) and one Adam step of the actor. The critics' parameters are
-    /// frozen meanwhile: their gradient from this loss is discarded anyway, so it is not computed.</summary>
+    /// <summary>One Adam step of the actor on <see cref="ActorLoss"/>. The critics' parameters are frozen meanwhile: their
+    /// gradient from this loss is discarded anyway, so it is not computed.</summary>
     private float ActorStep(ReplayBatch batch)
     {
-        var tape = _tape;
-        var n = batch.Size;
-        tape.Reset();
-        var obs = tape.Input(batch.Obs, n, ObsDim);
+        _tape.Reset();
         Freeze(_qParameters, true);
         try
         {
-            var (pi, logPi) = Networks.Actor.Sample(tape, obs, Noise(tape, n));
-            var minQ = tape.Minimum(Networks.Qf1.Forward(tape, obs, pi), Networks.Qf2.Forward(tape, obs, pi));
-            var loss = tape.Mean(tape.Sub(tape.Mul(logPi, _alpha), minQ));
+            var loss = ActorLoss(_tape, _tape.Input(batch.Obs, batch.Size, ObsDim), Noise(_tape, batch.Size));
             ActorOptimizer.ZeroGrad();
-            tape.Backward(loss);
+            _tape.Backward(loss);
             ActorOptimizer.Step();
             return loss.Item();
         }
@@ -171,23 +173,38 @@ public sealed class SacAlgorithm : IOffPolicyAlgorithm
         }
     }
 
-    /// <summary>loss_α = mean(−exp(log α)(log π + H̄)) on a fresh sample; its gradient w.r.t. log α is that same mean.</summary>
+    /// <summary>mean(α log π(ã|s) − min(Q1, Q2)(s, ã)), ã = tanh(μ(s) + σ(s)·<paramref name="noise"/>) reparameterised.</summary>
+    internal Tensor ActorLoss(Tape tape, Tensor obs, Tensor noise)
+    {
+        var (pi, logPi) = Networks.Actor.Sample(tape, obs, noise);
+        var minQ = tape.Minimum(Networks.Qf1.Forward(tape, obs, pi), Networks.Qf2.Forward(tape, obs, pi));
+        return tape.Mean(tape.Sub(tape.Mul(logPi, _alpha), minQ));
+    }
+
+    /// <summary>loss_α = mean(−exp(log α)(log π + H̄)) on a fresh no-gradient sample; one Adam step of log α.</summary>
     private void AlphaStep(ReplayBatch batch)
     {
         var tape = _tape;
         var n = batch.Size;
         tape.Reset();
-        double sum = 0;
+        Tensor logPi;
         using (tape.NoGrad())
-        {
-            var (_, logPi) = Networks.Actor.Sample(tape, tape.Input(batch.Obs, n, ObsDim), Noise(tape, n));
-            foreach (var l in logPi.Values) sum += l + _targetEntropy;
-        }
+            logPi = Networks.Actor.Sample(tape, tape.Input(batch.Obs, n, ObsDim), Noise(tape, n)).LogProb;
+        var loss = AlphaLoss(tape, logPi);
         AlphaOptimizer.ZeroGrad();
-        _logAlpha.Grad[0] = -MathF.Exp(_logAlpha.Values[0]) * (float)(sum / n);
+        tape.Backward(loss);
         AlphaOptimizer.Step();
         _alpha = MathF.Exp(_logAlpha.Values[0]);
     }
+
+    /// <summary>mean(−exp(log α)(log π + H̄)) for log π values that carry no gradient.</summary>
+    internal Tensor AlphaLoss(Tape tape, Tensor logPi) => tape.Mean(tape.Mul(tape.Neg(tape.Exp(_logAlpha)), tape.Add(logPi, _targetEntropy)));
+
+    /// <summary>log α (a parameter of <see cref="AlphaOptimizer"/>).</summary>
+    internal Tensor LogAlpha => _logAlpha;
+
+    internal SoftQNetwork Qf1Target => _qf1Target;
+    internal SoftQNetwork Qf2Target => _qf2Target;
 
     private Tensor Noise(Tape tape, int rows)
     {

@@ -13,6 +13,13 @@ public sealed partial class Tape
             case Op.Linear: LinearBackward(ref n); break;
             case Op.Concat or Op.Narrow or Op.IndexColumns or Op.RepeatRows: ShapeBackward(ref n); break;
             case Op.Activation: ActivationBackward(ref n); break;
+            case Op.EluGrad: EluGradBackward(ref n); break;
+            case Op.Expand: ExpandBackward(ref n); break;
+            case Op.PairwiseSquaredDistances: PairwiseSquaredDistancesBackward(ref n); break;
+            case Op.GroupMatMul: GroupMatMulBackward(ref n); break;
+            case Op.WeightedPairwiseDifferences: WeightedPairwiseDifferencesBackward(ref n); break;
+            case Op.RepeatEachRow: RepeatEachRowBackward(ref n); break;
+            case Op.Reshape: AddTo(GradOf(n.A), OutGrad(ref n)); break;
             default: throw new InvalidOperationException(n.Op.ToString());
         }
     }

@@ -75,6 +75,17 @@ public sealed partial class Tape
         return o;
     }
 
+    /// <summary>The same values, row-major, as a [rows, cols] matrix (<c>x.reshape(rows, cols)</c>; a copy).</summary>
+    public Tensor Reshape(Tensor x, int rows, int cols)
+    {
+        Use(x);
+        if ((long)rows * cols != x.Length) throw new ArgumentException($"Reshape: {x.ShapeString} has {x.Length} values, not [{rows}, {cols}]");
+        var o = Alloc(rows, cols);
+        Val(x).CopyTo(Val(o));
+        if (Tracks(x)) Record(Op.Reshape, o, x);
+        return o;
+    }
+
     /// <summary>Splits along <paramref name="dim"/> into consecutive pieces of the given sizes (which must add up to the
     /// extent), written to <paramref name="pieces"/>; as <c>torch.split</c>.</summary>
     public void Split(Tensor x, int dim, ReadOnlySpan<int> sizes, Span<Tensor> pieces)

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using MeowRobot.Tensors.Kernels;
 
 namespace MeowRobot.Tensors;
 
@@ -17,6 +18,9 @@ public sealed partial class Tape
     public Tensor Square(Tensor x) => Unary(Op.Square, x);
     public Tensor Sqrt(Tensor x) => Unary(Op.Sqrt, x);
     public Tensor Relu(Tensor x) => Unary(Op.Relu, x);
+
+    /// <summary>ELU with α = 1: x above 0, e^x − 1 otherwise (<c>torch.nn.ELU()</c>).</summary>
+    public Tensor Elu(Tensor x) => Unary(Op.Elu, x);
 
     /// <summary>Clamps to [min, max]; the gradient is zero where the input lies outside (ends included pass it), as PyTorch.</summary>
     public Tensor Clamp(Tensor x, float min, float max)
@@ -61,6 +65,7 @@ public sealed partial class Tape
             case Op.Square: TensorPrimitives.Multiply(x, x, y); break;
             case Op.Sqrt: TensorPrimitives.Sqrt(x, y); break;
             case Op.Relu: TensorPrimitives.Max(x, 0f, y); break;
+            case Op.Elu: EluKernel.Forward(x, y); break;
             case Op.Clamp: TensorPrimitives.Min(x, s1, y); TensorPrimitives.Max(y, s0, y); break;
             case Op.AddScalar: TensorPrimitives.Add(x, s0, y); break;
             case Op.MulScalar: TensorPrimitives.Multiply(x, s0, y); break;
@@ -133,6 +138,7 @@ public sealed partial class Tape
             case Op.Relu:
                 for (var i = 0; i < t.Length; i++) t[i] = xv[i] > 0f ? g[i] : 0f;
                 break;
+            case Op.Elu: EluKernel.SlopeTimes(y, g, gx, accumulate: true); return;
             case Op.Clamp:
                 for (var i = 0; i < t.Length; i++) t[i] = xv[i] >= n.S0 && xv[i] <= n.S1 ? g[i] : 0f;
                 break;

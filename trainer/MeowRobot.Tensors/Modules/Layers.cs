@@ -82,6 +82,12 @@ public sealed class Swish : Layer
     public override Tensor Forward(Tape tape, Tensor x) => tape.Swish(x, Beta);
 }
 
+/// <summary>ELU with α = 1 (<c>nn.ELU()</c>): no parameters.</summary>
+public sealed class Elu : Layer
+{
+    public override Tensor Forward(Tape tape, Tensor x) => tape.Elu(x);
+}
+
 /// <summary>Dropout with its own seeded stream; identity in evaluation mode or when p = 0.</summary>
 public sealed class Dropout(float p, Rng rng) : Layer
 {

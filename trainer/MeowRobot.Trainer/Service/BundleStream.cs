@@ -19,12 +19,12 @@ public sealed class BundleStream : IDisposable
     private readonly WeightStreamPublisher? _publisher;
     private readonly string _versionFile;
 
-    /// <param name="checkpointVersion">The version the resumed checkpoint recorded (0 for a new run).</param>
-    public BundleStream(TrainerOptions options, ulong checkpointVersion)
+    /// <param name="publishedVersion">The newest version of the run so far: its checkpoint's or <see cref="ReadVersionFile"/>'s, whichever is higher (0 for a new run).</param>
+    public BundleStream(TrainerOptions options, ulong publishedVersion)
     {
         ArgumentNullException.ThrowIfNull(options);
         _versionFile = Path.Combine(options.RunDir, VersionFileName);
-        Version = Math.Max(checkpointVersion, ReadVersionFile(_versionFile));
+        Version = publishedVersion;
         if (options.PublishEndpoint is { } endpoint)
         {
             var keys = ZmqCurveKeyPair.Load(options.SecretKeyFile!);
@@ -72,17 +72,33 @@ public sealed class BundleStream : IDisposable
         return keys;
     }
 
-    private static ulong ReadVersionFile(string path)
+    /// <summary>
+    /// RunDir/published.version: the newest version robots may have (0 when the file is absent). Anything else than a
+    /// version number refuses the start: reading it as 0 would number bundles again from the checkpoint's version, and
+    /// robots already running a higher one would refuse every new bundle (or, worse, a reused number).
+    /// </summary>
+    /// <exception cref="TrainerSetupException">The file holds no version number.</exception>
+    public static ulong ReadVersionFile(string runDirectory)
     {
+        var path = Path.Combine(runDirectory, VersionFileName);
+        string text;
         try
         {
-            return ulong.TryParse(File.ReadAllText(path).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : 0;
+            text = File.ReadAllText(path);
         }
-        catch (FileNotFoundException)
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             return 0;
         }
+        if (ulong.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var v)) return v;
+        var shown = text.Length > 40 ? text[..40] + "…" : text;
+        throw new TrainerSetupException(
+            $"{path} holds '{Sanitised(shown.Trim())}', not a version number: robots may run any version this run published, and numbering " +
+            "again from the checkpoint could hand them one they already have. Write the newest version the robots run into it " +
+            "(the controllers' telemetry says it), or remove the file if no robot ever ran this run's bundles");
     }
+
+    private static string Sanitised(string s) => string.Concat(s.Select(c => char.IsControl(c) ? '?' : c));
 
     public void Dispose() => _publisher?.Dispose();
 }

@@ -99,6 +99,28 @@ public sealed class RunCheckpoint(string runDirectory)
         return found.OrderByDescending(c => c.Counters.EnvSteps).ThenByDescending(c => c.Counters.SavedAt).ToList();
     }
 
+    /// <summary>
+    /// <see cref="FindIntact"/>, refusing a run directory whose checkpoint files are all damaged: starting over there
+    /// would overwrite the run (and its metrics) within seconds, so that must be the operator's deliberate choice.
+    /// </summary>
+    /// <exception cref="TrainerSetupException">Checkpoint files exist and none is intact; the message says how to go on.</exception>
+    public IReadOnlyList<CheckpointCandidate> FindResumable(Action<string, string> skipped)
+    {
+        ArgumentNullException.ThrowIfNull(skipped);
+        var damaged = new List<string>();
+        var found = FindIntact((path, why) =>
+        {
+            damaged.Add($"{path} ({why})");
+            skipped(path, why);
+        });
+        if (found.Count > 0 || damaged.Count == 0) return found;
+        throw new TrainerSetupException(
+            $"every checkpoint of Trainer:RunDir {Directory} is damaged: {string.Join("; ", damaged)}. The trainer does not start over in " +
+            "this directory, which would overwrite the run. To resume, put back an intact checkpoint (a backup); to start a new run " +
+            $"deliberately, move the damaged files aside (mkdir {Directory}/damaged && mv {Directory}/checkpoint*.bin {Directory}/damaged/), " +
+            "keeping published.version so that new bundles are numbered after those robots have, or set a new Trainer:RunDir");
+    }
+
     /// <summary>Checks a checkpoint file's framing and hash and reads its counters.</summary>
     /// <exception cref="InvalidDataException">Partial, corrupted or not a run checkpoint.</exception>
     public static CheckpointCandidate Inspect(string path)

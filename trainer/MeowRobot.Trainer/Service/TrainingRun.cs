@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using MeowRobot.Bridge.Sim;
+using MeowRobot.Hosting.Configuration;
 using MeowRobot.Learner;
 using MeowRobot.Policy.Bundles;
 using MeowRobot.Policy.Files;
@@ -14,8 +15,9 @@ namespace MeowRobot.Trainer.Service;
 public sealed record TrainerProgress(string Task, long EnvSteps, long Updates, double UpdatesPerSecond, double? LastEvalReturn,
     ulong PublishedVersion, bool Done, RunCounters? ResumedFrom);
 
-/// <summary>A configuration that only shows to be wrong once the sim workers have said what task they serve.</summary>
-public sealed class TrainerSetupException(string message, Exception? inner = null) : Exception(message, inner)
+/// <summary>A configuration that only shows to be wrong at start (the sim workers serve another task, the run directory is
+/// damaged or in use): `serve` exits 78.</summary>
+public sealed class TrainerSetupException(string message, Exception? inner = null) : ConfigurationProblemException(message, inner)
 {
     public TrainerSetupException() : this("the trainer cannot start") { }
 
@@ -65,6 +67,11 @@ internal sealed partial class TrainingRun : IDisposable
         try
         {
             _lock = LockRunDirectory(options.RunDir);
+            // The run directory is judged before any socket is opened: a damaged run or version file stops the start here.
+            var temp = Path.Combine(options.RunDir, RunCheckpoint.TempFileName);
+            if (File.Exists(temp)) LogStaleTemp(_log, temp);
+            var candidates = _checkpoints.FindResumable((path, why) => LogSkipped(_log, path, why));
+            var recordedVersion = BundleStream.ReadVersionFile(options.RunDir);
             var client = new VectorEnvClient(options.SimEndpoints, SimClientOptions(options));
             client.WorkerLost += (_, e) => LogWorkerLost(_log, e.ToString());
             client.WorkerRecovered += (_, e) => LogWorkerRecovered(_log, e.ToString());
@@ -90,8 +97,8 @@ internal sealed partial class TrainingRun : IDisposable
             LogConnected(_log, spec.Name, spec.ObsDim, spec.ActDim, _env.NumEnvs, options.SimEndpoints.Length, setup.Describe(),
                 loop.BufferCapacity, loop.EvalEvery, _evalEnv is null ? "none" : _evalEnv is VectorEnvClient ? "sim workers" : "in-process");
 
-            _resumedFrom = Resume(spec);
-            _bundles = new BundleStream(options, _resumedFrom?.PublishedVersion ?? 0);
+            _resumedFrom = Resume(spec, candidates);
+            _bundles = new BundleStream(options, Math.Max(_resumedFrom?.PublishedVersion ?? 0, recordedVersion));
             if (_bundles.PublishEndpoint is { } pub)
             {
                 LogPublishing(_log, pub, _bundles.SnapshotEndpoint!, _bundles.AllowedRobots);
@@ -261,11 +268,8 @@ internal sealed partial class TrainingRun : IDisposable
 
     /// <summary>Loads the newest intact checkpoint of RunDir, if any; one that is intact but does not fit this
     /// configuration (another task, network or buffer) stops the start rather than being overwritten.</summary>
-    private RunCounters? Resume(TaskSpec spec)
+    private RunCounters? Resume(TaskSpec spec, IReadOnlyList<CheckpointCandidate> candidates)
     {
-        var temp = Path.Combine(_o.RunDir, RunCheckpoint.TempFileName);
-        if (File.Exists(temp)) LogStaleTemp(_log, temp);
-        var candidates = _checkpoints.FindIntact((path, why) => LogSkipped(_log, path, why));
         foreach (var c in candidates)
         {
             var k = c.Counters;

@@ -1,0 +1,90 @@
+using MeowRobot.Learner.S2ac;
+using MeowRobot.Tensors;
+
+namespace MeowRobot.Learner.Tests;
+
+/// <summary>The S2AC update beyond the golden cases: its two-thread form, its steady-state allocations, the noise it
+/// draws, the amortized sampler and its options.</summary>
+public sealed class S2acUpdateTests
+{
+    private static S2acOptions Small(int threads = 1, bool amortized = true) =>
+        new() { ObsDim = 3, ActDim = 2, Hidden = 16, Particles = 4, SvgdSteps = 2, Threads = threads, Amortized = amortized };
+
+    private static ReplayBatch Batch(int size, S2acOptions o, ulong seed)
+    {
+        var rng = new Rng(seed);
+        var b = new ReplayBatch(size, o.ObsDim, o.ActDim);
+        rng.FillNormal(b.Obs);
+        rng.FillNormal(b.NextObs);
+        rng.FillUniform(b.Act, -0.9f, 0.9f);
+        rng.FillNormal(b.Reward);
+        b.Done[1] = 1f;
+        return b;
+    }
+
+    [Fact]
+    public void Two_threads_give_the_update_of_one()
+    {
+        var one = new S2acUpdate(new S2acPolicy(Small(1), new Rng(5)));
+        var two = new S2acUpdate(new S2acPolicy(Small(2), new Rng(5)));
+        for (var k = 0; k < 3; k++)
+        {
+            var batch = Batch(8, one.Options, (ulong)k);
+            var a = one.Step(batch, new Rng(100 + (ulong)k));
+            var b = two.Step(batch, new Rng(100 + (ulong)k));
+            Assert.Equal(a.CriticLoss, b.CriticLoss, 1e-5f);
+            Assert.Equal(a.ActorLoss, b.ActorLoss, 1e-5f);
+            Assert.Equal(a.ActorGradNorm, b.ActorGradNorm, 1e-4f);
+        }
+        var x = one.Online.StateDict();
+        foreach (var (name, values) in two.Online.StateDict())
+            for (var i = 0; i < values.Length; i++)
+                Assert.True(Math.Abs(values[i] - x[name][i]) <= 1e-5f, $"{name}[{i}]: {values[i]} vs {x[name][i]}");
+    }
+
+    [Fact]
+    public void A_warm_update_allocates_nothing()
+    {
+        var update = new S2acUpdate(new S2acPolicy(Small(), new Rng(3)));
+        var batch = Batch(8, update.Options, 1);
+        var noise = new Rng(2);
+        for (var i = 0; i < 3; i++) update.Step(batch, noise);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 5; i++) update.Step(batch, noise);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Initial_noise_lies_strictly_within_three_sigma_and_is_standard_inside()
+    {
+        var eps = new float[30_000];
+        InitialDistribution.DrawNoise(new Rng(9), eps, 3);
+        Assert.All(eps, e => Assert.True(MathF.Abs(e) < InitialDistribution.Truncation));
+        var mean = eps.Average();
+        var variance = eps.Select(e => (e - mean) * (e - mean)).Average();
+        Assert.InRange(mean, -0.03, 0.03);
+        Assert.InRange(variance, 0.95, 1.0); // N(0, 1) truncated at ±3 (per particle) has variance ≈ 0.973
+    }
+
+    [Fact]
+    public void The_amortized_sampler_moves_along_the_stein_direction_and_only_it_changes_without_an_actor_step()
+    {
+        var policy = new S2acPolicy(Small(), new Rng(4));
+        var update = new S2acUpdate(policy);
+        var before = policy.Pi.Sampler!.StateDict();
+        update.Step(Batch(8, update.Options, 3), new Rng(1));
+        var after = policy.Pi.Sampler!.StateDict();
+        Assert.Contains(after, kv => kv.Value.Where((v, i) => v != before[kv.Key][i]).Any());
+        Assert.Equal(1, update.SamplerAdam!.States[0].Step);
+    }
+
+    [Fact]
+    public void Options_are_checked()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => Small() with { Particles = 1 } is var o ? new S2acPolicy(o, new Rng(1)) : null);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new S2acPolicy(Small() with { Threads = 3 }, new Rng(1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new S2acPolicy(Small() with { SvgdLearningRate = float.NaN }, new Rng(1)));
+        Assert.Throws<InvalidDataException>(() => S2acOptions.FromMetadata(new Dictionary<string, string> { ["s2ac.obs_dim"] = "3" }));
+        Assert.Throws<InvalidDataException>(() => S2acOptions.FromMetadata(new Dictionary<string, string> { ["s2ac.obs_dim"] = "3", ["s2ac.act_dim"] = "x" }));
+    }
+}

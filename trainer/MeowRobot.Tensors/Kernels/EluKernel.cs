@@ -1,0 +1,82 @@
+using System.Runtime.Intrinsics;
+using MeowRobot.Bridge.Numerics;
+
+namespace MeowRobot.Tensors.Kernels;
+
+/// <summary>
+/// ELU (α = 1) and its first two derivatives, one vectorised pass each: a critic's hidden layers of a thousand particles
+/// are a megabyte apiece, so the passes over them, not the arithmetic, are what an ELU costs. From y = elu(x):
+/// elu'(x) = 1 where y ≥ 0, y + 1 (= e^x) below; elu''(x) = y + 1 where x ≤ 0, else 0 (PyTorch's x ≤ 0 branch at 0).
+/// </summary>
+internal static class EluKernel
+{
+    /// <summary>y = x where x ≥ 0, e^x − 1 below.</summary>
+    public static void Forward(ReadOnlySpan<float> x, Span<float> y)
+    {
+        var i = 0;
+        if (Vector512.IsHardwareAccelerated) i = Forward<Vector512<float>, Lanes512>(x, y);
+        else if (Vector256.IsHardwareAccelerated) i = Forward<Vector256<float>, Lanes256>(x, y);
+        for (; i < x.Length; i++) y[i] = x[i] >= 0f ? x[i] : MathF.Exp(x[i]) - 1f;
+    }
+
+    /// <summary>dst = g · elu'(x) (or dst += when <paramref name="accumulate"/>), from y = elu(x).</summary>
+    public static void SlopeTimes(ReadOnlySpan<float> y, ReadOnlySpan<float> g, Span<float> dst, bool accumulate)
+    {
+        var i = 0;
+        if (Vector512.IsHardwareAccelerated) i = SlopeTimes<Vector512<float>, Lanes512>(y, g, dst, accumulate);
+        else if (Vector256.IsHardwareAccelerated) i = SlopeTimes<Vector256<float>, Lanes256>(y, g, dst, accumulate);
+        for (; i < y.Length; i++)
+        {
+            var v = g[i] * (y[i] >= 0f ? 1f : y[i] + 1f);
+            dst[i] = accumulate ? dst[i] + v : v;
+        }
+    }
+
+    /// <summary>dst += go · g · elu''(x), from x and y = elu(x).</summary>
+    public static void CurvatureTimes(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, ReadOnlySpan<float> go, Span<float> dst)
+    {
+        var i = 0;
+        if (Vector512.IsHardwareAccelerated) i = CurvatureTimes<Vector512<float>, Lanes512>(x, y, g, go, dst);
+        else if (Vector256.IsHardwareAccelerated) i = CurvatureTimes<Vector256<float>, Lanes256>(x, y, g, go, dst);
+        for (; i < x.Length; i++) dst[i] += go[i] * g[i] * (x[i] <= 0f ? y[i] + 1f : 0f);
+    }
+
+    private static int Forward<TV, TL>(ReadOnlySpan<float> x, Span<float> y) where TV : struct where TL : ILanes<TV>
+    {
+        var one = TL.Splat(1f);
+        var i = 0;
+        for (; i <= x.Length - TL.Count; i += TL.Count)
+        {
+            var v = TL.Load(x, i);
+            TL.Store(TL.SelectNonNegative(v, v, TL.Subtract(TL.Exp(v), one)), y, i);
+        }
+        return i;
+    }
+
+    private static int SlopeTimes<TV, TL>(ReadOnlySpan<float> y, ReadOnlySpan<float> g, Span<float> dst, bool accumulate) where TV : struct where TL : ILanes<TV>
+    {
+        var one = TL.Splat(1f);
+        var i = 0;
+        for (; i <= y.Length - TL.Count; i += TL.Count)
+        {
+            var yv = TL.Load(y, i);
+            var v = TL.Multiply(TL.Load(g, i), TL.SelectNonNegative(yv, one, TL.Add(yv, one)));
+            TL.Store(accumulate ? TL.Add(TL.Load(dst, i), v) : v, dst, i);
+        }
+        return i;
+    }
+
+    private static int CurvatureTimes<TV, TL>(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, ReadOnlySpan<float> go, Span<float> dst)
+        where TV : struct where TL : ILanes<TV>
+    {
+        var one = TL.Splat(1f);
+        var zero = TL.Splat(0f);
+        var i = 0;
+        for (; i <= x.Length - TL.Count; i += TL.Count)
+        {
+            var curvature = TL.SelectNonNegative(TL.Subtract(zero, TL.Load(x, i)), TL.Add(TL.Load(y, i), one), zero);
+            TL.Store(TL.FusedMultiplyAdd(TL.Multiply(TL.Load(go, i), TL.Load(g, i)), curvature, TL.Load(dst, i)), dst, i);
+        }
+        return i;
+    }
+}
