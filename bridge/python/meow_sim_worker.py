@@ -101,9 +101,41 @@ class Pendulum:
         return [math.cos(self.theta), math.sin(self.theta), self.theta_dot]
 
 
+class Distribution:
+    """Per-episode randomisation of one parameter (docs/tasks.md, "Domain randomisation"): uniform(low, high),
+    log_uniform(low, high) or normal(mean, std) truncated to [low, high]."""
+
+    KINDS = ("uniform", "log_uniform", "normal")
+
+    def __init__(self, name, dist, low, high, mean=0.0, std=0.0):
+        self.name, self.dist, self.low, self.high, self.mean, self.std = name, dist, low, high, mean, std
+
+    def sample(self, rng):
+        if self.dist == "uniform":
+            x = rng.uniform(self.low, self.high)
+        elif self.dist == "log_uniform":
+            x = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
+        else:
+            for _ in range(64):  # redraw while outside the bounds, as the C# worker does
+                x = rng.gauss(self.mean, self.std)
+                if self.low <= x <= self.high:
+                    break
+            else:
+                x = self.mean
+        return min(max(x, self.low), self.high)
+
+    def wire(self):
+        w = {"dist": self.dist, "low": self.low, "high": self.high}
+        if self.dist == "normal":
+            w.update(mean=self.mean, std=self.std)
+        return w
+
+
 class VectorEnv:
     """N envs stepped together with automatic reset (final_obs keeps the ended episode's last observation) and
-    truncation at max_episode_steps; env i's first unseeded episode uses seed base_seed + i."""
+    truncation at max_episode_steps; env i's first unseeded episode uses seed base_seed + i. With a randomisation,
+    every episode start draws its parameters from a generator seeded by the episode's seed (its own stream, so the
+    initial state does not change) and sets them on the env before its reset."""
 
     def __init__(self, spec, make_env, num_envs, base_seed=0):
         self.spec = spec
@@ -112,16 +144,34 @@ class VectorEnv:
         self.base_seed = base_seed
         self.seeded = False
         self.ready = False
+        self.randomisation = []
+        self.draw_rngs = [random.Random(f"0/draw") for _ in range(num_envs)]
+        self.draws = [[] for _ in range(num_envs)]
 
     def reset(self, seeds=None):
         obs = []
         for i, env in enumerate(self.envs):
             seed = seeds[i] if seeds is not None else (None if self.seeded else self.base_seed + i)
-            obs.extend(self._row(env.reset(seed=seed)[0]))
-            self.steps[i] = 0
+            obs.extend(self._start(i, env, seed))
         self.seeded = True
         self.ready = True
         return obs
+
+    def _start(self, i, env, seed):
+        if self.randomisation:
+            rng = self.draw_rngs[i]
+            if seed is not None:
+                rng.seed(f"{seed}/draw")
+            self.draws[i] = [d.sample(rng) for d in self.randomisation]
+            for d, value in zip(self.randomisation, self.draws[i]):
+                env.set_param(d.name, value)
+        self.steps[i] = 0
+        return self._row(env.reset(seed=seed)[0])
+
+    def episode_params(self):
+        """The episode_params reply key: each env's current draws, float64 rows."""
+        return {"names": [d.name for d in self.randomisation],
+                "values": array.array("d", [v for row in self.draws for v in row]).tobytes()}
 
     def step(self, actions):
         d = self.spec.act_dim
@@ -133,8 +183,7 @@ class VectorEnv:
             tr = bool(tr) or self.steps[i] >= self.spec.max_episode_steps
             final.extend(o)
             if te or tr:
-                o = self._row(env.reset()[0])
-                self.steps[i] = 0
+                o = self._start(i, env, None)
             obs.extend(o)
             reward.append(float(r))
             term.append(1 if te else 0)
@@ -233,7 +282,8 @@ class SimWorker:
                     "act_low": spec.act_low, "act_high": spec.act_high, "max_episode_steps": spec.max_episode_steps,
                     "params": self._param_values(),
                     "param_ranges": {k: [lo, hi] for k, (_, lo, hi) in spec.params.items()},
-                    "session": self.session}
+                    "session": self.session,
+                    "randomise": {d.name: d.wire() for d in self.env.randomisation}}
         if op == "ping":
             return {"ok": True, "session": self.session}
         if op == "close":
@@ -242,10 +292,16 @@ class SimWorker:
         if op == "reset":
             seeds = self._seeds(msg.get("seeds"), n)
             params = self._params(msg.get("params"))
+            randomisation = self._randomisation(msg.get("randomise"))
             for env in self.env.envs:
                 for name, value in params.items():
                     env.set_param(name, value)
-            return {"ok": True, "obs": f32(self.env.reset(seeds))}
+            if randomisation is not None:
+                self.env.randomisation = randomisation
+            reply = {"ok": True, "obs": f32(self.env.reset(seeds))}
+            if self.env.randomisation:
+                reply["episode_params"] = self.env.episode_params()
+            return reply
         if op == "step":
             if "act" not in msg:
                 raise ProtocolError("missing_key", "missing key: act")
@@ -263,8 +319,11 @@ class SimWorker:
                 raise ProtocolError("not_reset", "step before reset: send {\"op\": \"reset\"} first")
             clipped = [min(max(a, spec.act_low[i % spec.act_dim]), spec.act_high[i % spec.act_dim]) for i, a in enumerate(actions)]
             obs, reward, term, trunc, final = self.env.step(clipped)
-            return {"ok": True, "obs": f32(obs), "reward": f32(reward), "terminated": term, "truncated": trunc,
-                    "final_obs": f32(final)}
+            reply = {"ok": True, "obs": f32(obs), "reward": f32(reward), "terminated": term, "truncated": trunc,
+                     "final_obs": f32(final)}
+            if self.env.randomisation:
+                reply["episode_params"] = self.env.episode_params()
+            return reply
         raise ProtocolError("unknown_op", f"unknown op {op[:64]!r} (known: hello, reset, step, close, ping)")
 
     def _param_values(self):
@@ -300,6 +359,42 @@ class SimWorker:
             if not (math.isfinite(value) and lo <= value <= hi):
                 raise ProtocolError("out_of_range", f"parameter {name!r} = {value} is outside [{lo}, {hi}]")
         return params
+
+
+    def _randomisation(self, randomise):
+        """The reset's randomise map as Distributions (all checked before anything changes), or None when absent."""
+        if randomise is None:
+            return None
+        if not isinstance(randomise, dict):
+            raise ProtocolError("bad_type", "randomise must be map of str to distribution")
+        out = []
+        for name, d in randomise.items():
+            if not isinstance(d, dict):
+                raise ProtocolError("bad_type", f"randomise.{name} must be map {{dist, low, high[, mean, std]}}")
+            if "dist" not in d:
+                raise ProtocolError("missing_key", f"missing key: randomise.{name}.dist")
+            if not isinstance(d["dist"], str):
+                raise ProtocolError("bad_type", f"randomise.{name}.dist must be str")
+            if d["dist"] not in Distribution.KINDS:
+                raise ProtocolError("bad_value", f"randomise.{name}.dist = {d['dist'][:64]!r} is none of uniform, log_uniform, normal")
+            numbers = {}
+            for key in ("low", "high", "mean", "std"):
+                v = d.get(key, 0.0 if key in ("mean", "std") else None)
+                if type(v) not in (int, float):
+                    raise ProtocolError("bad_type", f"randomise.{name}.{key} must be number")
+                numbers[key] = float(v)
+            lo, hi = numbers["low"], numbers["high"]
+            if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi \
+                    or (d["dist"] == "log_uniform" and lo <= 0) \
+                    or (d["dist"] == "normal" and not (math.isfinite(numbers["mean"]) and numbers["std"] > 0)):
+                raise ProtocolError("bad_value", f"randomisation of {name!r}: not a valid {d['dist']} distribution")
+            if name not in self.spec.params:
+                raise ProtocolError("unknown_param", f"{self.spec.name} has no parameter {name!r} (it has: {', '.join(self.spec.params)})")
+            _, pmin, pmax = self.spec.params[name]
+            if lo < pmin or hi > pmax:
+                raise ProtocolError("out_of_range", f"randomisation of {name!r}: [{lo}, {hi}] is outside [{pmin}, {pmax}]")
+            out.append(Distribution(name, d["dist"], lo, hi, numbers["mean"], numbers["std"]))
+        return out
 
 
 ZAP_DOMAIN = b"meow.sim"

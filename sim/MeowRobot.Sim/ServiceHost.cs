@@ -21,6 +21,7 @@ public static class SimServiceHost
             ServeShorthand.Seed("Sim:Seed", "seed of the first reset"),
             new("--model", "Sim:Model", "MJCF model file of a MuJoCo task"),
             new("--param", "Sim:Params", "randomisable task parameter", ShorthandKind.Named),
+            new("--randomise", "Sim:Randomise", "per-episode randomisation, e.g. mass=uniform(0.5, 2) (docs/tasks.md)", ShorthandKind.Named),
         ],
     };
 

@@ -42,9 +42,22 @@ public sealed class SimOptions : IValidatableObject
     /// <summary>Randomisable task parameters set in every env (name → value, e.g. Sim:Params:mass = 1.5; docs/tasks.md).</summary>
     public Dictionary<string, double> Params { get; set; } = [];
 
+    /// <summary>Per-episode domain randomisation (name → distribution, e.g. Sim:Randomise:mass = uniform(0.5, 2);
+    /// docs/tasks.md, "Domain randomisation"); a trainer's reset may replace it.</summary>
+    public Dictionary<string, string> Randomise { get; set; } = [];
+
+    /// <summary>Sim:Randomise parsed (<see cref="FormatException"/> for a malformed entry; <see cref="Validate"/> reports those).</summary>
+    public IReadOnlyList<ParameterDistribution> Randomisation() =>
+        Randomise.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => ParameterDistribution.Parse(kv.Key, kv.Value)).ToArray();
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         foreach (var problem in CurveProblems()) yield return problem;
+        foreach (var (name, text) in Randomise ?? [])
+        {
+            if (ParameterDistribution.ParseProblem(name, text) is { } problem) yield return new ValidationResult(problem, [$"{nameof(Randomise)}:{name}"]);
+        }
+        TaskParameters? built = null;
         if (!TaskCatalog.TryGet(Task, out var entry))
         {
             yield return new ValidationResult(
@@ -58,27 +71,40 @@ public sealed class SimOptions : IValidatableObject
         {
             yield return new ValidationResult($"task '{Task}' is built in and takes no model", [nameof(Model)]);
         }
-        else if (entry.TakesModel && File.Exists(Model) && ModelProblem(entry, Model!) is { } problem)
+        else if (entry.TakesModel && File.Exists(Model))
         {
-            yield return new ValidationResult(problem, [nameof(Model)]);
+            (var problem, built) = LoadModel(entry, Model!);
+            if (problem is not null) yield return new ValidationResult(problem, [nameof(Model)]);
         }
         if (entry is null) yield break;
-        foreach (var p in entry.Parameters.Check(Params))
+        // With its model loaded a MuJoCo task's per-name parameters are known; without it ([ExistingFile] or the model
+        // problem above reports why) only the shared and scale ones are, and Sim:Randomise waits for the model.
+        var known = built ?? entry.Parameters;
+        foreach (var p in known.Check(Params))
             yield return new ValidationResult(p.Message, [$"{nameof(Params)}:{p.Name}"]);
+        if (Randomise is { Count: > 0 } && (built is not null || !entry.TakesModel)
+            && !Randomise.Any(kv => ParameterDistribution.ParseProblem(kv.Key, kv.Value) is not null))
+        {
+            foreach (var d in Randomisation())
+            {
+                if (d.Check(known.All, Task) is { } why) yield return new ValidationResult(why, [$"{nameof(Randomise)}:{d.Name}"]);
+            }
+        }
     }
 
     /// <summary>Loads the model into the task once, as serve will: another task's model, or one MuJoCo cannot load, is
-    /// found here rather than by a worker that then dies in a restart loop.</summary>
-    private static string? ModelProblem(TaskEntry entry, string model)
+    /// found here rather than by a worker that then dies in a restart loop. On success, the task's parameters with the
+    /// model's per-name ones (what Sim:Params and Sim:Randomise are checked against).</summary>
+    private static (string? Problem, TaskParameters? Parameters) LoadModel(TaskEntry entry, string model)
     {
         try
         {
-            TaskCatalog.Create(entry.Name, new TaskOptions(model)).Dispose();
-            return null;
+            using var task = TaskCatalog.Create(entry.Name, new TaskOptions(model));
+            return (null, new TaskParameters(entry.Name, [.. task.Parameters]));
         }
-        catch (Exception e) when (e is MeowRobot.Tasks.MuJoCo.MuJoCoException or ArgumentException or IOException or DllNotFoundException)
+        catch (Exception e) when (e is MeowRobot.Tasks.MuJoCo.MuJoCoException or ArgumentException or IOException or DllNotFoundException or InvalidOperationException)
         {
-            return $"task '{entry.Name}' cannot use model '{model}': {e.Message}";
+            return ($"task '{entry.Name}' cannot use model '{model}': {e.Message}", null);
         }
     }
 

@@ -13,7 +13,8 @@ namespace MeowRobot.Sim;
 
 /// <summary>
 /// The body of <c>sim serve</c>: a <see cref="SimWorker"/> bound on Sim:Bind serving Sim:Envs copies of Sim:Task, with
-/// the randomisable parameters of section Sim:Params (e.g. <c>--Sim:Params:mass=1.5</c>) set in every env. Stops
+/// the randomisable parameters of section Sim:Params (e.g. <c>--Sim:Params:mass=1.5</c>) set in every env and the
+/// per-episode randomisation of Sim:Randomise (e.g. <c>--Sim:Randomise:mass=uniform(0.5, 2)</c>; a trainer may replace it). Stops
 /// (closing its socket) when the host stops.
 /// </summary>
 public sealed partial class SimWorkerService(IOptions<SimOptions> options, IConfiguration configuration, SystemdNotifier notifier,
@@ -26,7 +27,8 @@ public sealed partial class SimWorkerService(IOptions<SimOptions> options, IConf
         var o = options.Value;
         var seed = o.Seed ?? RandomNumberGenerator.GetInt32(int.MaxValue);
         var curve = o.SecretKeyFile is null ? null : SimServerCurve.Load(o.SecretKeyFile, o.AllowedClientKeysDir!);
-        using var service = new SimService(TaskCatalog.CreateVectorEnv(o.Task, o.Envs, new TaskOptions(o.Model), seed, ReadParameters(configuration)));
+        using var service = new SimService(TaskCatalog.CreateVectorEnv(o.Task, o.Envs, new TaskOptions(o.Model), seed, ReadParameters(configuration),
+            o.Randomisation()));
         var refusals = new RefusalLog(logger);
         long refused = 0;
         await SimWorker.RunAsync(service, o.Bind, curve, worker =>

@@ -3,8 +3,8 @@ using MeowRobot.Bridge.Sim;
 namespace MeowRobot.Tasks;
 
 /// <summary>
-/// What every built-in task shares: parameter storage and validation, action clipping, the action delay line, actuator
-/// gain and observation noise. A task supplies its physical parameters, its state reset, one physics step and its
+/// What every built-in task shares: parameter storage and validation, action clipping, the action delay line, the
+/// action-rate limit, actuator gain and observation noise. A task supplies its physical parameters, its state reset, one physics step and its
 /// observation. Parameters take effect at the next step (a changed delay reads further back in the same history).
 /// </summary>
 public abstract class SimTask : ISimTask
@@ -15,10 +15,12 @@ public abstract class SimTask : ISimTask
     public const string ActuatorGainName = "actuator_gain";
     public const string ObsNoiseStdName = "obs_noise_std";
     public const string ActionDelayName = "action_delay";
+    public const string ActionRateLimitName = "action_rate_limit";
 
     private readonly TaskParameter[] parameters;
     private readonly double[] values;
-    private readonly int gainIndex, noiseIndex, delayIndex;
+    private readonly int gainIndex, noiseIndex, delayIndex, rateIndex;
+    private readonly float[] command; // the command the actuator received last step (the rate limit's reference)
     private readonly float[] history; // the last MaxActionDelay + 1 clipped actions, a ring of ActDim-wide rows
     private int head;
     private readonly Rng stateRng = new(0, 0);
@@ -31,14 +33,16 @@ public abstract class SimTask : ISimTask
         ArgumentNullException.ThrowIfNull(parameters);
         Spec = spec;
         this.parameters = [.. parameters.All];
-        gainIndex = this.parameters.Length - 3;
-        noiseIndex = this.parameters.Length - 2;
-        delayIndex = this.parameters.Length - 1;
+        gainIndex = this.parameters.Length - 4;
+        noiseIndex = this.parameters.Length - 3;
+        delayIndex = this.parameters.Length - 2;
+        rateIndex = this.parameters.Length - 1;
         values = this.parameters.Select(p => p.Default).ToArray();
         history = new float[(MaxActionDelay + 1) * spec.ActDim];
+        command = new float[spec.ActDim];
     }
 
-    /// <summary>A task's parameter list: its own <paramref name="physical"/> ones, then the shared ones (gain, noise, delay).</summary>
+    /// <summary>A task's parameter list: its own <paramref name="physical"/> ones, then the shared ones (gain, noise, delay, rate limit).</summary>
     /// <param name="maxObsNoiseStd">Upper bound of obs_noise_std, in the observation's units.</param>
     public static TaskParameters WithShared(string task, IReadOnlyList<TaskParameter> physical, double maxObsNoiseStd) => new(task,
     [
@@ -46,6 +50,7 @@ public abstract class SimTask : ISimTask
         new TaskParameter(ActuatorGainName, 1.0, 0.5, 1.5),
         new TaskParameter(ObsNoiseStdName, 0.0, 0.0, maxObsNoiseStd),
         new TaskParameter(ActionDelayName, 0.0, 0.0, MaxActionDelay, Integer: true),
+        new TaskParameter(ActionRateLimitName, 1.0, 0.001, 1.0),
     ]);
 
     public TaskSpec Spec { get; }
@@ -83,6 +88,7 @@ public abstract class SimTask : ISimTask
         }
         everReset = true;
         Array.Clear(history);
+        for (var i = 0; i < command.Length; i++) command[i] = Math.Clamp(0f, Spec.ActLow[i], Spec.ActHigh[i]);
         ResetState(stateRng);
         Observe(obs);
         AddNoise(obs);
@@ -103,7 +109,23 @@ public abstract class SimTask : ISimTask
             row[i] = Math.Clamp(action[i], Spec.ActLow[i], Spec.ActHigh[i]);
         }
         var delay = (int)values[delayIndex];
-        var applied = history.AsSpan((head - delay + MaxActionDelay + 1) % (MaxActionDelay + 1) * dim, dim);
+        ReadOnlySpan<float> applied = history.AsSpan((head - delay + MaxActionDelay + 1) % (MaxActionDelay + 1) * dim, dim);
+        var rate = values[rateIndex];
+        if (rate < 1.0)
+        {
+            // The actuator moves at most rate × its full range per step toward the (delayed) action; at 1 (the default)
+            // it follows at once, and the command is the action itself, bit for bit.
+            for (var i = 0; i < dim; i++)
+            {
+                var step = (float)(rate * (Spec.ActHigh[i] - Spec.ActLow[i]));
+                command[i] += Math.Clamp(applied[i] - command[i], -step, step);
+            }
+            applied = command;
+        }
+        else
+        {
+            applied.CopyTo(command);
+        }
         var (reward, terminated) = Advance(applied);
         Observe(obs);
         AddNoise(obs);

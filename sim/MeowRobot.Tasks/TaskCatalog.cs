@@ -55,10 +55,11 @@ public static class TaskCatalog
     /// <summary>
     /// <paramref name="numEnvs"/> instances of a task as one in-process vector env (what a sim worker serves): env i's first
     /// episode uses seed <paramref name="baseSeed"/> + i, and <paramref name="parameters"/> are set in every env (all
-    /// validated first: <see cref="TaskParameterException"/> names the bad one).
+    /// validated first: <see cref="TaskParameterException"/> names the bad one; a MuJoCo task's per-name ones are checked
+    /// against its model once built), and <paramref name="randomisation"/> drawn at every episode start (checked the same way).
     /// </summary>
     public static LocalVectorEnv CreateVectorEnv(string name, int numEnvs, TaskOptions? options = null, int baseSeed = 0,
-        IReadOnlyDictionary<string, double>? parameters = null)
+        IReadOnlyDictionary<string, double>? parameters = null, IReadOnlyList<ParameterDistribution>? randomisation = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(numEnvs, 1);
         if (parameters is not null && TryGet(name, out var entry)) entry.Parameters.Require(parameters);
@@ -67,8 +68,10 @@ public static class TaskCatalog
         try
         {
             for (var i = 0; i < numEnvs; i++) tasks.Add(Create(name, options));
+            if (parameters is not null) new TaskParameters(name, tasks[0].Parameters).Require(parameters);
             env = new LocalVectorEnv(tasks, baseSeed);
             if (parameters is not null) env.SetParameters(parameters);
+            if (randomisation is not null) env.SetRandomisation(randomisation);
             return env;
         }
         catch

@@ -29,10 +29,17 @@ public sealed class TaskParameterException(TaskParameterProblem problem) : Argum
 /// A task's randomisable parameters, known without building the task (a MuJoCo task needs no model for it): what
 /// <c>sim serve --check</c> validates Sim:Params with, and what parameter distributions check their ranges against.
 /// </summary>
-public sealed class TaskParameters(string task, IReadOnlyList<TaskParameter> parameters)
+/// <param name="modelPrefixes">Prefixes of parameters whose names come from the task's model (a MuJoCo task's
+/// <c>body_mass.torso</c>): unknown until the model is loaded, so a name under one passes <see cref="Check(string, double)"/>
+/// here and is checked against the built task.</param>
+public sealed class TaskParameters(string task, IReadOnlyList<TaskParameter> parameters, IReadOnlyList<string>? modelPrefixes = null)
 {
     public string Task { get; } = task;
     public IReadOnlyList<TaskParameter> All { get; } = parameters;
+    public IReadOnlyList<string> ModelPrefixes { get; } = modelPrefixes ?? [];
+
+    /// <summary>Whether <paramref name="name"/> is a per-name parameter only the task's model can confirm.</summary>
+    public bool IsModelDependent(string name) => Find(name) is null && ModelPrefixes.Any(prefix => name.StartsWith(prefix, StringComparison.Ordinal) && name.Length > prefix.Length);
 
     /// <summary>The parameter called <paramref name="name"/>; <see cref="TaskParameterException"/> (kind Unknown) when there is none.</summary>
     public TaskParameter Get(string name) =>
@@ -50,7 +57,13 @@ public sealed class TaskParameters(string task, IReadOnlyList<TaskParameter> par
     /// <summary>Null when <paramref name="name"/> = <paramref name="value"/> can be set, else the problem.</summary>
     public TaskParameterProblem? Check(string name, double value)
     {
-        if (Find(name) is not { } p) return UnknownProblem(name, value);
+        if (Find(name) is not { } p)
+        {
+            return IsModelDependent(name) && !double.IsFinite(value)
+                ? new TaskParameterProblem(Task, name, value, TaskParameterProblemKind.NotFinite,
+                    string.Create(CultureInfo.InvariantCulture, $"{Task}: {name} = {value} is not finite"))
+                : IsModelDependent(name) ? null : UnknownProblem(name, value);
+        }
         var kind = !double.IsFinite(value) ? TaskParameterProblemKind.NotFinite
             : value < p.Min || value > p.Max ? TaskParameterProblemKind.OutOfRange
             : p.Integer && value != Math.Floor(value) ? TaskParameterProblemKind.NotInteger

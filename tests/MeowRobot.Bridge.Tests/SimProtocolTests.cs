@@ -120,6 +120,51 @@ public class SimProtocolTests
         Assert.Equal([0f, -1f], obs[..2]);
     }
 
+    private static byte[] RandomiseRequest(int[]? seeds, params ParameterDistribution[] randomise)
+    {
+        var b = new ArrayBufferWriter<byte>();
+        SimMessages.WriteReset(b, seeds ?? [], seeds is not null, null, randomise);
+        return b.WrittenSpan.ToArray();
+    }
+
+    [Fact]
+    public void A_reset_may_set_a_randomisation_checked_all_or_nothing_and_replies_report_each_envs_draws()
+    {
+        using var s = NewService();
+        var scale = new ParameterDistribution("scale", DistributionKind.Uniform, 2, 4);
+        var lag = new ParameterDistribution("lag", DistributionKind.Uniform, 0, 3);
+        // Refused, and nothing changes: an unknown name (even beside a good one), bounds the parameter does not accept,
+        // and a distribution that is not one.
+        Assert.Equal(SimErrorCode.UnknownParam, ErrorCode(Send(s, RandomiseRequest(null, scale, new("colour", DistributionKind.Uniform, 0, 1))).Reply));
+        Assert.Equal(SimErrorCode.OutOfRange, ErrorCode(Send(s, RandomiseRequest(null, new ParameterDistribution("scale", DistributionKind.Uniform, -1, 2))).Reply));
+        Assert.Equal(SimErrorCode.OutOfRange, ErrorCode(Send(s, RandomiseRequest(null, new ParameterDistribution("lag", DistributionKind.Uniform, 0.5, 2))).Reply));
+        Assert.Equal(SimErrorCode.BadValue, ErrorCode(Send(s, RandomiseRequest(null, new ParameterDistribution("scale", DistributionKind.Uniform, 4, 2))).Reply));
+        Assert.Equal(SimErrorCode.BadValue, ErrorCode(Send(s, RandomiseRequest(null, new ParameterDistribution("scale", DistributionKind.LogUniform, 0, 2))).Reply));
+        Assert.Equal([], SimMessages.ReadHelloReply(Send(s, Request(SimOp.Hello)).Reply).Randomisation!);
+
+        var obs = new float[4];
+        var draws = new double[4];
+        byte[][] names = ["lag"u8.ToArray(), "scale"u8.ToArray()];
+        SimMessages.ReadResetReply(Send(s, RandomiseRequest([5, 5], lag, scale)).Reply, obs, new EpisodeParamsTarget(names, draws));
+        Assert.Equal(draws[..2], draws[2..]); // same seed, same draws
+        Assert.Equal(Math.Round(draws[0]), draws[0]); // lag is a whole-number parameter
+        Assert.InRange(draws[1], 2, 4);
+        Assert.Equal([lag, scale], SimMessages.ReadHelloReply(Send(s, Request(SimOp.Hello)).Reply).Randomisation!);
+        // Step replies carry them too; a client expecting other names is told so.
+        var reply = Send(s, StepRequest(0.25f, 0.25f)).Reply;
+        var reward = new float[2];
+        SimMessages.ReadStepReply(reply, obs, reward, new byte[2], new byte[2], new float[4], new EpisodeParamsTarget(names, draws));
+        Assert.Equal(0.25f * (float)draws[1], reward[0]); // the reward is scale · action: the draw is in force
+        Assert.Equal(SimErrorCode.BadValue, Assert.Throws<SimProtocolException>(() => SimMessages.ReadStepReply(reply, obs, reward, new byte[2],
+            new byte[2], new float[4], new EpisodeParamsTarget(["scale"u8.ToArray(), "lag"u8.ToArray()], draws))).Code);
+        // A reply without them, to a client that randomises, is a protocol error (the worker did not do as asked).
+        var plain = Send(NewService(), ResetRequest()).Reply;
+        Assert.Equal(SimErrorCode.MissingKey, Assert.Throws<SimProtocolException>(() => SimMessages.ReadResetReply(plain, obs, new EpisodeParamsTarget(names, draws))).Code);
+        // An empty randomisation ends it.
+        SimMessages.ReadResetReply(Send(s, RandomiseRequest(null)).Reply, obs);
+        Assert.Equal([], SimMessages.ReadHelloReply(Send(s, Request(SimOp.Hello)).Reply).Randomisation!);
+    }
+
     [Fact]
     public void Close_answers_ok_and_requires_a_new_reset()
     {

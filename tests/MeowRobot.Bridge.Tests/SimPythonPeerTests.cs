@@ -139,6 +139,38 @@ public sealed class SimPythonPeerTests(SimPythonPeerTests.SharedPeer shared) : I
         Assert.Throws<ArgumentOutOfRangeException>(() => env.Reset(batch, parameters: new Dictionary<string, double> { ["mass"] = 3 }));
     }
 
+    [RequiresFact(Requirement.PythonPeer, Requirement.LibZmq)]
+    public void The_python_peer_randomises_per_episode_as_asked_and_reports_the_draws()
+    {
+        var endpoint = StartPeer("tcp://127.0.0.1:*", envs: 2, seed: 7);
+        using var env = new VectorEnvClient([endpoint], Options);
+        Assert.Empty(env.Randomisation);
+        ParameterDistribution[] randomisation = [ParameterDistribution.Parse("length=uniform(0.5, 1.5)"), ParameterDistribution.Parse("mass=log_uniform(0.5, 2)")];
+        env.SetRandomisation(randomisation);
+        var batch = new VectorBatch(2, 3);
+        env.Reset(batch, seeds: [4, 4]);
+        Assert.Equal(["length", "mass"], batch.EpisodeParamNames);
+        Assert.Equal(batch.EpisodeParamsRow(0).ToArray(), batch.EpisodeParamsRow(1).ToArray()); // same episode seed, same draw
+        var draws = batch.EpisodeParams.ToArray();
+        env.Reset(batch, seeds: [4, 5]);
+        Assert.Equal(draws[..2], batch.EpisodeParamsRow(0).ToArray());
+        Assert.NotEqual(draws[..2], batch.EpisodeParamsRow(1).ToArray());
+        var (l, m) = (batch.EpisodeParamsRow(1)[0], batch.EpisodeParamsRow(1)[1]);
+        Assert.InRange(l, 0.5, 1.5);
+        Assert.InRange(m, 0.5, 2.0);
+        // Its physics uses them: θ̇′ = θ̇ + (3g/(2l) sin θ + 3/(m l²) u) dt.
+        var before = batch.ObsRow(1).ToArray();
+        env.Step([0f, 1f], batch);
+        var theta = Math.Atan2(before[1], before[0]);
+        var expected = before[2] + (3 * 10 / (2 * l) * Math.Sin(theta) + 3.0 / (m * l * l)) * 0.05;
+        Assert.Equal(expected, batch.ObsRow(1)[2], 1e-4);
+        for (var t = 1; t < 200; t++) env.Step([0f, 0f], batch);
+        Assert.Equal([1, 1], batch.Truncated);
+        Assert.Equal(l, batch.FinalEpisodeParamsRow(1)[0]);
+        using (var second = new VectorEnvClient([endpoint], Options)) Assert.Equal(randomisation, second.Randomisation); // hello reports it
+        Assert.Throws<ArgumentException>(() => env.SetRandomisation([ParameterDistribution.Parse("mass=uniform(0.1, 1)")]));
+    }
+
     [RequiresTheory(Requirement.PythonPeer, Requirement.LibZmq)]
     [MemberData(nameof(SimProtocolTests.BadRequests), MemberType = typeof(SimProtocolTests))]
     public void The_python_peer_answers_bad_requests_with_the_same_codes(string hex, string code)

@@ -132,7 +132,7 @@ public class PendulumTests
     public void Parameters_are_validated()
     {
         var p = new Pendulum();
-        Assert.Equal(["mass", "length", "gravity", "damping", "actuator_gain", "obs_noise_std", "action_delay"], p.Parameters.Select(q => q.Name));
+        Assert.Equal(["mass", "length", "gravity", "damping", "actuator_gain", "obs_noise_std", "action_delay", "action_rate_limit"], p.Parameters.Select(q => q.Name));
         Assert.Throws<ArgumentOutOfRangeException>(() => p.SetParameter("mass", 2.5));
         Assert.Throws<ArgumentOutOfRangeException>(() => p.SetParameter("mass", double.NaN));
         Assert.Throws<ArgumentOutOfRangeException>(() => p.SetParameter("action_delay", 1.5));

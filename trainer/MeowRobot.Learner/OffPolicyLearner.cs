@@ -8,11 +8,14 @@ namespace MeowRobot.Learner;
 public sealed record Evaluation(long EnvSteps, int Episodes, double MeanReturn, double StdReturn, double MeanLength);
 
 /// <summary>One finished episode of <see cref="OffPolicyLearner.Rollouts"/>.</summary>
-public sealed record Episode(double Return, int Length, bool Terminated, float[] FinalObs);
+/// <param name="Params">The randomised parameters' values it was played with (the env's <see cref="IVectorEnv.Randomisation"/>
+/// order), empty when nothing is randomised.</param>
+public sealed record Episode(double Return, int Length, bool Terminated, float[] FinalObs, double[] Params);
 
 /// <summary>What the learner reports while it runs.</summary>
 public abstract record LearnerEvent(long EnvSteps);
-public sealed record EpisodeEnded(long EnvSteps, double Return, int Length) : LearnerEvent(EnvSteps);
+/// <param name="Params">The randomised parameters' values of the episode (training env's <see cref="IVectorEnv.Randomisation"/> order).</param>
+public sealed record EpisodeEnded(long EnvSteps, double Return, int Length, double[] Params) : LearnerEvent(EnvSteps);
 public sealed record Evaluated(Evaluation Result) : LearnerEvent(Result.EnvSteps);
 public sealed record Updated(long EnvSteps, long Updates, UpdateStats Stats) : LearnerEvent(EnvSteps);
 
@@ -101,9 +104,14 @@ public sealed partial class OffPolicyLearner
             Task = Spec.Name,
             ActionScale = new ActionScaling([.. Spec.ActLow], [.. Spec.ActHigh]),
             ObsNorm = ObsNormalizer?.ToMetadata(),
+            // What the policy was trained on: the training envs' per-episode randomisation (docs/tasks.md).
+            Extra = _env.Randomisation.Count > 0 ? [.. m.Extra, new(RandomisationKey, ParameterDistribution.FormatList(_env.Randomisation))] : m.Extra,
         };
         return extra is null ? m : extra(m);
     });
+
+    /// <summary>Policy file metadata key holding the training randomisation (<see cref="ParameterDistribution.FormatList"/>).</summary>
+    public const string RandomisationKey = "meow.randomisation";
 
     /// <summary>Transitions collected so far (summed over envs).</summary>
     public long EnvSteps { get; private set; }
@@ -168,7 +176,7 @@ public sealed partial class OffPolicyLearner
             _episodeLength[i]++;
             if (ended)
             {
-                Reported?.Invoke(new EpisodeEnded(EnvSteps + i + 1, _episodeReturn[i], _episodeLength[i]));
+                Reported?.Invoke(new EpisodeEnded(EnvSteps + i + 1, _episodeReturn[i], _episodeLength[i], _step.FinalEpisodeParamsRow(i).ToArray()));
                 _episodeReturn[i] = 0;
                 _episodeLength[i] = 0;
             }
@@ -231,7 +239,7 @@ public sealed partial class OffPolicyLearner
                 var terminated = _evalStep.Terminated[i] != 0;
                 if (terminated || _evalStep.Truncated[i] != 0)
                 {
-                    episodes.Add(new Episode(running[i], length[i], terminated, _evalStep.FinalObsRow(i).ToArray()));
+                    episodes.Add(new Episode(running[i], length[i], terminated, _evalStep.FinalObsRow(i).ToArray(), _evalStep.FinalEpisodeParamsRow(i).ToArray()));
                     running[i] = 0;
                     length[i] = 0;
                 }

@@ -37,11 +37,13 @@ public static class LearnCommand
         var quiet = new Option<bool>("--quiet") { Description = "print evaluations only, not every training episode" };
         var normalizeObs = new Option<bool>("--normalize-obs") { Description = "normalise observations with running statistics (saved with the policy)" };
         var threads = new Option<int>("--threads") { Description = "cores each MEow or S2AC gradient update uses (1 or 2; 2 splits the batch)", DefaultValueFactory = _ => 1 };
+        var param = new Option<string[]>("--param") { Description = "a task parameter NAME=VALUE, set in every env (repeatable; docs/tasks.md)" };
+        var randomise = new Option<string[]>("--randomise") { Description = "per-episode randomisation NAME=DIST, e.g. mass=uniform(0.5, 2), log_uniform(a, b), normal(mean, std, low, high) (repeatable; training and evaluation envs)" };
         var rollouts = new Option<int>("--rollouts") { Description = "after training, run this many stochastic episodes and print each one's end" };
         var runDir = new Option<DirectoryInfo?>("--run-dir") { Description = "where config.json, metrics.csv and TensorBoard events go (default runs/learn-TASK-<UTC timestamp>)" };
         var metricsEvery = new Option<int>("--metrics-every") { Description = "env steps between metrics rows", DefaultValueFactory = _ => 1000 };
         var command = new Command("learn", "Train MEow, SAC or S2AC in-process on a built-in task and report deterministic evaluations");
-        foreach (var o in new Option[] { algo, task, model, steps, seed, envs, alpha, learningStarts, evalEvery, evalEpisodes, save, quiet, rollouts, normalizeObs, threads, runDir, metricsEvery }) command.Options.Add(o);
+        foreach (var o in new Option[] { algo, task, model, steps, seed, envs, alpha, learningStarts, evalEvery, evalEpisodes, save, quiet, rollouts, normalizeObs, threads, runDir, metricsEvery, param, randomise }) command.Options.Add(o);
         command.Validators.Add(r =>
         {
             if (r.GetValue(algo) is { } a && (!PolicyAlgorithms.TryParse(a, out var known) || !AlgorithmSetup.CanTrain(known)))
@@ -66,8 +68,22 @@ public static class LearnCommand
                 return Task.FromResult(2);
             }
             var taskOptions = new TaskOptions(parse.GetValue(model)?.FullName);
-            using var env = new LocalVectorEnv(() => TaskCatalog.Create(name, taskOptions), numEnvs, runSeed);
-            using var evalEnv = new LocalVectorEnv(() => TaskCatalog.Create(name, taskOptions), 1, runSeed + 10_000);
+            IReadOnlyDictionary<string, double> fixedParams;
+            IReadOnlyList<ParameterDistribution> randomisation;
+            LocalVectorEnv env, evalEnv;
+            try
+            {
+                fixedParams = TaskParameterArguments.Values(parse.GetValue(param) ?? []);
+                randomisation = TaskParameterArguments.Distributions(parse.GetValue(randomise) ?? []);
+                env = TaskCatalog.CreateVectorEnv(name, numEnvs, taskOptions, runSeed, fixedParams, randomisation);
+            }
+            catch (Exception e) when (e is FormatException or ArgumentException)
+            {
+                Console.Error.WriteLine($"learn: {e.Message}");
+                return Task.FromResult(2);
+            }
+            using var trainingEnv = env;
+            using var evaluationEnv = evalEnv = TaskCatalog.CreateVectorEnv(name, 1, taskOptions, runSeed + 10_000, fixedParams, randomisation);
             var setup = AlgorithmSetup.For(algorithm, name, env.Spec.ObsDim, env.Spec.ActDim);
             if (parse.GetValue(alpha) is { } a)
             {
@@ -163,6 +179,7 @@ public static class LearnCommand
                     Console.WriteLine($"goals_reached: {string.Join(" ", parts)} none {reached[0]}");
                 }
             }
+            if (randomisation.Count > 0) Console.WriteLine($"randomised: {ParameterDistribution.FormatList(randomisation)}");
             if (parse.GetValue(save) is { } file)
             {
                 learner.ExportPolicy(m => m with { Source = "MeowRobot trainer learn" }).Save(file.FullName);
@@ -172,5 +189,31 @@ public static class LearnCommand
             return Task.FromResult(0);
         });
         return command;
+    }
+}
+
+/// <summary>The command-line forms of task parameters shared by the tools: <c>NAME=VALUE</c> and <c>NAME=DIST</c>.</summary>
+public static class TaskParameterArguments
+{
+    /// <summary><c>NAME=VALUE</c> pairs; <see cref="FormatException"/> naming a malformed one.</summary>
+    public static Dictionary<string, double> Values(IEnumerable<string> pairs)
+    {
+        ArgumentNullException.ThrowIfNull(pairs);
+        var values = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var pair in pairs)
+        {
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0 || !double.TryParse(pair[(eq + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
+                throw new FormatException($"--param '{pair}' is not NAME=NUMBER");
+            values[pair[..eq]] = v;
+        }
+        return values;
+    }
+
+    /// <summary><c>NAME=DIST</c> entries (<see cref="ParameterDistribution.Parse(string)"/>), in name order.</summary>
+    public static IReadOnlyList<ParameterDistribution> Distributions(IEnumerable<string> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        return entries.Select(ParameterDistribution.Parse).OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
     }
 }

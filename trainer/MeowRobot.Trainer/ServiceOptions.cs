@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using MeowRobot.Bridge.Sim;
 using MeowRobot.Hosting.Configuration;
 using MeowRobot.Learner;
 using MeowRobot.Policy.Files;
@@ -92,6 +93,13 @@ public sealed class TrainerOptions : IValidatableObject
     /// <summary>The algorithm to train: meow (default), sac or s2ac.</summary>
     [Required]
     public string Algorithm { get; set; } = "meow";
+    /// <summary>Per-episode domain randomisation sent to every sim worker (name → distribution, e.g.
+    /// Trainer:Randomise:mass = uniform(0.5, 2); docs/tasks.md, "Domain randomisation"); empty: the workers' own.</summary>
+    public Dictionary<string, string> Randomise { get; set; } = [];
+
+    /// <summary>Trainer:Randomise parsed, in name order (<see cref="FormatException"/> for a malformed one; <see cref="Validate"/> reports it).</summary>
+    public IReadOnlyList<ParameterDistribution> Randomisation() =>
+        (Randomise ?? []).OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => ParameterDistribution.Parse(kv.Key, kv.Value ?? "")).ToArray();
 
     /// <summary>Hyperparameters over the task's preset (section Trainer:Learner).</summary>
     [ValidateObjectMembers]
@@ -118,6 +126,10 @@ public sealed class TrainerOptions : IValidatableObject
                 if (EndpointAttribute.Problem(endpoints[i] ?? "") is { } problem)
                     yield return new ValidationResult($"'{endpoints[i]}' is not a valid endpoint: {problem}", [$"{name}:{i}"]);
             }
+        }
+        foreach (var (name, text) in Randomise ?? [])
+        {
+            if (ParameterDistribution.ParseProblem(name, text) is { } problem) yield return new ValidationResult(problem, [$"{nameof(Randomise)}:{name}"]);
         }
         if (PublishEndpoint is not null && SecretKeyFile is null)
             yield return new ValidationResult("a CURVE secret key file is required with PublishEndpoint (robots pin the trainer's public key)",

@@ -35,6 +35,31 @@ public sealed class VectorBatch
 
     public Span<float> ObsRow(int env) => Obs.AsSpan(env * ObsDim, ObsDim);
     public Span<float> FinalObsRow(int env) => FinalObs.AsSpan(env * ObsDim, ObsDim);
+
+    /// <summary>The randomised parameters (<see cref="IVectorEnv.Randomisation"/>'s names, in order) whose per-episode
+    /// values <see cref="EpisodeParams"/> holds; empty when nothing is randomised.</summary>
+    public IReadOnlyList<string> EpisodeParamNames { get; private set; } = [];
+
+    /// <summary>Each env's current episode's sampled values (NumEnvs × EpisodeParamNames.Count, row-major): after an
+    /// automatic reset, the new episode's, like <see cref="Obs"/>.</summary>
+    public double[] EpisodeParams { get; private set; } = [];
+
+    /// <summary>Where an episode ended this step, the values it was played with (like <see cref="FinalObs"/>).</summary>
+    public double[] FinalEpisodeParams { get; private set; } = [];
+
+    public Span<double> EpisodeParamsRow(int env) => EpisodeParams.AsSpan(env * EpisodeParamNames.Count, EpisodeParamNames.Count);
+    public Span<double> FinalEpisodeParamsRow(int env) => FinalEpisodeParams.AsSpan(env * EpisodeParamNames.Count, EpisodeParamNames.Count);
+
+    /// <summary>Sizes the episode parameter rows for <paramref name="names"/> (the env does this at each reset; it
+    /// allocates only when the names change).</summary>
+    public void ShapeEpisodeParams(IReadOnlyList<string> names)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        if (names.SequenceEqual(EpisodeParamNames, StringComparer.Ordinal)) return;
+        EpisodeParamNames = [.. names];
+        EpisodeParams = new double[NumEnvs * names.Count];
+        FinalEpisodeParams = new double[NumEnvs * names.Count];
+    }
 }
 
 /// <summary>N environments stepped together, in-process or through sim workers over the bridge.</summary>
@@ -48,6 +73,15 @@ public interface IVectorEnv : IDisposable
     /// Parameters are set in every env, all or nothing (<see cref="ArgumentException"/> for an unknown name or a value out of range),
     /// and stay set.</summary>
     void Reset(VectorBatch into, IReadOnlyList<int>? seeds = null, IReadOnlyDictionary<string, double>? parameters = null);
+
+    /// <summary>The per-episode domain randomisation in force (empty: none; docs/tasks.md, "Domain randomisation").</summary>
+    IReadOnlyList<ParameterDistribution> Randomisation { get; }
+
+    /// <summary>Replaces the domain randomisation (empty: none), checked at once against the task's parameters
+    /// (<see cref="ArgumentException"/> for an unknown name or bounds out of range; nothing changes then). It takes effect
+    /// at the next <see cref="Reset"/>: from then on every episode's start (explicit or automatic) draws each parameter
+    /// from the episode's seed, and the batch reports the values (<see cref="VectorBatch.EpisodeParams"/>).</summary>
+    void SetRandomisation(IReadOnlyList<ParameterDistribution> distributions);
 
     /// <summary>Steps every env with <paramref name="actions"/> (NumEnvs × ActDim, row-major; clipped to the action box by the
     /// task; non-finite values are an <see cref="ArgumentException"/> and nothing is stepped). Ended episodes are reset in

@@ -1,3 +1,5 @@
+using MeowRobot.Bridge.Randomness;
+
 namespace MeowRobot.Bridge.Sim;
 
 /// <summary>
@@ -6,12 +8,20 @@ namespace MeowRobot.Bridge.Sim;
 /// an episode reaching <see cref="TaskSpec.MaxEpisodeSteps"/> is truncated (flag set even if it also terminated, as
 /// Gymnasium's TimeLimit does). Env i's first unseeded episode uses seed <c>baseSeed + i</c>; later unseeded resets
 /// continue each env's own stream, so a run is reproducible from the base seed alone.
+/// <para>Domain randomisation (<see cref="SetRandomisation"/>): at every episode start each env draws the randomised
+/// parameters from a third stream of the episode's seed (stream 2; the state uses 0 and observation noise 1), so the
+/// draw is as reproducible as the initial state, and sets them in its task before the task's reset.</para>
 /// </summary>
 public sealed class LocalVectorEnv : IVectorEnv
 {
     private readonly ISimTask[] tasks;
     private readonly int[] episodeSteps;
     private readonly int baseSeed;
+    private readonly Rng[] drawRng;
+    private ParameterDistribution[] randomisation = [], pending = [];
+    private bool[] integer = [];
+    private string[] randomisedNames = [];
+    private double[] drawn = [];
     private bool seeded;
 
     /// <param name="tasks">The instances (one per env, all of one task); owned and disposed by this env.</param>
@@ -25,7 +35,11 @@ public sealed class LocalVectorEnv : IVectorEnv
         Spec = spec;
         episodeSteps = new int[tasks.Count];
         this.baseSeed = baseSeed;
+        drawRng = this.tasks.Select(_ => new Rng(0, DrawStream)).ToArray();
     }
+
+    /// <summary>The <see cref="Rng"/> stream of an episode's seed that randomised parameters are drawn from.</summary>
+    public const ulong DrawStream = 2;
 
     /// <summary>Makes <paramref name="numEnvs"/> instances with <paramref name="create"/>.</summary>
     public LocalVectorEnv(Func<ISimTask> create, int numEnvs, int baseSeed = 0)
@@ -67,18 +81,35 @@ public sealed class LocalVectorEnv : IVectorEnv
         }
     }
 
+    public IReadOnlyList<ParameterDistribution> Randomisation => pending;
+
+    public void SetRandomisation(IReadOnlyList<ParameterDistribution> distributions)
+    {
+        ArgumentNullException.ThrowIfNull(distributions);
+        if (ParameterDistribution.CheckAll(distributions, Parameters, Spec.Name) is { } why) throw new ArgumentException(why);
+        pending = [.. distributions];
+    }
+
     public void Reset(VectorBatch into, IReadOnlyList<int>? seeds = null, IReadOnlyDictionary<string, double>? parameters = null)
     {
         VectorEnvArguments.CheckBatch(this, into);
         if (seeds is not null && seeds.Count != NumEnvs)
             throw new ArgumentException($"{seeds.Count} seeds for {NumEnvs} envs", nameof(seeds));
         if (parameters is not null) SetParameters(parameters);
+        if (!ReferenceEquals(randomisation, pending))
+        {
+            randomisation = pending;
+            randomisedNames = randomisation.Select(d => d.Name).ToArray();
+            integer = randomisation.Select(d => Parameters.First(p => p.Name == d.Name).Integer).ToArray();
+            drawn = new double[NumEnvs * randomisation.Length];
+        }
+        into.ShapeEpisodeParams(randomisedNames);
         for (var i = 0; i < tasks.Length; i++)
         {
             int? seed = seeds is not null ? seeds[i] : seeded ? null : unchecked(baseSeed + i);
-            tasks[i].Reset(seed, into.ObsRow(i));
-            episodeSteps[i] = 0;
+            StartEpisode(i, seed, into.ObsRow(i));
         }
+        drawn.CopyTo(into.EpisodeParams, 0);
         seeded = true;
         IsReset = true;
         into.Reward.AsSpan().Clear();
@@ -105,10 +136,34 @@ public sealed class LocalVectorEnv : IVectorEnv
             if (terminated || truncated)
             {
                 obs.CopyTo(into.FinalObsRow(i));
-                tasks[i].Reset(null, obs);
-                episodeSteps[i] = 0;
+                DrawnRow(i).CopyTo(into.FinalEpisodeParamsRow(i));
+                StartEpisode(i, null, obs);
             }
         }
+        drawn.CopyTo(into.EpisodeParams, 0);
+    }
+
+    /// <summary>The values env <paramref name="env"/>'s current episode was drawn with (<see cref="Randomisation"/> order).</summary>
+    public ReadOnlySpan<double> EpisodeParamsOf(int env) => DrawnRow(env);
+
+    private Span<double> DrawnRow(int env) => drawn.AsSpan(env * randomisation.Length, randomisation.Length);
+
+    /// <summary>Draws env i's randomised parameters from the episode's seed (or its continuing stream), sets them, resets the task.</summary>
+    private void StartEpisode(int i, int? seed, Span<float> obs)
+    {
+        if (randomisation.Length > 0)
+        {
+            var rng = drawRng[i];
+            if (seed is { } s) rng.Reseed((ulong)(long)s, DrawStream);
+            var row = DrawnRow(i);
+            for (var k = 0; k < randomisation.Length; k++)
+            {
+                row[k] = randomisation[k].Sample(rng, integer[k]);
+                tasks[i].SetParameter(randomisation[k].Name, row[k]);
+            }
+        }
+        tasks[i].Reset(seed, obs);
+        episodeSteps[i] = 0;
     }
 
     public void Dispose()

@@ -17,6 +17,7 @@ public sealed class SimService : IDisposable
     private readonly float[] actions;
     private readonly List<int> seeds = [];
     private readonly Dictionary<string, double> parameters = new(StringComparer.Ordinal);
+    private readonly List<ParameterDistribution> randomise = [];
     private bool ready;
 
     /// <param name="env">Served and owned (disposed with the service).</param>
@@ -47,7 +48,7 @@ public sealed class SimService : IDisposable
         SimRequest req;
         try
         {
-            req = SimMessages.ReadRequest(request, env.NumEnvs, env.Spec.ActDim, actions, seeds, parameters);
+            req = SimMessages.ReadRequest(request, env.NumEnvs, env.Spec.ActDim, actions, seeds, parameters, randomise);
         }
         catch (SimProtocolException e)
         {
@@ -67,8 +68,10 @@ public sealed class SimService : IDisposable
                 return req.Op;
             case SimOp.Reset:
                 if (req.HasParams && CheckParameters() is { } bad) return Fail(reply, bad.Code, bad.Message);
+                if (req.HasRandomise && CheckRandomisation() is { } badDraw) return Fail(reply, badDraw.Code, badDraw.Message);
                 try
                 {
+                    if (req.HasRandomise) env.SetRandomisation(randomise);
                     env.Reset(batch, req.HasSeeds ? seeds : null, req.HasParams ? parameters : null);
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)
@@ -77,7 +80,7 @@ public sealed class SimService : IDisposable
                     return Fail(reply, SimErrorCode.Internal, $"reset failed: {e.Message}");
                 }
                 ready = true;
-                SimMessages.WriteResetReply(reply, batch.Obs);
+                SimMessages.WriteResetReply(reply, batch);
                 return req.Op;
             case SimOp.Step:
                 if (!ready) return Fail(reply, SimErrorCode.NotReset, "step before reset: send {\"op\": \"reset\"} first");
@@ -103,7 +106,8 @@ public sealed class SimService : IDisposable
         env.NumEnvs,
         env.Parameters.ToDictionary(p => p.Name, p => env.GetParameter(p.Name)),
         env.Parameters.ToDictionary(p => p.Name, p => (p.Min, p.Max)),
-        Session);
+        Session,
+        env.Randomisation);
 
     public void Dispose() => env.Dispose();
 
@@ -117,6 +121,18 @@ public sealed class SimService : IDisposable
             if (p.Validate(value) is { } why) return (SimErrorCode.OutOfRange, why);
         }
         return null;
+    }
+
+    /// <summary>The randomisation of a reset, checked before anything changes: an unknown name is <c>unknown_param</c>, a
+    /// malformed distribution or bounds the parameter does not accept <c>out_of_range</c>.</summary>
+    private (string Code, string Message)? CheckRandomisation()
+    {
+        foreach (var d in randomise)
+        {
+            if (env.Parameters.All(q => q.Name != d.Name))
+                return (SimErrorCode.UnknownParam, $"{env.Spec.Name} has no parameter '{d.Name}' (it has: {string.Join(", ", env.Parameters.Select(q => q.Name))})");
+        }
+        return ParameterDistribution.CheckAll(randomise, env.Parameters, env.Spec.Name) is { } why ? (SimErrorCode.OutOfRange, why) : null;
     }
 
     private SimOp? Fail(IBufferWriter<byte> reply, string code, string message)

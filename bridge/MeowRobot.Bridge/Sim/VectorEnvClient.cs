@@ -38,6 +38,9 @@ public sealed class VectorEnvClient : IVectorEnv
     private readonly ZmqMessage frame = new();
     private readonly Dictionary<string, double> parameterValues = new(StringComparer.Ordinal);
     private readonly float[] lastObs;
+    private ParameterDistribution[] randomisation = [];
+    private byte[][] drawNames = [];
+    private double[] previousDraws = [];
     private ZmqPoller? poller;
     private bool ready;
     private long recoveries;
@@ -68,6 +71,13 @@ public sealed class VectorEnvClient : IVectorEnv
                 ? new TaskParameter(p.Key, p.Value, r.Min, r.Max)
                 : new TaskParameter(p.Key, p.Value, double.NegativeInfinity, double.PositiveInfinity)).ToArray();
             lastObs = new float[NumEnvs * Spec.ObsDim];
+            // The first worker's randomisation is the client's until SetRandomisation: every reset sends it to all workers.
+            if (first.Randomisation is { Count: > 0 } initial)
+            {
+                if (links.FirstOrDefault(l => l.Hello!.Randomisation is null) is { } old)
+                    throw new NotSupportedException($"sim worker {old.Endpoint} does not support per-episode randomisation, which {links[0].Endpoint} does");
+                UseRandomisation(initial);
+            }
         }
         catch
         {
@@ -94,6 +104,32 @@ public sealed class VectorEnvClient : IVectorEnv
     /// <summary>Raised (on the calling thread) each time a lost worker is back and reset.</summary>
     public event EventHandler<SimWorkerRecoveredEventArgs>? WorkerRecovered;
 
+    public IReadOnlyList<ParameterDistribution> Randomisation => randomisation;
+
+    /// <summary>Checked at once; sent to every worker with the next <see cref="Reset"/> (and to a recovered worker with its
+    /// reset). <see cref="NotSupportedException"/> when a worker does not speak the extension (hello without <c>randomise</c>).</summary>
+    public void SetRandomisation(IReadOnlyList<ParameterDistribution> distributions)
+    {
+        ArgumentNullException.ThrowIfNull(distributions);
+        if (ParameterDistribution.CheckAll(distributions, Parameters, Spec.Name) is { } why) throw new ArgumentException(why);
+        if (distributions.Count > 0 && links.FirstOrDefault(l => l.Hello!.Randomisation is null) is { } old)
+            throw new NotSupportedException($"sim worker {old.Endpoint} does not support per-episode randomisation (sim protocol v1's 'randomise' extension)");
+        UseRandomisation(distributions);
+        ready = false; // the next call must be a reset, which carries it
+    }
+
+    private void UseRandomisation(IReadOnlyList<ParameterDistribution> distributions)
+    {
+        randomisation = [.. distributions];
+        drawNames = randomisation.Select(d => System.Text.Encoding.UTF8.GetBytes(d.Name)).ToArray();
+        previousDraws = new double[NumEnvs * randomisation.Length];
+    }
+
+    /// <summary>What each worker's reset request says about randomisation: the client's, to workers that speak the extension.</summary>
+    private IReadOnlyList<ParameterDistribution>? RandomiseFor(Link link) => link.Hello!.Randomisation is null ? null : randomisation;
+
+    private EpisodeParamsTarget DrawsOf(VectorBatch into, Link link) => new(drawNames, Rows(into.EpisodeParams, link, randomisation.Length));
+
     public void Reset(VectorBatch into, IReadOnlyList<int>? seeds = null, IReadOnlyDictionary<string, double>? parameters = null)
     {
         VectorEnvArguments.CheckBatch(this, into);
@@ -111,15 +147,17 @@ public sealed class VectorEnvClient : IVectorEnv
             foreach (var (name, value) in parameters) parameterValues[name] = value;
         }
         into.Lost.AsSpan().Clear();
+        into.ShapeEpisodeParams(randomisation.Select(d => d.Name).ToArray());
         foreach (var link in links)
         {
             var n = link.Hello!.NumEnvs;
             var slice = seeds is null ? [] : seeds.Skip(link.EnvOffset).Take(n).ToArray();
             request.ResetWrittenCount();
-            SimMessages.WriteReset(request, slice, seeds is not null, parameters);
+            SimMessages.WriteReset(request, slice, seeds is not null, parameters, RandomiseFor(link));
             Send(link);
         }
         var error = Gather(Gathering.Reset, into);
+        into.EpisodeParams.CopyTo(previousDraws, 0);
         into.Reward.AsSpan().Clear();
         into.Terminated.AsSpan().Clear();
         into.Truncated.AsSpan().Clear();
@@ -146,6 +184,16 @@ public sealed class VectorEnvClient : IVectorEnv
         }
         var error = Gather(Gathering.Step, into);
         into.Obs.CopyTo(lastObs, 0);
+        if (randomisation.Length > 0)
+        {
+            // An ended (or lost) episode was played with the draws its env had before this step.
+            for (var i = 0; i < NumEnvs; i++)
+            {
+                if (into.Terminated[i] != 0 || into.Truncated[i] != 0)
+                    previousDraws.AsSpan(i * randomisation.Length, randomisation.Length).CopyTo(into.FinalEpisodeParamsRow(i));
+            }
+            into.EpisodeParams.CopyTo(previousDraws, 0);
+        }
         if (error is not null)
         {
             ready = false;
@@ -288,11 +336,11 @@ public sealed class VectorEnvClient : IVectorEnv
         switch (what)
         {
             case Gathering.Reset:
-                SimMessages.ReadResetReply(span, Rows(into.Obs, link, Spec.ObsDim));
+                SimMessages.ReadResetReply(span, Rows(into.Obs, link, Spec.ObsDim), DrawsOf(into, link));
                 break;
             case Gathering.Step:
                 SimMessages.ReadStepReply(span, Rows(into.Obs, link, Spec.ObsDim), Rows(into.Reward, link, 1),
-                    Rows(into.Terminated, link, 1), Rows(into.Truncated, link, 1), Rows(into.FinalObs, link, Spec.ObsDim));
+                    Rows(into.Terminated, link, 1), Rows(into.Truncated, link, 1), Rows(into.FinalObs, link, Spec.ObsDim), DrawsOf(into, link));
                 break;
             default:
                 var session = SimMessages.ReadOkReply(span);
@@ -368,10 +416,11 @@ public sealed class VectorEnvClient : IVectorEnv
                     if (hello.NumEnvs != link.Hello!.NumEnvs)
                         throw new SimWorkerLostException(link.Endpoint, $"came back with {hello.NumEnvs} envs instead of {link.Hello.NumEnvs}");
                     request.ResetWrittenCount();
-                    SimMessages.WriteReset(request, [], false, parameterValues.Count > 0 ? parameterValues : null);
+                    link.Hello = hello; // what it supports now decides what its reset carries
+                    SimMessages.WriteReset(request, [], false, parameterValues.Count > 0 ? parameterValues : null, RandomiseFor(link));
                     if (Exchange(link, options.ReplyTimeout))
                     {
-                        SimMessages.ReadResetReply(frame.Span, Rows(resetInto.Obs, link, Spec.ObsDim));
+                        SimMessages.ReadResetReply(frame.Span, Rows(resetInto.Obs, link, Spec.ObsDim), DrawsOf(resetInto, link));
                         Rows(resetInto.Obs, link, Spec.ObsDim).CopyTo(lastObs.AsSpan(link.EnvOffset * Spec.ObsDim));
                         return hello;
                     }

@@ -7,8 +7,10 @@ namespace MeowRobot.Tasks.MuJoCo;
 internal static unsafe partial class MjNative
 {
     public const int ObjBody = 1; // mjOBJ_BODY
+    public const int ObjJoint = 3; // mjOBJ_JOINT
     public const int ObjGeom = 5; // mjOBJ_GEOM
     public const int ObjSite = 6; // mjOBJ_SITE
+    public const int ObjActuator = 18; // mjOBJ_ACTUATOR
 
     [LibraryImport(NativeLibraries.MuJoCo, StringMarshalling = StringMarshalling.Utf8)]
     public static partial IntPtr mj_loadXML(string filename, IntPtr vfs, byte* error, int errorSize);
@@ -39,6 +41,15 @@ internal static unsafe partial class MjNative
 
     [LibraryImport(NativeLibraries.MuJoCoAccessor)]
     public static partial int meow_mj_check();
+
+    [LibraryImport(NativeLibraries.MuJoCoAccessor)]
+    public static partial byte* meow_mj_name(IntPtr model, int type, int id);
+
+    [LibraryImport(NativeLibraries.MuJoCoAccessor)]
+    public static partial int meow_mj_joint_dof(IntPtr model, int joint);
+
+    [LibraryImport(NativeLibraries.MuJoCoAccessor)]
+    public static partial int meow_mj_actuator_joint(IntPtr model, int actuator);
 
     [LibraryImport(NativeLibraries.MuJoCoAccessor)]
     public static partial int meow_mj_abi();

@@ -89,6 +89,17 @@ public sealed unsafe class MjSimulation : IDisposable
     public ReadOnlySpan<double> QfrcActuator => new(d.QfrcActuator, m.Nv);
     public ReadOnlySpan<double> CfrcExt => new(d.CfrcExt, m.NBody * 6);
 
+    public int NJnt => m.NJnt;
+
+    /// <summary>Name of object <paramref name="id"/> of a type (<see cref="MjNative.ObjBody"/>, …), "" when unnamed.</summary>
+    internal string Name(int type, int id) => System.Runtime.InteropServices.Marshal.PtrToStringUTF8((IntPtr)MjNative.meow_mj_name(model, type, id)) ?? "";
+
+    /// <summary>The degree of freedom of a hinge or slide joint, or -1 (free and ball joints have several).</summary>
+    public int JointDof(int joint) => MjNative.meow_mj_joint_dof(model, joint);
+
+    /// <summary>The joint an actuator drives, or -1 when its transmission is not a joint.</summary>
+    public int ActuatorJoint(int actuator) => MjNative.meow_mj_actuator_joint(model, actuator);
+
     /// <summary>Id of a named body; <see cref="MuJoCoException"/> when the model has none of that name.</summary>
     public int BodyId(string name)
     {

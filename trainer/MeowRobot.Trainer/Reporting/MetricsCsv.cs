@@ -28,22 +28,29 @@ public sealed class MetricsCsv : IDisposable
     public MetricsCsv(string runDirectory)
     {
         Path = System.IO.Path.Combine(runDirectory, FileName);
-        var stream = new FileStream(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
+        _writer = OpenAppending(Path, Header);
+    }
+
+    /// <summary>Opens a CSV file for appending rows: the header once, when the file is new; a last line a killed
+    /// process left unterminated is ended, so the next row starts clean.</summary>
+    internal static StreamWriter OpenAppending(string path, string header)
+    {
+        var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
         var fresh = stream.Length == 0;
         if (!fresh)
         {
-            // A process killed in the middle of a line leaves it unterminated: end it, so the next row starts clean.
             stream.Seek(-1, SeekOrigin.End);
             var last = stream.ReadByte();
             stream.Seek(0, SeekOrigin.End);
             if (last != '\n') stream.WriteByte((byte)'\n');
         }
-        _writer = new StreamWriter(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false)) { NewLine = "\n" };
+        var writer = new StreamWriter(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false)) { NewLine = "\n" };
         if (fresh)
         {
-            _writer.WriteLine(Header);
-            _writer.Flush();
+            writer.WriteLine(header);
+            writer.Flush();
         }
+        return writer;
     }
 
     public string Path { get; }
@@ -75,10 +82,58 @@ public sealed class MetricsCsv : IDisposable
         _writer.Flush();
     }
 
-    private static void Number(StringBuilder b, double? value, string format)
+    internal static void Number(StringBuilder b, double? value, string format)
     {
         if (value is { } v && double.IsFinite(v)) b.Append(v.ToString(format, CultureInfo.InvariantCulture));
         b.Append(',');
+    }
+
+    public void Dispose() => _writer.Dispose();
+}
+
+/// <summary>
+/// RunDir/episodes.csv: one line per finished training episode with the randomised parameters it was played with (the
+/// domain randomisation's record, docs/operations.md). Columns: <c>time,env_steps,return,length</c>, then
+/// <c>param.NAME</c> per randomised parameter, fixed for the run: a resumed run with other parameters is refused.
+/// </summary>
+public sealed class EpisodesCsv : IDisposable
+{
+    public const string FileName = "episodes.csv";
+    public const string ParamColumnPrefix = "param.";
+
+    private readonly StreamWriter _writer;
+    private readonly StringBuilder _line = new(128);
+
+    public EpisodesCsv(string runDirectory, IReadOnlyList<string> parameterNames)
+    {
+        ArgumentNullException.ThrowIfNull(parameterNames);
+        Path = System.IO.Path.Combine(runDirectory, FileName);
+        Header = string.Join(',', new[] { "time", "env_steps", "return", "length" }.Concat(parameterNames.Select(n => ParamColumnPrefix + n)));
+        if (File.Exists(Path) && new FileInfo(Path).Length > 0)
+        {
+            using var reader = new StreamReader(Path);
+            var existing = reader.ReadLine();
+            if (existing != Header)
+                throw new TrainerSetupException($"{Path} has columns '{existing}' but this run randomises '{Header}': give the run its own Trainer:RunDir");
+        }
+        _writer = MetricsCsv.OpenAppending(Path, Header);
+    }
+
+    public string Path { get; }
+    public string Header { get; }
+
+    public void Append(Learner.EpisodeEnded episode)
+    {
+        ArgumentNullException.ThrowIfNull(episode);
+        var inv = CultureInfo.InvariantCulture;
+        var b = _line.Clear();
+        b.Append(DateTimeOffset.UtcNow.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", inv)).Append(',')
+         .Append(episode.EnvSteps.ToString(inv)).Append(',');
+        MetricsCsv.Number(b, episode.Return, "G6");
+        b.Append(episode.Length.ToString(inv));
+        foreach (var v in episode.Params) b.Append(',').Append(v.ToString("G6", inv));
+        _writer.WriteLine(b);
+        _writer.Flush();
     }
 
     public void Dispose() => _writer.Dispose();

@@ -44,6 +44,7 @@ internal sealed partial class TrainingRun : IDisposable
     private readonly RunCheckpoint _checkpoints;
     private readonly BundleStream _bundles;
     private readonly RunRecord _record;
+    private readonly EpisodesCsv _episodesCsv;
     private readonly RunCounters? _resumedFrom;
     private readonly double _wallBase;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -70,6 +71,17 @@ internal sealed partial class TrainingRun : IDisposable
             client.WorkerLost += (_, e) => LogWorkerLost(_log, e.ToString());
             client.WorkerRecovered += (_, e) => LogWorkerRecovered(_log, e.ToString());
             _env = client;
+            if (options.Randomisation() is { Count: > 0 } randomisation)
+            {
+                try
+                {
+                    client.SetRandomisation(randomisation);
+                }
+                catch (Exception e) when (e is ArgumentException or NotSupportedException)
+                {
+                    throw new TrainerSetupException($"Trainer:Randomise: {e.Message}", e);
+                }
+            }
             var spec = _env.Spec;
             if (options.Task is { } expected && !string.Equals(expected, spec.Name, StringComparison.OrdinalIgnoreCase))
                 throw new TrainerSetupException($"Trainer:Task is '{expected}' but the sim workers at {string.Join(", ", options.SimEndpoints)} serve '{spec.Name}'");
@@ -92,6 +104,7 @@ internal sealed partial class TrainingRun : IDisposable
             }
             _record = new RunRecord(options.RunDir, new RunConfig("trainer serve", setup.Algorithm.Name(), spec.Name, spec.ObsDim, spec.ActDim, options.Seed,
                 RunConfig.Of(setup), options), _learner.EnvSteps, _learner.Updates);
+            _episodesCsv = new EpisodesCsv(options.RunDir, _env.Randomisation.Select(d => d.Name).ToArray());
             _wallBase = _resumedFrom?.WallSeconds ?? 0;
             if (_resumedFrom is not null)
             {
@@ -167,6 +180,7 @@ internal sealed partial class TrainingRun : IDisposable
     public void Dispose()
     {
         _record?.Dispose();
+        _episodesCsv?.Dispose();
         _bundles?.Dispose();
         _evalEnv?.Dispose();
         _env?.Dispose();
@@ -223,6 +237,18 @@ internal sealed partial class TrainingRun : IDisposable
         if (o.EvalSimEndpoints.Length > 0)
         {
             var eval = new VectorEnvClient(o.EvalSimEndpoints, SimClientOptions(o));
+            if (_env.Randomisation.Count > 0)
+            {
+                try
+                {
+                    eval.SetRandomisation(_env.Randomisation);
+                }
+                catch (Exception e) when (e is ArgumentException or NotSupportedException)
+                {
+                    eval.Dispose();
+                    throw new TrainerSetupException($"Trainer:EvalSimEndpoints: {e.Message}", e);
+                }
+            }
             if (eval.Spec.Name != spec.Name || eval.Spec.ObsDim != spec.ObsDim || eval.Spec.ActDim != spec.ActDim)
             {
                 eval.Dispose();
@@ -231,8 +257,9 @@ internal sealed partial class TrainingRun : IDisposable
             }
             return eval;
         }
-        if (TaskCatalog.TryGet(spec.Name, out var entry) && !entry.TakesModel)
-            return new LocalVectorEnv(() => TaskCatalog.Create(spec.Name), 1, unchecked(o.Seed + 10_000));
+        // In-process, with the workers' parameters and randomisation: evaluation sees the physics training sees.
+        if (TaskCatalog.TryGet(spec.Name, out var entry) && !entry.TakesModel && _env is VectorEnvClient client)
+            return TaskCatalog.CreateVectorEnv(spec.Name, 1, null, unchecked(o.Seed + 10_000), client.Workers[0].Params, client.Randomisation);
         LogNoEvaluation(_log, spec.Name);
         return null;
     }
@@ -268,6 +295,7 @@ internal sealed partial class TrainingRun : IDisposable
     private void Observe(LearnerEvent e)
     {
         _record.Observe(e);
+        if (e is EpisodeEnded ep) _episodesCsv.Append(ep);
         if (e is Evaluated ev) _lastEval = ev.Result;
     }
 
@@ -295,6 +323,7 @@ internal sealed partial class TrainingRun : IDisposable
         Source = "MeowRobot trainer",
         Extra =
         [
+            .. m.Extra,
             new("meow.trainer.env_steps", _learner.EnvSteps.ToString(CultureInfo.InvariantCulture)),
             new("meow.trainer.updates", _learner.Updates.ToString(CultureInfo.InvariantCulture)),
         ],

@@ -15,19 +15,30 @@ public enum SimOp
     Ping,
 }
 
-/// <summary>A decoded request. Its bulk (actions, seeds, parameters) went into the caller's buffers.</summary>
-public readonly record struct SimRequest(SimOp Op, bool HasSeeds, bool HasParams);
+/// <summary>A decoded request. Its bulk (actions, seeds, parameters, randomisation) went into the caller's buffers.</summary>
+public readonly record struct SimRequest(SimOp Op, bool HasSeeds, bool HasParams, bool HasRandomise = false);
+
+/// <summary>Where a client wants a reply's <c>episode_params</c>: the randomised names it expects, in order (UTF-8), and
+/// the rows (envs × names) they go to. With no names the key is not required (and ignored).</summary>
+public readonly ref struct EpisodeParamsTarget(ReadOnlySpan<byte[]> names, Span<double> rows)
+{
+    public ReadOnlySpan<byte[]> Names { get; } = names;
+    public Span<double> Rows { get; } = rows;
+}
 
 /// <summary>What a worker says about itself in the <c>hello</c> reply.</summary>
 /// <param name="Params">Each randomisable parameter's current value.</param>
 /// <param name="ParamRanges">Each parameter's [min, max] (optional key <c>param_ranges</c>; empty from peers that omit it).</param>
 /// <param name="Session">Random per worker start (optional key <c>session</c>): a changed value means the worker restarted.</param>
+/// <param name="Randomisation">The per-episode randomisation in force (optional key <c>randomise</c>); null from a worker
+/// that does not support the extension.</param>
 public sealed record SimHello(
     TaskSpec Spec,
     int NumEnvs,
     IReadOnlyDictionary<string, double> Params,
     IReadOnlyDictionary<string, (double Min, double Max)> ParamRanges,
-    ulong? Session);
+    ulong? Session,
+    IReadOnlyList<ParameterDistribution>? Randomisation = null);
 
 /// <summary>
 /// Encoding and decoding of sim protocol v1 (docs/protocol.md): one MessagePack map per message, float arrays as bin of
@@ -55,10 +66,12 @@ public static class SimMessages
 
     /// <param name="seeds">One per env of this worker, or null to continue each env's RNG stream.</param>
     /// <param name="parameters">Values to set in every env before the reset, or null.</param>
-    public static void WriteReset(IBufferWriter<byte> output, ReadOnlySpan<int> seeds, bool withSeeds, IReadOnlyDictionary<string, double>? parameters)
+    /// <param name="randomise">The per-episode randomisation from this reset on (empty: none), or null to keep the worker's.</param>
+    public static void WriteReset(IBufferWriter<byte> output, ReadOnlySpan<int> seeds, bool withSeeds, IReadOnlyDictionary<string, double>? parameters,
+        IReadOnlyList<ParameterDistribution>? randomise = null)
     {
         var w = new MsgPackWriter(output);
-        w.WriteMapHeader(2 + (withSeeds ? 1 : 0) + (parameters is null ? 0 : 1));
+        w.WriteMapHeader(2 + (withSeeds ? 1 : 0) + (parameters is null ? 0 : 1) + (randomise is null ? 0 : 1));
         WriteHeaderV(ref w);
         w.WriteStringUtf8("op"u8);
         w.WriteStringUtf8("reset"u8);
@@ -77,6 +90,11 @@ public static class SimMessages
                 w.Write(name);
                 w.Write(value);
             }
+        }
+        if (randomise is not null)
+        {
+            w.WriteStringUtf8("randomise"u8);
+            WriteRandomisation(ref w, randomise);
         }
     }
 
@@ -97,11 +115,11 @@ public static class SimMessages
     /// to the given collections (cleared first). Parameter names and ranges are the worker's to check.
     /// </summary>
     public static SimRequest ReadRequest(ReadOnlySpan<byte> message, int numEnvs, int actDim, Span<float> actions,
-        List<int> seeds, Dictionary<string, double> parameters)
+        List<int> seeds, Dictionary<string, double> parameters, List<ParameterDistribution>? randomise = null)
     {
         try
         {
-            return ReadRequestCore(message, numEnvs, actDim, actions, seeds, parameters);
+            return ReadRequestCore(message, numEnvs, actDim, actions, seeds, parameters, randomise);
         }
         catch (MsgPackException e)
         {
@@ -110,11 +128,11 @@ public static class SimMessages
     }
 
     private static SimRequest ReadRequestCore(ReadOnlySpan<byte> message, int numEnvs, int actDim, Span<float> actions,
-        List<int> seeds, Dictionary<string, double> parameters)
+        List<int> seeds, Dictionary<string, double> parameters, List<ParameterDistribution>? randomise)
     {
         var r = OpenMap(message, out var count);
         var seen = new MsgPackKeySet();
-        int vAt = -1, opAt = -1, actAt = -1, seedsAt = -1, paramsAt = -1;
+        int vAt = -1, opAt = -1, actAt = -1, seedsAt = -1, paramsAt = -1, randomiseAt = -1;
         for (; count > 0; count--)
         {
             var key = ReadKey(ref r, ref seen);
@@ -124,6 +142,7 @@ public static class SimMessages
             else if (key.SequenceEqual("act"u8)) actAt = at;
             else if (key.SequenceEqual("seeds"u8)) seedsAt = at;
             else if (key.SequenceEqual("params"u8)) paramsAt = at;
+            else if (key.SequenceEqual("randomise"u8)) randomiseAt = at;
             r.Skip();
         }
         CheckVersion(message, vAt);
@@ -139,7 +158,15 @@ public static class SimMessages
             case SimOp.Reset:
                 var hasSeeds = ReadSeeds(message, seedsAt, numEnvs, seeds);
                 var hasParams = ReadParams(message, paramsAt, parameters);
-                return new SimRequest(op, hasSeeds, hasParams);
+                var hasRandomise = false;
+                randomise?.Clear();
+                if (randomise is not null && randomiseAt >= 0)
+                {
+                    var rr = new MsgPackReader(message[randomiseAt..], Limits);
+                    hasRandomise = !rr.TryReadNil();
+                    if (hasRandomise) ReadRandomisation(ref rr, randomise);
+                }
+                return new SimRequest(op, hasSeeds, hasParams, hasRandomise);
             default:
                 return new SimRequest(op, false, false);
         }
@@ -201,7 +228,7 @@ public static class SimMessages
     public static void WriteHelloReply(IBufferWriter<byte> output, SimHello hello)
     {
         var w = new MsgPackWriter(output);
-        w.WriteMapHeader(hello.Session is null ? 11 : 12);
+        w.WriteMapHeader(11 + (hello.Session is null ? 0 : 1) + (hello.Randomisation is null ? 0 : 1));
         WriteOkHeader(ref w);
         w.WriteStringUtf8("task"u8);
         w.Write(hello.Spec.Name);
@@ -238,22 +265,31 @@ public static class SimMessages
             w.WriteStringUtf8("session"u8);
             w.Write(session);
         }
+        if (hello.Randomisation is { } randomisation)
+        {
+            w.WriteStringUtf8("randomise"u8);
+            WriteRandomisation(ref w, randomisation);
+        }
     }
 
-    /// <summary>The reset reply: first observations, num_envs × obs_dim.</summary>
-    public static void WriteResetReply(IBufferWriter<byte> output, ReadOnlySpan<float> obs)
+    /// <summary>The reset reply: first observations, num_envs × obs_dim (and each episode's drawn parameters when the
+    /// batch has randomised ones).</summary>
+    public static void WriteResetReply(IBufferWriter<byte> output, VectorBatch batch)
     {
         var w = new MsgPackWriter(output);
-        w.WriteMapHeader(3);
+        var withParams = batch.EpisodeParamNames.Count > 0;
+        w.WriteMapHeader(withParams ? 4 : 3);
         WriteOkHeader(ref w);
         w.WriteStringUtf8("obs"u8);
-        w.WriteBinary(obs);
+        w.WriteBinary(batch.Obs);
+        if (withParams) WriteEpisodeParams(ref w, batch);
     }
 
     public static void WriteStepReply(IBufferWriter<byte> output, VectorBatch batch)
     {
         var w = new MsgPackWriter(output);
-        w.WriteMapHeader(7);
+        var withParams = batch.EpisodeParamNames.Count > 0;
+        w.WriteMapHeader(withParams ? 8 : 7);
         WriteOkHeader(ref w);
         w.WriteStringUtf8("obs"u8);
         w.WriteBinary(batch.Obs);
@@ -265,6 +301,78 @@ public static class SimMessages
         w.WriteBinary(batch.Truncated);
         w.WriteStringUtf8("final_obs"u8);
         w.WriteBinary(batch.FinalObs);
+        if (withParams) WriteEpisodeParams(ref w, batch);
+    }
+
+    /// <summary><c>episode_params</c>: <c>{"names": [str], "values": bin}</c>, values little-endian float64, num_envs × names
+    /// row-major: each env's current episode (after an automatic reset, the new one's).</summary>
+    private static void WriteEpisodeParams(ref MsgPackWriter w, VectorBatch batch)
+    {
+        w.WriteStringUtf8("episode_params"u8);
+        w.WriteMapHeader(2);
+        w.WriteStringUtf8("names"u8);
+        w.WriteArrayHeader(batch.EpisodeParamNames.Count);
+        foreach (var name in batch.EpisodeParamNames) w.Write(name);
+        w.WriteStringUtf8("values"u8);
+        w.WriteBinary(System.Runtime.InteropServices.MemoryMarshal.AsBytes(batch.EpisodeParams.AsSpan()));
+    }
+
+    /// <summary>A randomisation as a map: name → {"dist": str, "low": f64, "high": f64, and for normal "mean", "std"}.</summary>
+    private static void WriteRandomisation(ref MsgPackWriter w, IReadOnlyList<ParameterDistribution> randomisation)
+    {
+        w.WriteMapHeader(randomisation.Count);
+        foreach (var d in randomisation)
+        {
+            w.Write(d.Name);
+            var normal = d.Kind == DistributionKind.Normal;
+            w.WriteMapHeader(normal ? 5 : 3);
+            w.WriteStringUtf8("dist"u8);
+            w.Write(ParameterDistribution.KindName(d.Kind));
+            w.WriteStringUtf8("low"u8);
+            w.Write(d.Low);
+            w.WriteStringUtf8("high"u8);
+            w.Write(d.High);
+            if (normal)
+            {
+                w.WriteStringUtf8("mean"u8);
+                w.Write(d.Mean);
+                w.WriteStringUtf8("std"u8);
+                w.Write(d.Std);
+            }
+        }
+    }
+
+    /// <summary>Reads a randomisation map (see <see cref="WriteRandomisation"/>); a malformed entry is <c>bad_type</c> or
+    /// <c>bad_value</c>, naming the parameter. Whether the task has the parameters is the worker's to check.</summary>
+    private static void ReadRandomisation(ref MsgPackReader r, List<ParameterDistribution> into)
+    {
+        into.Clear();
+        if (!r.TryReadMapHeader(out var n)) throw BadType("randomise", "map of str to distribution");
+        var seen = new MsgPackKeySet();
+        for (var i = 0; i < n; i++)
+        {
+            var name = Encoding.UTF8.GetString(ReadKey(ref r, ref seen));
+            if (!r.TryReadMapHeader(out var fields)) throw BadType($"randomise.{name}", "map {dist, low, high[, mean, std]}");
+            var inner = new MsgPackKeySet();
+            string? dist = null;
+            double low = double.NaN, high = double.NaN, mean = 0, std = 0;
+            for (; fields > 0; fields--)
+            {
+                var key = ReadKey(ref r, ref inner);
+                if (key.SequenceEqual("dist"u8)) dist = r.TryReadString(out var d) ? d : throw BadType($"randomise.{name}.dist", "str");
+                else if (key.SequenceEqual("low"u8)) low = r.TryReadDouble(out var v) ? v : throw BadType($"randomise.{name}.low", "number");
+                else if (key.SequenceEqual("high"u8)) high = r.TryReadDouble(out var v) ? v : throw BadType($"randomise.{name}.high", "number");
+                else if (key.SequenceEqual("mean"u8)) mean = r.TryReadDouble(out var v) ? v : throw BadType($"randomise.{name}.mean", "number");
+                else if (key.SequenceEqual("std"u8)) std = r.TryReadDouble(out var v) ? v : throw BadType($"randomise.{name}.std", "number");
+                else r.Skip();
+            }
+            if (dist is null) throw Missing($"randomise.{name}.dist");
+            var kind = ParameterDistribution.KindOf(dist)
+                ?? throw new SimProtocolException(SimErrorCode.BadValue, $"randomise.{name}.dist = \"{dist}\" is none of uniform, log_uniform, normal");
+            var distribution = new ParameterDistribution(name, kind, low, high, mean, std);
+            if (distribution.Problem() is { } problem) throw new SimProtocolException(SimErrorCode.BadValue, problem);
+            into.Add(distribution);
+        }
     }
 
     /// <summary>The close reply, or a ping's (with the worker's session).</summary>
@@ -309,10 +417,12 @@ public static class SimMessages
             var parameters = new Dictionary<string, double>();
             var ranges = new Dictionary<string, (double, double)>();
             ulong? session = null;
+            List<ParameterDistribution>? randomisation = null;
             for (; count > 0; count--)
             {
                 var key = ReadKey(ref r, ref seen);
-                if (key.SequenceEqual("task"u8)) task = r.TryReadString(out var t) ? t : throw BadType("task", "str");
+                if (key.SequenceEqual("randomise"u8)) ReadRandomisation(ref r, randomisation = []);
+                else if (key.SequenceEqual("task"u8)) task = r.TryReadString(out var t) ? t : throw BadType("task", "str");
                 else if (key.SequenceEqual("num_envs"u8)) numEnvs = ReadCount(ref r, "num_envs");
                 else if (key.SequenceEqual("obs_dim"u8)) obsDim = ReadCount(ref r, "obs_dim");
                 else if (key.SequenceEqual("act_dim"u8)) actDim = ReadCount(ref r, "act_dim");
@@ -333,7 +443,7 @@ public static class SimMessages
             if (high is null) throw Missing("act_high");
             if (low.Length != actDim || high.Length != actDim)
                 throw new SimProtocolException(SimErrorCode.BadLength, $"act_low/act_high have {low.Length}/{high.Length} values for act_dim {actDim}");
-            return new SimHello(new TaskSpec(task, obsDim, actDim, low, high, maxSteps), numEnvs, parameters, ranges, session);
+            return new SimHello(new TaskSpec(task, obsDim, actDim, low, high, maxSteps), numEnvs, parameters, ranges, session, randomisation);
         }
         catch (MsgPackException e)
         {
@@ -341,21 +451,25 @@ public static class SimMessages
         }
     }
 
-    /// <summary>Decodes a reset reply into <paramref name="obs"/> (exactly its length).</summary>
-    public static void ReadResetReply(ReadOnlySpan<byte> message, Span<float> obs)
+    /// <summary>Decodes a reset reply into <paramref name="obs"/> (exactly its length), and the episodes' drawn
+    /// parameters into <paramref name="episodeParams"/> when it names any.</summary>
+    public static void ReadResetReply(ReadOnlySpan<byte> message, Span<float> obs, EpisodeParamsTarget episodeParams = default)
     {
         try
         {
             var r = OpenReply(message, out var count);
             var seen = new MsgPackKeySet();
             var got = false;
+            var gotParams = episodeParams.Names.Length == 0;
             for (; count > 0; count--)
             {
                 var key = ReadKey(ref r, ref seen);
                 if (key.SequenceEqual("obs"u8)) { ReadFloats(ref r, "obs", obs); got = true; }
+                else if (key.SequenceEqual("episode_params"u8) && !gotParams) { ReadEpisodeParams(ref r, episodeParams); gotParams = true; }
                 else r.Skip();
             }
             if (!got) throw Missing("obs");
+            if (!gotParams) throw Missing("episode_params (the worker does not randomise as asked)");
         }
         catch (MsgPackException e)
         {
@@ -365,13 +479,13 @@ public static class SimMessages
 
     /// <summary>Decodes a step reply into the given rows (each exactly its length; flags must be 0 or 1).</summary>
     public static void ReadStepReply(ReadOnlySpan<byte> message, Span<float> obs, Span<float> reward, Span<byte> terminated,
-        Span<byte> truncated, Span<float> finalObs)
+        Span<byte> truncated, Span<float> finalObs, EpisodeParamsTarget episodeParams = default)
     {
         try
         {
             var r = OpenReply(message, out var count);
             var seen = new MsgPackKeySet();
-            var got = 0;
+            var got = episodeParams.Names.Length == 0 ? 32 : 0;
             for (; count > 0; count--)
             {
                 var key = ReadKey(ref r, ref seen);
@@ -380,9 +494,10 @@ public static class SimMessages
                 else if (key.SequenceEqual("terminated"u8)) { ReadFlags(ref r, "terminated", terminated); got |= 4; }
                 else if (key.SequenceEqual("truncated"u8)) { ReadFlags(ref r, "truncated", truncated); got |= 8; }
                 else if (key.SequenceEqual("final_obs"u8)) { ReadFloats(ref r, "final_obs", finalObs); got |= 16; }
+                else if (key.SequenceEqual("episode_params"u8) && (got & 32) == 0) { ReadEpisodeParams(ref r, episodeParams); got |= 32; }
                 else r.Skip();
             }
-            if (got != 31) throw MissingStepKeys(got);
+            if (got != 63) throw MissingStepKeys(got);
         }
         catch (MsgPackException e)
         {
@@ -570,6 +685,41 @@ public static class SimMessages
         System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).CopyTo(into);
     }
 
+    /// <summary>Reads <c>episode_params</c> into the target's rows; its names must be exactly the expected ones.</summary>
+    private static void ReadEpisodeParams(ref MsgPackReader r, EpisodeParamsTarget target)
+    {
+        if (!r.TryReadMapHeader(out var n)) throw BadType("episode_params", "map {names, values}");
+        var seen = new MsgPackKeySet();
+        var got = 0;
+        for (; n > 0; n--)
+        {
+            var key = ReadKey(ref r, ref seen);
+            if (key.SequenceEqual("names"u8))
+            {
+                if (!r.TryReadArrayHeader(out var k)) throw BadType("episode_params.names", "array of str");
+                if (k != target.Names.Length)
+                    throw new SimProtocolException(SimErrorCode.BadLength, $"episode_params names {k} parameters, the client randomises {target.Names.Length}");
+                for (var i = 0; i < k; i++)
+                {
+                    if (!r.TryReadStringSpan(out var name)) throw BadType($"episode_params.names[{i}]", "str");
+                    if (!name.SequenceEqual(target.Names[i]))
+                        throw new SimProtocolException(SimErrorCode.BadValue, $"episode_params.names[{i}] is \"{Shown(name)}\", expected \"{Encoding.UTF8.GetString(target.Names[i])}\"");
+                }
+                got |= 1;
+            }
+            else if (key.SequenceEqual("values"u8))
+            {
+                if (!r.TryReadBinary(out var bytes)) throw BadType("episode_params.values", "bin of float64");
+                if (bytes.Length != target.Rows.Length * sizeof(double))
+                    throw new SimProtocolException(SimErrorCode.BadLength, $"episode_params.values has {bytes.Length} bytes, expected {target.Rows.Length} float64");
+                System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(bytes).CopyTo(target.Rows);
+                got |= 2;
+            }
+            else r.Skip();
+        }
+        if (got != 3) throw Missing((got & 1) == 0 ? "episode_params.names" : "episode_params.values");
+    }
+
     private static void ReadFlags(ref MsgPackReader r, string key, Span<byte> into)
     {
         if (!r.TryReadBinary(out var bytes)) throw BadType(key, "bin of uint8");
@@ -592,7 +742,7 @@ public static class SimMessages
 
     // Its own method: a lambda capturing the caller's bit set would allocate a closure on every (successful) step.
     private static SimProtocolException MissingStepKeys(int got) =>
-        Missing(string.Join(", ", new[] { "obs", "reward", "terminated", "truncated", "final_obs" }.Where((_, i) => (got & (1 << i)) == 0)));
+        Missing(string.Join(", ", new[] { "obs", "reward", "terminated", "truncated", "final_obs", "episode_params" }.Where((_, i) => (got & (1 << i)) == 0)));
 
     private static SimProtocolException BadType(string key, string expected) => new(SimErrorCode.BadType, $"{key} must be {expected}");
 

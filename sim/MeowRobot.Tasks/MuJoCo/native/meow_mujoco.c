@@ -60,6 +60,24 @@ void meow_mj_model_view_fill(mjModel* m, meow_model_view* v) {
   v->dof_damping = m->dof_damping;
 }
 
+// Name of object `id` of type `type` (mjtObj), or "" when it has none.
+const char* meow_mj_name(const mjModel* m, int type, int id) {
+  const char* name = mj_id2name(m, type, id);
+  return name ? name : "";
+}
+
+// First degree of freedom of a hinge or slide joint (one dof each), or -1 for free and ball joints.
+int meow_mj_joint_dof(const mjModel* m, int joint) {
+  int type = m->jnt_type[joint];
+  return type == mjJNT_HINGE || type == mjJNT_SLIDE ? m->jnt_dofadr[joint] : -1;
+}
+
+// The joint an actuator drives, or -1 when its transmission is not a joint.
+int meow_mj_actuator_joint(const mjModel* m, int actuator) {
+  int type = m->actuator_trntype[actuator];
+  return type == mjTRN_JOINT || type == mjTRN_JOINTINPARENT ? m->actuator_trnid[2 * actuator] : -1;
+}
+
 void meow_mj_data_view_fill(mjData* d, meow_data_view* v) {
   v->abi = MEOW_VIEW_ABI; v->pad = 0;
   v->time = &d->time;

@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using System.Globalization;
+using MeowRobot.Campaign.Engines;
+using MeowRobot.Campaign.Spec;
+using MeowRobot.Testing;
+
+namespace MeowRobot.Campaign.Tests;
+
+/// <summary>
+/// The local engine end to end with real processes: `campaign run` (the built executable) runs the Pendulum campaign of
+/// <see cref="CampaignSpecTests.Pendulum"/>-like spec (mass and length randomised, 2 configurations × 2 seeds, small
+/// budget), is killed with SIGKILL mid-way, and a second runner finishes it without losing or repeating anything.
+/// </summary>
+public sealed class LocalEngineTests : IDisposable
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromMinutes(5);
+    private readonly string dir = Directory.CreateTempSubdirectory("meow-campaign-").FullName;
+
+    public void Dispose()
+    {
+        // Whatever a failed test left running is found by its command line naming this directory.
+        foreach (var p in Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(n => int.TryParse(n, out _)).Select(int.Parse!))
+        {
+            if (ServiceExecutables.CommandLine(p) is { } cmd && cmd.Contains(dir, StringComparison.Ordinal)) ServiceExecutables.Signal(p, ServiceExecutables.SigKill);
+        }
+        Directory.Delete(dir, recursive: true);
+    }
+
+    private const string Spec = """
+        # Pendulum with mass and length randomisation: 2 configurations × 2 seeds at a small budget.
+        name: pendulum-dr-test
+        task: pendulum
+        envs: 2
+        randomise:
+          mass: uniform(0.7, 1.3)
+          length: uniform(0.8, 1.2)
+        configurations:
+          - name: alpha-0.1
+            learner: { Alpha: 0.1, Hidden: 16, ShiftHidden: 16, BatchSize: 32, LearningStarts: 200 }
+          - name: alpha-0.3
+            learner: { Alpha: 0.3, Hidden: 16, ShiftHidden: 16, BatchSize: 32, LearningStarts: 200 }
+        seeds: [1, 2]
+        budget:
+          env_steps: 1200
+          eval_every: 600
+          eval_episodes: 2
+          checkpoint_every: 200
+          metrics_every: 100
+        engine:
+          parallel: 2
+        """;
+
+    private string WriteSpec(string text)
+    {
+        var path = Path.Combine(dir, "spec.yaml");
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private static Process Runner(string spec, string campaignDir, string log)
+    {
+        var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        foreach (var a in new[] { "-c", "log=$1; shift; exec \"$@\" >\"$log\" 2>&1", "sh", log, ServiceExecutables.Path("MeowRobot.Campaign"), "run", spec, "--dir", campaignDir })
+            info.ArgumentList.Add(a);
+        return Process.Start(info)!;
+    }
+
+    private static void Until(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out after {Wait.TotalMinutes} min waiting for {what}");
+            Thread.Sleep(50);
+        }
+    }
+
+    private static List<string[]> Rows(string csv, out string[] header)
+    {
+        var lines = File.ReadAllLines(csv).Where(l => l.Length > 0).ToArray();
+        header = lines[0].Split(',');
+        return lines.Skip(1).Select(l => l.Split(',')).ToList();
+    }
+
+    [RequiresFact(Requirement.LibZmq)]
+    public void A_campaign_runs_every_run_and_a_runner_killed_mid_way_is_resumed_without_losing_or_repeating_anything()
+    {
+        var specPath = WriteSpec(Spec);
+        var campaignDir = Path.Combine(dir, "c");
+        using var campaign = Campaign.Open(WriteCampaignDirOnce(specPath, campaignDir));
+        var runs = campaign.Plan.Runs;
+
+        // First runner: killed with SIGKILL once one run is done and another has checkpointed part of its budget.
+        PlannedRun? killedMidway = null;
+        using (var first = Runner(specPath, campaignDir, Path.Combine(dir, "runner-1.log")))
+        {
+            Until(() =>
+            {
+                var states = runs.Select(campaign.State).ToArray();
+                killedMidway = runs.Where((r, i) => states[i].Status == RunStatus.Running && File.Exists(Path.Combine(r.TrainerDirectory, "checkpoint.bin"))
+                    && RunProgress.Read(r.TrainerDirectory).EnvSteps < 1000).FirstOrDefault();
+                return states.Any(s => s.Status == RunStatus.Done) && killedMidway is not null;
+            }, "a finished run and one part-way through");
+            first.Kill(); // SIGKILL: no cleanup, its children are orphaned
+            first.WaitForExit();
+        }
+        var doneBefore = runs.Where(r => campaign.State(r).Status == RunStatus.Done).Select(r => r.Id).ToHashSet();
+        var orphan = campaign.State(killedMidway!).TrainerPid!.Value;
+        Assert.True(ServiceExecutables.Alive(orphan)); // its trainer outlived the runner
+
+        // Second runner: a second one on the same directory at the same time is refused.
+        using (var second = Runner(specPath, campaignDir, Path.Combine(dir, "runner-2.log")))
+        {
+            var log2 = Path.Combine(dir, "runner-2.log");
+            Until(() => File.Exists(log2) && File.ReadAllText(log2).Contains("resuming", StringComparison.Ordinal), "the second runner to take over");
+            using (var third = Runner(specPath, campaignDir, Path.Combine(dir, "runner-3.log")))
+            {
+                Assert.True(third.WaitForExit(Wait));
+                Assert.Equal(78, third.ExitCode);
+            }
+            Assert.Contains("is being run by another process", File.ReadAllText(Path.Combine(dir, "runner-3.log")), StringComparison.Ordinal);
+            Assert.True(second.WaitForExit(Wait), "the second runner did not finish");
+            Assert.True(second.ExitCode == 0, File.ReadAllText(Path.Combine(dir, "runner-2.log")));
+        }
+        Assert.False(ServiceExecutables.Alive(orphan)); // stopped (and checkpointed) before its run was restarted
+
+        foreach (var run in runs)
+        {
+            var state = campaign.State(run);
+            Assert.Equal(RunStatus.Done, state.Status);
+            var rows = Rows(Path.Combine(run.TrainerDirectory, "metrics.csv"), out var header);
+            int ev = Array.IndexOf(header, "event"), steps = Array.IndexOf(header, "env_steps");
+            var train = rows.Where(r => r[ev] == "train").Select(r => long.Parse(r[steps], CultureInfo.InvariantCulture)).ToArray();
+            // Nothing repeated: every 100 env steps appear once, in order, to the budget; nothing lost: all are there.
+            Assert.Equal(Enumerable.Range(1, 12).Select(i => 100L * i), train);
+            var resumes = rows.Count(r => r[ev] == "resume");
+            var episodes = Rows(Path.Combine(run.TrainerDirectory, "episodes.csv"), out var episodeHeader);
+            Assert.Equal(["time", "env_steps", "return", "length", "param.length", "param.mass"], episodeHeader);
+            Assert.Equal(1200 / 200, episodes.Count); // 2 envs × 600 steps: three 200-step episodes each, none twice
+            if (doneBefore.Contains(run.Id))
+            {
+                Assert.Equal((1, 0), (state.Attempts, resumes)); // finished runs were not run again
+            }
+            else if (run == killedMidway)
+            {
+                Assert.Equal((2, 1), (state.Attempts, resumes)); // resumed from its checkpoint
+            }
+        }
+        var status = ServiceExecutables.RunToEnd("MeowRobot.Campaign", ["status", campaignDir], TimeSpan.FromMinutes(1));
+        Assert.Equal(0, status.Code);
+        Assert.Contains("4 runs: 4 done, 0 running, 0 failed, 0 pending; best eval return so far", status.Output, StringComparison.Ordinal);
+        Assert.Contains("alpha-0.3-s2             done", status.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>Creates the campaign directory as the runner would (spec kept in it), so the test can watch it from the start.</summary>
+    private static string WriteCampaignDirOnce(string specPath, string campaignDir)
+    {
+        using (Campaign.OpenForRun(specPath, campaignDir)) { }
+        return campaignDir;
+    }
+
+    [RequiresFact(Requirement.LibZmq)]
+    public void A_learner_key_the_trainer_refuses_is_a_spec_error_at_its_configuration_before_anything_runs()
+    {
+        var specPath = WriteSpec(Spec.Replace("Alpha: 0.3,", "Alfa: 0.3,", StringComparison.Ordinal));
+        using var campaign = Campaign.OpenForRun(specPath, Path.Combine(dir, "bad"));
+        var e = Assert.Throws<CampaignSpecException>(() => new LocalEngine(campaign, TextWriter.Null).RunAsync(CancellationToken.None).GetAwaiter().GetResult());
+        Assert.Equal((11L, "configurations[1]"), (e.Line, e.Key));
+        Assert.Contains("Trainer:Learner:Alfa", e.Problem, StringComparison.Ordinal);
+        Assert.All(campaign.Plan.Runs, r => Assert.Equal(RunStatus.Pending, campaign.State(r).Status));
+        Assert.False(Directory.Exists(campaign.Plan.Runs[0].TrainerDirectory));
+    }
+}

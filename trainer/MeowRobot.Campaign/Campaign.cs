@@ -1,0 +1,160 @@
+using System.Globalization;
+using System.Text;
+using MeowRobot.Campaign.Spec;
+
+namespace MeowRobot.Campaign;
+
+/// <summary>What a run's trainer has written so far (its metrics.csv): env steps reached and the latest evaluation.</summary>
+public sealed record RunProgress(long EnvSteps, double? LastEvalReturn)
+{
+    /// <summary>Reads RunDir/metrics.csv (absent or empty: nothing yet). Tolerates a last line cut by a crash.</summary>
+    public static RunProgress Read(string trainerDirectory)
+    {
+        var path = Path.Combine(trainerDirectory, "metrics.csv");
+        if (!File.Exists(path)) return new RunProgress(0, null);
+        string[] lines;
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+        using (var reader = new StreamReader(stream))
+            lines = reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (lines.Length == 0) return new RunProgress(0, null);
+        var header = lines[0].Split(',');
+        int steps = Array.IndexOf(header, "env_steps"), eval = Array.IndexOf(header, "eval_return_mean");
+        long envSteps = 0;
+        double? last = null;
+        foreach (var line in lines.Skip(1))
+        {
+            var cells = line.Split(',');
+            if (cells.Length != header.Length) continue;
+            if (long.TryParse(cells[steps], NumberStyles.None, CultureInfo.InvariantCulture, out var s)) envSteps = Math.Max(envSteps, s);
+            if (double.TryParse(cells[eval], NumberStyles.Float, CultureInfo.InvariantCulture, out var r)) last = r;
+        }
+        return new RunProgress(envSteps, last);
+    }
+}
+
+/// <summary>
+/// A campaign directory: the spec it was started with (spec.yaml, kept with the results), one directory per run under
+/// runs/, and the runner's lock. Opening one for running takes the lock, so a second runner on the same directory is
+/// refused; <c>status</c> and <c>report</c> open it without.
+/// </summary>
+public sealed class Campaign : IDisposable
+{
+    public const string SpecFileName = "spec.yaml";
+    public const string LockFileName = "campaign.lock";
+
+    private readonly FileStream? _lock;
+
+    private Campaign(string directory, CampaignSpec spec, FileStream? held)
+    {
+        Directory = directory;
+        Spec = spec;
+        Plan = new RunPlan(spec, directory);
+        _lock = held;
+    }
+
+    public string Directory { get; }
+    public CampaignSpec Spec { get; }
+    public RunPlan Plan { get; }
+
+    /// <summary>Starts or resumes the campaign of <paramref name="specPath"/> in <paramref name="directory"/>: a new
+    /// directory gets a copy of the spec; an existing one must hold the same spec (a changed spec is a new campaign).</summary>
+    public static Campaign OpenForRun(string specPath, string directory)
+    {
+        var spec = CampaignSpec.Load(specPath);
+        directory = Path.GetFullPath(directory);
+        System.IO.Directory.CreateDirectory(directory);
+        var held = Lock(directory);
+        try
+        {
+            var kept = Path.Combine(directory, SpecFileName);
+            var text = File.ReadAllText(specPath);
+            if (File.Exists(kept))
+            {
+                if (File.ReadAllText(kept) != text)
+                    throw new CampaignException($"{directory} holds a campaign of another spec ({kept} differs from {specPath}): give this one its own directory");
+            }
+            else
+            {
+                File.WriteAllText(kept + ".tmp", text, new UTF8Encoding(false));
+                File.Move(kept + ".tmp", kept);
+            }
+            var campaign = new Campaign(directory, spec, held);
+            foreach (var run in campaign.Plan.Runs) System.IO.Directory.CreateDirectory(run.Directory);
+            return campaign;
+        }
+        catch
+        {
+            held.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens a campaign directory to read it (no lock).</summary>
+    public static Campaign Open(string directory)
+    {
+        directory = Path.GetFullPath(directory);
+        var kept = Path.Combine(directory, SpecFileName);
+        if (!File.Exists(kept)) throw new CampaignException($"{directory} is not a campaign directory (no {SpecFileName})");
+        return new Campaign(directory, CampaignSpec.Load(kept), null);
+    }
+
+    public RunState State(PlannedRun run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return RunState.Read(run.StateFile, run.Id);
+    }
+
+    /// <summary>The one-line summary the runner prints on every change and <c>status</c> ends with.</summary>
+    public string Summary()
+    {
+        var states = Plan.Runs.Select(r => (Run: r, State: State(r))).ToArray();
+        int Count(RunStatus s) => states.Count(x => x.State.Status == s);
+        var best = states.Select(x => (x.Run, Progress: RunProgress.Read(x.Run.TrainerDirectory)))
+            .Where(x => x.Progress.LastEvalReturn is not null).OrderByDescending(x => x.Progress.LastEvalReturn).FirstOrDefault();
+        var inv = CultureInfo.InvariantCulture;
+        return string.Create(inv, $"campaign {Spec.Name}: {states.Length} runs: {Count(RunStatus.Done)} done, {Count(RunStatus.Running)} running, ") +
+            string.Create(inv, $"{Count(RunStatus.Failed)} failed, {Count(RunStatus.Pending)} pending; ") +
+            (best.Run is null ? "no evaluation yet" : string.Create(inv, $"best eval return so far {best.Progress.LastEvalReturn:F1} ({best.Run.Id})"));
+    }
+
+    /// <summary>One line per run (id, state, attempts, env steps of the budget, last evaluation), then the summary.</summary>
+    public string StatusTable()
+    {
+        var b = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        b.AppendLine("run                      state    attempts  env_steps        last_eval");
+        foreach (var run in Plan.Runs)
+        {
+            var s = State(run);
+            var p = RunProgress.Read(run.TrainerDirectory);
+            b.AppendLine(string.Create(inv, $"{run.Id,-24} {s.Status.ToString().ToLowerInvariant(),-8} {s.Attempts,8}  {p.EnvSteps,7}/{Spec.Budget.EnvSteps,-8} {(p.LastEvalReturn is { } r ? r.ToString("F1", inv) : "-"),9}") +
+                (s.Status == RunStatus.Failed && s.Message is { } m ? $"  ({m})" : ""));
+        }
+        b.AppendLine(Summary());
+        return b.ToString();
+    }
+
+    public void Dispose() => _lock?.Dispose();
+
+    /// <summary>An exclusive lock on DIR/campaign.lock (dropped by the kernel with the process, kill -9 included).</summary>
+    private static FileStream Lock(string directory)
+    {
+        var path = Path.Combine(directory, LockFileName);
+        try
+        {
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e)
+        {
+            throw new CampaignException($"campaign {directory} is being run by another process ({path} is locked)", e);
+        }
+    }
+}
+
+/// <summary>A campaign that cannot go on (its directory is in use, holds another spec, a run's state is damaged).</summary>
+public sealed class CampaignException : Exception
+{
+    public CampaignException() { }
+    public CampaignException(string message) : base(message) { }
+    public CampaignException(string message, Exception inner) : base(message, inner) { }
+}

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace MeowRobot.Campaign.Engines;
+
+/// <summary>
+/// The built service executables a campaign runs (artifacts/bin/MeowRobot.X/CONFIG/MeowRobot.X, beside this
+/// program's own folder, each next to its appsettings.json), and the process handling the engines share.
+/// </summary>
+public static partial class ServiceExecutables
+{
+    public const int SigTerm = 15, SigKill = 9;
+
+    /// <summary>The executable of <paramref name="project"/> (MeowRobot.Trainer, MeowRobot.Sim);
+    /// <see cref="FileNotFoundException"/> saying how to build it.</summary>
+    public static string Path(string project)
+    {
+        var own = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(System.IO.Path.DirectorySeparatorChar));
+        var path = System.IO.Path.Combine(own.Parent!.Parent!.FullName, project, own.Name, project);
+        return File.Exists(path) ? path : throw new FileNotFoundException($"{project} is not built at {path} (./meow build)", path);
+    }
+
+    /// <summary>Starts a service with stdout and stderr appended to <paramref name="logPath"/> (a file, so the child
+    /// never blocks on, or dies of, a pipe whose reader is gone). The returned process is the service itself.</summary>
+    public static Process Start(string project, IEnumerable<string> args, string logPath)
+    {
+        var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add("log=$1; shift; exec \"$@\" >>\"$log\" 2>&1");
+        info.ArgumentList.Add("sh");
+        info.ArgumentList.Add(logPath);
+        info.ArgumentList.Add(Path(project));
+        foreach (var a in args) info.ArgumentList.Add(a);
+        Scrub(info);
+        return Process.Start(info) ?? throw new InvalidOperationException($"could not start {project}");
+    }
+
+    /// <summary>Runs a service to its end (bounded) and returns its exit code and output.</summary>
+    public static (int Code, string Output) RunToEnd(string project, IEnumerable<string> args, TimeSpan timeout)
+    {
+        var info = new ProcessStartInfo(Path(project)) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args) info.ArgumentList.Add(a);
+        Scrub(info);
+        using var p = Process.Start(info) ?? throw new InvalidOperationException($"could not start {project}");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(timeout))
+        {
+            p.Kill(entireProcessTree: true);
+            return (-1, $"{project} did not finish within {timeout.TotalSeconds:F0} s");
+        }
+        return (p.ExitCode, stdout.Result + stderr.Result);
+    }
+
+    /// <summary>The command line of a live process (NULs as spaces), or null when there is none with that pid.</summary>
+    public static string? CommandLine(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    public static bool Alive(int pid) => Directory.Exists($"/proc/{pid}") && !IsZombie(pid);
+
+    /// <summary>Sends a signal; false when there is no such process.</summary>
+    public static bool Signal(int pid, int signal) => kill(pid, signal) == 0;
+
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Children get the runner's environment without systemd's notification variables (they are not the unit).</summary>
+    private static void Scrub(ProcessStartInfo info)
+    {
+        foreach (var key in new[] { "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID" }) info.Environment.Remove(key);
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int kill(int pid, int sig);
+}

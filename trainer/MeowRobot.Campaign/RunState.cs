@@ -1,0 +1,71 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace MeowRobot.Campaign;
+
+/// <summary>Where a run stands: <c>pending</c> (never started), <c>running</c> (its processes were started and have not
+/// been seen to end), <c>done</c> (the trainer reached the budget and exited 0), <c>failed</c>.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<RunStatus>))]
+public enum RunStatus
+{
+    [JsonStringEnumMemberName("pending")] Pending,
+    [JsonStringEnumMemberName("running")] Running,
+    [JsonStringEnumMemberName("done")] Done,
+    [JsonStringEnumMemberName("failed")] Failed,
+}
+
+/// <summary>
+/// A run's state file (runs/ID/run.json), replaced whole on every change (write beside, rename over), so a runner
+/// killed at any instant leaves the previous or the next state, never half of one. It is what a restarted runner and
+/// <c>campaign status</c> read.
+/// </summary>
+public sealed record RunState
+{
+    public required string Id { get; init; }
+    public RunStatus Status { get; init; }
+    /// <summary>Processes started for the run (a resume after a runner crash is one more).</summary>
+    public int Attempts { get; init; }
+    public DateTimeOffset? Started { get; init; }
+    public DateTimeOffset? Finished { get; init; }
+    /// <summary>The live processes of a running run (local engine), to find orphans of a killed runner.</summary>
+    public int? TrainerPid { get; init; }
+    public int? SimPid { get; init; }
+    /// <summary>The Slurm job (ARRAYJOB_TASK) of a run submitted by the Slurm engine.</summary>
+    public string? SlurmJob { get; init; }
+    public int? ExitCode { get; init; }
+    /// <summary>Why it failed (the end of the trainer's log), or null.</summary>
+    public string? Message { get; init; }
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>The state in <paramref name="path"/>, or a pending one when there is none yet. A damaged file (which the
+    /// atomic write never leaves) is an <see cref="InvalidDataException"/> naming it.</summary>
+    public static RunState Read(string path, string id)
+    {
+        if (!File.Exists(path)) return new RunState { Id = id, Status = RunStatus.Pending };
+        try
+        {
+            return JsonSerializer.Deserialize<RunState>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path} is empty");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path} is not a run state: {e.Message}", e);
+        }
+    }
+
+    public void Write(string path)
+    {
+        var temp = path + ".tmp";
+        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            JsonSerializer.Serialize(file, this, Json);
+            file.Flush(flushToDisk: true);
+        }
+        File.Move(temp, path, overwrite: true);
+    }
+}
