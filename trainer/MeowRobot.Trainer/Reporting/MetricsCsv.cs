@@ -114,7 +114,7 @@ public sealed class EpisodesCsv : IDisposable
             using var reader = new StreamReader(Path);
             var existing = reader.ReadLine();
             if (existing != Header)
-                throw new TrainerSetupException($"{Path} has columns '{existing}' but this run randomises '{Header}': give the run its own Trainer:RunDir");
+                throw new Service.TrainerSetupException($"{Path} has columns '{existing}' but this run randomises '{Header}': give the run its own Trainer:RunDir");
         }
         _writer = MetricsCsv.OpenAppending(Path, Header);
     }
