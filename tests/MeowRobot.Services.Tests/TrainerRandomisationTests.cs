@@ -1,3 +1,4 @@
+using MeowRobot.Trainer.Reporting;
 using MeowRobot.Bridge.Sim;
 using MeowRobot.Learner;
 using MeowRobot.Policy.Files;
