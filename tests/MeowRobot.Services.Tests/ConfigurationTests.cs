@@ -184,6 +184,28 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public async Task Trainer_algorithm_must_be_one_it_trains_and_learner_keys_must_be_that_algorithms()
+    {
+        var unknown = await StartFails(TrainerServiceHost.Service, TrainerServiceHost.Configure, new()
+        {
+            ["Trainer:SimEndpoints:0"] = "tcp://127.0.0.1:5601",
+            ["Trainer:RunDir"] = _dir.FullName,
+            ["Trainer:Algorithm"] = "td3",
+        });
+        Assert.Contains(unknown, f => f.StartsWith("Trainer:Algorithm: 'td3' is not an algorithm: meow, sac, s2ac", StringComparison.Ordinal));
+
+        var foreign = await StartFails(TrainerServiceHost.Service, TrainerServiceHost.Configure, new()
+        {
+            ["Trainer:SimEndpoints:0"] = "tcp://127.0.0.1:5601",
+            ["Trainer:RunDir"] = _dir.FullName,
+            ["Trainer:Algorithm"] = "sac",
+            ["Trainer:Learner:FlowLayers"] = "3",
+            ["Trainer:Learner:PolicyFrequency"] = "2",
+        });
+        Assert.Equal("Trainer:Learner:FlowLayers: Learner:FlowLayers is not a setting of algorithm sac", Assert.Single(foreign).Split(" (")[0]);
+    }
+
+    [Fact]
     public async Task Sources_apply_in_order_defaults_then_appsettings_then_site_files_then_command_line()
     {
         File("appsettings.json", """{ "Sim": { "Task": "cartpole", "Envs": 2, "Bind": "ipc:///tmp/meow-a" } }""");

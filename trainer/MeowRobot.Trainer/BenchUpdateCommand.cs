@@ -141,9 +141,10 @@ public static class BenchUpdateCommand
             foreach (var x in subjects)
             {
                 if (x.Seconds >= seconds) continue;
+                // The CPU-time reading allocates: taken outside the allocation window.
+                var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
                 var allocBefore = threads == 1 ? GC.GetAllocatedBytesForCurrentThread() : GC.GetTotalAllocatedBytes(precise: true);
                 var gcBefore = GC.CollectionCount(0);
-                var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
                 var clock = Stopwatch.StartNew();
                 var budget = Math.Min(slice, seconds - x.Seconds);
                 while (clock.Elapsed.TotalSeconds < budget)
@@ -154,9 +155,9 @@ public static class BenchUpdateCommand
                     x.Count++;
                 }
                 x.Seconds += clock.Elapsed.TotalSeconds;
-                x.CpuSeconds += (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
                 x.Allocated += (threads == 1 ? GC.GetAllocatedBytesForCurrentThread() : GC.GetTotalAllocatedBytes(precise: true)) - allocBefore;
                 x.Collections += GC.CollectionCount(0) - gcBefore;
+                x.CpuSeconds += (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
             }
         }
 

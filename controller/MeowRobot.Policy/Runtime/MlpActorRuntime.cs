@@ -134,8 +134,9 @@ internal sealed class PackedMlpActor
                 Elu = true;
                 // act_limit · tanh, then the action box as the flow runtime maps it.
                 var limit = (float)m.S2ac.ActLimit;
-                Scale = Enumerable.Range(0, ActDim).Select(j => m.ActionScale is { } a ? (float)((a.High[j] - (double)a.Low[j]) / 2 * limit) : limit).ToArray();
-                Bias = Enumerable.Range(0, ActDim).Select(j => m.ActionScale is { } a ? (float)((a.High[j] + (double)a.Low[j]) / 2) : 0f).ToArray();
+                var (center, halfRange) = m.ActionScale?.Affine() ?? (new float[ActDim], Enumerable.Repeat(1f, ActDim).ToArray());
+                Scale = [.. halfRange.Select(h => h * limit)];
+                Bias = center;
                 break;
             case PolicyAlgorithm.S2ac:
                 throw new UnsupportedPolicyException("an S2AC policy with the SVGD sampler has no one-pass deterministic action (its particles follow the critics' gradients); deploy the amortized actor (s2ac.actor = amortized)");

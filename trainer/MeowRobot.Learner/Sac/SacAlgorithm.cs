@@ -22,7 +22,8 @@ public sealed class SacAlgorithm : IOffPolicyAlgorithm
 {
     private readonly SacOptions _o;
     private readonly SoftQNetwork _qf1Target, _qf2Target;
-    private readonly IReadOnlyList<Tensor> _qParameters, _qTargetParameters, _actorParameters;
+    // Arrays, not lists: a foreach over an interface would allocate an enumerator every update.
+    private readonly Tensor[] _qParameters, _qTargetParameters, _actorParameters;
     private readonly Tensor _logAlpha = new(1, requiresGrad: true);
     private readonly float _targetEntropy;
     private readonly Rng _noise;
@@ -48,7 +49,7 @@ public sealed class SacAlgorithm : IOffPolicyAlgorithm
         _noise = rng.Split();
         _qParameters = [.. Networks.Qf1.Parameters(), .. Networks.Qf2.Parameters()];
         _qTargetParameters = [.. _qf1Target.Parameters(), .. _qf2Target.Parameters()];
-        _actorParameters = Networks.Actor.Parameters();
+        _actorParameters = [.. Networks.Actor.Parameters()];
         QOptimizer = new Adam(_qParameters, options.QLearningRate);
         ActorOptimizer = new Adam(_actorParameters, options.PolicyLearningRate);
         // log α starts at 0 (α = 1) when tuned, as CleanRL; else α is fixed.
@@ -213,7 +214,7 @@ public sealed class SacAlgorithm : IOffPolicyAlgorithm
         return eps;
     }
 
-    private static void Freeze(IReadOnlyList<Tensor> parameters, bool frozen)
+    private static void Freeze(Tensor[] parameters, bool frozen)
     {
         foreach (var p in parameters) p.RequiresGrad = !frozen;
     }

@@ -18,7 +18,7 @@ public sealed record CheckpointCandidate(string Path, RunCounters Counters, long
 /// checkpoint behind: the new one goes to <c>checkpoint.tmp</c>, is fsynced, the current <c>checkpoint.bin</c> becomes
 /// <c>checkpoint.prev.bin</c>, the new file is renamed to <c>checkpoint.bin</c>, and the directory is fsynced.
 /// <para>File: "MEOWRUN\n", format (int32), payload length (int64), payload = counters then the learner's checkpoint
-/// (<see cref="Learner.MeowLearner.SaveCheckpoint"/>), then the SHA-256 of the payload. A file whose length or hash
+/// (<see cref="Learner.OffPolicyLearner.SaveCheckpoint"/>), then the SHA-256 of the payload. A file whose length or hash
 /// does not match is partial or corrupted and is skipped (with the reason) when resuming.</para>
 /// </summary>
 public sealed class RunCheckpoint(string runDirectory)
