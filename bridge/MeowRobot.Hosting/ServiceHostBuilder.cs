@@ -217,13 +217,15 @@ public static class ServiceHostBuilder
     }
 
     /// <summary>The configuration's part in a failed start, or null: a <see cref="ConfigurationProblemException"/>, or a
-    /// bind that libzmq refused (address in use, not an address of this machine, no such ipc directory).</summary>
+    /// bind that libzmq refused (address in use, not an address of this machine, no such ipc directory), or an ipc path
+    /// another live worker holds.</summary>
     private static string? StartProblem(Exception e)
     {
         for (Exception? x = e; x is not null; x = x is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : x.InnerException)
         {
             if (x is ConfigurationProblemException) return x.Message;
             if (x is ZmqException z && z.Operation.StartsWith("zmq_bind", StringComparison.Ordinal)) return "cannot bind: " + z.Message;
+            if (x is MeowRobot.Bridge.Sim.SimEndpointInUseException held) return "cannot bind: " + held.Message;
         }
         return null;
     }
