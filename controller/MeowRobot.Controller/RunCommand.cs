@@ -19,7 +19,9 @@ namespace MeowRobot.Controller;
 /// <summary>
 /// <c>./meow controller run</c>: the controller in the foreground against a simulated robot (sim-to-real rehearsal): a sim
 /// task in-process or a sim worker through the bridge (<c>--connect</c>), a policy from a file, a random one, or the
-/// trainer's weight stream; prints the loop's statistics every second and a summary line at the end.
+/// trainer's weight stream; prints the loop's statistics every second and a summary line at the end. With --episodes it is a
+/// rehearsal: episode i is reset with seed S + i (as in <c>trainer policy eval</c>), and the last line is
+/// <c>rehearsal: mean_return=X std_return=Y episodes=N safe_stops=K</c>.
 /// </summary>
 public static class RunCommand
 {
@@ -35,14 +37,19 @@ public static class RunCommand
         var trainerKey = new Option<FileInfo?>("--trainer-key") { Description = "the trainer's CURVE public key file (pinned)" };
         var robotKey = new Option<FileInfo?>("--robot-key") { Description = "this robot's CURVE secret key file (its public key is on the trainer's allow-list)" };
         var robotId = new Option<string>("--robot-id") { Description = "this robot's id in bundle identities", DefaultValueFactory = _ => Environment.MachineName };
-        var rate = new Option<double>("--rate") { Description = "loop rate in Hz (50–5000)", DefaultValueFactory = _ => 1000 };
-        var simRate = new Option<double>("--sim-rate") { Description = "simulation steps per second (the task's real-time rate for rehearsal)", DefaultValueFactory = _ => 20 };
-        var seconds = new Option<double>("--seconds") { Description = "how long to run (0: until Ctrl+C)", DefaultValueFactory = _ => 10 };
+        var rate = new Option<double?>("--rate") { Description = "loop rate in Hz (50–5000; default: --actuator's Controller:Loop:RateHz, else 1000)" };
+        var simRate = new Option<double?>("--sim-rate") { Description = "simulation steps per second, the task's real-time rate for rehearsal (default: --actuator's Controller:SimRobot:StepRateHz, else 20)" };
+        var seconds = new Option<double?>("--seconds") { Description = "how long to run (0: until Ctrl+C; default 10, or no limit with --episodes)" };
+        var episodes = new Option<int?>("--episodes") { Description = "stop after this many robot episodes and report their returns (the rehearsal line)" };
+        var episodeSeed = new Option<int>("--seed") { Description = "episode i of the plant is reset with seed S + i, as in `trainer policy eval`", DefaultValueFactory = _ => 0 };
+        var output = new Option<FileInfo?>("--output") { Description = "write the episodes as JSON (the format of `trainer policy eval --output`)" };
+        var parameters = new Option<string[]>("--param") { Description = "task parameter NAME=VALUE for every episode (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var actuator = new Option<FileInfo?>("--actuator") { Description = "controller configuration (JSON) whose Controller:Envelope, Loop:RateHz and SimRobot:StepRateHz are the robot's actuator; default: an envelope that passes the policy's action within one tick, as the trainer's envs without an actuator model" };
         var telemetry = new Option<string?>("--telemetry") { Description = "PUB endpoint for telemetry, e.g. tcp://127.0.0.1:5580" };
         var cpu = new Option<int[]?>("--cpu") { Description = "pin the loop thread to these CPUs", AllowMultipleArgumentsPerToken = true };
         var fifo = new Option<int?>("--fifo") { Description = "SCHED_FIFO priority for the loop thread (1–99; needs CAP_SYS_NICE)" };
-        var command = new Command("run", "Run the controller against a simulated robot and print loop statistics");
-        foreach (var o in new Option[] { task, connect, loopback, weights, randomPolicy, streamPub, streamSnapshot, trainerKey, robotKey, robotId, rate, simRate, seconds, telemetry, cpu, fifo })
+        var command = new Command("run", "Run the controller against a simulated robot and print loop statistics (with --episodes: a rehearsal of N seeded episodes)");
+        foreach (var o in new Option[] { task, connect, loopback, weights, randomPolicy, streamPub, streamSnapshot, trainerKey, robotKey, robotId, rate, simRate, seconds, episodes, episodeSeed, output, parameters, actuator, telemetry, cpu, fifo })
             command.Options.Add(o);
         command.Validators.Add(r =>
         {
@@ -53,20 +60,27 @@ public static class RunCommand
         });
         command.SetAction(parse =>
         {
-            if (parse.GetValue(simRate) is not (> 0 and <= 100_000) || parse.GetValue(seconds) is not (>= 0 and <= 86_400))
-            {
-                Console.Error.WriteLine("--sim-rate must lie in (0, 100000] and --seconds in [0, 86400]");
-                return 2;
-            }
             try
             {
+                var model = parse.GetValue(actuator) is { } file ? ActuatorModel.Load(file.FullName) : null;
+                var plan = new Rehearsal(
+                    parse.GetValue(rate) ?? model?.LoopRateHz ?? 1000,
+                    parse.GetValue(simRate) ?? model?.StepRateHz ?? 20,
+                    parse.GetValue(seconds) ?? (parse.GetValue(episodes) is null ? 10 : 0),
+                    parse.GetValue(episodes), parse.GetValue(episodeSeed), parse.GetValue(output)?.FullName,
+                    EpisodeReport.ParseParameters(parse.GetValue(parameters)), model);
+                if (plan.SimRateHz is not (> 0 and <= 100_000) || plan.Seconds is not (>= 0 and <= 86_400) || plan.Episodes is < 1 or > 1_000_000)
+                {
+                    Console.Error.WriteLine("--sim-rate must lie in (0, 100000], --seconds in [0, 86400] and --episodes in [1, 1000000]");
+                    return 2;
+                }
                 using var worker = parse.GetValue(loopback) && parse.GetValue(connect) is null
                     ? SimWorker.Start(new SimService(new LocalVectorEnv([TaskCatalog.Create(parse.GetValue(task)!)])), "tcp://127.0.0.1:*")
                     : null;
                 return Run(parse.GetValue(task)!, worker?.Endpoint ?? parse.GetValue(connect), parse.GetValue(weights), parse.GetValue(randomPolicy),
                     parse.GetValue(streamPub), parse.GetValue(streamSnapshot), parse.GetValue(trainerKey), parse.GetValue(robotKey),
-                    parse.GetValue(robotId)!, new ControlLoopOptions { RateHz = parse.GetValue(rate), CpuAffinity = parse.GetValue(cpu) is { Length: > 0 } cpus ? cpus : null, RealtimePriority = parse.GetValue(fifo) },
-                    parse.GetValue(simRate), parse.GetValue(seconds), parse.GetValue(telemetry));
+                    parse.GetValue(robotId)!, new ControlLoopOptions { RateHz = plan.LoopRateHz, CpuAffinity = parse.GetValue(cpu) is { Length: > 0 } cpus ? cpus : null, RealtimePriority = parse.GetValue(fifo) },
+                    plan, parse.GetValue(telemetry));
             }
             catch (Exception e) when (e is InvalidControlOptionsException or PolicyFileException or IOException or ZmqException or ArgumentException or InvalidOperationException or TimeoutException)
             {
@@ -77,17 +91,30 @@ public static class RunCommand
         return command;
     }
 
+    /// <summary>What a run does beyond the loop's options: the plant's rate, when to stop, the episodes' seeds and
+    /// parameters, where the report goes, and the robot's actuator model (null: unshaped).</summary>
+    private sealed record Rehearsal(double LoopRateHz, double SimRateHz, double Seconds, int? Episodes, int Seed, string? Output,
+        IReadOnlyDictionary<string, double>? Parameters, ActuatorModel? Actuator);
+
     private static int Run(string taskName, string? connect, FileInfo? weights, int? randomSeed, string? streamPub, string? streamSnapshot,
-        FileInfo? trainerKey, FileInfo? robotKey, string robotId, ControlLoopOptions loopOptions, double simRate, double seconds, string? telemetryEndpoint)
+        FileInfo? trainerKey, FileInfo? robotKey, string robotId, ControlLoopOptions loopOptions, Rehearsal plan, string? telemetryEndpoint)
     {
+        var simRate = plan.SimRateHz;
         using var robot = new SimBridgeRobot(
             connect is null ? () => new LocalVectorEnv([TaskCatalog.Create(taskName)]) : () => new VectorEnvClient([connect]),
-            simRate);
+            simRate, plan.Episodes is null ? null : plan.Seed, parameters: plan.Parameters);
         var spec = robot.Spec;
         Console.WriteLine($"robot: {(connect is null ? "in-process" : connect)} task {spec.Name} ({spec.ObsDim}, {spec.ActDim}), sim {simRate:0.#} Hz; loop {loopOptions.RateHz:0.#} Hz");
 
-        var envelope = SafetyEnvelopeOptions.ForBounds(spec.ActLow, spec.ActHigh);
-        envelope.ObservationTimeoutSeconds = Math.Clamp(5 / simRate, 0.005, 10);   // five missed simulation steps
+        var envelope = plan.Actuator?.EnvelopeFor(spec) ?? ActuatorModel.UnshapedEnvelope(spec, loopOptions.RateHz);
+        // An observation is due every plant period, so the staleness threshold must span several: five by default (a
+        // robot's configuration, --actuator, decides for itself, with a warning when it is under two periods).
+        if (plan.Actuator is null) envelope.ObservationTimeoutSeconds = Math.Clamp(5 / simRate, 0.005, 10);
+        else if (envelope.ObservationTimeoutSeconds < 2 / simRate)
+            Console.Error.WriteLine($"controller run: warning: Controller:Envelope:ObservationTimeoutSeconds {envelope.ObservationTimeoutSeconds} s is under two plant periods ({2000 / simRate:0.#} ms): on-time observations will be judged stale");
+        Console.WriteLine(plan.Actuator is { } model
+            ? $"actuator: {model.Describe()}; staleness {envelope.ObservationTimeoutSeconds * 1000:0.#} ms"
+            : $"actuator: unshaped (the action's full range per tick, as a training env without an actuator model; --actuator FILE for the robot's limits); staleness {envelope.ObservationTimeoutSeconds * 1000:0.#} ms");
         using var loop = new ControlLoop(robot, loopOptions, envelope, new ModeOptions { ArmOnStart = true });
         using var telemetry = new ControllerTelemetry(loop, telemetryEndpoint, TimeSpan.FromMilliseconds(200), Console.WriteLine);
         if (telemetry.Endpoint is { } bound) Console.WriteLine($"telemetry: {bound}");
@@ -121,14 +148,24 @@ public static class RunCommand
 
         using var done = new ManualResetEventSlim();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; done.Set(); };
+        var finished = new List<EpisodeResult>();
         loop.Start();
         var started = Stopwatch.GetTimestamp();
-        while (!done.Wait(TimeSpan.FromSeconds(1)))
+        var nextLine = TimeSpan.FromSeconds(1);
+        while (!done.Wait(TimeSpan.FromMilliseconds(50)))
         {
-            if (loop.TryReadSnapshot(out var s)) Console.WriteLine(Line(s));
+            while (robot.TryTakeEpisode(out var episode) && finished.Count < (plan.Episodes ?? int.MaxValue)) finished.Add(episode);
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            if (elapsed >= nextLine)
+            {
+                if (loop.TryReadSnapshot(out var s)) Console.WriteLine(Line(s));
+                nextLine += TimeSpan.FromSeconds(1);
+            }
             if (loop.Fault is not null || robot.Fault is not null) break;
-            if (seconds > 0 && Stopwatch.GetElapsedTime(started).TotalSeconds >= seconds) break;
+            if (plan.Episodes is { } n && finished.Count >= n) break;
+            if (plan.Seconds > 0 && elapsed.TotalSeconds >= plan.Seconds) break;
         }
+        var safeStops = loop.TransitionCount(ControlMode.Policy, ControlMode.SafeStop);   // before the orderly stop's own one
         loop.Stop(TimeSpan.FromSeconds(5));
         stream?.Dispose();
         if (robot.Fault is { } simFault) Console.Error.WriteLine("simulation failed: " + simFault.Message);
@@ -138,7 +175,20 @@ public static class RunCommand
         var missRate = last.Tick == 0 ? 0 : (double)last.Misses / last.Tick;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"ticks: {last.Tick} misses: {last.Misses} miss_rate: {missRate:0.######} skipped: {last.SkippedPeriods} jitter_p50_us: {last.JitterP50Us:0.#} jitter_p99_us: {last.JitterP99Us:0.#} jitter_max_us: {last.JitterMaxUs:0.#} compute_p50_us: {last.ComputeP50Us:0.#} compute_p99_us: {last.ComputeP99Us:0.#} loop_alloc_bytes: {last.LoopAllocatedBytes} gc: {last.Gen0Collections}/{last.Gen1Collections}/{last.Gen2Collections}"));
-        return loop.Fault is null && robot.Fault is null ? 0 : 1;
+        var ok = loop.Fault is null && robot.Fault is null;
+        if (plan.Episodes is { } wanted)
+        {
+            var report = new EpisodeReport(finished);
+            if (plan.Output is { } path) report.Save(path);
+            Console.WriteLine($"hand-off: stale_action_steps={robot.StaleActionSteps} stall_reengagements={loop.StallReengagements} sim_steps={robot.Steps}");
+            Console.WriteLine($"rehearsal: {report.Summary()} safe_stops={safeStops}");
+            if (finished.Count < wanted)
+            {
+                Console.Error.WriteLine($"controller run: only {finished.Count} of {wanted} episodes finished");
+                ok = false;
+            }
+        }
+        return ok ? 0 : 1;
     }
 
     internal static string Line(in LoopSnapshot s) => string.Create(CultureInfo.InvariantCulture,

@@ -3,6 +3,7 @@ using MeowRobot.Control.WeightStream;
 using System.ComponentModel.DataAnnotations;
 using MeowRobot.Control.Loop;
 using MeowRobot.Control.Modes;
+using MeowRobot.Control.RobotIo;
 using MeowRobot.Control.Safety;
 using MeowRobot.Hosting.Configuration;
 using MeowRobot.Policy.Files;
@@ -165,34 +166,4 @@ public sealed class SerialRobotOptions
     /// (a fraction: 0.005 = 0.5 %, a ceramic resonator's tolerance; a crystal-clocked MCU can use 0.0001).</summary>
     [Range(1e-6, MeowRobot.Control.Serial.SerialRobot.MaxClockDriftAllowance)]
     public double ClockDriftAllowance { get; set; } = MeowRobot.Control.Serial.SerialRobot.DefaultClockDriftAllowance;
-}
-
-/// <summary>Section "Controller:SimRobot": a sim worker stepped as the robot's plant, in real time.</summary>
-public sealed class SimRobotOptions : IValidatableObject
-{
-    /// <summary>Simulation steps per second of wall time: the task's own rate for real-time rehearsal (pendulum: 20).</summary>
-    [Range(0.1, 100_000)]
-    public double StepRateHz { get; set; } = 20;
-
-    /// <summary>Seed of the plant's first reset; null: the worker's.</summary>
-    public int? Seed { get; set; }
-
-    /// <summary>The sim worker's CURVE public key: set, the controller connects as a CURVE client with
-    /// <see cref="SecretKeyFile"/> (allow-listed by the worker); null: a plain connection (loopback/ipc workers).</summary>
-    [CurveKeyFile]
-    public string? ServerKeyFile { get; set; }
-
-    /// <summary>This controller's CURVE secret key for the sim worker (e.g. the robot key of the weight stream).</summary>
-    [CurveKeyFile(Secret = true)]
-    public string? SecretKeyFile { get; set; }
-
-    /// <summary>The sim client's CURVE keys, or null when not configured.</summary>
-    public SimClientCurve? LoadCurve() => ServerKeyFile is null ? null : SimClientCurve.Load(SecretKeyFile!, ServerKeyFile);
-
-    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
-    {
-        if ((ServerKeyFile is null) != (SecretKeyFile is null))
-            yield return new ValidationResult("ServerKeyFile and SecretKeyFile go together (CURVE to the sim worker)",
-                [ServerKeyFile is null ? nameof(ServerKeyFile) : nameof(SecretKeyFile)]);
-    }
 }

@@ -8,13 +8,17 @@ public class ModeTests
 {
     private static readonly float[] Obs = [0.1f, 0.2f, 0.3f];
 
-    private static CycleHarness Harness(bool armOnStart = true, double hysteresis = 0) => new(
+    private static CycleHarness Harness(bool armOnStart = true, double hysteresis = 0, double stallReengage = 0.25, int stallReengagesPerMinute = 3) => new(
         new SafetyEnvelopeOptions
         {
             ActionLow = [-1f, -1f], ActionHigh = [1f, 1f], MaxRatePerSecond = [1000f, 1000f],
             SafeAction = SafeActionKind.Zero, ObservationTimeoutSeconds = 0.02, StateBounds = [new StateBound(0, -1f, 1f)], DeadlineMissBudget = 5,
         },
-        new ModeOptions { ArmOnStart = armOnStart, TeleopTimeoutSeconds = 0.05, ResumeHysteresisSeconds = hysteresis },
+        new ModeOptions
+        {
+            ArmOnStart = armOnStart, TeleopTimeoutSeconds = 0.05, ResumeHysteresisSeconds = hysteresis,
+            StallReengageSeconds = stallReengage, StallReengagesPerMinute = stallReengagesPerMinute,
+        },
         observationSize: 3);
 
     [Fact]
@@ -30,11 +34,93 @@ public class ModeTests
         Assert.Equal(TransitionReason.ObservationStale, h.Log[^1].Reason);
         Assert.Equal(TransitionReason.ObservationStale, h.Cycle.PolicyFault);
 
-        // fresh observations again: the policy failed while driving, so it does not take over by itself
+        // fresh observations again, but for less than the stall re-engagement's 0.25 s: it does not take over yet
         Assert.Equal(ControlMode.SafeStop, h.Run(50, Obs));
         h.Observe(Obs);
         Assert.Equal(ControlMode.Policy, h.Step(TeleopButtons.Resume));
         Assert.Equal(TransitionReason.Resumed, h.Log[^1].Reason);
+    }
+
+    /// <summary>Fresh observations (one per ms) for <paramref name="ms"/> ms; returns the mode after each.</summary>
+    private static List<ControlMode> Fresh(CycleHarness h, int ms) => [.. Enumerable.Range(0, ms).Select(_ => h.Run(1, Obs))];
+
+    /// <summary>Drives, then lets the observations go stale (20 ms timeout) until the safe stop.</summary>
+    private static void Stall(CycleHarness h)
+    {
+        Assert.Equal(ControlMode.Policy, h.Run(1, Obs));
+        while (h.Step() == ControlMode.Policy) { }
+        Assert.Equal(ControlMode.SafeStop, h.Cycle.Modes.Mode);
+        Assert.Equal(TransitionReason.ObservationStale, h.Log[^1].Reason);
+    }
+
+    [Fact]
+    public void After_a_stall_the_policy_re_engages_once_observations_have_been_fresh_for_the_hysteresis_without_a_break()
+    {
+        var h = Harness();
+        h.Offer(new ConstantPolicy(3, [0.5f, -0.5f]));
+        Stall(h);
+        // 200 ms of fresh observations, then none for 25 ms (healthy 20 ms more, then stale): the count starts again
+        Assert.All(Fresh(h, 200), m => Assert.Equal(ControlMode.SafeStop, m));
+        for (var i = 0; i < 25; i++) Assert.Equal(ControlMode.SafeStop, h.Step());
+        Assert.Equal(ControlMode.SafeStop, h.Cycle.Modes.Mode);
+        var modes = Fresh(h, 260);
+        Assert.InRange(modes.IndexOf(ControlMode.Policy), 250, 251);   // healthy from the first fresh tick, engaged 250 ms later
+        Assert.Equal(TransitionReason.ReengagedAfterStall, h.Log[^1].Reason);
+        Assert.Equal(1, h.Cycle.Modes.StallReengagements);
+        Assert.Equal([0.5f, -0.5f], h.LastAction());
+    }
+
+    [Fact]
+    public void No_re_engagement_after_bad_data_after_the_operator_took_over_or_with_the_rule_off()
+    {
+        var bounds = Harness();   // a state bound is a fault of the data, not a stall
+        bounds.Offer(new ConstantPolicy(3, [0.5f, 0.5f]));
+        Assert.Equal(ControlMode.Policy, bounds.Run(3, Obs));
+        Assert.Equal(ControlMode.SafeStop, bounds.Run(1, [1.5f, 0f, 0f]));
+        Assert.All(Fresh(bounds, 1000), m => Assert.Equal(ControlMode.SafeStop, m));
+
+        var stallThenNaN = Harness();   // bad data while stalled ends the wait for re-engagement
+        stallThenNaN.Offer(new ConstantPolicy(3, [0.5f, 0.5f]));
+        Stall(stallThenNaN);
+        stallThenNaN.Run(1, [float.NaN, 0f, 0f]);
+        Assert.All(Fresh(stallThenNaN, 1000), m => Assert.Equal(ControlMode.SafeStop, m));
+
+        var teleop = Harness();   // the link is alive: the stall falls back to the operator, who keeps the robot
+        teleop.Offer(new ConstantPolicy(3, [0.5f, 0.5f]));
+        Assert.Equal(ControlMode.Policy, teleop.Run(1, Obs, heartbeat: true));
+        for (var i = 0; i < 30; i++) { teleop.Heartbeat(); teleop.Step(); }
+        Assert.Equal(ControlMode.Teleop, teleop.Cycle.Modes.Mode);
+        Assert.All(Enumerable.Range(0, 1000).Select(_ => teleop.Run(1, Obs, heartbeat: true)), m => Assert.Equal(ControlMode.Teleop, m));
+
+        var off = Harness(stallReengage: 0);
+        off.Offer(new ConstantPolicy(3, [0.5f, 0.5f]));
+        Stall(off);
+        Assert.All(Fresh(off, 1000), m => Assert.Equal(ControlMode.SafeStop, m));
+        off.Observe(Obs);
+        Assert.Equal(ControlMode.Policy, off.Step(TeleopButtons.Resume));
+    }
+
+    [Fact]
+    public void More_stalls_than_the_per_minute_budget_latch_the_policy_off_until_resume_and_the_budget_refills_after_a_minute()
+    {
+        var h = Harness(stallReengagesPerMinute: 2);
+        h.Offer(new ConstantPolicy(3, [0.5f, 0.5f]));
+        for (var i = 0; i < 2; i++)
+        {
+            Stall(h);
+            Assert.Contains(ControlMode.Policy, Fresh(h, 300));
+        }
+        Stall(h);   // the third within a minute
+        Assert.All(Fresh(h, 2000), m => Assert.Equal(ControlMode.SafeStop, m));
+        h.Observe(Obs);
+        Assert.Equal(ControlMode.Policy, h.Step(TeleopButtons.Resume));
+        Assert.Equal(TransitionReason.Resumed, h.Log[^1].Reason);
+
+        for (var t = 0; t < 60; t++) Fresh(h, 1000);   // a minute of driving: the budget is back
+        Stall(h);
+        Assert.Contains(ControlMode.Policy, Fresh(h, 300));
+        Assert.Equal(TransitionReason.ReengagedAfterStall, h.Log[^1].Reason);
+        Assert.Equal(3, h.Cycle.Modes.StallReengagements);
     }
 
     [Fact]

@@ -24,10 +24,44 @@ public sealed class ControllerEpisodeReturnTests
         using var robot = new SimBridgeRobot(() => new LocalVectorEnv([TaskCatalog.Create("pendulum")]), 400, seed: 42);
         Assert.Equal(0, robot.Episodes);
         Assert.True(double.IsNaN(robot.LastEpisodeReturn));
+        Thread.Sleep(20);
+        Assert.Equal(0, robot.Steps);   // the plant waits for the controller's first command
+        robot.WriteAction([0f]);
         Assert.True(SpinWait.SpinUntil(() => robot.Episodes >= 1, TimeSpan.FromSeconds(30)), "no episode finished within 30 s");
         var first = robot.LastEpisodeReturn;
         Assert.Equal(1, robot.Episodes);
         Assert.Equal(expected, first, 6);
+    }
+
+    [Fact]
+    public void With_a_seed_episode_i_of_the_robot_is_reset_with_seed_plus_i_and_reported_in_order()
+    {
+        double Rollout(int seed, out float[] last)
+        {
+            using var task = TaskCatalog.Create("pendulum");
+            var obs = new float[task.Spec.ObsDim];
+            task.Reset(seed, obs);
+            double r = 0;
+            for (var i = 0; i < task.Spec.MaxEpisodeSteps; i++) r += task.Step([0.5f], obs).Reward;
+            last = obs;
+            return r;
+        }
+        using var robot = new SimBridgeRobot(() => new LocalVectorEnv([TaskCatalog.Create("pendulum")]), 2000, seed: 7);
+        robot.WriteAction([0.5f]);
+        var episodes = new List<EpisodeResult>();
+        Assert.True(SpinWait.SpinUntil(() =>
+        {
+            while (robot.TryTakeEpisode(out var e)) episodes.Add(e);
+            return episodes.Count >= 3;
+        }, TimeSpan.FromSeconds(60)), "three episodes did not finish within 60 s");
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(7 + i, episodes[i].Seed);
+            Assert.Equal(Rollout(7 + i, out var last), episodes[i].Return, 6);
+            Assert.Equal(200, episodes[i].Length);
+            Assert.False(episodes[i].Terminated);
+            Assert.Equal(last, episodes[i].FinalObs);
+        }
     }
 
     [Fact]

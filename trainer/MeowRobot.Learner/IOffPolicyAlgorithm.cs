@@ -52,8 +52,10 @@ public sealed record LearnerOptions
     public int BufferCapacity { get; init; } = 1_000_000;
     /// <summary>Env steps (summed over envs) taken with uniform random actions before learning starts.</summary>
     public int LearningStarts { get; init; } = 5000;
-    /// <summary>Gradient updates per vector-env step once learning has started.</summary>
-    public int UpdatesPerStep { get; init; } = 1;
+    /// <summary>Gradient updates per collected transition once learning has started (the update-to-data ratio): 1, the
+    /// official code's one update per env step, whatever the number of envs (8 envs: 8 updates per vector step). Fractions
+    /// carry over between vector steps (0.5 with 8 envs: 4 per vector step).</summary>
+    public double UpdatesPerTransition { get; init; } = 1;
     /// <summary>Deterministic evaluation every this many env steps (0 = never).</summary>
     public int EvalEvery { get; init; } = 10_000;
     public int EvalEpisodes { get; init; } = 10;
@@ -66,7 +68,7 @@ public sealed record LearnerOptions
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "must be ≥ 1");
         if (BufferCapacity < BatchSize) throw new ArgumentOutOfRangeException(nameof(BufferCapacity), BufferCapacity, "must hold at least one batch");
         if (LearningStarts < 0) throw new ArgumentOutOfRangeException(nameof(LearningStarts), LearningStarts, "must be ≥ 0");
-        if (UpdatesPerStep < 1) throw new ArgumentOutOfRangeException(nameof(UpdatesPerStep), UpdatesPerStep, "must be ≥ 1");
+        if (!(UpdatesPerTransition is > 0 and <= 1000)) throw new ArgumentOutOfRangeException(nameof(UpdatesPerTransition), UpdatesPerTransition, "must be in (0, 1000]");
         if (EvalEvery < 0 || EvalEpisodes < 1) throw new ArgumentOutOfRangeException(nameof(EvalEvery), "eval interval must be ≥ 0 and episodes ≥ 1");
     }
 }

@@ -28,8 +28,9 @@ public sealed record Updated(long EnvSteps, long Updates, UpdateStats Stats) : L
 /// <item>step every env; actions are in [−1, 1] (the tanh box) and rescaled to the task's [low, high];</item>
 /// <item>store (s, a, r, s′, terminated) per env, s′ the final observation where an episode ended; a time-limit truncation
 /// is not termination, so it still bootstraps;</item>
-/// <item>once learning has started: sample a batch uniformly and do <see cref="LearnerOptions.UpdatesPerStep"/> updates
-/// of the algorithm (<see cref="IOffPolicyAlgorithm.Update"/>);</item>
+/// <item>once learning has started: for each transition collected, <see cref="LearnerOptions.UpdatesPerTransition"/>
+/// times (one, as the official code): sample a batch uniformly and do an update of the algorithm
+/// (<see cref="IOffPolicyAlgorithm.Update"/>);</item>
 /// <item>every <see cref="LearnerOptions.EvalEvery"/> env steps: deterministic evaluation over
 /// <see cref="LearnerOptions.EvalEpisodes"/> episodes on the evaluation env.</item>
 /// </list>
@@ -48,6 +49,7 @@ public sealed partial class OffPolicyLearner
     private readonly double[] _episodeReturn;
     private readonly int[] _episodeLength;
     private bool _started;
+    private double _updatesOwed;
 
     /// <param name="algorithm">Makes the algorithm from the stream its networks start from (called first, so that the
     /// loop's own streams come after it).</param>
@@ -185,9 +187,10 @@ public sealed partial class OffPolicyLearner
         ObserveAll(_obs, n);
         EnvSteps += n;
 
-        // Learn.
+        // Learn: the update-to-data ratio is per transition, so N envs earn N times the updates of one.
         if (EnvSteps < Options.LearningStarts) return;
-        for (var u = 0; u < Options.UpdatesPerStep; u++)
+        _updatesOwed += n * Options.UpdatesPerTransition;
+        for (; _updatesOwed >= 1; _updatesOwed--)
         {
             Buffer.Sample(_replayRng, _batch);
             if (ObsNormalizer is { } norm)

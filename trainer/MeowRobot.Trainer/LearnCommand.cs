@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using MeowRobot.Bridge.Sim;
+using MeowRobot.Control.Safety;
 using MeowRobot.Learner;
 using MeowRobot.Policy.Files;
 using MeowRobot.Tasks;
@@ -15,7 +16,10 @@ namespace MeowRobot.Trainer;
 /// deterministic evaluations; optionally saves the policy. Hyperparameters start from the algorithm's preset for the task
 /// (<see cref="AlgorithmSetup.For"/>) and any option given overrides it.
 /// The run's records (config.json, metrics.csv, TensorBoard events: <see cref="RunRecord"/>) go to --run-dir, by default
-/// runs/learn-TASK-&lt;UTC timestamp&gt;; <c>./meow trainer plot DIR</c> draws them. The last line is <c>final_eval_return: X</c>.
+/// runs/learn-TASK-&lt;UTC timestamp&gt;; <c>./meow trainer plot DIR</c> draws them. The last line is <c>final_eval_return: X</c>;
+/// the one before says how many updates ran (<c>updates: 0 (never learned: …)</c> when the budget ended before learning
+/// started, which is also warned about at the start). With --actuator the envs' actions pass through the robot's actuator
+/// model (<see cref="ActuatorModel"/>).
 /// </summary>
 public static class LearnCommand
 {
@@ -39,11 +43,13 @@ public static class LearnCommand
         var threads = new Option<int>("--threads") { Description = "cores each MEow or S2AC gradient update uses (1 or 2; 2 splits the batch)", DefaultValueFactory = _ => 1 };
         var param = new Option<string[]>("--param") { Description = "a task parameter NAME=VALUE, set in every env (repeatable; docs/tasks.md)" };
         var randomise = new Option<string[]>("--randomise") { Description = "per-episode randomisation NAME=DIST, e.g. mass=uniform(0.5, 2), log_uniform(a, b), normal(mean, std, low, high) (repeatable; training and evaluation envs)" };
+        var updateRatio = new Option<double?>("--updates-per-transition") { Description = "gradient updates per collected transition, the update-to-data ratio (default 1, as the official code: N envs get N updates per vector step; fractions carry over)" };
+        var actuator = new Option<FileInfo?>("--actuator") { Description = "controller configuration (JSON) whose Controller:Envelope, Loop:RateHz and SimRobot:StepRateHz are the robot's actuator: the envs' actions pass through it, so the policy learns the limits it will run under" };
         var rollouts = new Option<int>("--rollouts") { Description = "after training, run this many stochastic episodes and print each one's end" };
         var runDir = new Option<DirectoryInfo?>("--run-dir") { Description = "where config.json, metrics.csv and TensorBoard events go (default runs/learn-TASK-<UTC timestamp>)" };
         var metricsEvery = new Option<int>("--metrics-every") { Description = "env steps between metrics rows", DefaultValueFactory = _ => 1000 };
         var command = new Command("learn", "Train MEow, SAC or S2AC in-process on a built-in task and report deterministic evaluations");
-        foreach (var o in new Option[] { algo, task, model, steps, seed, envs, alpha, learningStarts, evalEvery, evalEpisodes, save, quiet, rollouts, normalizeObs, threads, runDir, metricsEvery, param, randomise }) command.Options.Add(o);
+        foreach (var o in new Option[] { algo, task, model, steps, seed, envs, alpha, learningStarts, evalEvery, evalEpisodes, save, quiet, rollouts, normalizeObs, threads, runDir, metricsEvery, param, randomise, updateRatio, actuator }) command.Options.Add(o);
         command.Validators.Add(r =>
         {
             if (r.GetValue(algo) is { } a && (!PolicyAlgorithms.TryParse(a, out var known) || !AlgorithmSetup.CanTrain(known)))
@@ -68,6 +74,16 @@ public static class LearnCommand
                 return Task.FromResult(2);
             }
             var taskOptions = new TaskOptions(parse.GetValue(model)?.FullName);
+            ActuatorModel? actuatorModel;
+            try
+            {
+                actuatorModel = parse.GetValue(actuator) is { } config ? ActuatorModel.Load(config.FullName) : null;
+            }
+            catch (Exception e) when (e is InvalidControlOptionsException or IOException)
+            {
+                Console.Error.WriteLine("learn: --actuator: " + e.Message);
+                return Task.FromResult(2);
+            }
             IReadOnlyDictionary<string, double> fixedParams;
             IReadOnlyList<ParameterDistribution> randomisation;
             LocalVectorEnv env, evalEnv;
@@ -84,6 +100,10 @@ public static class LearnCommand
             }
             using var trainingEnv = env;
             using var evaluationEnv = evalEnv = TaskCatalog.CreateVectorEnv(name, 1, taskOptions, runSeed + 10_000, fixedParams, randomisation);
+            IVectorEnv Actuated(IVectorEnv inner) => actuatorModel is null ? inner : new ActuatedVectorEnv(inner, actuatorModel);
+            // Not disposed themselves: the usings above dispose the envs inside.
+            var actuatedEnv = Actuated(env);
+            var actuatedEvalEnv = Actuated(evalEnv);
             var setup = AlgorithmSetup.For(algorithm, name, env.Spec.ObsDim, env.Spec.ActDim);
             if (parse.GetValue(alpha) is { } a)
             {
@@ -101,6 +121,7 @@ public static class LearnCommand
                 {
                     Seed = runSeed,
                     LearningStarts = parse.GetValue(learningStarts) ?? loop.LearningStarts,
+                    UpdatesPerTransition = parse.GetValue(updateRatio) ?? loop.UpdatesPerTransition,
                     EvalEvery = parse.GetValue(evalEvery) ?? loop.EvalEvery,
                     EvalEpisodes = parse.GetValue(evalEpisodes) ?? loop.EvalEpisodes,
                     NormalizeObservations = parse.GetValue(normalizeObs),
@@ -109,11 +130,15 @@ public static class LearnCommand
                 S2ac = setup.S2ac is { } s2 ? s2 with { Threads = parse.GetValue(threads) } : null,
             };
             var inv = CultureInfo.InvariantCulture;
-            Console.WriteLine(string.Create(inv, $"task: {name} seed: {runSeed} envs: {numEnvs} steps: {parse.GetValue(steps)} {setup.Describe()}"));
+            var totalSteps = parse.GetValue(steps);
+            Console.WriteLine(string.Create(inv, $"task: {name} seed: {runSeed} envs: {numEnvs} steps: {totalSteps} {setup.Describe()}"));
+            if (actuatorModel is not null) Console.WriteLine("actuator: " + actuatorModel.Describe());
+            if (totalSteps <= setup.Loop.LearningStarts)
+                Console.Error.WriteLine(string.Create(inv, $"learn: warning: --steps {totalSteps} ends before learning starts ({setup.Loop.LearningStarts} random-action steps): no gradient update will run and the policy stays as initialised (raise --steps or lower --learning-starts)"));
             OffPolicyLearner learner;
             try
             {
-                learner = setup.CreateLearner(env, evalEnv);
+                learner = setup.CreateLearner(actuatedEnv, actuatedEvalEnv);
             }
             catch (ArgumentOutOfRangeException e)
             {
@@ -180,11 +205,15 @@ public static class LearnCommand
                 }
             }
             if (randomisation.Count > 0) Console.WriteLine($"randomised: {ParameterDistribution.FormatList(randomisation)}");
+            var learned = learner.Algorithm.Updates > 0;
             if (parse.GetValue(save) is { } file)
             {
-                learner.ExportPolicy(m => m with { Source = "MeowRobot trainer learn" }).Save(file.FullName);
-                Console.WriteLine($"saved: {file.FullName}");
+                learner.ExportPolicy(m => m with { Source = learned ? "MeowRobot trainer learn" : "MeowRobot trainer learn (untrained: the budget ended before learning started)" }).Save(file.FullName);
+                Console.WriteLine(learned ? $"saved: {file.FullName}" : $"saved: {file.FullName} (UNTRAINED: 0 updates)");
             }
+            Console.WriteLine(learned
+                ? string.Create(inv, $"updates: {learner.Algorithm.Updates}")
+                : string.Create(inv, $"updates: 0 (never learned: {learner.EnvSteps} env steps, learning starts at {setup.Loop.LearningStarts})"));
             Console.WriteLine(string.Create(inv, $"final_eval_return: {(evaluations.Count > 0 ? evaluations[^1].MeanReturn : double.NaN):F1}"));
             return Task.FromResult(0);
         });

@@ -12,6 +12,7 @@ public static class Program
         root.Subcommands.Add(TrainerServiceHost.KeysCommand());
         PolicyQueryCommand.AddTo(root);
         Export.PolicyExportCommand.AddTo(root.Subcommands.Single(c => c.Name == "policy"));
+        PolicyEvalCommand.AddTo(root);
         BenchUpdateCommand.AddTo(root);
         LearnCommand.AddTo(root);
         PlotCommand.AddTo(root);

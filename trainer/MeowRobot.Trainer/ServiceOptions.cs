@@ -101,6 +101,13 @@ public sealed class TrainerOptions : IValidatableObject
     public IReadOnlyList<ParameterDistribution> Randomisation() =>
         (Randomise ?? []).OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => ParameterDistribution.Parse(kv.Key, kv.Value ?? "")).ToArray();
 
+    /// <summary>The robot's controller configuration file (JSON, e.g. /etc/meowrobot/controller.json): its
+    /// Controller:Envelope, Controller:Loop:RateHz and Controller:SimRobot:StepRateHz are applied to every training and
+    /// evaluation env's actions (<see cref="MeowRobot.Control.Safety.ActuatorModel"/>), so the policy learns the limits it
+    /// will run under; null: the sim's actuator as it is.</summary>
+    [ExistingFile]
+    public string? ActuatorConfig { get; set; }
+
     /// <summary>Hyperparameters over the task's preset (section Trainer:Learner).</summary>
     [ValidateObjectMembers]
     public LearnerSettings Learner { get; set; } = new();
@@ -181,7 +188,9 @@ public sealed class LearnerSettings : IValidatableObject
     [Range(1, 1 << 16)] public int? BatchSize { get; set; }
     [Range(1, 100_000_000)] public int? BufferCapacity { get; set; }
     [Range(0, int.MaxValue)] public int? LearningStarts { get; set; }
-    [Range(1, 1000)] public int? UpdatesPerStep { get; set; }
+    /// <summary>Gradient updates per collected transition (the update-to-data ratio, default 1 as the official code; N envs
+    /// get N per vector step; fractions carry over).</summary>
+    [Range(1e-3, 1000.0)] public double? UpdatesPerTransition { get; set; }
     /// <summary>Running observation normalisation (carried to robots in the policy file as obs_norm).</summary>
     public bool? NormalizeObservations { get; set; }
 
@@ -220,7 +229,7 @@ public sealed class LearnerSettings : IValidatableObject
     /// <summary>Train the amortized sampling network (the actor a robot runs; default true).</summary>
     public bool? Amortized { get; set; }
 
-    private static readonly string[] LoopKeys = [nameof(BatchSize), nameof(BufferCapacity), nameof(LearningStarts), nameof(UpdatesPerStep), nameof(NormalizeObservations)];
+    private static readonly string[] LoopKeys = [nameof(BatchSize), nameof(BufferCapacity), nameof(LearningStarts), nameof(UpdatesPerTransition), nameof(NormalizeObservations)];
 
     private static readonly Dictionary<PolicyAlgorithm, string[]> OwnKeys = new()
     {
@@ -254,7 +263,7 @@ public sealed class LearnerSettings : IValidatableObject
                 BatchSize = BatchSize ?? loop.BatchSize,
                 BufferCapacity = BufferCapacity ?? loop.BufferCapacity,
                 LearningStarts = LearningStarts ?? loop.LearningStarts,
-                UpdatesPerStep = UpdatesPerStep ?? loop.UpdatesPerStep,
+                UpdatesPerTransition = UpdatesPerTransition ?? loop.UpdatesPerTransition,
                 NormalizeObservations = NormalizeObservations ?? loop.NormalizeObservations,
             },
         };

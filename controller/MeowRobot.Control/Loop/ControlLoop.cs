@@ -76,6 +76,9 @@ public sealed class ControlLoop : IDisposable
 
     public long TransitionCount(ControlMode from, ControlMode to) => _modes.TransitionCount(from, to);
 
+    /// <summary>Times the policy re-engaged by itself after a stall (<see cref="ModeOptions.StallReengageSeconds"/>).</summary>
+    public long StallReengagements => _modes.StallReengagements;
+
     /// <summary>Stopwatch timestamp of the end of the last tick that met its deadline; 0 before the first. A systemd
     /// watchdog pings only while this is recent, so a stuck or starved loop stops the pings.</summary>
     public long LastHealthyTickTimestamp => Volatile.Read(ref _lastHealthyTick);

@@ -21,3 +21,20 @@ public sealed class RuntimeActionPolicy(IPolicyRuntime runtime) : IActionPolicy
         return new ActivePolicy(new RuntimeActionPolicy(PolicyRuntime.Create(file)), (long)(file.Metadata.Version ?? 0), path);
     }
 }
+
+/// <summary>Whether a policy's actions land in a task's action box as the trainer meant them to.</summary>
+public static class ActionScalingCheck
+{
+    /// <summary>Null when the file's meow.action scaling is the task's box; else what differs (a file without it emits
+    /// the tanh box [−1, 1] as is, which the task then reads as raw torques or forces).</summary>
+    public static string? Problem(PolicyMetadata metadata, MeowRobot.Bridge.Sim.TaskSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        ArgumentNullException.ThrowIfNull(spec);
+        if (metadata.ActionScale is not { } s)
+            return $"the policy file has no meow.action.low/high: its actions stay in [-1, 1] while {spec.Name} acts in [{string.Join(", ", spec.ActLow)}] .. [{string.Join(", ", spec.ActHigh)}]";
+        return s.Low.AsSpan().SequenceEqual(spec.ActLow) && s.High.AsSpan().SequenceEqual(spec.ActHigh)
+            ? null
+            : $"the policy was trained for actions in [{string.Join(", ", s.Low)}] .. [{string.Join(", ", s.High)}], {spec.Name} acts in [{string.Join(", ", spec.ActLow)}] .. [{string.Join(", ", spec.ActHigh)}]";
+    }
+}

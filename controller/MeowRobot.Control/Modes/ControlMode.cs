@@ -32,6 +32,9 @@ public enum TransitionReason : byte
     Resumed,
     /// <summary>The policy stayed healthy for the configured hysteresis.</summary>
     ResumedByHysteresis,
+    /// <summary>Observations were fresh again for <see cref="ModeOptions.StallReengageSeconds"/> after a stall
+    /// (stale or missing observations, deadline-miss budget) stopped the policy.</summary>
+    ReengagedAfterStall,
     PolicyEngaged,
     NoPolicy,
     PolicyNonFinite,
@@ -61,6 +64,16 @@ public sealed class ModeOptions
     /// <summary>Arm at start, as if the operator had pressed arm (sim rehearsal, tests). Off by default.</summary>
     public bool ArmOnStart { get; set; }
 
+    /// <summary>After a stall (observations stale or missing, or the deadline-miss budget spent) stopped a driving policy
+    /// into SafeStop, the policy re-engages by itself once it has been healthy this long without a break (0: never; then
+    /// the stall is handled like any other fault). Not after the operator took over (Teleop), and at most
+    /// <see cref="StallReengagesPerMinute"/> times in any 60 s.</summary>
+    public double StallReengageSeconds { get; set; } = 0.25;
+
+    /// <summary>Re-engagements after stalls allowed within any 60 s; one stall more and the policy stays disengaged until
+    /// an explicit resume (a link that keeps failing is a fault, not a transient).</summary>
+    public int StallReengagesPerMinute { get; set; } = 3;
+
     public void Validate()
     {
         var problems = new List<string>();
@@ -68,6 +81,10 @@ public sealed class ModeOptions
             problems.Add($"TeleopTimeoutSeconds must be in (0, 10] (is {TeleopTimeoutSeconds})");
         if (!(double.IsFinite(ResumeHysteresisSeconds) && ResumeHysteresisSeconds >= 0))
             problems.Add($"ResumeHysteresisSeconds must be ≥ 0 (is {ResumeHysteresisSeconds})");
+        if (!(double.IsFinite(StallReengageSeconds) && StallReengageSeconds >= 0 && StallReengageSeconds <= 60))
+            problems.Add($"StallReengageSeconds must be in [0, 60] (is {StallReengageSeconds})");
+        if (StallReengagesPerMinute is < 0 or > ModeMachine.MaxStallReengagesPerMinute)
+            problems.Add($"StallReengagesPerMinute must be in [0, {ModeMachine.MaxStallReengagesPerMinute}] (is {StallReengagesPerMinute})");
         if (problems.Count > 0)
             throw new Safety.InvalidControlOptionsException(problems);
     }

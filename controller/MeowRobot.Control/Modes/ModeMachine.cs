@@ -32,13 +32,28 @@ public struct ModeInputs
 /// unhealthy while driving (or while the operator overrides it) and whenever the operator falls back to Teleop, so
 /// returning to the policy after a failure needs resume (or, if configured, a hysteresis of continuous health).
 /// A policy that becomes healthy for the first time after arming (weights arrive) engages by itself unless the operator is
-/// driving. E-stop (button held or API) latches; a reset (button or API, with the e-stop button released) returns to Idle.
+/// driving.
+/// <para>Re-engaging after a stall (the rule a transient must not outlast): when the policy was driving and a stall —
+/// stale or missing observations, or the deadline-miss budget spent — drops the robot into SafeStop, the machine
+/// remembers it. Once the policy has been healthy without a break for <see cref="ModeOptions.StallReengageSeconds"/>
+/// (fresh observations again: at a 20 Hz plant, 0.25 s is five new ones), it re-engages by itself
+/// (<see cref="TransitionReason.ReengagedAfterStall"/>). Nothing else re-engages: a stall during which the operator took
+/// over (Teleop) leaves the robot with the operator, any other fault (non-finite values, a state bound) needs resume,
+/// and after <see cref="ModeOptions.StallReengagesPerMinute"/> re-engagements within 60 s the next stall does too.</para> E-stop (button held or API) latches; a reset (button or API, with the e-stop button released) returns to Idle.
 /// Loop thread only; never allocates: transitions go into a preallocated ring drained off the loop.
 /// </summary>
 public sealed class ModeMachine
 {
     private const int ModeCount = 6;
+
+    /// <summary>Upper bound of <see cref="ModeOptions.StallReengagesPerMinute"/> (the machine keeps that many timestamps).</summary>
+    public const int MaxStallReengagesPerMinute = 1000;
+
     private readonly long _hysteresisTicks;
+    private readonly long _stallReengageTicks;
+    private readonly long[] _stallReengagedAt;   // ring of the last re-engagements' timestamps
+    private int _stallReengageCount;
+    private bool _stalled;
     private readonly long[] _counts = new long[ModeCount * ModeCount];
     private TeleopButtons _previousButtons;
     private bool _estopLatched;
@@ -55,6 +70,10 @@ public sealed class ModeMachine
         _hysteresisTicks = options.ResumeHysteresisSeconds > 0
             ? (long)(options.ResumeHysteresisSeconds * Stopwatch.Frequency)
             : -1;
+        _stallReengageTicks = options.StallReengageSeconds > 0 && options.StallReengagesPerMinute > 0
+            ? (long)(options.StallReengageSeconds * Stopwatch.Frequency)
+            : -1;
+        _stallReengagedAt = new long[Math.Max(1, options.StallReengagesPerMinute)];
         _armed = options.ArmOnStart;
         _engaged = options.ArmOnStart;
         Mode = ControlMode.Idle;
@@ -66,6 +85,14 @@ public sealed class ModeMachine
     public bool EStopLatched => _estopLatched;
     public bool Armed => _armed;
     public bool Engaged => _engaged;
+
+    /// <summary>Times the policy re-engaged by itself after a stall.</summary>
+    public long StallReengagements => Volatile.Read(ref _stallReengagements);
+    private long _stallReengagements;
+
+    /// <summary>Whether a fault is a stall (transient: the data stopped coming) rather than bad data or a bad policy.</summary>
+    public static bool IsStall(TransitionReason fault) =>
+        fault is TransitionReason.ObservationStale or TransitionReason.ObservationMissing or TransitionReason.DeadlineMissBudget;
 
     /// <summary>Transitions in order (drain from one non-real-time thread).</summary>
     public SpscRing<ModeTransition> Transitions { get; }
@@ -103,6 +130,7 @@ public sealed class ModeMachine
             _estopLatched = false;
             _armed = false;
             _engaged = false;
+            _stalled = false;
             reset = true;
         }
 
@@ -112,6 +140,7 @@ public sealed class ModeMachine
             {
                 _armed = false;
                 _engaged = false;
+                _stalled = false;
             }
             else if ((pressed & TeleopButtons.Arm) != 0 && !_armed)
             {
@@ -129,6 +158,19 @@ public sealed class ModeMachine
             _healthySince = -1;
         else if (_healthySince < 0)
             _healthySince = timestamp;
+        if (_engaged || !_armed)
+            _stalled = false;
+        else if (_stalled && healthy && timestamp - _healthySince >= _stallReengageTicks)
+        {
+            _stalled = false;
+            if (StallBudgetLeft(timestamp))
+            {
+                _stallReengagedAt[_stallReengageCount++ % _stallReengagedAt.Length] = timestamp;
+                Interlocked.Increment(ref _stallReengagements);
+                _engaged = true;
+                resumeReason = TransitionReason.ReengagedAfterStall;
+            }
+        }
         if (_armed && !_engaged && _hysteresisTicks > 0 && healthy && timestamp - _healthySince >= _hysteresisTicks)
         {
             _engaged = true;
@@ -152,9 +194,18 @@ public sealed class ModeMachine
             to = ControlMode.SafeStop;
 
         if (!healthy && (from is ControlMode.Policy or ControlMode.OperatorOverride || to is ControlMode.OperatorOverride))
+        {
+            if (_engaged && from == ControlMode.Policy && to == ControlMode.SafeStop && IsStall(inputs.PolicyFault) && _stallReengageTicks > 0)
+                _stalled = true;
             _engaged = false;
+        }
+        if (_stalled && !healthy && !IsStall(inputs.PolicyFault) && inputs.PolicyFault != TransitionReason.None)
+            _stalled = false;   // bad data or a bad policy while stalled: a real fault, resume is needed
         if (to == ControlMode.Teleop)
+        {
             _engaged = false;
+            _stalled = false;   // the operator has the robot
+        }
 
         if (to != from)
         {
@@ -167,6 +218,15 @@ public sealed class ModeMachine
             Transitions.TryEnqueue(new ModeTransition(tick, timestamp, from, to, reason));
         }
         return to;
+    }
+
+    /// <summary>Fewer than the allowed re-engagements in the 60 s before <paramref name="timestamp"/>.</summary>
+    private bool StallBudgetLeft(long timestamp)
+    {
+        var n = _stallReengagedAt.Length;
+        if (_stallReengageCount < n) return true;
+        var oldestOfLastN = _stallReengagedAt[_stallReengageCount % n];
+        return timestamp - oldestOfLastN >= 60 * Stopwatch.Frequency;
     }
 
     private TransitionReason Why(ControlMode from, ControlMode to, in ModeInputs inputs, TransitionReason resumeReason)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using MeowRobot.Bridge.Sim;
 using MeowRobot.Control.Handoff;
@@ -10,28 +11,38 @@ namespace MeowRobot.Control.RobotIo;
 /// stepped by its own thread at the simulation's rate with the newest action the loop wrote; each new observation is
 /// stamped and handed to the loop through a <see cref="LatestValue{T}"/>. The loop never waits on the simulation: if it
 /// stalls or the worker is lost, observations go stale and the loop's staleness check stops the robot.
+/// <para>The plant starts on the controller's first command: it resets, publishes the first observation, and waits for
+/// the first action; it then publishes that first observation again, freshly stamped, and steps one period later, so
+/// the first step's action is computed from the first observation as every later one is (the hand-off the trainer's env
+/// loop has: step k's action from step k's observation). With a seed, episode i is reset with seed + i.</para>
 /// </summary>
 public sealed class SimBridgeRobot : IRobotIo, IEpisodeReturns
 {
     private readonly Func<IVectorEnv> _connect;
     private readonly double _stepRateHz;
     private readonly int? _seed;
+    private readonly IReadOnlyDictionary<string, double>? _parameters;
     private readonly Thread _thread;
     private readonly ManualResetEventSlim _ready = new();
+    private readonly ManualResetEventSlim _commanded = new();
     private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentQueue<EpisodeResult> _finished = new();
     private LatestValue<float> _observations = null!;
     private LatestValue<float> _actions = null!;
     private Exception? _fault;
     private long _steps;
     private long _episodes;
-    private double _episodeReturn;
+    private long _staleActionSteps;
     private double _lastEpisodeReturn = double.NaN;
 
     /// <summary>Starts the simulation thread, which calls <paramref name="connect"/> (so that ZeroMQ sockets belong to it),
     /// resets the environment and publishes the first observation; returns once that is done.</summary>
     /// <param name="stepRateHz">Simulation steps per second of wall time (the task's own rate for real-time rehearsal).</param>
+    /// <param name="seed">Episode i is reset with seed + i; null: the env's own seeds.</param>
+    /// <param name="parameters">Task parameters set at the first reset (they stay set).</param>
     /// <exception cref="TimeoutException">No first observation within <paramref name="startTimeout"/>.</exception>
-    public SimBridgeRobot(Func<IVectorEnv> connect, double stepRateHz, int? seed = null, TimeSpan? startTimeout = null)
+    public SimBridgeRobot(Func<IVectorEnv> connect, double stepRateHz, int? seed = null, TimeSpan? startTimeout = null,
+        IReadOnlyDictionary<string, double>? parameters = null)
     {
         ArgumentNullException.ThrowIfNull(connect);
         if (!(stepRateHz > 0 && stepRateHz <= 100_000))
@@ -39,6 +50,7 @@ public sealed class SimBridgeRobot : IRobotIo, IEpisodeReturns
         _connect = connect;
         _stepRateHz = stepRateHz;
         _seed = seed;
+        _parameters = parameters;
         _thread = new Thread(Simulate) { IsBackground = true, Name = "meow-sim-robot" };
         _thread.Start();
         if (!_ready.Wait(startTimeout ?? TimeSpan.FromSeconds(30)))
@@ -57,11 +69,18 @@ public sealed class SimBridgeRobot : IRobotIo, IEpisodeReturns
     public int ObservationSize => Spec.ObsDim;
     public int ActionSize => Spec.ActDim;
 
+    /// <summary>Simulation steps per second of wall time.</summary>
+    public double StepRateHz => _stepRateHz;
+
     /// <summary>Simulation steps taken.</summary>
     public long Steps => Interlocked.Read(ref _steps);
 
     /// <summary>Episodes finished (terminated or truncated).</summary>
     public long Episodes => Interlocked.Read(ref _episodes);
+
+    /// <summary>Steps whose action was written before that step's observation was published: the action was computed
+    /// from an older observation (the loop was late or stopped). 0 in a faithful rehearsal.</summary>
+    public long StaleActionSteps => Interlocked.Read(ref _staleActionSteps);
 
     /// <summary>Undiscounted return of the last finished episode (NaN before the first).</summary>
     public double LastEpisodeReturn => Volatile.Read(ref _lastEpisodeReturn);
@@ -69,10 +88,17 @@ public sealed class SimBridgeRobot : IRobotIo, IEpisodeReturns
     /// <summary>Why the simulation thread ended, if it failed (the loop sees stale observations from then on).</summary>
     public Exception? Fault => Volatile.Read(ref _fault);
 
+    /// <summary>Takes the next finished episode, in order (any one thread).</summary>
+    public bool TryTakeEpisode(out EpisodeResult episode) => _finished.TryDequeue(out episode!);
+
     public bool TryReadObservation(Span<float> observation, out long timestamp) =>
         _observations.TryRead(observation, out timestamp, out _);
 
-    public void WriteAction(ReadOnlySpan<float> action) => _actions.Publish(action, Stopwatch.GetTimestamp());
+    public void WriteAction(ReadOnlySpan<float> action)
+    {
+        _actions.Publish(action, Stopwatch.GetTimestamp());
+        if (!_commanded.IsSet) _commanded.Set();
+    }
 
     private void Simulate()
     {
@@ -86,13 +112,23 @@ public sealed class SimBridgeRobot : IRobotIo, IEpisodeReturns
             _observations = new LatestValue<float>(Spec.ObsDim);
             _actions = new LatestValue<float>(Spec.ActDim);
             var batch = new VectorBatch(1, Spec.ObsDim);
-            env.Reset(batch, _seed is { } s ? [s] : null);
+            var episode = 0;
+            int? EpisodeSeed() => _seed is { } s ? unchecked(s + episode) : null;
+            var seed = EpisodeSeed();
+            env.Reset(batch, seed is { } first ? [first] : null, _parameters);
             _observations.Publish(batch.ObsRow(0), Stopwatch.GetTimestamp());
             _ready.Set();
 
+            // The plant starts with the controller: the first action, then a fresh first observation.
+            if (WaitHandle.WaitAny([_commanded.WaitHandle, _stop.Token.WaitHandle]) != 0) return;
+            var published = Stopwatch.GetTimestamp();
+            _observations.Publish(batch.ObsRow(0), published);
+
             var action = new float[Spec.ActDim];
             var period = (long)(Stopwatch.Frequency / _stepRateHz);
-            var next = Stopwatch.GetTimestamp() + period;
+            var next = published + period;
+            double episodeReturn = 0;
+            var length = 0;
             while (!_stop.IsCancellationRequested)
             {
                 var wait = next - Stopwatch.GetTimestamp();
@@ -101,17 +137,25 @@ public sealed class SimBridgeRobot : IRobotIo, IEpisodeReturns
                 next += period;
                 if (Stopwatch.GetTimestamp() - next > 10 * period)
                     next = Stopwatch.GetTimestamp() + period;   // far behind (a stall): restart the grid instead of bursting
-                _actions.TryRead(action, out _, out _);          // zero until the loop's first write
+                _actions.TryRead(action, out var writtenAt, out _);
+                if (writtenAt < published) Interlocked.Increment(ref _staleActionSteps);
                 env.Step(action, batch);
-                _observations.Publish(batch.ObsRow(0), Stopwatch.GetTimestamp());
                 Interlocked.Increment(ref _steps);
-                _episodeReturn += batch.Reward[0];
+                episodeReturn += batch.Reward[0];
+                length++;
                 if (batch.Terminated[0] != 0 || batch.Truncated[0] != 0)
                 {
-                    Volatile.Write(ref _lastEpisodeReturn, _episodeReturn);
-                    _episodeReturn = 0;
+                    _finished.Enqueue(new EpisodeResult(seed, episodeReturn, length, batch.Terminated[0] != 0, batch.FinalObsRow(0).ToArray()));
+                    Volatile.Write(ref _lastEpisodeReturn, episodeReturn);
                     Interlocked.Increment(ref _episodes);
+                    episodeReturn = 0;
+                    length = 0;
+                    episode++;
+                    seed = EpisodeSeed();
+                    if (seed is { } s) env.Reset(batch, [s]);   // else the env's own auto-reset stands
                 }
+                published = Stopwatch.GetTimestamp();
+                _observations.Publish(batch.ObsRow(0), published);
             }
         }
 #pragma warning disable CA1031 // reported through Fault; the loop reacts to the stale observations
@@ -133,5 +177,6 @@ public sealed class SimBridgeRobot : IRobotIo, IEpisodeReturns
         _thread.Join();
         _stop.Dispose();
         _ready.Dispose();
+        _commanded.Dispose();
     }
 }

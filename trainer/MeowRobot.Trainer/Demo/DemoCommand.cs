@@ -50,15 +50,15 @@ public static class DemoCommand
 /// <param name="RobotStepRateHz">The plant's simulation rate: 20 Hz is the pendulum's real time (10 s episodes).</param>
 /// <param name="Deadline">The whole run, children's start included; past it the demo fails.</param>
 /// <param name="RequireImprovement">Whether the robot's return must clearly improve for "ok" (not in a smoke run, which trains too little).</param>
-internal sealed record DemoPlan(long TotalEnvSteps, int TrainEnvs, int UpdatesPerStep, int PublishEveryUpdates, int? LearningStarts, int EvalEvery, int EvalEpisodes,
+internal sealed record DemoPlan(long TotalEnvSteps, int TrainEnvs, double UpdatesPerTransition, int PublishEveryUpdates, int? LearningStarts, int EvalEvery, int EvalEpisodes,
     int MetricsEveryEnvSteps, double RobotStepRateHz, TimeSpan Deadline, bool RequireImprovement)
 {
-    /// <summary>Pendulum learns in ~15–20k env steps. 8 envs stepped together with 4 updates per vector step (half an update
-    /// per env step) give ~9500 updates, published every 500: ~19 versions on the robot; the robot's plant runs in real
+    /// <summary>Pendulum learns in ~15–20k env steps. 8 envs stepped together with half an update per transition (4 per
+    /// vector step) give ~9500 updates, published every 500: ~19 versions on the robot; the robot's plant runs in real
     /// time (10 s episodes) all along. How long it takes: the README (measured: docs/operations.md, "The demo").</summary>
-    public static DemoPlan Full { get; } = new(20_000, 8, 4, 500, null, 2000, 5, 500, 20, TimeSpan.FromMinutes(15), RequireImprovement: true);
+    public static DemoPlan Full { get; } = new(20_000, 8, 0.5, 500, null, 2000, 5, 500, 20, TimeSpan.FromMinutes(15), RequireImprovement: true);
 
-    public static DemoPlan Quick { get; } = new(1_600, 8, 1, 20, 400, 800, 1, 200, 100, TimeSpan.FromSeconds(150), RequireImprovement: false);
+    public static DemoPlan Quick { get; } = new(1_600, 8, 0.125, 20, 400, 800, 1, 200, 100, TimeSpan.FromSeconds(150), RequireImprovement: false);
 
     /// <summary>Robot episodes averaged for robot_return_last.</summary>
     public const int LastEpisodes = 3;

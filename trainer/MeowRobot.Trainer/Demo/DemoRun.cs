@@ -137,7 +137,7 @@ internal sealed class DemoRun
             $"--Trainer:PublishEndpoint={e.Weights}",
             $"--Trainer:SecretKeyFile={Path.Combine(keys, "trainer.key_secret")}",
             $"--Trainer:AllowedRobotKeysDir={Path.Combine(keys, "robots")}",
-            string.Create(inv, $"--Trainer:Learner:UpdatesPerStep={_plan.UpdatesPerStep}"),
+            string.Create(inv, $"--Trainer:Learner:UpdatesPerTransition={_plan.UpdatesPerTransition}"),
             string.Create(inv, $"--Trainer:PublishEveryUpdates={_plan.PublishEveryUpdates}"),
             string.Create(inv, $"--Trainer:TotalEnvSteps={_plan.TotalEnvSteps}"),
             string.Create(inv, $"--Trainer:Seed={_seed}"),

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using MeowRobot.Bridge.Sim;
+using MeowRobot.Control.Safety;
 using MeowRobot.Hosting.Configuration;
 using MeowRobot.Learner;
 using MeowRobot.Policy.Bundles;
@@ -82,12 +83,16 @@ internal sealed partial class TrainingRun : IDisposable
                     throw new TrainerSetupException($"Trainer:Randomise: {e.Message}", e);
                 }
             }
+            var actuator = ActuatorFor(options);
+            if (actuator is not null) _env = new ActuatedVectorEnv(client, actuator);
             var spec = _env.Spec;
             if (options.Task is { } expected && !string.Equals(expected, spec.Name, StringComparison.OrdinalIgnoreCase))
                 throw new TrainerSetupException($"Trainer:Task is '{expected}' but the sim workers at {string.Join(", ", options.SimEndpoints)} serve '{spec.Name}'");
             Task = spec.Name;
             var setup = LearnerSettingsFor(options, spec);
             _evalEnv = setup.Loop.EvalEvery > 0 ? EvalEnv(options, spec) : null;
+            if (actuator is not null && _evalEnv is not null) _evalEnv = new ActuatedVectorEnv(_evalEnv, actuator);
+            if (actuator is not null) LogActuator(_log, options.ActuatorConfig!, actuator.Describe());
             _learner = setup.CreateLearner(_env, _evalEnv);
             _learner.Reported += Observe;
             var loop = setup.Loop;
@@ -135,6 +140,8 @@ internal sealed partial class TrainingRun : IDisposable
         var nextCheckpointAt = _clock.Elapsed + o.CheckpointInterval;
         var publishedAt = _learner.Updates;
         LogTraining(_log, _learner.EnvSteps, o.TotalEnvSteps);
+        if (o.TotalEnvSteps <= _learner.Options.LearningStarts)
+            LogNeverLearns(_log, o.TotalEnvSteps, _learner.Options.LearningStarts);
         while (_learner.EnvSteps < o.TotalEnvSteps && !stop.IsCancellationRequested)
         {
             _learner.Step();
@@ -169,6 +176,7 @@ internal sealed partial class TrainingRun : IDisposable
             if (_learner.Updates != publishedAt) Publish();
             if (evalEvery > 0 && _lastEval?.EnvSteps != _learner.EnvSteps) Row("eval", _learner.Evaluate());
             LogDone(_log, _learner.EnvSteps, _learner.Updates, Wall);
+            if (_learner.Updates == 0) LogNeverLearned(_log, _learner.EnvSteps, _learner.Options.LearningStarts);
         }
         Checkpoint(done ? "done" : "stop");
         if (done) _record.End(success: true);
@@ -231,6 +239,20 @@ internal sealed partial class TrainingRun : IDisposable
         GiveUpAfter = o.SimGiveUpAfter,
         Curve = o.SimServerKeyFile is null ? null : SimClientCurve.Load(o.SecretKeyFile!, o.SimServerKeyFile),
     };
+
+    /// <summary>The robot's actuator model from Trainer:ActuatorConfig (a controller configuration file), if set.</summary>
+    private static ActuatorModel? ActuatorFor(TrainerOptions o)
+    {
+        if (o.ActuatorConfig is not { } path) return null;
+        try
+        {
+            return ActuatorModel.Load(path);
+        }
+        catch (Exception e) when (e is InvalidControlOptionsException or IOException)
+        {
+            throw new TrainerSetupException($"Trainer:ActuatorConfig {path}: {e.Message}", e);
+        }
+    }
 
     private IVectorEnv? EvalEnv(TrainerOptions o, TaskSpec spec)
     {
@@ -406,6 +428,15 @@ internal sealed partial class TrainingRun : IDisposable
 
     [LoggerMessage(16, LogLevel.Warning, "{Event}")]
     private static partial void LogWorkerLost(ILogger logger, string @event);
+
+    [LoggerMessage(18, LogLevel.Information, "actuator model from {Path}: {Model}")]
+    private static partial void LogActuator(ILogger logger, string path, string model);
+
+    [LoggerMessage(19, LogLevel.Warning, "Trainer:TotalEnvSteps {Total} ends before learning starts ({LearningStarts} random-action env steps): no gradient update will run and the published policy stays as initialised")]
+    private static partial void LogNeverLearns(ILogger logger, long total, int learningStarts);
+
+    [LoggerMessage(20, LogLevel.Warning, "the run never learned: {EnvSteps} env steps, 0 updates (learning starts at {LearningStarts}); its policy is the initial one")]
+    private static partial void LogNeverLearned(ILogger logger, long envSteps, int learningStarts);
 
     [LoggerMessage(17, LogLevel.Information, "{Event}")]
     private static partial void LogWorkerRecovered(ILogger logger, string @event);

@@ -1,0 +1,103 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace MeowRobot.Control.RobotIo;
+
+/// <summary>One finished episode of a simulated robot (or of an evaluation): the seed it was reset with (null: the
+/// env's own stream), its undiscounted return, its length in steps, whether it terminated (else it was truncated), and
+/// its last observation.</summary>
+public sealed record EpisodeResult(int? Seed, double Return, int Length, bool Terminated, float[] FinalObs);
+
+/// <summary>
+/// Episodes and their statistics as <c>trainer policy eval</c> and <c>controller run --episodes</c> both report them, so
+/// the two compare line for line: JSON <c>{"episodes": [{"seed", "return", "length", "terminated", "final_obs"}, ...],
+/// "mean_return", "std_return"}</c>, std over the episodes (÷ N, as the trainer's evaluation).
+/// </summary>
+public sealed class EpisodeReport
+{
+    public EpisodeReport(IReadOnlyList<EpisodeResult> episodes)
+    {
+        ArgumentNullException.ThrowIfNull(episodes);
+        Episodes = episodes;
+        if (episodes.Count == 0)
+        {
+            MeanReturn = StdReturn = MeanLength = double.NaN;
+            return;
+        }
+        MeanReturn = episodes.Average(e => e.Return);
+        var mean = MeanReturn;
+        StdReturn = Math.Sqrt(episodes.Sum(e => (e.Return - mean) * (e.Return - mean)) / episodes.Count);
+        MeanLength = episodes.Average(e => e.Length);
+    }
+
+    public IReadOnlyList<EpisodeResult> Episodes { get; }
+    public double MeanReturn { get; }
+    public double StdReturn { get; }
+    public double MeanLength { get; }
+
+    /// <summary><c>mean_return=X std_return=Y episodes=N</c>, the common part of both summary lines.</summary>
+    public string Summary() => string.Create(CultureInfo.InvariantCulture,
+        $"mean_return={MeanReturn:0.###} std_return={StdReturn:0.###} episodes={Episodes.Count}");
+
+    public byte[] ToJson()
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("episodes");
+            foreach (var e in Episodes)
+            {
+                w.WriteStartObject();
+                if (e.Seed is { } seed) w.WriteNumber("seed", seed);
+                else w.WriteNull("seed");
+                w.WriteNumber("return", e.Return);
+                w.WriteNumber("length", e.Length);
+                w.WriteBoolean("terminated", e.Terminated);
+                w.WriteStartArray("final_obs");
+                foreach (var v in e.FinalObs)
+                {
+                    if (float.IsFinite(v)) w.WriteNumberValue(v);
+                    else w.WriteNullValue();   // JSON has no NaN; a non-finite observation is reported as null
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            Number(w, "mean_return", MeanReturn);
+            Number(w, "std_return", StdReturn);
+            w.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Writes <see cref="ToJson"/> atomically (a temporary file beside it, then a rename).</summary>
+    public void Save(string path)
+    {
+        var full = Path.GetFullPath(path);
+        var tmp = full + ".tmp-" + Environment.ProcessId;
+        File.WriteAllBytes(tmp, ToJson());
+        File.Move(tmp, full, overwrite: true);
+    }
+
+    /// <summary>Parses <c>k=v</c> task parameters (<c>--param</c>); a malformed one is an <see cref="ArgumentException"/>.</summary>
+    public static IReadOnlyDictionary<string, double>? ParseParameters(IReadOnlyList<string>? pairs)
+    {
+        if (pairs is null || pairs.Count == 0) return null;
+        var result = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var pair in pairs)
+        {
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0 || !double.TryParse(pair.AsSpan(eq + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value))
+                throw new ArgumentException($"--param '{pair}' is not NAME=NUMBER");
+            if (!result.TryAdd(pair[..eq], value)) throw new ArgumentException($"--param {pair[..eq]} given twice");
+        }
+        return result;
+    }
+
+    private static void Number(Utf8JsonWriter w, string name, double value)
+    {
+        if (double.IsFinite(value)) w.WriteNumber(name, value);
+        else w.WriteNull(name);
+    }
+}
