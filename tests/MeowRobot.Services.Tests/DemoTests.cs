@@ -14,7 +14,7 @@ public sealed partial class DemoTests : IDisposable
 
     public void Dispose() => _dir.Delete(recursive: true);
 
-    [GeneratedRegex(@"^demo: ok robot_return_first=(-?\d+\.\d) robot_return_last=(-?\d+\.\d) weight_swaps=(\d+) deadline_misses=(\d+)$")]
+    [GeneratedRegex(@"^demo: ok robot_return_first=(-?\d+\.\d) robot_return_last=(-?\d+\.\d) trainer_eval_last=(-?\d+\.\d|NaN) weight_swaps=(\d+) deadline_misses=(\d+) mode_changes=(\d+)$")]
     private static partial Regex ResultLine();
 
     [GeneratedRegex(@"^demo: started (\S+) \(pid (\d+), log (\S+)\)$")]
@@ -35,7 +35,7 @@ public sealed partial class DemoTests : IDisposable
 
         var result = ResultLine().Match(lines[^1]);
         Assert.True(result.Success, "last line: " + lines[^1]);
-        Assert.True(long.Parse(result.Groups[3].Value, CultureInfo.InvariantCulture) >= 1, "the robot adopted no streamed weights: " + lines[^1]);
+        Assert.True(long.Parse(result.Groups[4].Value, CultureInfo.InvariantCulture) >= 1, "the robot adopted no streamed weights: " + lines[^1]);
 
         // The curves: the robot's first episode in robot_returns.csv is the one the result line reports.
         var robotRows = File.ReadAllLines(Path.Combine(run, "robot_returns.csv"));

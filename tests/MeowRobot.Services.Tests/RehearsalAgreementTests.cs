@@ -53,7 +53,7 @@ public sealed partial class RehearsalAgreementTests(ITestOutputHelper output) : 
         var line = EvalLine().Match(stdout.TrimEnd().Split('\n')[^1]);
         Assert.True(line.Success, stdout);
         var json = JsonDocument.Parse(File.ReadAllBytes(path));
-        Assert.Equal(double.Parse(line.Groups[1].Value, CultureInfo.InvariantCulture), json.RootElement.GetProperty("mean_return").GetDouble(), 2);
+        Assert.Equal(double.Parse(line.Groups[1].Value, CultureInfo.InvariantCulture), json.RootElement.GetProperty("mean_return").GetDouble(), 0.001);
         Assert.Equal("200", line.Groups[4].Value);
         return json;
     }

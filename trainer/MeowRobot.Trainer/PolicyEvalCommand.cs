@@ -25,17 +25,7 @@ namespace MeowRobot.Trainer;
 public static class PolicyEvalCommand
 {
     /// <summary>Adds <c>eval</c> under the <c>policy</c> command of <paramref name="root"/>, creating it if needed.</summary>
-    public static void AddTo(RootCommand root)
-    {
-        ArgumentNullException.ThrowIfNull(root);
-        var policy = root.Subcommands.FirstOrDefault(c => c.Name == "policy");
-        if (policy is null)
-        {
-            policy = new Command("policy", "Inspect and evaluate policy files");
-            root.Subcommands.Add(policy);
-        }
-        policy.Subcommands.Add(Create());
-    }
+    public static void AddTo(RootCommand root) => PolicyQueryCommand.Group(root).Subcommands.Add(Create());
 
     private static Command Create()
     {

@@ -14,15 +14,19 @@ namespace MeowRobot.Trainer;
 public static class PolicyQueryCommand
 {
     /// <summary>Adds <c>query</c> under the <c>policy</c> command of <paramref name="root"/>, creating it if needed.</summary>
-    public static void AddTo(RootCommand root)
+    public static void AddTo(RootCommand root) => Group(root).Subcommands.Add(Create());
+
+    /// <summary>The <c>policy</c> command of <paramref name="root"/> (the policy-file tools), created on first use.</summary>
+    internal static Command Group(RootCommand root)
     {
+        ArgumentNullException.ThrowIfNull(root);
         var policy = root.Subcommands.FirstOrDefault(c => c.Name == "policy");
         if (policy is null)
         {
             policy = new Command("policy", "Inspect and evaluate policy files");
             root.Subcommands.Add(policy);
         }
-        policy.Subcommands.Add(Create());
+        return policy;
     }
 
     private static Command Create()

@@ -19,6 +19,8 @@ public readonly record struct TelemetryReading
     public ulong StreamVersion { get; init; }
     public long HandshakesRefused { get; init; }
     public long RobotEpisodes { get; init; }
+    /// <summary>Mode transitions since the controller started (all pairs).</summary>
+    public long Transitions { get; init; }
     public double RobotLastReturn { get; init; }
 
     /// <exception cref="MsgPackException">The body is not a telemetry map (or a known key has the wrong type).</exception>
@@ -37,6 +39,7 @@ public readonly record struct TelemetryReading
             else if (key.SequenceEqual("misses"u8)) reading = reading with { Misses = r.ReadInt64() };
             else if (key.SequenceEqual("stream_version"u8)) reading = reading with { StreamVersion = r.ReadUInt64() };
             else if (key.SequenceEqual("handshakes_refused"u8)) reading = reading with { HandshakesRefused = r.ReadInt64() };
+            else if (key.SequenceEqual("transitions"u8)) reading = reading with { Transitions = r.ReadInt64() };
             else if (key.SequenceEqual("robot_episodes"u8)) reading = reading with { RobotEpisodes = r.ReadInt64() };
             else if (key.SequenceEqual("robot_last_return"u8)) reading = reading with { RobotLastReturn = r.ReadDouble() };
             else if (key.SequenceEqual("jitter_us"u8))

@@ -94,13 +94,16 @@ internal sealed class DemoRun
         }
         var s = summary!.Value;
         _out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"demo: ok robot_return_first={s.First:F1} robot_return_last={s.Last:F1} weight_swaps={s.Swaps} deadline_misses={s.Misses}"));
+            $"demo: ok robot_return_first={s.First:F1} robot_return_last={s.Last:F1} trainer_eval_last={s.TrainerEvalLast:F1} weight_swaps={s.Swaps} deadline_misses={s.Misses} mode_changes={s.ModeChanges}"));
         return 0;
     }
 
     private readonly record struct Endpoints(string TrainSim, string RobotSim, string Weights, string Telemetry);
 
-    private readonly record struct Summary(double First, double Last, long Swaps, long Misses);
+    /// <param name="TrainerEvalLast">The trainer's last deterministic evaluation, to set the robot's returns against.</param>
+    /// <param name="ModeChanges">The controller's mode transitions over the run (2 without a fault: Idle → SafeStop while
+    /// waiting for weights → Policy); Policy/SafeStop flapping shows here.</param>
+    private readonly record struct Summary(double First, double Last, double TrainerEvalLast, long Swaps, long Misses, long ModeChanges);
 
     private sealed class DemoSetupException(string message) : Exception(message);
 
@@ -127,6 +130,7 @@ internal sealed class DemoRun
         var sim = Built("Sim");
         var controller = Built("Controller");
         var trainer = Path.Combine(AppContext.BaseDirectory, "MeowRobot.Trainer.dll");
+        var robotConfig = WriteRobotConfig();
 
         Start("sim-train", sim, ["--Sim:Task=pendulum", $"--Sim:Envs={_plan.TrainEnvs}", $"--Sim:Bind={e.TrainSim}", $"--Sim:Seed={_seed}"]);
         Start("sim-robot", sim, ["--Sim:Task=pendulum", "--Sim:Envs=1", $"--Sim:Bind={e.RobotSim}", $"--Sim:Seed={_seed + 1000}"]);
@@ -145,25 +149,20 @@ internal sealed class DemoRun
             string.Create(inv, $"--Trainer:EvalEpisodes={_plan.EvalEpisodes}"),
             string.Create(inv, $"--Trainer:MetricsEveryEnvSteps={_plan.MetricsEveryEnvSteps}"),
             "--Trainer:StopWhenDone=true",
+            // The robot's actuator (its envelope at the loop's rate) applied to the training envs: the limits it learns with.
+            $"--Trainer:ActuatorConfig={robotConfig}",
         };
         if (_plan.LearningStarts is { } starts) trainerArgs.Add(string.Create(inv, $"--Trainer:Learner:LearningStarts={starts}"));
         Start("trainer", trainer, trainerArgs);
         Start("controller", controller,
         [
+            "--config", robotConfig,
             $"--Controller:Robot={e.RobotSim}",
-            string.Create(inv, $"--Controller:SimRobot:StepRateHz={_plan.RobotStepRateHz}"),
             $"--Controller:WeightStream:Endpoint={e.Weights}",
             $"--Controller:WeightStream:TrainerPublicKeyFile={Path.Combine(keys, "trainer.key")}",
             $"--Controller:WeightStream:SecretKeyFile={Path.Combine(keys, "robot.key_secret")}",
             $"--Controller:Telemetry={e.Telemetry}",
-            "--Controller:Loop:RateHz=1000",
             "--Controller:Modes:ArmOnStart=true",
-            // A loaded machine can stall the plant for a moment: the policy resumes by itself after 1 s of health.
-            "--Controller:Modes:ResumeHysteresisSeconds=1",
-            string.Create(inv, $"--Controller:Envelope:ObservationTimeoutSeconds={Math.Max(0.25, 5 / _plan.RobotStepRateHz)}"),
-            // The pendulum's policy is nearly bang-bang: let the torque swing its full range (4 N·m) in 4 ms, well within
-            // one plant step even when a loaded machine makes the loop skip ticks (the default, 0.5 s, would cripple it).
-            "--Controller:Envelope:MaxRatePerSecond:0=1000",
         ]);
 
         void Start(string name, string assembly, List<string> args)
@@ -173,6 +172,30 @@ internal sealed class DemoRun
             _children.Add(child);
             _out.WriteLine($"demo: started {name} (pid {child.Id}, log {Path.GetRelativePath(_runDir, child.LogPath)})");
         }
+    }
+
+    /// <summary>The robot's configuration (robot.json in the run directory): loop, plant rate, envelope and modes. The
+    /// controller reads it as a site file and the trainer as its actuator model, so both see the same limits.</summary>
+    private string WriteRobotConfig()
+    {
+        // Staleness spans five plant periods (at least 0.25 s): an observation is due every period. The pendulum's policy
+        // is nearly bang-bang, so the torque may swing its full range (4 N·m) in 4 ms, within one plant step (the
+        // default, full range in 0.5 s, cripples a policy trained without it: docs/benchmarks.md). After a stall (a loaded
+        // machine starving the plant) the policy re-engages once observations have been fresh for 0.25 s.
+        var path = Path.Combine(_runDir, "robot.json");
+        var inv = CultureInfo.InvariantCulture;
+        File.WriteAllLines(path,
+        [
+            "{",
+            "  \"Controller\": {",
+            "    \"Loop\": { \"RateHz\": 1000 },",
+            string.Create(inv, $"    \"SimRobot\": {{ \"StepRateHz\": {_plan.RobotStepRateHz} }},"),
+            string.Create(inv, $"    \"Envelope\": {{ \"ObservationTimeoutSeconds\": {Math.Max(0.25, 5 / _plan.RobotStepRateHz)}, \"MaxRatePerSecond\": [ 1000 ] }},"),
+            "    \"Modes\": { \"StallReengageSeconds\": 0.25 }",
+            "  }",
+            "}",
+        ]);
+        return path;
     }
 
     /// <summary>A service executable built beside this one (artifacts/bin/MeowRobot.X/&lt;configuration&gt;/MeowRobot.X.dll).</summary>
@@ -222,7 +245,7 @@ internal sealed class DemoRun
             {
                 var enough = episodes.Count >= atEnd + DemoPlan.EpisodesAfterTraining;
                 var waitedTooLong = now.TotalSeconds - trainingEndedAt > (DemoPlan.EpisodesAfterTraining + 2) * episodeSeconds + 10;
-                if (enough || waitedTooLong) return Judge(watch, waitedTooLong && !enough);
+                if (enough || waitedTooLong) return Judge(watch, metrics, waitedTooLong && !enough);
             }
         }
         return ("interrupted", null);
@@ -235,7 +258,7 @@ internal sealed class DemoRun
     }
 
     /// <summary>The result: the first robot episode (no policy yet, or the first weights) against the mean of the last few.</summary>
-    private (string? Failure, Summary? Summary) Judge(RobotWatch watch, bool robotStalled)
+    private (string? Failure, Summary? Summary) Judge(RobotWatch watch, MetricsTail metrics, bool robotStalled)
     {
         var episodes = watch.Episodes;
         if (watch.Latest is not { } last) return ("no telemetry from the controller", null);
@@ -243,7 +266,8 @@ internal sealed class DemoRun
             return ($"the robot finished {episodes.Count} episode(s){(robotStalled ? " and stalled" : "")}; at least 2 are needed to compare", null);
         var first = episodes[0].Return;
         var lastMean = episodes.TakeLast(Math.Min(DemoPlan.LastEpisodes, episodes.Count - 1)).Average(e => e.Return);
-        var summary = new Summary(first, lastMean, last.PolicySwaps, last.Misses);
+        var trainerEval = metrics.Rows.Select(r => r.EvalReturnMean).LastOrDefault(double.IsFinite, double.NaN);
+        var summary = new Summary(first, lastMean, trainerEval, last.PolicySwaps, last.Misses, last.Transitions);
         if (last.PolicySwaps < 1) return ("the robot never adopted a policy from the weight stream (weight_swaps=0)", summary);
         // "Clearly improved": a third of the way from the first return toward zero (the pendulum's best), and by 100 at least.
         if (_plan.RequireImprovement && !(lastMean >= first + Math.Max(100, Math.Abs(first) / 3)))
