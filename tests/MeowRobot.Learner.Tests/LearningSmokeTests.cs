@@ -24,6 +24,21 @@ public sealed class LearningSmokeTests
             $"deterministic return after 4000 steps {after.MeanReturn:F0} (untrained {before:F0}); learning is broken");
     }
 
+    [Theory]
+    [InlineData(4, 1.0, 4 * 25)]       // the default: one update per transition, whatever the number of envs
+    [InlineData(4, 0.5, 2 * 25)]
+    [InlineData(1, 0.3, 7)]            // 25 transitions × 0.3 = 7.5: the fraction carries, 7 whole updates so far
+    [InlineData(8, 0.125, 25)]         // the old default with 8 envs: one per vector step
+    public void The_update_ratio_counts_updates_per_collected_transition(int envs, double ratio, int expected)
+    {
+        using var env = new LocalVectorEnv(() => TaskCatalog.Create("pendulum"), envs, baseSeed: 0);
+        var shape = new FlowShape { ObsDim = 3, ActDim = 1, Hidden = 8, ShiftHidden = 8 };
+        var learner = new MeowLearner(shape, new MeowOptions { Seed = 5, BatchSize = 8, LearningStarts = 0, BufferCapacity = 1000, UpdatesPerTransition = ratio }, env);
+        for (var i = 0; i < 25; i++) learner.Step();   // 25 vector steps
+        Assert.Equal(25 * envs, learner.EnvSteps);
+        Assert.Equal(expected, learner.Update.Count);
+    }
+
     [Fact]
     public void Runs_with_in_process_envs_are_reproducible_from_the_seed()
     {
@@ -38,7 +53,7 @@ public sealed class LearningSmokeTests
             return [.. losses];
         }
         var a = Run();
-        Assert.Equal(36, a.Length); // one update per vector step from 50 env steps to 120, 2 envs a step
+        Assert.Equal(72, a.Length); // one update per transition from 50 env steps to 120: 36 vector steps of 2 envs
         Assert.Equal(a, Run());
     }
 }

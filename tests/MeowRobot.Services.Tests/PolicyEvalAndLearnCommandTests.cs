@@ -1,0 +1,84 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace MeowRobot.Services.Tests;
+
+/// <summary>`trainer policy eval` and `trainer learn` as a user runs them: bad input, the actuator model, seeded
+/// sampling, and a budget that ends before learning starts.</summary>
+public sealed partial class PolicyEvalAndLearnCommandTests : IDisposable
+{
+    private static readonly string Policy = Path.Combine(AppContext.BaseDirectory, "Fixtures", "pendulum-meow-8k-seed1.safetensors");
+    private static readonly Dictionary<string, string> NoEnvironment = [];
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("meow-policy-eval-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    [GeneratedRegex(@"^eval: mean_return=(-?[\d.]+) ")]
+    private static partial Regex EvalLine();
+
+    private static double Mean(string stdout) =>
+        double.Parse(EvalLine().Match(stdout.TrimEnd().Split('\n')[^1]).Groups[1].Value, CultureInfo.InvariantCulture);
+
+    private static (int Code, string Out, string Err) Eval(params string[] args) =>
+        ServiceProcesses.Run("MeowRobot.Trainer", ["policy", "eval", "--weights", Policy, .. args], NoEnvironment);
+
+    [Fact]
+    public void Bad_parameters_a_policy_of_another_size_and_a_damaged_actuator_file_are_refused_with_exit_2()
+    {
+        var unknown = Eval("--task", "pendulum", "--episodes", "1", "--param", "nosuch=1");
+        Assert.Equal(2, unknown.Code);
+        Assert.Contains("no parameter 'nosuch'", unknown.Err, StringComparison.Ordinal);
+        var malformed = Eval("--task", "pendulum", "--episodes", "1", "--param", "mass");
+        Assert.Equal(2, malformed.Code);
+        Assert.Contains("is not NAME=NUMBER", malformed.Err, StringComparison.Ordinal);
+        var outOfRange = Eval("--task", "pendulum", "--episodes", "1", "--param", "mass=99");
+        Assert.Equal(2, outOfRange.Code);
+        var otherTask = Eval("--task", "cartpole", "--episodes", "1");
+        Assert.Equal(2, otherTask.Code);
+        Assert.Contains("the policy is (3, 1)", otherTask.Err, StringComparison.Ordinal);
+        var damaged = Path.Combine(_dir.FullName, "robot.json");
+        File.WriteAllText(damaged, "{ \"Controller\": { \"Envelope\": { \"MaxRate\": 3 } } }");
+        var badActuator = Eval("--task", "pendulum", "--episodes", "1", "--actuator", damaged);
+        Assert.Equal(2, badActuator.Code);
+        Assert.Contains("Controller:Envelope:MaxRate", badActuator.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_actuator_model_shapes_the_actions_and_sampling_is_seeded()
+    {
+        var plain = Eval("--task", "pendulum", "--episodes", "4", "--seed", "7");
+        Assert.Equal(0, plain.Code);
+        // An empty controller configuration: the envelope's defaults, full range in 0.5 s (0.4 N·m per 50 ms step).
+        var robot = Path.Combine(_dir.FullName, "robot.json");
+        File.WriteAllText(robot, "{}");
+        var limited = Eval("--task", "pendulum", "--episodes", "4", "--seed", "7", "--actuator", robot);
+        Assert.Equal(0, limited.Code);
+        Assert.Contains("actuator: rate limit full range in 0.5 s", limited.Out, StringComparison.Ordinal);
+        Assert.NotEqual(Mean(plain.Out), Mean(limited.Out));
+
+        var sampled = Eval("--task", "pendulum", "--episodes", "3", "--seed", "7", "--stochastic");
+        var again = Eval("--task", "pendulum", "--episodes", "3", "--seed", "7", "--stochastic");
+        Assert.Equal(0, sampled.Code);
+        Assert.Equal(sampled.Out, again.Out);
+        Assert.NotEqual(Mean(Eval("--task", "pendulum", "--episodes", "3", "--seed", "7").Out), Mean(sampled.Out));
+    }
+
+    [Fact]
+    public void A_budget_that_ends_before_learning_starts_is_warned_about_and_the_summary_says_it_never_learned()
+    {
+        var file = Path.Combine(_dir.FullName, "p.safetensors");
+        var (code, stdout, stderr) = ServiceProcesses.Run("MeowRobot.Trainer",
+            ["learn", "--task", "pendulum", "--steps", "300", "--learning-starts", "1000", "--eval-episodes", "1", "--quiet", "--save", file], NoEnvironment);
+        Assert.Equal(0, code);
+        Assert.Contains("ends before learning starts (1000 random-action steps)", stderr, StringComparison.Ordinal);
+        Assert.Contains("(UNTRAINED: 0 updates)", stdout, StringComparison.Ordinal);
+        Assert.Contains("updates: 0 (never learned: 300 env steps, learning starts at 1000)", stdout, StringComparison.Ordinal);
+
+        var trained = ServiceProcesses.Run("MeowRobot.Trainer",
+            ["learn", "--task", "pendulum", "--steps", "300", "--learning-starts", "200", "--envs", "2", "--eval-episodes", "1", "--quiet"], NoEnvironment);
+        Assert.Equal(0, trained.Code);
+        Assert.DoesNotContain("warning", trained.Err, StringComparison.Ordinal);
+        // Learning starts with the vector step that reaches 200 transitions: 51 vector steps of 2 envs, one update per transition.
+        Assert.Contains("updates: 102\n", trained.Out, StringComparison.Ordinal);
+    }
+}
