@@ -78,6 +78,8 @@ internal sealed class TrainerRig : IDisposable
             ["Trainer:EvalEvery"] = "400",
             ["Trainer:EvalEpisodes"] = "1",
             ["Trainer:Learner:LearningStarts"] = "200",
+            // A quarter update per transition: one per vector step of the rig's 4 envs (short runs, few updates).
+            ["Trainer:Learner:UpdatesPerTransition"] = "0.25",
             ["Trainer:Learner:BatchSize"] = "32",
             ["Trainer:Learner:BufferCapacity"] = "5000",
             ["Trainer:Learner:Hidden"] = "16",

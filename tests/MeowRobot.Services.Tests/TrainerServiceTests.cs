@@ -59,7 +59,7 @@ public sealed class TrainerServiceTests
             await host.StopAsync();
         }
         Assert.Equal(800, first.EnvSteps);
-        // One update per vector step (4 envs) from env step 200 on: (800 − 200) / 4 + 1.
+        // A quarter update per transition, one per vector step (4 envs), from env step 200 on: (800 − 200) / 4 + 1.
         Assert.Equal(151, first.Updates);
         Assert.Equal(4UL, first.PublishedVersion);   // updates 50, 100, 150, and the final 151
         Assert.NotNull(first.LastEvalReturn);
