@@ -33,10 +33,10 @@ public sealed class LearningSmokeTests
     {
         using var env = new LocalVectorEnv(() => TaskCatalog.Create("pendulum"), envs, baseSeed: 0);
         var shape = new FlowShape { ObsDim = 3, ActDim = 1, Hidden = 8, ShiftHidden = 8 };
-        var learner = new MeowLearner(shape, new MeowOptions { Seed = 5, BatchSize = 8, LearningStarts = 0, BufferCapacity = 1000, UpdatesPerTransition = ratio }, env);
+        var learner = MeowLearners.Create(shape, new MeowOptions(), new LearnerOptions { Seed = 5, BatchSize = 8, LearningStarts = 0, BufferCapacity = 1000, UpdatesPerTransition = ratio }, env);
         for (var i = 0; i < 25; i++) learner.Step();   // 25 vector steps
         Assert.Equal(25 * envs, learner.EnvSteps);
-        Assert.Equal(expected, learner.Update.Count);
+        Assert.Equal(expected, learner.Updates);
     }
 
     [Fact]

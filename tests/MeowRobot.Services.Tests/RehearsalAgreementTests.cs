@@ -11,8 +11,10 @@ namespace MeowRobot.Services.Tests;
 /// <summary>
 /// Issue 16's evidence: a trained pendulum policy scores the same in the trainer's evaluation (<c>trainer policy eval</c>)
 /// and in rehearsal through the real controller (<c>controller run --episodes</c>), episode for episode, in-process and
-/// through a sim worker over the bridge.
+/// through a sim worker over the bridge. It runs alone (its own collection, no other test of this assembly beside it):
+/// the rehearsal is real time, and a plant starved by a neighbour's 1 kHz loop or training run stalls.
 /// </summary>
+[Collection(RehearsalCollection.Name)]
 public sealed partial class RehearsalAgreementTests(ITestOutputHelper output) : IDisposable
 {
     private const int Episodes = 20, Seed = 7;
@@ -37,7 +39,7 @@ public sealed partial class RehearsalAgreementTests(ITestOutputHelper output) : 
         Assert.Equal(Returns(eval), Returns(evalBridge));   // the same deterministic episodes either way
         Assert.Equal(Enumerable.Range(Seed, Episodes), eval.RootElement.GetProperty("episodes").EnumerateArray().Select(e => e.GetProperty("seed").GetInt32()));
 
-        // Both rehearsals at once (80 s of plant time each at 50 Hz, 20 loop ticks per plant step).
+        // Both rehearsals at once (100 s of plant time each at 40 Hz, 25 loop ticks per plant step).
         var inProcess = Rehearse(["--task", "pendulum"], "run.json");
         var bridge = Rehearse(["--connect", worker.Endpoint], "run-bridge.json");
         Check("in-process", eval, inProcess.Result);
@@ -62,7 +64,7 @@ public sealed partial class RehearsalAgreementTests(ITestOutputHelper output) : 
     {
         var path = Path.Combine(_dir.FullName, file);
         using var p = ServiceProcesses.Start("MeowRobot.Controller",
-            ["run", "--weights", Policy, .. where, "--episodes", $"{Episodes}", "--seed", $"{Seed}", "--sim-rate", "50", "--output", path], new Dictionary<string, string>());
+            ["run", "--weights", Policy, .. where, "--episodes", $"{Episodes}", "--seed", $"{Seed}", "--sim-rate", "40", "--output", path], new Dictionary<string, string>());
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         if (!p.WaitForExit(TimeSpan.FromSeconds(400)))
@@ -94,4 +96,11 @@ public sealed partial class RehearsalAgreementTests(ITestOutputHelper output) : 
 
     private static List<double> Returns(JsonDocument d) =>
         [.. d.RootElement.GetProperty("episodes").EnumerateArray().Select(e => e.GetProperty("return").GetDouble())];
+}
+
+/// <summary>Tests that run with nothing else of this assembly beside them (real-time rehearsals).</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class RehearsalCollection
+{
+    public const string Name = "rehearsal (runs alone)";
 }
