@@ -53,6 +53,9 @@ public static class PolicyEvalCommand
             try
             {
                 var file = PolicyFile.Load(parse.GetValue(weights)!.FullName);
+                // The robot's runtime and the sampler are MEow's until the per-algorithm policy runtime lands.
+                if (file.Metadata.Algorithm != PolicyAlgorithm.Meow)
+                    throw new ArgumentException($"{file.Metadata.Algorithm.Name()} policy files cannot be evaluated yet (MEow only: the controller's runtime for them is not in this build)");
                 var actuatorModel = parse.GetValue(actuator) is { } a ? ActuatorModel.Load(a.FullName) : null;
                 var taskName = parse.GetValue(task);
                 IVectorEnv env = parse.GetValue(connect) is { } endpoint
