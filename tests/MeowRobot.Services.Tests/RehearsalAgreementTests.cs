@@ -63,8 +63,12 @@ public sealed partial class RehearsalAgreementTests(ITestOutputHelper output) : 
     private Task<(JsonDocument Json, string Stdout)> Rehearse(string[] where, string file) => Task.Run(() =>
     {
         var path = Path.Combine(_dir.FullName, file);
+        // The trainer's unshaped actuator (full range, 4 N·m, per 1 ms tick) with a staleness threshold of 0.5 s: this
+        // test is about agreement, not about the stall rule (ModeTests), and a shared CI box starves plants for 100s of ms.
+        var robot = Path.Combine(_dir.FullName, file + ".robot.json");
+        File.WriteAllText(robot, """{ "Controller": { "Envelope": { "MaxRatePerSecond": [ 4000 ], "ObservationTimeoutSeconds": 0.5 } } }""");
         using var p = ServiceProcesses.Start("MeowRobot.Controller",
-            ["run", "--weights", Policy, .. where, "--episodes", $"{Episodes}", "--seed", $"{Seed}", "--sim-rate", "40", "--output", path], new Dictionary<string, string>());
+            ["run", "--weights", Policy, .. where, "--episodes", $"{Episodes}", "--seed", $"{Seed}", "--sim-rate", "40", "--actuator", robot, "--output", path], new Dictionary<string, string>());
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         if (!p.WaitForExit(TimeSpan.FromSeconds(400)))
