@@ -53,9 +53,9 @@ public static class PolicyEvalCommand
             try
             {
                 var file = PolicyFile.Load(parse.GetValue(weights)!.FullName);
-                // The robot's runtime and the sampler are MEow's until the per-algorithm policy runtime lands.
-                if (file.Metadata.Algorithm != PolicyAlgorithm.Meow)
-                    throw new ArgumentException($"{file.Metadata.Algorithm.Name()} policy files cannot be evaluated yet (MEow only: the controller's runtime for them is not in this build)");
+                // The deterministic action runs through the robot's runtime, whatever the algorithm; sampling is MEow's flow.
+                if (parse.GetValue(stochastic) && file.Metadata.Algorithm != PolicyAlgorithm.Meow)
+                    throw new ArgumentException($"--stochastic samples MEow policies only; this is a {file.Metadata.Algorithm.Name()} file (its deterministic action evaluates without --stochastic)");
                 var actuatorModel = parse.GetValue(actuator) is { } a ? ActuatorModel.Load(a.FullName) : null;
                 var taskName = parse.GetValue(task);
                 IVectorEnv env = parse.GetValue(connect) is { } endpoint
@@ -81,7 +81,8 @@ public static class PolicyEvalCommand
                 }
             }
             catch (Exception e) when (e is PolicyFileException or IOException or UnauthorizedAccessException or ArgumentException
-                                          or InvalidControlOptionsException or ZmqException or TimeoutException or InvalidOperationException)
+                                          or InvalidControlOptionsException or ZmqException or TimeoutException or InvalidOperationException
+                                          or UnsupportedPolicyException)
             {
                 Console.Error.WriteLine($"policy eval: {e.Message}");
                 return 2;
@@ -93,10 +94,11 @@ public static class PolicyEvalCommand
     /// <summary>Actions for a batch of observation rows (row-major in, row-major out, in the task's units).</summary>
     private delegate void Act(ReadOnlySpan<float> obs, int rows, Span<float> actions);
 
-    /// <summary>The deterministic action through the policy runtime the controller runs (its action scaling included).</summary>
+    /// <summary>The deterministic action through the policy runtime the controller runs, for every algorithm it runs
+    /// (<see cref="PolicyRuntime.Create(PolicyFile)"/>; its action scaling included).</summary>
     private static Act Deterministic(PolicyFile file)
     {
-        var policy = new FlowActionPolicy(FlowPolicyRuntime.Create(file));
+        var policy = new RuntimeActionPolicy(PolicyRuntime.Create(file));
         int o = file.Metadata.ObsDim, a = file.Metadata.ActDim;
         return (obs, rows, actions) =>
         {
