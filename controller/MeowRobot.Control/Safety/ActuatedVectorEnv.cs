@@ -29,6 +29,10 @@ public sealed class ActuatedVectorEnv : IVectorEnv
     public TaskSpec Spec => _inner.Spec;
     public int NumEnvs => _inner.NumEnvs;
 
+    public IReadOnlyList<ParameterDistribution> Randomisation => _inner.Randomisation;
+
+    public void SetRandomisation(IReadOnlyList<ParameterDistribution> distributions) => _inner.SetRandomisation(distributions);
+
     public void Reset(VectorBatch into, IReadOnlyList<int>? seeds = null, IReadOnlyDictionary<string, double>? parameters = null) =>
         _inner.Reset(into, seeds, parameters);
 

@@ -97,7 +97,7 @@ internal sealed partial class TrainingRun : IDisposable
             _learner.Reported += Observe;
             var loop = setup.Loop;
             LogConnected(_log, spec.Name, spec.ObsDim, spec.ActDim, _env.NumEnvs, options.SimEndpoints.Length, setup.Describe(),
-                loop.BufferCapacity, loop.EvalEvery, _evalEnv is null ? "none" : _evalEnv is VectorEnvClient ? "sim workers" : "in-process");
+                loop.BufferCapacity, loop.EvalEvery, _evalEnv is null ? "none" : Unwrapped(_evalEnv) is VectorEnvClient ? "sim workers" : "in-process");
 
             _resumedFrom = Resume(spec, candidates);
             _bundles = new BundleStream(options, Math.Max(_resumedFrom?.PublishedVersion ?? 0, recordedVersion));
@@ -240,6 +240,9 @@ internal sealed partial class TrainingRun : IDisposable
         Curve = o.SimServerKeyFile is null ? null : SimClientCurve.Load(o.SecretKeyFile!, o.SimServerKeyFile),
     };
 
+    /// <summary>The simulation under the actuator model, if one is applied.</summary>
+    private static IVectorEnv Unwrapped(IVectorEnv env) => env is ActuatedVectorEnv a ? a.Inner : env;
+
     /// <summary>The robot's actuator model from Trainer:ActuatorConfig (a controller configuration file), if set.</summary>
     private static ActuatorModel? ActuatorFor(TrainerOptions o)
     {
@@ -280,7 +283,7 @@ internal sealed partial class TrainingRun : IDisposable
             return eval;
         }
         // In-process, with the workers' parameters and randomisation: evaluation sees the physics training sees.
-        if (TaskCatalog.TryGet(spec.Name, out var entry) && !entry.TakesModel && _env is VectorEnvClient client)
+        if (TaskCatalog.TryGet(spec.Name, out var entry) && !entry.TakesModel && Unwrapped(_env) is VectorEnvClient client)
             return TaskCatalog.CreateVectorEnv(spec.Name, 1, null, unchecked(o.Seed + 10_000), client.Workers[0].Params, client.Randomisation);
         LogNoEvaluation(_log, spec.Name);
         return null;
