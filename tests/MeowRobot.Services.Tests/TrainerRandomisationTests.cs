@@ -3,7 +3,6 @@ using MeowRobot.Bridge.Sim;
 using MeowRobot.Learner;
 using MeowRobot.Policy.Files;
 using MeowRobot.Testing;
-using MeowRobot.Trainer.Reporting;
 using MeowRobot.Trainer.Service;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
