@@ -69,7 +69,7 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal(preset.Loop.LearningStarts, learner.GetProperty("LearningStarts").GetInt32());
         Assert.Equal(0.01f, learner.GetProperty("Tau").GetSingle());
         // Every key MEow has is resolved; SAC's own keys stay unset (a MEow run refuses them).
-        foreach (var key in new[] { "Alpha", "Gamma", "Tau", "LearningRate", "GradClip", "BatchSize", "BufferCapacity", "LearningStarts", "UpdatesPerStep",
+        foreach (var key in new[] { "Alpha", "Gamma", "Tau", "LearningRate", "GradClip", "BatchSize", "BufferCapacity", "LearningStarts", "UpdatesPerTransition",
                      "Hidden", "HiddenLayers", "FlowLayers", "ShiftHidden", "LayerNorm", "Dropout", "SigmaMin", "SigmaMax", "NormalizeObservations", "Threads" })
             Assert.NotEqual(JsonValueKind.Null, learner.GetProperty(key).ValueKind);
         Assert.Equal(JsonValueKind.Null, learner.GetProperty("PolicyLearningRate").ValueKind);
