@@ -65,23 +65,40 @@ public sealed class CheckpointTests
         Assert.Equal(ReplicaStates(expected), ReplicaStates(actual));
     }
 
-    /// <summary>Where the algorithm's name lies in a version-3 checkpoint: [start, end).</summary>
+    /// <summary>Where the algorithm's name lies in a version-4 checkpoint: [start, end).</summary>
     private static (int Start, int End) NameSection(byte[] checkpoint)
     {
         using var r = new BinaryReader(new MemoryStream(checkpoint));
         r.ReadString(); // magic
-        Assert.Equal(3, r.ReadInt32()); // version
+        Assert.Equal(4, r.ReadInt32()); // version
         var start = (int)r.BaseStream.Position;
         Assert.Equal("meow", r.ReadString());
         return (start, (int)r.BaseStream.Position);
     }
 
-    /// <summary>Where the dropout streams lie in a version-3 checkpoint: [start, end), and how many per network.</summary>
+    /// <summary>Where the fraction of an update owed lies in a version-4 checkpoint (8 bytes; versions 1–3 lack it).</summary>
+    private static int OwedSection(byte[] checkpoint) => NameSection(checkpoint).End + 4 + 4 + 8 + 8; // dimensions, env steps, updates
+
+    /// <summary>A version-4 checkpoint as version <paramref name="version"/> (1–3) wrote it: the same layout without what
+    /// that version did not have (the owed fraction; before 3 the algorithm's name; before 2 the dropout streams).</summary>
+    private static byte[] AsVersion(byte[] v4, int version)
+    {
+        var (nameStart, nameEnd) = NameSection(v4);
+        var owed = OwedSection(v4);
+        var (dropoutStart, dropoutEnd, _) = DropoutSection(v4);
+        IEnumerable<byte> older = version >= 3 ? v4[..owed] : v4[..nameStart].Concat(v4[nameEnd..owed]);
+        older = version >= 2 ? older.Concat(v4[(owed + 8)..]) : older.Concat(v4[(owed + 8)..dropoutStart]).Concat(v4[dropoutEnd..]);
+        var bytes = older.ToArray();
+        BitConverter.TryWriteBytes(bytes.AsSpan(1 + "MEOWCKPT".Length), version);
+        return bytes;
+    }
+
+    /// <summary>Where the dropout streams lie in a version-4 checkpoint: [start, end), and how many per network.</summary>
     private static (int Start, int End, int PerNetwork) DropoutSection(byte[] checkpoint)
     {
         using var r = new BinaryReader(new MemoryStream(checkpoint));
-        r.BaseStream.Position = NameSection(checkpoint).End;
-        r.ReadBytes(4 + 4 + 8 + 8 + 2 * RngStateBytes); // dimensions, env steps, updates, action and replay generators
+        r.BaseStream.Position = OwedSection(checkpoint) + 8;
+        r.ReadBytes(2 * RngStateBytes); // action and replay generators
         var start = (int)r.BaseStream.Position;
         var perNetwork = r.ReadInt32();
         r.ReadBytes(perNetwork * RngStateBytes);
@@ -118,19 +135,18 @@ public sealed class CheckpointTests
         AssertSameState(original, resumed);
     }
 
-    [Fact]
-    public void A_version_2_checkpoint_is_a_meow_one_and_resumes_exactly()
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void A_version_2_or_3_checkpoint_resumes_exactly_with_no_update_owed(int version)
     {
         var (original, env1) = NewLearner();
         using var _1 = env1;
         original.Run(60);
-        var v3 = Save(original);
-        var (nameStart, nameEnd) = NameSection(v3);
-        var v2 = v3[..nameStart].Concat(v3[nameEnd..]).ToArray(); // version 2: the same layout without the algorithm's name
-        BitConverter.TryWriteBytes(v2.AsSpan(1 + "MEOWCKPT".Length), 2);
+        var older = AsVersion(Save(original), version); // the default ratio of 1 owes no fraction: nothing lost
         var (resumed, env2) = NewLearner();
         using var _2 = env2;
-        resumed.LoadCheckpoint(new MemoryStream(v2));
+        resumed.LoadCheckpoint(new MemoryStream(older));
         AssertSameState(original, resumed);
     }
 
@@ -140,12 +156,7 @@ public sealed class CheckpointTests
         var (original, env1) = NewLearner();
         using var _1 = env1;
         original.Run(60);
-        var v3 = Save(original);
-        var (nameStart, nameEnd) = NameSection(v3);
-        var (start, end, _) = DropoutSection(v3);
-        // Version 1: the same layout without the algorithm's name and the dropout streams.
-        var v1 = v3[..nameStart].Concat(v3[nameEnd..start]).Concat(v3[end..]).ToArray();
-        BitConverter.TryWriteBytes(v1.AsSpan(1 + "MEOWCKPT".Length), 1);
+        var v1 = AsVersion(Save(original), 1);
 
         var (resumed, env2) = NewLearner();
         using var _2 = env2;
@@ -156,6 +167,35 @@ public sealed class CheckpointTests
         Assert.Equal(constructed, States(resumed.Meow().Policy.DropoutStreams()));
         resumed.Run(80);
         Assert.Equal(80, resumed.EnvSteps);
+    }
+
+    [Fact]
+    public void A_fractional_update_ratio_resumes_owing_what_the_run_owed()
+    {
+        // 0.3 updates per transition: after 101 steps (62 from learning starts) 18 updates ran and ~0.6 of one is owed.
+        var loop = Loop with { UpdatesPerTransition = 0.3 };
+        OffPolicyLearner New(out LocalVectorEnv env)
+        {
+            env = new LocalVectorEnv(() => TaskCatalog.Create("pendulum"), 1);
+            return MeowLearners.Create(Shape, Options(1), loop, env);
+        }
+        var original = New(out var env1);
+        using var _1 = env1;
+        original.Run(101);
+        var checkpoint = Save(original);
+        Assert.Equal(0.6, BitConverter.ToDouble(checkpoint, OwedSection(checkpoint)), 6);
+        var resumed = New(out var env2);
+        using var _2 = env2;
+        original.LoadCheckpoint(new MemoryStream(checkpoint));
+        resumed.LoadCheckpoint(new MemoryStream(checkpoint));
+        Assert.Equal(Losses(original, 160), Losses(resumed, 160));
+        Assert.Equal(original.Updates, resumed.Updates);
+
+        var wrong = checkpoint.ToArray();
+        BitConverter.TryWriteBytes(wrong.AsSpan(OwedSection(checkpoint)), 1.5);
+        var refusing = New(out var env3);
+        using var _3 = env3;
+        Assert.Throws<InvalidDataException>(() => refusing.LoadCheckpoint(new MemoryStream(wrong)));
     }
 
     [Fact]
@@ -200,7 +240,7 @@ public sealed class CheckpointTests
 
     [Theory]
     [InlineData(0)]
-    [InlineData(4)]
+    [InlineData(5)]
     [InlineData(int.MaxValue)]
     public void Versions_this_build_does_not_read_are_refused(int version)
     {

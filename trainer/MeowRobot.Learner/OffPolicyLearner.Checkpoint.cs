@@ -10,12 +10,13 @@ namespace MeowRobot.Learner;
 /// not part of it: a resumed run starts new episodes (seeded from the run's seed and step count), and from there
 /// continues bit for bit as the run that wrote the checkpoint would after reloading it.
 /// <para>Format 3 names the algorithm after the version; formats 1 and 2 (before there were several algorithms) are
-/// MEow's and still load.</para>
+/// MEow's and still load. Format 4 adds the fraction of an update owed (a fractional update-to-data ratio carries it
+/// between vector steps; older formats resume with none owed).</para>
 /// </summary>
 public sealed partial class OffPolicyLearner
 {
     private const string CheckpointMagic = "MEOWCKPT";
-    private const int CheckpointVersion = 3;
+    private const int CheckpointVersion = 4;
 
     /// <summary>Writes the learner's state to <paramref name="stream"/> (binary, little-endian; the stream is left open).</summary>
     public void SaveCheckpoint(Stream stream)
@@ -28,6 +29,7 @@ public sealed partial class OffPolicyLearner
         w.Write(Algorithm.ActDim);
         w.Write(EnvSteps);
         w.Write(Algorithm.Updates);
+        w.Write(_updatesOwed);
         w.WriteRng(_actionRng);
         w.WriteRng(_replayRng);
         Algorithm.SaveState(w);
@@ -58,6 +60,8 @@ public sealed partial class OffPolicyLearner
             var updates = r.ReadInt64();
             if (EnvSteps < 0 || updates < 0) throw new InvalidDataException("checkpoint counters are negative");
             Algorithm.Updates = updates;
+            _updatesOwed = version >= 4 ? r.ReadDouble() : 0;
+            if (!(_updatesOwed is >= 0 and < 1)) throw new InvalidDataException($"checkpoint owes {_updatesOwed} updates (a fraction in [0, 1) expected)");
             _actionRng.State = r.ReadRng();
             _replayRng.State = r.ReadRng();
             Algorithm.LoadState(r, version);
