@@ -1,3 +1,4 @@
+using System.Globalization;
 using MeowRobot.Bridge.Sim;
 using MeowRobot.Control.WeightStream;
 using System.ComponentModel.DataAnnotations;
@@ -104,6 +105,16 @@ public sealed class ControllerOptions : IValidatableObject, IConfigurationWarnin
         {
             yield return "Envelope:StateBounds: none set, so no sensor reading is range-checked (a value of 1e30 reaches the policy); " +
                 "list each observation's physical range (docs/operations.md, \"Safety envelope\")";
+        }
+        // A simulated robot delivers an observation every plant period: a staleness threshold of a few periods judges
+        // on-time observations stale and stops the policy (two periods: 5 safe stops in a 20-episode rehearsal where five
+        // periods had 3, docs/benchmarks.md); `controller run` uses five periods unless told otherwise.
+        if (!IsSerialRobot && Envelope.ObservationTimeoutSeconds < 5 / SimRobot.StepRateHz)
+        {
+            yield return string.Create(CultureInfo.InvariantCulture,
+                $"Envelope:ObservationTimeoutSeconds {Envelope.ObservationTimeoutSeconds} s is under five periods of the simulated robot " +
+                $"(SimRobot:StepRateHz {SimRobot.StepRateHz} Hz: {5000 / SimRobot.StepRateHz:0.#} ms): on-time observations late by a " +
+                $"period or two will be judged stale and stop the policy; set it to {5 / SimRobot.StepRateHz} s or more");
         }
     }
 

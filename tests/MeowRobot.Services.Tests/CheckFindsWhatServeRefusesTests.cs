@@ -138,16 +138,19 @@ public sealed class CheckFindsWhatServeRefusesTests : IDisposable
     }
 
     [Fact]
-    public void Check_warns_when_a_robot_has_no_state_bounds()
+    public void Check_warns_when_a_robot_has_no_state_bounds_or_a_staleness_threshold_of_under_five_sim_periods()
     {
         var (code, _, error) = ServiceProcesses.Run("MeowRobot.Controller",
             ["serve", "--config", Site(), "--check", "--Controller:Robot=tcp://127.0.0.1:1", "--Controller:PolicyPath=" + Policy()], new Dictionary<string, string>());
         Assert.Equal(0, code);
         Assert.Contains("meow controller: warning: Controller:Envelope:StateBounds: none set", error, StringComparison.Ordinal);
+        // the default staleness (0.1 s) against the default 20 Hz simulated robot: two periods
+        Assert.Contains("meow controller: warning: Controller:Envelope:ObservationTimeoutSeconds 0.1 s is under five periods", error, StringComparison.Ordinal);
 
         (code, _, error) = ServiceProcesses.Run("MeowRobot.Controller",
             ["serve", "--config", Site(), "--check", "--Controller:Robot=tcp://127.0.0.1:1", "--Controller:PolicyPath=" + Policy(),
-             "--Controller:Envelope:StateBounds:0:Index=2", "--Controller:Envelope:StateBounds:0:Min=-8", "--Controller:Envelope:StateBounds:0:Max=8"],
+             "--Controller:Envelope:StateBounds:0:Index=2", "--Controller:Envelope:StateBounds:0:Min=-8", "--Controller:Envelope:StateBounds:0:Max=8",
+             "--Controller:Envelope:ObservationTimeoutSeconds=0.25"],
             new Dictionary<string, string>());
         Assert.Equal(0, code);
         Assert.Equal("", error);
