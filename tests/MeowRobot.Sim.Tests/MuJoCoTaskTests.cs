@@ -180,4 +180,19 @@ public class MuJoCoTaskTests
         Assert.True(sim.BodyId("torso") > 0);
         Assert.Throws<MuJoCoException>(() => sim.BodyId("no_such_body"));
     }
+
+    [RequiresTheory(Requirement.MuJoCoModels, Requirement.LibMuJoCo)]
+    [InlineData("walker2d", "half_cheetah", "'thigh'")]
+    [InlineData("half_cheetah", "walker2d", "'bthigh'")]
+    [InlineData("hopper", "walker2d", null)] // sizes already differ: refused before the bodies are looked at
+    public void A_planar_runner_given_a_model_of_the_same_sizes_from_another_task_is_refused(string task, string model, string? missingBody)
+    {
+        var e = Assert.Throws<MuJoCoException>(() => TaskCatalog.Create(task, new TaskOptions(SharedMaterial.MuJoCoModel(model))));
+        Assert.Contains(task + ":", e.Message, StringComparison.Ordinal);
+        if (missingBody is not null)
+        {
+            Assert.Contains(missingBody, e.Message, StringComparison.Ordinal);
+            Assert.Contains("another task's model", e.Message, StringComparison.Ordinal);
+        }
+    }
 }

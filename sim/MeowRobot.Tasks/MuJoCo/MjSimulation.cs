@@ -107,6 +107,9 @@ public sealed unsafe class MjSimulation : IDisposable
         return id >= 0 ? id : throw new MuJoCoException($"the model has no body named '{name}'");
     }
 
+    /// <summary>Whether the model has a body of that name.</summary>
+    public bool HasBody(string name) => MjNative.mj_name2id(model, MjNative.ObjBody, name) >= 0;
+
     /// <summary>mj_resetData: qpos = qpos0, qvel = 0, time = 0, controls cleared.</summary>
     public void Reset() => MjNative.mj_resetData(model, data);
 

@@ -20,11 +20,12 @@ public sealed class PlanarRunner : MuJoCoTask
         (double Min, double Max)? HealthyState,
         bool ClipVelocity,
         double ResetNoise,
-        bool NormalVelocityNoise);
+        bool NormalVelocityNoise,
+        string[] Bodies);
 
-    public static readonly Definition Hopper = new("hopper", 11, 3, 4, 1e-3, 1.0, (0.7, double.PositiveInfinity), (-0.2, 0.2), (-100, 100), true, 5e-3, false);
-    public static readonly Definition Walker2d = new("walker2d", 17, 6, 4, 1e-3, 1.0, (0.8, 2.0), (-1.0, 1.0), null, true, 5e-3, false);
-    public static readonly Definition HalfCheetah = new("half_cheetah", 17, 6, 5, 0.1, 0.0, null, null, null, false, 0.1, true);
+    public static readonly Definition Hopper = new("hopper", 11, 3, 4, 1e-3, 1.0, (0.7, double.PositiveInfinity), (-0.2, 0.2), (-100, 100), true, 5e-3, false, ["torso", "thigh", "leg", "foot"]);
+    public static readonly Definition Walker2d = new("walker2d", 17, 6, 4, 1e-3, 1.0, (0.8, 2.0), (-1.0, 1.0), null, true, 5e-3, false, ["torso", "thigh", "leg", "foot", "thigh_left", "leg_left", "foot_left"]);
+    public static readonly Definition HalfCheetah = new("half_cheetah", 17, 6, 5, 0.1, 0.0, null, null, null, false, 0.1, true, ["torso", "bthigh", "bshin", "bfoot", "fthigh", "fshin", "ffoot"]);
 
     private readonly Definition def;
 
@@ -34,6 +35,10 @@ public sealed class PlanarRunner : MuJoCoTask
         def = definition;
         if (Sim.Nq + Sim.Nv - 1 != def.ObsDim)
             throw new MuJoCoException($"{def.Name}: model {mjcfPath} has nq={Sim.Nq}, nv={Sim.Nv}; expected an observation of {def.ObsDim}");
+        // Walker2d and HalfCheetah have the same sizes (17, 6): the bodies tell one model from the other.
+        var missing = def.Bodies.Where(b => !Sim.HasBody(b)).ToArray();
+        if (missing.Length > 0)
+            throw new MuJoCoException($"{def.Name}: model {mjcfPath} has no {string.Join(", ", missing.Select(b => $"'{b}'"))} bod{(missing.Length == 1 ? "y" : "ies")} ({def.Name} has {string.Join(", ", def.Bodies)}): is it another task's model?");
     }
 
     protected override void ResetModel(Rng rng) => ResetWithNoise(rng, def.ResetNoise, def.ResetNoise, def.NormalVelocityNoise);
