@@ -9,6 +9,7 @@ using MeowRobot.Control.RobotIo;
 using MeowRobot.Control.Safety;
 using MeowRobot.Control.Telemetry;
 using MeowRobot.Control.WeightStream;
+using MeowRobot.Hosting;
 using MeowRobot.Policy.Bundles;
 using MeowRobot.Policy.Files;
 using MeowRobot.Policy.Runtime;
@@ -21,13 +22,16 @@ namespace MeowRobot.Controller;
 /// task in-process or a sim worker through the bridge (<c>--connect</c>), a policy from a file, a random one, or the
 /// trainer's weight stream; prints the loop's statistics every second and a summary line at the end. With --episodes it is a
 /// rehearsal: episode i is reset with seed S + i (as in <c>trainer policy eval</c>), and the last line is
-/// <c>rehearsal: mean_return=X std_return=Y episodes=N safe_stops=K</c>.
+/// <c>rehearsal: mean_return=X std_return=Y episodes=N safe_stops=K</c>. <c>--randomise NAME=DIST</c> draws task parameters
+/// per episode from the episode's seed (checked against the task before anything starts: exit 78), and --output records
+/// each episode's draws and the controller's counts (safe stops, envelope interventions, deadline misses).
 /// </summary>
 public static class RunCommand
 {
     public static Command Create()
     {
-        var task = new Option<string>("--task") { Description = "sim task to run in-process (ignored with --connect)", DefaultValueFactory = _ => "pendulum" };
+        var task = new Option<string>("--task") { Description = "sim task to run in-process; with --connect, the task the worker must serve", DefaultValueFactory = _ => "pendulum" };
+        var model = new Option<FileInfo?>("--model") { Description = "MJCF model of a MuJoCo task (in-process, and to check --randomise against)" };
         var connect = new Option<string?>("--connect") { Description = "a sim worker's endpoint (tcp://host:port or ipc://path) to drive through the bridge" };
         var loopback = new Option<bool>("--bridge-loopback") { Description = "serve --task from a sim worker started in this process on tcp loopback and drive it through the bridge (the full wire path without a second process)" };
         var weights = new Option<FileInfo?>("--weights") { Description = "policy file (safetensors with meow.* metadata)" };
@@ -44,12 +48,13 @@ public static class RunCommand
         var episodeSeed = new Option<int>("--seed") { Description = "episode i of the plant is reset with seed S + i, as in `trainer policy eval`", DefaultValueFactory = _ => 0 };
         var output = new Option<FileInfo?>("--output") { Description = "write the episodes as JSON (the format of `trainer policy eval --output`)" };
         var parameters = new Option<string[]>("--param") { Description = "task parameter NAME=VALUE for every episode (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var randomise = new Option<string[]>("--randomise") { Description = "per-episode randomisation NAME=DIST of the plant, as `trainer learn --randomise` (repeatable): each episode draws from its seed; --output records the draws" };
         var actuator = new Option<FileInfo?>("--actuator") { Description = "controller configuration (JSON) whose Controller:Envelope, Loop:RateHz and SimRobot:StepRateHz are the robot's actuator; default: an envelope that passes the policy's action within one tick, as the trainer's envs without an actuator model" };
         var telemetry = new Option<string?>("--telemetry") { Description = "PUB endpoint for telemetry, e.g. tcp://127.0.0.1:5580" };
         var cpu = new Option<int[]?>("--cpu") { Description = "pin the loop thread to these CPUs", AllowMultipleArgumentsPerToken = true };
         var fifo = new Option<int?>("--fifo") { Description = "SCHED_FIFO priority for the loop thread (1–99; needs CAP_SYS_NICE)" };
         var command = new Command("run", "Run the controller against a simulated robot and print loop statistics (with --episodes: a rehearsal of N seeded episodes)");
-        foreach (var o in new Option[] { task, connect, loopback, weights, randomPolicy, streamPub, streamSnapshot, trainerKey, robotKey, robotId, rate, simRate, seconds, episodes, episodeSeed, output, parameters, actuator, telemetry, cpu, fifo })
+        foreach (var o in new Option[] { task, model, connect, loopback, weights, randomPolicy, streamPub, streamSnapshot, trainerKey, robotKey, robotId, rate, simRate, seconds, episodes, episodeSeed, output, parameters, randomise, actuator, telemetry, cpu, fifo })
             command.Options.Add(o);
         command.Validators.Add(r =>
         {
@@ -60,24 +65,37 @@ public static class RunCommand
         });
         command.SetAction(parse =>
         {
+            var taskOptions = new TaskOptions(parse.GetValue(model)?.FullName);
+            // With --connect the task is the worker's; named explicitly, it is checked (and the randomisation against it).
+            var namedTask = parse.GetValue(connect) is null || parse.GetResult(task) is { Implicit: false } ? parse.GetValue(task) : null;
+            IReadOnlyList<ParameterDistribution> randomisation;
             try
             {
-                var model = parse.GetValue(actuator) is { } file ? ActuatorModel.Load(file.FullName) : null;
+                randomisation = TaskCatalog.Randomisation(namedTask, taskOptions, parse.GetValue(randomise) ?? []);
+            }
+            catch (Exception e) when (e is FormatException or ArgumentException)
+            {
+                Console.Error.WriteLine("controller run: --randomise: " + e.Message);
+                return ServiceHostBuilder.ConfigurationErrorExitCode;
+            }
+            try
+            {
+                var actuatorModel = parse.GetValue(actuator) is { } file ? ActuatorModel.Load(file.FullName) : null;
                 var plan = new Rehearsal(
-                    parse.GetValue(rate) ?? model?.LoopRateHz ?? 1000,
-                    parse.GetValue(simRate) ?? model?.StepRateHz ?? 20,
+                    parse.GetValue(rate) ?? actuatorModel?.LoopRateHz ?? 1000,
+                    parse.GetValue(simRate) ?? actuatorModel?.StepRateHz ?? 20,
                     parse.GetValue(seconds) ?? (parse.GetValue(episodes) is null ? 10 : 0),
                     parse.GetValue(episodes), parse.GetValue(episodeSeed), parse.GetValue(output)?.FullName,
-                    EpisodeReport.ParseParameters(parse.GetValue(parameters)), model);
+                    EpisodeReport.ParseParameters(parse.GetValue(parameters)), randomisation, actuatorModel);
                 if (plan.SimRateHz is not (> 0 and <= 100_000) || plan.Seconds is not (>= 0 and <= 86_400) || plan.Episodes is < 1 or > 1_000_000)
                 {
                     Console.Error.WriteLine("--sim-rate must lie in (0, 100000], --seconds in [0, 86400] and --episodes in [1, 1000000]");
                     return 2;
                 }
                 using var worker = parse.GetValue(loopback) && parse.GetValue(connect) is null
-                    ? SimWorker.Start(new SimService(new LocalVectorEnv([TaskCatalog.Create(parse.GetValue(task)!)])), "tcp://127.0.0.1:*")
+                    ? SimWorker.Start(new SimService(new LocalVectorEnv([TaskCatalog.Create(parse.GetValue(task)!, taskOptions)])), "tcp://127.0.0.1:*")
                     : null;
-                return Run(parse.GetValue(task)!, worker?.Endpoint ?? parse.GetValue(connect), parse.GetValue(weights), parse.GetValue(randomPolicy),
+                return Run(parse.GetValue(task)!, taskOptions, namedTask, worker?.Endpoint ?? parse.GetValue(connect), parse.GetValue(weights), parse.GetValue(randomPolicy),
                     parse.GetValue(streamPub), parse.GetValue(streamSnapshot), parse.GetValue(trainerKey), parse.GetValue(robotKey),
                     parse.GetValue(robotId)!, new ControlLoopOptions { RateHz = plan.LoopRateHz, CpuAffinity = parse.GetValue(cpu) is { Length: > 0 } cpus ? cpus : null, RealtimePriority = parse.GetValue(fifo) },
                     plan, parse.GetValue(telemetry));
@@ -91,20 +109,23 @@ public static class RunCommand
         return command;
     }
 
-    /// <summary>What a run does beyond the loop's options: the plant's rate, when to stop, the episodes' seeds and
-    /// parameters, where the report goes, and the robot's actuator model (null: unshaped).</summary>
+    /// <summary>What a run does beyond the loop's options: the plant's rate, when to stop, the episodes' seeds,
+    /// parameters and randomisation, where the report goes, and the robot's actuator model (null: unshaped).</summary>
     private sealed record Rehearsal(double LoopRateHz, double SimRateHz, double Seconds, int? Episodes, int Seed, string? Output,
-        IReadOnlyDictionary<string, double>? Parameters, ActuatorModel? Actuator);
+        IReadOnlyDictionary<string, double>? Parameters, IReadOnlyList<ParameterDistribution> Randomisation, ActuatorModel? Actuator);
 
-    private static int Run(string taskName, string? connect, FileInfo? weights, int? randomSeed, string? streamPub, string? streamSnapshot,
+    private static int Run(string taskName, TaskOptions taskOptions, string? namedTask, string? connect, FileInfo? weights, int? randomSeed, string? streamPub, string? streamSnapshot,
         FileInfo? trainerKey, FileInfo? robotKey, string robotId, ControlLoopOptions loopOptions, Rehearsal plan, string? telemetryEndpoint)
     {
         var simRate = plan.SimRateHz;
         using var robot = new SimBridgeRobot(
-            connect is null ? () => new LocalVectorEnv([TaskCatalog.Create(taskName)]) : () => new VectorEnvClient([connect]),
-            simRate, plan.Episodes is null ? null : plan.Seed, parameters: plan.Parameters);
+            connect is null ? () => new LocalVectorEnv([TaskCatalog.Create(taskName, taskOptions)]) : () => new VectorEnvClient([connect]),
+            simRate, plan.Episodes is null ? null : plan.Seed, parameters: plan.Parameters, randomisation: plan.Randomisation);
         var spec = robot.Spec;
+        if (namedTask is not null && spec.Name != namedTask)
+            throw new ArgumentException($"the sim worker serves '{spec.Name}', not '{namedTask}'");
         Console.WriteLine($"robot: {(connect is null ? "in-process" : connect)} task {spec.Name} ({spec.ObsDim}, {spec.ActDim}), sim {simRate:0.#} Hz; loop {loopOptions.RateHz:0.#} Hz");
+        if (plan.Randomisation.Count > 0) Console.WriteLine($"randomised per episode: {ParameterDistribution.FormatList(plan.Randomisation)}");
 
         var envelope = plan.Actuator?.EnvelopeFor(spec) ?? ActuatorModel.UnshapedEnvelope(spec, loopOptions.RateHz);
         // An observation is due every plant period, so the staleness threshold must span several: five by default (a
@@ -178,8 +199,16 @@ public static class RunCommand
         var ok = loop.Fault is null && robot.Fault is null;
         if (plan.Episodes is { } wanted)
         {
-            var report = new EpisodeReport(finished);
+            // What the gates read (docs/campaigns.md): the rehearsal's counts beside its episodes.
+            var report = new EpisodeReport(finished,
+            [
+                new("safe_stops", safeStops), new("envelope_interventions", last.EnvelopeInterventions), new("deadline_misses", last.Misses),
+                new("ticks", last.Tick), new("non_finite_actions", last.NonFiniteActions), new("non_finite_observations", last.NonFiniteObservations),
+                new("stale_observation_ticks", last.StaleObservationTicks), new("stall_reengagements", loop.StallReengagements),
+                new("stale_action_steps", robot.StaleActionSteps),
+            ]);
             if (plan.Output is { } path) report.Save(path);
+            Console.WriteLine($"envelope: interventions={last.EnvelopeInterventions} (non_finite_actions={last.NonFiniteActions} non_finite_observations={last.NonFiniteObservations} stale_observation_ticks={last.StaleObservationTicks}) deadline_misses={last.Misses}");
             Console.WriteLine($"hand-off: stale_action_steps={robot.StaleActionSteps} stall_reengagements={loop.StallReengagements} sim_steps={robot.Steps}");
             Console.WriteLine($"rehearsal: {report.Summary()} safe_stops={safeStops}");
             if (finished.Count < wanted)

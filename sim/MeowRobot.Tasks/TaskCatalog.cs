@@ -81,4 +81,21 @@ public static class TaskCatalog
             throw;
         }
     }
+
+    /// <summary>
+    /// Repeatable <c>--randomise NAME=DIST</c> entries, read and checked against <paramref name="task"/>'s parameters (a
+    /// MuJoCo task's per-name ones from its model, so one instance is built) before any env or socket exists:
+    /// <see cref="FormatException"/> for a malformed entry, <see cref="ArgumentException"/> for an unknown task or
+    /// parameter or bounds the parameter does not accept, or for no task at all (null: a tool pointed at a sim worker
+    /// without naming the task it serves).
+    /// </summary>
+    public static IReadOnlyList<ParameterDistribution> Randomisation(string? task, TaskOptions? options, IEnumerable<string> entries)
+    {
+        var distributions = ParameterDistribution.ParseArguments(entries);
+        if (distributions.Count == 0) return distributions;
+        if (task is null)
+            throw new ArgumentException("give the task the sim worker serves (--task, and --model for a MuJoCo task): the randomised parameters are checked against it before connecting");
+        using var instance = Create(task, options);
+        return ParameterDistribution.CheckAll(distributions, instance.Parameters, task) is { } why ? throw new ArgumentException(why) : distributions;
+    }
 }

@@ -90,7 +90,7 @@ public static class LearnCommand
             try
             {
                 fixedParams = TaskParameterArguments.Values(parse.GetValue(param) ?? []);
-                randomisation = TaskParameterArguments.Distributions(parse.GetValue(randomise) ?? []);
+                randomisation = ParameterDistribution.ParseArguments(parse.GetValue(randomise) ?? []);
                 env = TaskCatalog.CreateVectorEnv(name, numEnvs, taskOptions, runSeed, fixedParams, randomisation);
             }
             catch (Exception e) when (e is FormatException or ArgumentException)
@@ -221,7 +221,7 @@ public static class LearnCommand
     }
 }
 
-/// <summary>The command-line forms of task parameters shared by the tools: <c>NAME=VALUE</c> and <c>NAME=DIST</c>.</summary>
+/// <summary>The command-line form of fixed task parameters: <c>NAME=VALUE</c> (<c>NAME=DIST</c>: <see cref="ParameterDistribution.ParseArguments"/>).</summary>
 public static class TaskParameterArguments
 {
     /// <summary><c>NAME=VALUE</c> pairs; <see cref="FormatException"/> naming a malformed one.</summary>
@@ -237,12 +237,5 @@ public static class TaskParameterArguments
             values[pair[..eq]] = v;
         }
         return values;
-    }
-
-    /// <summary><c>NAME=DIST</c> entries (<see cref="ParameterDistribution.Parse(string)"/>), in name order.</summary>
-    public static IReadOnlyList<ParameterDistribution> Distributions(IEnumerable<string> entries)
-    {
-        ArgumentNullException.ThrowIfNull(entries);
-        return entries.Select(ParameterDistribution.Parse).OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
     }
 }

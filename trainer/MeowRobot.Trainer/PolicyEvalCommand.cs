@@ -5,6 +5,7 @@ using MeowRobot.Bridge.Zmq;
 using MeowRobot.Control.Loop;
 using MeowRobot.Control.RobotIo;
 using MeowRobot.Control.Safety;
+using MeowRobot.Hosting;
 using MeowRobot.Learner;
 using MeowRobot.Policy.Files;
 using MeowRobot.Policy.Runtime;
@@ -20,7 +21,9 @@ namespace MeowRobot.Trainer;
 /// action through the robot's policy runtime (what the controller runs) or, with --stochastic, actions sampled from π.
 /// With --actuator the actions pass through the robot's actuator model first, as in training and rehearsal. The last
 /// line is <c>eval: mean_return=X std_return=Y episodes=N mean_length=L</c>; --output writes the episodes as JSON
-/// (<see cref="EpisodeReport"/>, the format <c>controller run --episodes</c> writes too).
+/// (<see cref="EpisodeReport"/>, the format <c>controller run --episodes</c> writes too). <c>--randomise NAME=DIST</c>
+/// draws task parameters per episode from the episode's seed (a campaign's held-out randomisation; checked against the
+/// task before anything starts: exit 78), and --output records each episode's draws.
 /// </summary>
 public static class PolicyEvalCommand
 {
@@ -36,11 +39,12 @@ public static class PolicyEvalCommand
         var seed = new Option<int>("--seed") { Description = "episode i is reset with seed S + i", DefaultValueFactory = _ => 0 };
         var stochastic = new Option<bool>("--stochastic") { Description = "sample actions from the policy instead of the deterministic action" };
         var parameters = new Option<string[]>("--param") { Description = "task parameter NAME=VALUE for every episode (repeatable)" };
+        var randomise = new Option<string[]>("--randomise") { Description = "per-episode randomisation NAME=DIST, as `trainer learn --randomise` (repeatable): each episode draws from its seed; --output records the draws" };
         var connect = new Option<string?>("--connect") { Description = "a sim worker's endpoint (tcp://host:port or ipc://path) instead of the task in-process" };
         var actuator = new Option<FileInfo?>("--actuator") { Description = "controller configuration (JSON): its Controller:Envelope, Loop:RateHz and SimRobot:StepRateHz shape the actions as on the robot" };
         var output = new Option<FileInfo?>("--output") { Description = "write the episodes as JSON" };
         var command = new Command("eval", "Run episodes of a policy file and report their returns (deterministic, or sampled with --stochastic)");
-        foreach (var o in new Option[] { weights, task, model, episodes, seed, stochastic, parameters, connect, actuator, output }) command.Options.Add(o);
+        foreach (var o in new Option[] { weights, task, model, episodes, seed, stochastic, parameters, randomise, connect, actuator, output }) command.Options.Add(o);
         command.Validators.Add(r =>
         {
             if (r.GetValue(task) is null && r.GetValue(connect) is null) r.AddError("give --task (in-process) or --connect (a sim worker)");
@@ -50,6 +54,16 @@ public static class PolicyEvalCommand
         });
         command.SetAction(parse =>
         {
+            IReadOnlyList<ParameterDistribution> randomisation;
+            try
+            {
+                randomisation = TaskCatalog.Randomisation(parse.GetValue(task), new TaskOptions(parse.GetValue(model)?.FullName), parse.GetValue(randomise) ?? []);
+            }
+            catch (Exception e) when (e is FormatException or ArgumentException)
+            {
+                Console.Error.WriteLine($"policy eval: --randomise: {e.Message}");
+                return ServiceHostBuilder.ConfigurationErrorExitCode;
+            }
             try
             {
                 var file = PolicyFile.Load(parse.GetValue(weights)!.FullName);
@@ -69,6 +83,11 @@ public static class PolicyEvalCommand
                     if (file.Metadata.ObsDim != spec.ObsDim || file.Metadata.ActDim != spec.ActDim)
                         throw new ArgumentException($"the policy is ({file.Metadata.ObsDim}, {file.Metadata.ActDim}), {spec.Name} is ({spec.ObsDim}, {spec.ActDim})");
                     if (ActionScalingCheck.Problem(file.Metadata, spec) is { } problem) Console.Error.WriteLine("policy eval: warning: " + problem);
+                    if (randomisation.Count > 0)
+                    {
+                        env.SetRandomisation(randomisation);
+                        Console.WriteLine($"randomised per episode: {ParameterDistribution.FormatList(randomisation)}");
+                    }
                     // Not disposed itself: it would dispose env a second time.
                     var shaped = actuatorModel is null ? env : new ActuatedVectorEnv(env, actuatorModel);
                     if (actuatorModel is not null) Console.WriteLine("actuator: " + actuatorModel.Describe());
@@ -82,7 +101,7 @@ public static class PolicyEvalCommand
             }
             catch (Exception e) when (e is PolicyFileException or IOException or UnauthorizedAccessException or ArgumentException
                                           or InvalidControlOptionsException or ZmqException or TimeoutException or InvalidOperationException
-                                          or UnsupportedPolicyException)
+                                          or UnsupportedPolicyException or NotSupportedException)
             {
                 Console.Error.WriteLine($"policy eval: {e.Message}");
                 return 2;
@@ -168,7 +187,8 @@ public static class PolicyEvalCommand
                     lengths[i]++;
                     if (batch.Terminated[i] != 0 || batch.Truncated[i] != 0)
                     {
-                        ended[i] = new EpisodeResult(seeds[i], returns[i], lengths[i], batch.Terminated[i] != 0, batch.FinalObsRow(i).ToArray());
+                        ended[i] = new EpisodeResult(seeds[i], returns[i], lengths[i], batch.Terminated[i] != 0, batch.FinalObsRow(i).ToArray(),
+                            EpisodeResult.ParamsOf(batch, i));
                         open--;
                     }
                 }

@@ -153,6 +153,19 @@ public sealed record ParameterDistribution(string Name, DistributionKind Kind, d
         }
     }
 
+    /// <summary>Reads repeatable command-line entries (<c>--randomise NAME=DIST</c>), in name order;
+    /// <see cref="FormatException"/> for a malformed one or a name given twice.</summary>
+    public static IReadOnlyList<ParameterDistribution> ParseArguments(IEnumerable<string> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        var list = entries.Select(Parse).OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
+        for (var i = 1; i < list.Length; i++)
+        {
+            if (list[i].Name == list[i - 1].Name) throw new FormatException($"parameter '{list[i].Name}' is randomised twice");
+        }
+        return list;
+    }
+
     /// <summary>Reads a list in the text form, separated by ';' (the policy file's <c>meow.randomisation</c>).</summary>
     public static IReadOnlyList<ParameterDistribution> ParseList(string text)
     {

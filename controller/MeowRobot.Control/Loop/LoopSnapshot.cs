@@ -50,6 +50,12 @@ public struct LoopSnapshot
     public long NonFiniteObservations;
     public long NonFiniteActions;
     public long StaleObservationTicks;
+
+    /// <summary>Envelope interventions: ticks on which the safety envelope replaced or withheld the policy's action
+    /// because of what it judged: a non-finite action (the safe action instead), a non-finite observation, a stale one
+    /// (the sum of the three counters above; telemetry's <c>non_finite_actions + non_finite_observations +
+    /// stale_observation_ticks</c>). A state bound crossed is a safe stop (a Policy → SafeStop transition), counted there.</summary>
+    public readonly long EnvelopeInterventions => NonFiniteObservations + NonFiniteActions + StaleObservationTicks;
     public long TransitionTotal;
     public long TransitionsDropped;
 

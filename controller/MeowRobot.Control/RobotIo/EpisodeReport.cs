@@ -1,24 +1,42 @@
 using System.Globalization;
 using System.Text.Json;
+using MeowRobot.Bridge.Sim;
 
 namespace MeowRobot.Control.RobotIo;
 
 /// <summary>One finished episode of a simulated robot (or of an evaluation): the seed it was reset with (null: the
-/// env's own stream), its undiscounted return, its length in steps, whether it terminated (else it was truncated), and
-/// its last observation.</summary>
-public sealed record EpisodeResult(int? Seed, double Return, int Length, bool Terminated, float[] FinalObs);
+/// env's own stream), its undiscounted return, its length in steps, whether it terminated (else it was truncated), its
+/// last observation, and the randomised parameters it was played with (null: nothing randomised).</summary>
+public sealed record EpisodeResult(int? Seed, double Return, int Length, bool Terminated, float[] FinalObs,
+    IReadOnlyDictionary<string, double>? Params = null)
+{
+    /// <summary>The values of an ended episode's randomised parameters as a batch reports them
+    /// (<see cref="VectorBatch.FinalEpisodeParamsRow"/> of env <paramref name="env"/>), or null when nothing is randomised.</summary>
+    public static IReadOnlyDictionary<string, double>? ParamsOf(VectorBatch batch, int env)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.EpisodeParamNames.Count == 0) return null;
+        var row = batch.FinalEpisodeParamsRow(env);
+        var values = new Dictionary<string, double>(batch.EpisodeParamNames.Count, StringComparer.Ordinal);
+        for (var k = 0; k < row.Length; k++) values[batch.EpisodeParamNames[k]] = row[k];
+        return values;
+    }
+}
 
 /// <summary>
 /// Episodes and their statistics as <c>trainer policy eval</c> and <c>controller run --episodes</c> both report them, so
-/// the two compare line for line: JSON <c>{"episodes": [{"seed", "return", "length", "terminated", "final_obs"}, ...],
-/// "mean_return", "std_return"}</c>, std over the episodes (÷ N, as the trainer's evaluation).
+/// the two compare line for line: JSON <c>{"episodes": [{"seed", "return", "length", "terminated", "final_obs",
+/// "params"?}, ...], "mean_return", "std_return", "controller"?}</c>, std over the episodes (÷ N, as the trainer's
+/// evaluation); <c>params</c> (name → value) where parameters were randomised, <c>controller</c> (name → count) the
+/// controller's counters over a rehearsal.
 /// </summary>
 public sealed class EpisodeReport
 {
-    public EpisodeReport(IReadOnlyList<EpisodeResult> episodes)
+    public EpisodeReport(IReadOnlyList<EpisodeResult> episodes, IReadOnlyList<KeyValuePair<string, long>>? counters = null)
     {
         ArgumentNullException.ThrowIfNull(episodes);
         Episodes = episodes;
+        Counters = counters ?? [];
         if (episodes.Count == 0)
         {
             MeanReturn = StdReturn = MeanLength = double.NaN;
@@ -31,6 +49,9 @@ public sealed class EpisodeReport
     }
 
     public IReadOnlyList<EpisodeResult> Episodes { get; }
+
+    /// <summary>Counts that go with the episodes (a rehearsal's safe stops, envelope interventions, deadline misses).</summary>
+    public IReadOnlyList<KeyValuePair<string, long>> Counters { get; }
     public double MeanReturn { get; }
     public double StdReturn { get; }
     public double MeanLength { get; }
@@ -61,11 +82,23 @@ public sealed class EpisodeReport
                     else w.WriteNullValue();   // JSON has no NaN; a non-finite observation is reported as null
                 }
                 w.WriteEndArray();
+                if (e.Params is { } values)
+                {
+                    w.WriteStartObject("params");
+                    foreach (var (name, value) in values) Number(w, name, value);
+                    w.WriteEndObject();
+                }
                 w.WriteEndObject();
             }
             w.WriteEndArray();
             Number(w, "mean_return", MeanReturn);
             Number(w, "std_return", StdReturn);
+            if (Counters.Count > 0)
+            {
+                w.WriteStartObject("controller");
+                foreach (var (name, count) in Counters) w.WriteNumber(name, count);
+                w.WriteEndObject();
+            }
             w.WriteEndObject();
         }
         return buffer.WrittenSpan.ToArray();
@@ -78,6 +111,33 @@ public sealed class EpisodeReport
         var tmp = full + ".tmp-" + Environment.ProcessId;
         File.WriteAllBytes(tmp, ToJson());
         File.Move(tmp, full, overwrite: true);
+    }
+
+    /// <summary>Reads a report written by <see cref="Save"/> (its statistics are recomputed from the episodes);
+    /// <see cref="InvalidDataException"/> naming the file when it is not one.</summary>
+    public static EpisodeReport Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+            var root = document.RootElement;
+            var episodes = root.GetProperty("episodes").EnumerateArray().Select(e => new EpisodeResult(
+                e.GetProperty("seed").ValueKind == JsonValueKind.Null ? null : e.GetProperty("seed").GetInt32(),
+                e.GetProperty("return").GetDouble(),
+                e.GetProperty("length").GetInt32(),
+                e.GetProperty("terminated").GetBoolean(),
+                e.GetProperty("final_obs").EnumerateArray().Select(v => v.ValueKind == JsonValueKind.Null ? float.NaN : v.GetSingle()).ToArray(),
+                e.TryGetProperty("params", out var p) ? p.EnumerateObject().ToDictionary(x => x.Name, x => x.Value.GetDouble(), StringComparer.Ordinal) : null)).ToArray();
+            var counters = root.TryGetProperty("controller", out var c)
+                ? c.EnumerateObject().Select(x => KeyValuePair.Create(x.Name, x.Value.GetInt64())).ToArray()
+                : null;
+            return new EpisodeReport(episodes, counters);
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidDataException($"{path} is not an episode report: {e.Message}", e);
+        }
     }
 
     /// <summary>Parses <c>k=v</c> task parameters (<c>--param</c>); a malformed one is an <see cref="ArgumentException"/>.</summary>

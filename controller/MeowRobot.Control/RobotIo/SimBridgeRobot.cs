@@ -22,6 +22,7 @@ public sealed class SimBridgeRobot : IRobotIo, IEpisodeReturns
     private readonly double _stepRateHz;
     private readonly int? _seed;
     private readonly IReadOnlyDictionary<string, double>? _parameters;
+    private readonly IReadOnlyList<ParameterDistribution>? _randomisation;
     private readonly Thread _thread;
     private readonly ManualResetEventSlim _ready = new();
     private readonly ManualResetEventSlim _commanded = new();
@@ -40,9 +41,11 @@ public sealed class SimBridgeRobot : IRobotIo, IEpisodeReturns
     /// <param name="stepRateHz">Simulation steps per second of wall time (the task's own rate for real-time rehearsal).</param>
     /// <param name="seed">Episode i is reset with seed + i; null: the env's own seeds.</param>
     /// <param name="parameters">Task parameters set at the first reset (they stay set).</param>
+    /// <param name="randomisation">Per-episode domain randomisation (drawn from each episode's seed; every finished
+    /// episode reports its draws in <see cref="EpisodeResult.Params"/>); null or empty: none.</param>
     /// <exception cref="TimeoutException">No first observation within <paramref name="startTimeout"/>.</exception>
     public SimBridgeRobot(Func<IVectorEnv> connect, double stepRateHz, int? seed = null, TimeSpan? startTimeout = null,
-        IReadOnlyDictionary<string, double>? parameters = null)
+        IReadOnlyDictionary<string, double>? parameters = null, IReadOnlyList<ParameterDistribution>? randomisation = null)
     {
         ArgumentNullException.ThrowIfNull(connect);
         if (!(stepRateHz > 0 && stepRateHz <= 100_000))
@@ -51,6 +54,7 @@ public sealed class SimBridgeRobot : IRobotIo, IEpisodeReturns
         _stepRateHz = stepRateHz;
         _seed = seed;
         _parameters = parameters;
+        _randomisation = randomisation;
         _thread = new Thread(Simulate) { IsBackground = true, Name = "meow-sim-robot" };
         _thread.Start();
         if (!_ready.Wait(startTimeout ?? TimeSpan.FromSeconds(30)))
@@ -109,6 +113,7 @@ public sealed class SimBridgeRobot : IRobotIo, IEpisodeReturns
             if (env.NumEnvs != 1)
                 throw new ArgumentException($"a simulated robot is one environment; this one has {env.NumEnvs}");
             Spec = env.Spec;
+            if (_randomisation is { Count: > 0 } randomisation) env.SetRandomisation(randomisation);
             _observations = new LatestValue<float>(Spec.ObsDim);
             _actions = new LatestValue<float>(Spec.ActDim);
             var batch = new VectorBatch(1, Spec.ObsDim);
@@ -145,7 +150,8 @@ public sealed class SimBridgeRobot : IRobotIo, IEpisodeReturns
                 length++;
                 if (batch.Terminated[0] != 0 || batch.Truncated[0] != 0)
                 {
-                    _finished.Enqueue(new EpisodeResult(seed, episodeReturn, length, batch.Terminated[0] != 0, batch.FinalObsRow(0).ToArray()));
+                    _finished.Enqueue(new EpisodeResult(seed, episodeReturn, length, batch.Terminated[0] != 0, batch.FinalObsRow(0).ToArray(),
+                        EpisodeResult.ParamsOf(batch, 0)));
                     Volatile.Write(ref _lastEpisodeReturn, episodeReturn);
                     Interlocked.Increment(ref _episodes);
                     episodeReturn = 0;
