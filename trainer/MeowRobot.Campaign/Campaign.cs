@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using MeowRobot.Campaign.Gates;
 using MeowRobot.Campaign.Spec;
 
 namespace MeowRobot.Campaign;
@@ -42,6 +43,10 @@ public sealed class Campaign : IDisposable
     public const string SpecFileName = "spec.yaml";
     public const string LockFileName = "campaign.lock";
 
+    /// <summary>The path of the spec file the campaign was started from: the kept copy's relative paths (model, the
+    /// rehearsal's controller configuration) are relative to it.</summary>
+    public const string SpecSourceFileName = "spec.source";
+
     private readonly FileStream? _lock;
 
     private Campaign(string directory, CampaignSpec spec, FileStream? held)
@@ -78,6 +83,9 @@ public sealed class Campaign : IDisposable
                 File.WriteAllText(kept + ".tmp", text, new UTF8Encoding(false));
                 File.Move(kept + ".tmp", kept);
             }
+            var source = Path.Combine(directory, SpecSourceFileName);
+            File.WriteAllText(source + ".tmp", Path.GetFullPath(specPath) + "\n", new UTF8Encoding(false));
+            File.Move(source + ".tmp", source, overwrite: true);
             var campaign = new Campaign(directory, spec, held);
             foreach (var run in campaign.Plan.Runs) System.IO.Directory.CreateDirectory(run.Directory);
             return campaign;
@@ -95,7 +103,9 @@ public sealed class Campaign : IDisposable
         directory = Path.GetFullPath(directory);
         var kept = Path.Combine(directory, SpecFileName);
         if (!File.Exists(kept)) throw new CampaignException($"{directory} is not a campaign directory (no {SpecFileName})");
-        return new Campaign(directory, CampaignSpec.Load(kept), null);
+        var source = Path.Combine(directory, SpecSourceFileName);
+        var baseDirectory = File.Exists(source) ? Path.GetDirectoryName(File.ReadAllText(source).Trim())! : directory;
+        return new Campaign(directory, CampaignSpec.Parse(File.ReadAllText(kept), SpecFileName, baseDirectory), null);
     }
 
     public RunState State(PlannedRun run)
@@ -114,7 +124,8 @@ public sealed class Campaign : IDisposable
         var inv = CultureInfo.InvariantCulture;
         return string.Create(inv, $"campaign {Spec.Name}: {states.Length} runs: {Count(RunStatus.Done)} done, {Count(RunStatus.Running)} running, ") +
             string.Create(inv, $"{Count(RunStatus.Failed)} failed, {Count(RunStatus.Pending)} pending; ") +
-            (best.Run is null ? "no evaluation yet" : string.Create(inv, $"best eval return so far {best.Progress.LastEvalReturn:F1} ({best.Run.Id})"));
+            (best.Run is null ? "no evaluation yet" : string.Create(inv, $"best eval return so far {best.Progress.LastEvalReturn:F1} ({best.Run.Id})")) +
+            (Spec.Evaluation is null ? "" : "; " + new GateTally(Plan.Runs).Line());
     }
 
     /// <summary>One line per run (id, state, attempts, env steps of the budget, last evaluation), then the summary.</summary>
@@ -122,12 +133,14 @@ public sealed class Campaign : IDisposable
     {
         var b = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
-        b.AppendLine("run                      state    attempts  env_steps        last_eval");
+        var gates = Spec.Evaluation is null ? null : new GateTally(Plan.Runs);
+        b.AppendLine("run                      state    attempts  env_steps        last_eval" + (gates is null ? "" : "  gate"));
         foreach (var run in Plan.Runs)
         {
             var s = State(run);
             var p = RunProgress.Read(run.TrainerDirectory);
             b.AppendLine(string.Create(inv, $"{run.Id,-24} {s.Status.ToString().ToLowerInvariant(),-8} {s.Attempts,8}  {p.EnvSteps,7}/{Spec.Budget.EnvSteps,-8} {(p.LastEvalReturn is { } r ? r.ToString("F1", inv) : "-"),9}") +
+                (gates is null ? "" : "  " + gates.Cell(run)) +
                 (s.Status == RunStatus.Failed && s.Message is { } m ? $"  ({m})" : ""));
         }
         b.AppendLine(Summary());

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using MeowRobot.Campaign.Gates;
 using MeowRobot.Campaign.Spec;
 
 namespace MeowRobot.Campaign.Engines;
@@ -10,17 +11,21 @@ namespace MeowRobot.Campaign.Engines;
 /// keeps two processes busy). Resumable: a run's state file records its processes; a runner started again skips runs that
 /// are done, stops what a killed runner left running (SIGTERM: the trainer checkpoints as it stops) and starts those
 /// runs again, which resume from their checkpoints. Children write to log files, never to the runner's pipes, so they
-/// outlive a runner's death cleanly.
+/// outlive a runner's death cleanly. With gates in the spec, a run that is done has its candidate gated in the same slot
+/// (<see cref="CandidateGate"/>); a done run without a verdict is gated when the runner starts again.
 /// </summary>
 public sealed class LocalEngine(Campaign campaign, TextWriter log)
 {
+    private readonly CandidateGate? _gate = campaign.Spec.Evaluation is null ? null : new CandidateGate(campaign, log);
+
     /// <summary>Runs that failed this many times are left failed (a restart of the runner does not retry them again).</summary>
     public const int MaxAttempts = 3;
 
     private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(90);
 
-    /// <summary>Runs every run not yet done; returns 0 when all are done, 1 when some failed, and leaves the running ones
-    /// to be resumed when <paramref name="stop"/> fires (their trainers are told to checkpoint and stop).</summary>
+    /// <summary>Runs every run not yet done and gates every candidate not yet gated; returns 0 when all are done (and
+    /// gated), 1 when some failed, and leaves the running ones to be resumed when <paramref name="stop"/> fires (their
+    /// trainers are told to checkpoint and stop; a gate in flight is redone).</summary>
     public async Task<int> RunAsync(CancellationToken stop)
     {
         Preflight();
@@ -30,8 +35,10 @@ public sealed class LocalEngine(Campaign campaign, TextWriter log)
             var state = campaign.State(run);
             switch (state.Status)
             {
-                case RunStatus.Done:
+                case RunStatus.Done when _gate is null || Gated(run):
                     continue;
+                case RunStatus.Done:
+                    break;
                 case RunStatus.Failed when state.Attempts >= MaxAttempts:
                     continue;
                 case RunStatus.Running:
@@ -52,7 +59,24 @@ public sealed class LocalEngine(Campaign campaign, TextWriter log)
             await finished.ConfigureAwait(false);
             log.WriteLine(campaign.Summary());
         }
-        return campaign.Plan.Runs.All(r => campaign.State(r).Status == RunStatus.Done) ? 0 : 1;
+        return campaign.Plan.Runs.All(r => campaign.State(r).Status == RunStatus.Done && (_gate is null || Gated(r))) ? 0 : 1;
+    }
+
+    /// <summary>Whether the run's candidate has its verdict. A damaged verdict (which the atomic write never leaves) is
+    /// moved aside, named in the log, and the candidate gated again.</summary>
+    private bool Gated(PlannedRun run)
+    {
+        try
+        {
+            return CandidateGate.Verdict(run) is not null;
+        }
+        catch (InvalidDataException e)
+        {
+            var aside = CandidateGate.VerdictFile(run) + ".damaged";
+            File.Move(CandidateGate.VerdictFile(run), aside, overwrite: true);
+            log.WriteLine($"{e.Message}: moved to {aside}; {run.Id} is gated again");
+            return false;
+        }
     }
 
     /// <summary>Each configuration through <c>trainer serve --check</c> before anything runs: a learner key the trainer
@@ -60,6 +84,7 @@ public sealed class LocalEngine(Campaign campaign, TextWriter log)
     private void Preflight()
     {
         var spec = campaign.Spec;
+        if (spec.Evaluation?.Rehearsal is not null) ServiceExecutables.Path("MeowRobot.Controller"); // its absence is found now, not after training
         for (var i = 0; i < spec.Configurations.Count; i++)
         {
             var run = campaign.Plan.Runs.First(r => r.Configuration == spec.Configurations[i]);
@@ -73,7 +98,15 @@ public sealed class LocalEngine(Campaign campaign, TextWriter log)
         }
     }
 
+    /// <summary>Trains the run unless it is done, then gates its candidate (when the spec has gates).</summary>
     private async Task RunOne(PlannedRun run, CancellationToken stop)
+    {
+        if (campaign.State(run).Status != RunStatus.Done) await Train(run, stop).ConfigureAwait(false);
+        if (_gate is not null && !stop.IsCancellationRequested && campaign.State(run).Status == RunStatus.Done)
+            await _gate.RunAsync(run, stop).ConfigureAwait(false);
+    }
+
+    private async Task Train(PlannedRun run, CancellationToken stop)
     {
         var previous = campaign.State(run);
         using var sim = ServiceExecutables.Start("MeowRobot.Sim", campaign.Plan.SimArguments(run), Path.Combine(run.Directory, "sim.log"));
@@ -97,11 +130,11 @@ public sealed class LocalEngine(Campaign campaign, TextWriter log)
         catch (OperationCanceledException)
         {
             // The runner is stopping: the trainer checkpoints on SIGTERM; the run stays "running" and resumes next time.
-            await Stop(trainer.Id, StopWait).ConfigureAwait(false);
-            await Stop(sim.Id, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            await ServiceExecutables.Stop(trainer.Id, StopWait).ConfigureAwait(false);
+            await ServiceExecutables.Stop(sim.Id, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
             return;
         }
-        await Stop(sim.Id, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        await ServiceExecutables.Stop(sim.Id, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         var code = trainer.ExitCode;
         state = state with
         {
@@ -110,7 +143,7 @@ public sealed class LocalEngine(Campaign campaign, TextWriter log)
             TrainerPid = null,
             SimPid = null,
             ExitCode = code,
-            Message = code == 0 ? null : LastProblem(Path.Combine(run.Directory, "trainer.log")),
+            Message = code == 0 ? null : ServiceExecutables.LastProblem(Path.Combine(run.Directory, "trainer.log")),
         };
         state.Write(run.StateFile);
         log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{run.Id} {(code == 0 ? "done" : $"failed (exit {code}): {state.Message}")}"));
@@ -122,36 +155,7 @@ public sealed class LocalEngine(Campaign campaign, TextWriter log)
     {
         foreach (var pid in new[] { state.TrainerPid, state.SimPid })
         {
-            if (pid is { } p && ServiceExecutables.CommandLine(p) is { } cmdline &&
-                (cmdline.Contains(run.Directory, StringComparison.Ordinal) || cmdline.Contains(RunPlan.SimEndpoint(run), StringComparison.Ordinal)))
-                await Stop(p, StopWait).ConfigureAwait(false);
+            if (pid is { } p) await ServiceExecutables.StopIfOurs(p, StopWait, run.Directory, RunPlan.SimEndpoint(run)).ConfigureAwait(false);
         }
-    }
-
-    /// <summary>SIGTERM, then SIGKILL if it is still there after <paramref name="wait"/>.</summary>
-    private static async Task Stop(int pid, TimeSpan wait)
-    {
-        if (!ServiceExecutables.Signal(pid, ServiceExecutables.SigTerm)) return;
-        var deadline = DateTime.UtcNow + wait;
-        while (ServiceExecutables.Alive(pid))
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                ServiceExecutables.Signal(pid, ServiceExecutables.SigKill);
-                return;
-            }
-            await Task.Delay(100).ConfigureAwait(false); // not our child after a runner restart: no exit event to wait on
-        }
-    }
-
-    /// <summary>The last error-looking lines of a log (what the run failed of), shortened.</summary>
-    private static string LastProblem(string logPath)
-    {
-        if (!File.Exists(logPath)) return "no log";
-        var lines = File.ReadAllLines(logPath).Where(l => l.Trim().Length > 0).ToArray();
-        var problem = lines.LastOrDefault(l => l.Contains("fail", StringComparison.OrdinalIgnoreCase) || l.Contains("error", StringComparison.OrdinalIgnoreCase)
-            || l.Contains("exception", StringComparison.OrdinalIgnoreCase)) ?? lines.LastOrDefault() ?? "empty log";
-        problem = problem.Trim();
-        return problem.Length > 300 ? problem[..300] + "…" : problem;
     }
 }

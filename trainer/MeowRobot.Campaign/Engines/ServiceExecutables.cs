@@ -65,6 +65,42 @@ public static partial class ServiceExecutables
         }
     }
 
+    /// <summary>SIGTERM, then SIGKILL if it is still there after <paramref name="wait"/>.</summary>
+    public static async Task Stop(int pid, TimeSpan wait)
+    {
+        if (!Signal(pid, SigTerm)) return;
+        var deadline = DateTime.UtcNow + wait;
+        while (Alive(pid))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Signal(pid, SigKill);
+                return;
+            }
+            await Task.Delay(100).ConfigureAwait(false); // not our child after a runner restart: no exit event to wait on
+        }
+    }
+
+    /// <summary>Stops a process a killed runner left behind, recognised by its command line containing one of
+    /// <paramref name="marks"/> (the run's directory, its endpoint): a recycled pid is left alone.</summary>
+    public static async Task StopIfOurs(int pid, TimeSpan wait, params string[] marks)
+    {
+        ArgumentNullException.ThrowIfNull(marks);
+        if (CommandLine(pid) is { } cmdline && marks.Any(m => cmdline.Contains(m, StringComparison.Ordinal)))
+            await Stop(pid, wait).ConfigureAwait(false);
+    }
+
+    /// <summary>The last error-looking lines of a log (what the run failed of), shortened.</summary>
+    public static string LastProblem(string logPath)
+    {
+        if (!File.Exists(logPath)) return "no log";
+        var lines = File.ReadAllLines(logPath).Where(l => l.Trim().Length > 0).ToArray();
+        var problem = lines.LastOrDefault(l => l.Contains("fail", StringComparison.OrdinalIgnoreCase) || l.Contains("error", StringComparison.OrdinalIgnoreCase)
+            || l.Contains("exception", StringComparison.OrdinalIgnoreCase)) ?? lines.LastOrDefault() ?? "empty log";
+        problem = problem.Trim();
+        return problem.Length > 300 ? problem[..300] + "…" : problem;
+    }
+
     public static bool Alive(int pid) => Directory.Exists($"/proc/{pid}") && !IsZombie(pid);
 
     /// <summary>Sends a signal; false when there is no such process.</summary>

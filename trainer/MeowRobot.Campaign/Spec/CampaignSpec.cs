@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using MeowRobot.Bridge.Sim;
+using MeowRobot.Campaign.Gates;
 using MeowRobot.Tasks;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -48,6 +49,9 @@ public sealed record CampaignSpec(
     RunBudget Budget,
     int Parallel)
 {
+    /// <summary>How candidates are evaluated and gated (<c>evaluation:</c> and <c>gates:</c>); null: no gates.</summary>
+    public EvaluationPlan? Evaluation { get; init; }
+
     private static readonly Regex NamePattern = new("^[a-z0-9][a-z0-9_.-]{0,63}$", RegexOptions.CultureInvariant);
 
     /// <summary>Reads and checks a spec file; <see cref="CampaignSpecException"/> names the key and line of the first problem.</summary>
@@ -83,7 +87,7 @@ public sealed record CampaignSpec(
         if (stream.Documents.Count != 1)
             throw new CampaignSpecException(file, 1, "", $"a spec is one YAML document, found {stream.Documents.Count}");
         var root = new SpecNode(file, "", stream.Documents[0].RootNode);
-        var map = root.Mapping("name", "task", "model", "envs", "params", "randomise", "configurations", "seeds", "budget", "engine");
+        var map = root.Mapping("name", "task", "model", "envs", "params", "randomise", "configurations", "seeds", "budget", "engine", "evaluation", "gates");
 
         var name = map.Required("name").Text();
         if (!NamePattern.IsMatch(name)) throw map.Required("name").Error("a name of lower-case letters, digits, '_', '.' and '-' (at most 64)");
@@ -103,7 +107,8 @@ public sealed record CampaignSpec(
 
         // Parameters are checked against the task itself (a MuJoCo task's per-name parameters come from its model).
         IReadOnlyList<TaskParameter> parameters;
-        using (var instance = TaskCatalog.Create(task, new TaskOptions(model))) parameters = instance.Parameters;
+        TaskSpec taskSpec;
+        using (var instance = TaskCatalog.Create(task, new TaskOptions(model))) (parameters, taskSpec) = (instance.Parameters, instance.Spec);
         var fixedParams = new Dictionary<string, double>(StringComparer.Ordinal);
         if (map.Optional("params") is { } paramsNode)
         {
@@ -115,10 +120,10 @@ public sealed record CampaignSpec(
                 fixedParams[key] = v;
             }
         }
-        var randomise = new List<ParameterDistribution>();
-        if (map.Optional("randomise") is { } randomiseNode)
+        IReadOnlyList<ParameterDistribution> Randomisation(SpecNode node)
         {
-            foreach (var (key, value) in randomiseNode.Entries())
+            var list = new List<ParameterDistribution>();
+            foreach (var (key, value) in node.Entries())
             {
                 ParameterDistribution d;
                 try
@@ -130,9 +135,11 @@ public sealed record CampaignSpec(
                     throw value.Error(e.Message);
                 }
                 if (d.Check(parameters, task) is { } why) throw value.Error(why);
-                randomise.Add(d);
+                list.Add(d);
             }
+            return list;
         }
+        var randomise = map.Optional("randomise") is { } randomiseNode ? Randomisation(randomiseNode) : [];
 
         var configurations = new List<TrainingConfiguration>();
         var configsNode = map.Required("configurations");
@@ -168,7 +175,10 @@ public sealed record CampaignSpec(
         var parallel = Math.Max(1, Environment.ProcessorCount / 2);
         if (map.Optional("engine") is { } engineNode) parallel = engineNode.Mapping("parallel").Optional("parallel")?.Int(1, 1024) ?? parallel;
 
-        return new CampaignSpec(name, task, model, envs, fixedParams, randomise, configurations, seeds, budget, parallel);
+        return new CampaignSpec(name, task, model, envs, fixedParams, randomise, configurations, seeds, budget, parallel)
+        {
+            Evaluation = EvaluationPlan.Parse(map.Optional("evaluation"), map.Optional("gates"), taskSpec, baseDirectory, Randomisation),
+        };
     }
 }
 
