@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using MeowRobot.Campaign.Engines;
 using MeowRobot.Campaign.Spec;
@@ -13,16 +12,12 @@ namespace MeowRobot.Campaign.Tests;
 /// </summary>
 public sealed class LocalEngineTests : IDisposable
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan Wait = CampaignProcesses.Wait;
     private readonly string dir = Directory.CreateTempSubdirectory("meow-campaign-").FullName;
 
     public void Dispose()
     {
-        // Whatever a failed test left running is found by its command line naming this directory.
-        foreach (var p in Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(n => int.TryParse(n, out _)).Select(int.Parse!))
-        {
-            if (ServiceExecutables.CommandLine(p) is { } cmd && cmd.Contains(dir, StringComparison.Ordinal)) ServiceExecutables.Signal(p, ServiceExecutables.SigKill);
-        }
+        CampaignProcesses.KillLeftovers(dir); // whatever a failed test left running
         Directory.Delete(dir, recursive: true);
     }
 
@@ -57,24 +52,6 @@ public sealed class LocalEngineTests : IDisposable
         return path;
     }
 
-    private static Process Runner(string spec, string campaignDir, string log)
-    {
-        var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
-        foreach (var a in new[] { "-c", "log=$1; shift; exec \"$@\" >\"$log\" 2>&1", "sh", log, ServiceExecutables.Path("MeowRobot.Campaign"), "run", spec, "--dir", campaignDir })
-            info.ArgumentList.Add(a);
-        return Process.Start(info)!;
-    }
-
-    private static void Until(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Wait;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out after {Wait.TotalMinutes} min waiting for {what}");
-            Thread.Sleep(50);
-        }
-    }
-
     private static List<string[]> Rows(string csv, out string[] header)
     {
         var lines = File.ReadAllLines(csv).Where(l => l.Length > 0).ToArray();
@@ -92,9 +69,9 @@ public sealed class LocalEngineTests : IDisposable
 
         // First runner: killed with SIGKILL once one run is done and another has checkpointed part of its budget.
         PlannedRun? killedMidway = null;
-        using (var first = Runner(specPath, campaignDir, Path.Combine(dir, "runner-1.log")))
+        using (var first = CampaignProcesses.Runner(specPath, campaignDir, Path.Combine(dir, "runner-1.log")))
         {
-            Until(() =>
+            CampaignProcesses.Until(() =>
             {
                 var states = runs.Select(campaign.State).ToArray();
                 killedMidway = runs.Where((r, i) => states[i].Status == RunStatus.Running && File.Exists(Path.Combine(r.TrainerDirectory, "checkpoint.bin"))
@@ -109,11 +86,11 @@ public sealed class LocalEngineTests : IDisposable
         Assert.True(ServiceExecutables.Alive(orphan)); // its trainer outlived the runner
 
         // Second runner: a second one on the same directory at the same time is refused.
-        using (var second = Runner(specPath, campaignDir, Path.Combine(dir, "runner-2.log")))
+        using (var second = CampaignProcesses.Runner(specPath, campaignDir, Path.Combine(dir, "runner-2.log")))
         {
             var log2 = Path.Combine(dir, "runner-2.log");
-            Until(() => File.Exists(log2) && File.ReadAllText(log2).Contains("resuming", StringComparison.Ordinal), "the second runner to take over");
-            using (var third = Runner(specPath, campaignDir, Path.Combine(dir, "runner-3.log")))
+            CampaignProcesses.Until(() => File.Exists(log2) && File.ReadAllText(log2).Contains("resuming", StringComparison.Ordinal), "the second runner to take over");
+            using (var third = CampaignProcesses.Runner(specPath, campaignDir, Path.Combine(dir, "runner-3.log")))
             {
                 Assert.True(third.WaitForExit(Wait));
                 Assert.Equal(78, third.ExitCode);

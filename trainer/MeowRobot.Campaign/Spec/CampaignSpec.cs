@@ -82,7 +82,10 @@ public sealed record CampaignSpec(
         }
         catch (YamlException e)
         {
-            throw new CampaignSpecException(file, e.Start.Line, "", $"not valid YAML: {e.InnerException?.Message ?? e.Message}");
+            var why = e.InnerException?.Message ?? e.Message;
+            // The likeliest cause: a gate written unquoted, `mean_return: >= -400` (YAML reads '>' as a folded block).
+            if (why.Contains("block scalar", StringComparison.Ordinal)) why += " (a value that starts with '>' must be quoted: mean_return: \">= -400\")";
+            throw new CampaignSpecException(file, e.Start.Line, "", $"not valid YAML: {why}");
         }
         if (stream.Documents.Count != 1)
             throw new CampaignSpecException(file, 1, "", $"a spec is one YAML document, found {stream.Documents.Count}");
