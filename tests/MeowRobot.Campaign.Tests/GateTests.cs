@@ -12,8 +12,8 @@ namespace MeowRobot.Campaign.Tests;
 /// Gates: the spec's <c>evaluation:</c> and <c>gates:</c> sections and their errors, the verdict's arithmetic, and the
 /// local engine gating candidates end to end with the real tools (<c>trainer policy eval</c>, <c>controller run</c>):
 /// a trained policy passes, a configuration whose learning never starts (its final policy is the random initial one)
-/// and a damaged policy file are rejected, a tool killed mid-way is run again, and a runner killed with SIGKILL
-/// mid-gate leaves verdicts written alone and redoes the interrupted gate.
+/// and a damaged policy file are rejected, a tool killed mid-way is run again, a runner killed with SIGKILL mid-gate
+/// leaves verdicts written alone and redoes the interrupted gate, and a damaged verdict file is set aside and redone.
 /// </summary>
 public sealed class GateTests : IDisposable
 {
@@ -192,6 +192,9 @@ public sealed class GateTests : IDisposable
         Assert.Null(CandidateGate.Verdict(untrained));
         var goodVerdict = CandidateGate.Verdict(good)!;
         var damagedVerdict = CandidateGate.Verdict(damaged)!;
+        // A verdict file damaged between runners: status says so, the next runner moves it aside and gates again.
+        File.WriteAllText(CandidateGate.VerdictFile(damaged), "{ \"candidate\": ");
+        Assert.Contains("damaged verdict", campaign.StatusTable(), StringComparison.Ordinal);
 
         using (var second = CampaignProcesses.Runner(specPath, campaignDir, Path.Combine(dir, "runner-2.log")))
         {
@@ -203,7 +206,8 @@ public sealed class GateTests : IDisposable
         Assert.Contains("gating never-learns-s1", log2, StringComparison.Ordinal);
         Assert.DoesNotContain("gating good-s1", log2, StringComparison.Ordinal);   // written verdicts are final
         Assert.Equal(goodVerdict.EvaluatedAt, CandidateGate.Verdict(good)!.EvaluatedAt);
-        Assert.Equal(damagedVerdict.EvaluatedAt, CandidateGate.Verdict(damaged)!.EvaluatedAt);
+        Assert.Contains($"moved to {CandidateGate.VerdictFile(damaged)}.damaged; damaged-s1 is gated again", log2, StringComparison.Ordinal);
+        Assert.Equal(damagedVerdict.Error, CandidateGate.Verdict(damaged)!.Error);
 
         // The trained candidate passes every gate, with its evidence.
         Assert.True(goodVerdict.Passed, goodVerdict.Why());
