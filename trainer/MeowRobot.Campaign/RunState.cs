@@ -45,27 +45,8 @@ public sealed record RunState
 
     /// <summary>The state in <paramref name="path"/>, or a pending one when there is none yet. A damaged file (which the
     /// atomic write never leaves) is an <see cref="InvalidDataException"/> naming it.</summary>
-    public static RunState Read(string path, string id)
-    {
-        if (!File.Exists(path)) return new RunState { Id = id, Status = RunStatus.Pending };
-        try
-        {
-            return JsonSerializer.Deserialize<RunState>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path} is empty");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path} is not a run state: {e.Message}", e);
-        }
-    }
+    public static RunState Read(string path, string id) =>
+        CampaignJson.Read<RunState>(path, "a run state", Json) ?? new RunState { Id = id, Status = RunStatus.Pending };
 
-    public void Write(string path)
-    {
-        var temp = path + ".tmp";
-        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            JsonSerializer.Serialize(file, this, Json);
-            file.Flush(flushToDisk: true);
-        }
-        File.Move(temp, path, overwrite: true);
-    }
+    public void Write(string path) => CampaignJson.Write(path, this, Json);
 }

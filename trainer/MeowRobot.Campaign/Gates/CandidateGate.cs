@@ -233,18 +233,14 @@ public sealed class CandidateGate(Campaign campaign, TextWriter log)
         {
             try
             {
-                return File.Exists(path) ? JsonSerializer.Deserialize<GateState>(File.ReadAllText(path), Json) : null;
+                return CampaignJson.Read<GateState>(path, "a gate state", Json);
             }
-            catch (JsonException)
+            catch (InvalidDataException)
             {
-                return null; // written beside and renamed over, so never half; anything else is not ours to stop
+                return null; // written whole, so never half; anything else names no process of ours to stop
             }
         }
 
-        public void Write(string path)
-        {
-            File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(this, Json));
-            File.Move(path + ".tmp", path, overwrite: true);
-        }
+        public void Write(string path) => CampaignJson.Write(path, this, Json);
     }
 }

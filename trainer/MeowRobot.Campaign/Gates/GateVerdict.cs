@@ -54,29 +54,9 @@ public sealed record GateVerdict
 
     /// <summary>The verdict in <paramref name="path"/>, or null when there is none yet; <see cref="InvalidDataException"/>
     /// naming the file when it is not one (the atomic write never leaves half of one).</summary>
-    public static GateVerdict? Read(string path)
-    {
-        if (!File.Exists(path)) return null;
-        try
-        {
-            return JsonSerializer.Deserialize<GateVerdict>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path} is empty");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path} is not a gate verdict: {e.Message}", e);
-        }
-    }
+    public static GateVerdict? Read(string path) => CampaignJson.Read<GateVerdict>(path, "a gate verdict", Json);
 
-    public void Write(string path)
-    {
-        var temp = path + ".tmp";
-        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            JsonSerializer.Serialize(file, this, Json);
-            file.Flush(flushToDisk: true);
-        }
-        File.Move(temp, path, overwrite: true);
-    }
+    public void Write(string path) => CampaignJson.Write(path, this, Json);
 
     /// <summary>The gates that failed, e.g. <c>mean_return -812.3 (needs &gt;= -400)</c>, or the error.</summary>
     public string Why() => Error ?? string.Join(", ", Checks.Where(c => !c.Passed).Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Name} {c.Value:0.###} (needs {c.Op} {c.Threshold:R})")));
