@@ -1,10 +1,11 @@
 using System.CommandLine;
 using MeowRobot.Campaign.Engines;
+using MeowRobot.Campaign.Report;
 using MeowRobot.Campaign.Spec;
 
 namespace MeowRobot.Campaign;
 
-/// <summary>`./meow campaign run SPEC | status DIR`: the campaign engine's commands (docs/campaigns.md).</summary>
+/// <summary>`./meow campaign run SPEC | status DIR | report DIR`: the campaign engine's commands (docs/campaigns.md).</summary>
 public static class Program
 {
     /// <summary>Exit code of a spec or campaign that cannot be run (sysexits EX_CONFIG, as the services use).</summary>
@@ -15,6 +16,7 @@ public static class Program
         var root = new RootCommand("Sim-to-real campaigns: many randomised training runs from one spec (docs/campaigns.md)");
         root.Subcommands.Add(RunCommand());
         root.Subcommands.Add(StatusCommand());
+        root.Subcommands.Add(ReportCommand());
         return root.Parse(args).Invoke();
     }
 
@@ -60,6 +62,43 @@ public static class Program
             {
                 Console.Error.WriteLine($"campaign status: {e.Message}");
                 return ConfigError;
+            }
+        });
+        return command;
+    }
+
+    /// <summary>Exit code of a report that was written but is incomplete (a damaged input, a PNG that could not be made).</summary>
+    public const int ReportIncomplete = 1;
+
+    private static Command ReportCommand()
+    {
+        var dir = new Argument<DirectoryInfo>("DIR") { Description = "a campaign directory" };
+        var output = new Option<DirectoryInfo?>("--output") { Description = "where index.html, summary.json and the plots go (default: DIR/report)" };
+        var command = new Command("report", "Write the campaign's report: one self-contained HTML page, summary.json and the plots as PNG files. " +
+            "Exit 0: complete; 1: written, but inputs were damaged (listed on the page and here); 2: could not write it; 78: not a campaign directory")
+        {
+            dir, output,
+        };
+        command.SetAction(parse =>
+        {
+            var directory = parse.GetValue(dir)!.FullName;
+            try
+            {
+                var report = CampaignReport.Read(directory);
+                var outcome = report.Write(parse.GetValue(output)?.FullName ?? Path.Combine(directory, CampaignReport.DirectoryName));
+                foreach (var f in outcome.Files) Console.WriteLine($"wrote {f}");
+                foreach (var p in outcome.Problems) Console.Error.WriteLine($"campaign report: {p.File}: {p.Problem}");
+                return outcome.Problems.Count == 0 ? 0 : ReportIncomplete;
+            }
+            catch (CampaignException e)
+            {
+                Console.Error.WriteLine($"campaign report: {e.Message}");
+                return ConfigError;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"campaign report: could not write the report: {e.Message}");
+                return 2;
             }
         });
         return command;

@@ -17,17 +17,30 @@ public readonly record struct TrainerMetrics(double Seconds, string Event, long 
 /// <summary>
 /// Reads a run's metrics.csv, following it as it grows (the trainer flushes one complete line per row): each
 /// <see cref="Poll"/> parses the lines completed since the last one, by column name, so added columns change nothing.
+/// A line with fewer fields than the header (cut by a crash, then ended by the next writer) is damaged: counted in
+/// <see cref="DamagedLines"/>, never read as numbers.
 /// </summary>
 public sealed class MetricsTail(string path, DateTimeOffset start)
 {
     private readonly List<TrainerMetrics> _rows = [];
     private readonly StringBuilder _partial = new();
     private long _offset;
+    private int _lines, _width;
     private Dictionary<string, int>? _columns;
 
     public string Path { get; } = path;
     public IReadOnlyList<TrainerMetrics> Rows => _rows;
     public bool Exists => _columns is not null;
+
+    /// <summary>Whether the header names the column.</summary>
+    public bool HasColumn(string name) => _columns?.ContainsKey(name) == true;
+
+    /// <summary>Lines skipped as damaged (fewer fields than the header), and the first of them (1-based).</summary>
+    public int DamagedLines { get; private set; }
+    public int FirstDamagedLine { get; private set; }
+
+    /// <summary>Characters after the last line end: a line being written, or one a crash cut off.</summary>
+    public int UnterminatedLength => _partial.Length;
 
     public void Poll()
     {
@@ -46,9 +59,18 @@ public sealed class MetricsTail(string path, DateTimeOffset start)
         foreach (var line in text[..end].Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             var fields = line.Split(',');
+            _lines++;
             if (_columns is null)
             {
-                _columns = fields.Select((name, i) => (name, i)).ToDictionary(c => c.name.Trim(), c => c.i, StringComparer.Ordinal);
+                // The first of a repeated name counts (a damaged header must not stop the reader).
+                _columns = new Dictionary<string, int>(StringComparer.Ordinal);
+                for (var i = 0; i < fields.Length; i++) _columns.TryAdd(fields[i].Trim(), i);
+                _width = fields.Length;
+                continue;
+            }
+            if (fields.Length < _width)
+            {
+                if (DamagedLines++ == 0) FirstDamagedLine = _lines;
                 continue;
             }
             _rows.Add(Parse(fields));

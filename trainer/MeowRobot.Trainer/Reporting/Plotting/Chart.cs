@@ -32,4 +32,8 @@ public sealed record Chart(string Title, string XLabel, IReadOnlyList<Panel> Pan
 {
     /// <summary>A line under the title (the run, its task, its size).</summary>
     public string? Subtitle { get; init; }
+
+    /// <summary>Whether the x axis starts at 0 (env steps and seconds count from there) or spans only the data (a
+    /// physical parameter such as a mass of 0.7–1.3).</summary>
+    public bool XFromZero { get; init; } = true;
 }

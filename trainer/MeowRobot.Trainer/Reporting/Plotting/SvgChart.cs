@@ -19,8 +19,9 @@ public static class SvgChart
         var inv = CultureInfo.InvariantCulture;
         var height = Top + chart.Panels.Count * PanelHeight + (chart.Panels.Count - 1) * PanelGap + Bottom;
         var all = chart.Panels.SelectMany(p => p.Series).SelectMany(s => s.Points).Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y)).ToList();
-        // Env steps and seconds count from 0: the axis starts there unless the data go below it.
-        var x = Ticks.For(Math.Min(0, all.Count > 0 ? all.Min(p => p.X) : 0), all.Count > 0 ? all.Max(p => p.X) : 1, target: 7);
+        // Env steps and seconds count from 0: the axis starts there unless the data go below it (or the chart says not).
+        var xMin = all.Count > 0 ? all.Min(p => p.X) : 0;
+        var x = Ticks.For(chart.XFromZero ? Math.Min(0, xMin) : xMin, all.Count > 0 ? all.Max(p => p.X) : 1, target: 7);
         var xMagnitude = Math.Max(Math.Abs(x.Low), Math.Abs(x.High));
         double Px(double v) => Left + (v - x.Low) / (x.High - x.Low) * PlotWidth;
 
@@ -91,7 +92,7 @@ public static class SvgChart
                     if (style != SeriesStyle.Markers)
                         svg.Append(inv, $"<line x1=\"{LegendX}\" x2=\"{LegendX + 26}\" y1=\"{ly - 1}\" y2=\"{ly - 1}\" stroke=\"{color}\" stroke-width=\"2\" stroke-opacity=\"{F(opacity)}\"/>");
                     if (style != SeriesStyle.Line)
-                        svg.Append(inv, $"<circle cx=\"{LegendX + 13}\" cy=\"{ly - 1}\" r=\"3.5\" fill=\"{color}\" stroke=\"white\" stroke-width=\"1\"/>");
+                        svg.Append(inv, $"<circle cx=\"{LegendX + 13}\" cy=\"{ly - 1}\" r=\"3.5\" fill=\"{color}\" fill-opacity=\"{F(opacity)}\" stroke=\"white\" stroke-width=\"1\"/>");
                 }
                 svg.Append(inv, $"<text x=\"{LegendX + 34}\" y=\"{ly + 3}\">{Escape(name)}</text>\n");
             }

@@ -1,0 +1,90 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace MeowRobot.Campaign.Report;
+
+/// <summary>
+/// Typed reads of the JSON files other parts write (verdicts, promotion state and history), tolerant of keys added
+/// later and strict about the ones the report shows: a missing or mistyped key is an <see cref="InvalidDataException"/>
+/// naming it (<c>checks[2].value: expected a number</c>), which the report turns into a <see cref="ReportProblem"/>.
+/// </summary>
+internal readonly struct JsonFields(JsonElement element, string path)
+{
+    public JsonElement Element => element;
+
+    public static JsonFields Object(JsonElement e, string path) =>
+        e.ValueKind == JsonValueKind.Object ? new JsonFields(e, path) : throw Error(path, "expected an object");
+
+    private static InvalidDataException Error(string path, string problem) => new(path.Length == 0 ? problem : $"{path}: {problem}");
+
+    private string Key(string name) => path.Length == 0 ? name : $"{path}.{name}";
+
+    private JsonElement? Get(string name) => element.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
+
+    public string? OptionalString(string name) => Get(name) switch
+    {
+        null => null,
+        { ValueKind: JsonValueKind.String } v => v.GetString(),
+        _ => throw Error(Key(name), "expected a string"),
+    };
+
+    public string String(string name) => OptionalString(name) ?? throw Error(Key(name), "missing");
+
+    public double? OptionalNumber(string name) => Get(name) switch
+    {
+        null => null,
+        { ValueKind: JsonValueKind.Number } v => v.GetDouble(),
+        _ => throw Error(Key(name), "expected a number"),
+    };
+
+    public long? OptionalInteger(string name) => Get(name) switch
+    {
+        null => null,
+        { ValueKind: JsonValueKind.Number } v when v.TryGetInt64(out var i) => i,
+        _ => throw Error(Key(name), "expected an integer"),
+    };
+
+    public bool Bool(string name) => Get(name) switch
+    {
+        { ValueKind: JsonValueKind.True } => true,
+        { ValueKind: JsonValueKind.False } => false,
+        null => throw Error(Key(name), "missing"),
+        _ => throw Error(Key(name), "expected true or false"),
+    };
+
+    public JsonFields? OptionalObject(string name) => Get(name) is { } v ? Object(v, Key(name)) : null;
+
+    public IEnumerable<JsonElement> Array(string name) => Get(name) switch
+    {
+        null => [],
+        { ValueKind: JsonValueKind.Array } v => v.EnumerateArray(),
+        _ => throw Error(Key(name), "expected an array"),
+    };
+
+    public IReadOnlyList<double> Numbers(string name)
+    {
+        var key = Key(name);
+        return [.. Array(name).Select((v, i) => v.ValueKind == JsonValueKind.Number
+            ? v.GetDouble()
+            : throw Error($"{key}[{i.ToString(CultureInfo.InvariantCulture)}]", "expected a number"))];
+    }
+
+    /// <summary>The numeric members of this object (e.g. a rehearsal's per-episode figures), in file order.</summary>
+    public IReadOnlyList<(string Name, double Value)> NumericMembers() =>
+        [.. element.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.Number).Select(p => (p.Name, p.Value.GetDouble()))];
+
+    /// <summary>Parses a whole document; malformed JSON is an <see cref="InvalidDataException"/> with its line.</summary>
+    public static JsonDocument Parse(string text)
+    {
+        try
+        {
+            return JsonDocument.Parse(text);
+        }
+        catch (JsonException e)
+        {
+            // The reader's message without its own position suffix (the line is given once, 1-based).
+            var message = e.Message.Split([" Path:", " LineNumber:"], 2, StringSplitOptions.None)[0];
+            throw new InvalidDataException($"malformed JSON (line {(e.LineNumber ?? 0) + 1}): {message}", e);
+        }
+    }
+}
