@@ -73,9 +73,9 @@ public static class Program
     private static Command ReportCommand()
     {
         var dir = new Argument<DirectoryInfo>("DIR") { Description = "a campaign directory" };
-        var output = new Option<DirectoryInfo?>("--output") { Description = "where index.html, summary.json and the plots go (default: DIR/report)" };
+        var output = new Option<DirectoryInfo?>("--output") { Description = "where index.html, summary.json and the plots go (default: DIR/report)", HelpName = "DIR" };
         var command = new Command("report", "Write the campaign's report: one self-contained HTML page, summary.json and the plots as PNG files. " +
-            "Exit 0: complete; 1: written, but inputs were damaged (listed on the page and here); 2: could not write it; 78: not a campaign directory")
+            "Exit 0: complete; 1: written but incomplete (a damaged input, or a PNG not made: listed on the page and on stderr); 2: could not write it; 78: not a campaign directory")
         {
             dir, output,
         };
