@@ -323,6 +323,43 @@ public sealed class ReportTests : IDisposable
     }
 
     [Fact]
+    public void A_candidate_that_could_not_be_evaluated_and_a_gate_without_a_value_show_as_such()
+    {
+        WriteRuns();
+        // As the gates write them: an error instead of evidence, and a value that is no number as "NaN".
+        Directory.CreateDirectory(Path.Combine(RunDir(dir, "alpha-0.1-s1"), "gate"));
+        File.WriteAllText(Path.Combine(RunDir(dir, "alpha-0.1-s1"), "gate", "verdict.json"), """
+            { "candidate": "alpha-0.1-s1", "policy": "runs/alpha-0.1-s1/trainer/policy.safetensors", "policy_sha256": null, "algorithm": null,
+              "configuration": "alpha-0.1", "seed": 1, "passed": false, "checks": [], "eval": null, "rehearsal": null,
+              "error": "the candidate's policy file cannot be evaluated: bad header", "evaluated_at": "2026-12-02T04:40:00.1234567Z" }
+            """);
+        Directory.CreateDirectory(Path.Combine(RunDir(dir, "sac-s1"), "gate"));
+        File.WriteAllText(Path.Combine(RunDir(dir, "sac-s1"), "gate", "verdict.json"), """
+            { "candidate": "sac-s1", "policy": "runs/sac-s1/trainer/policy.safetensors", "configuration": "sac", "seed": 1, "passed": false,
+              "checks": [ { "name": "mean_return", "op": ">=", "threshold": -400, "value": -300.5, "passed": true, "source": "eval" },
+                          { "name": "safe_stops_per_episode", "op": "<=", "threshold": 0, "value": "NaN", "passed": false, "source": "rehearsal" } ],
+              "eval": { "episodes": 1, "seed": 1000, "mean_return": -300.5, "p10_return": "NaN", "returns": [-300.5], "params": [{}] },
+              "rehearsal": null, "error": null, "evaluated_at": "2026-12-02T04:41:00Z" }
+            """);
+
+        Assert.Equal(0, Report());
+        var page = Page;
+        var failed = Row(page, "alpha-0.1-s1");
+        Assert.Contains("data-verdict=\"not evaluated\"", failed, StringComparison.Ordinal);
+        Assert.Contains("the candidate&#39;s policy file cannot be evaluated: bad header", failed, StringComparison.Ordinal);
+        var unmeasured = Row(page, "sac-s1");
+        Assert.Contains("-300.5 &gt;= -400", unmeasured, StringComparison.Ordinal);
+        Assert.Matches("data-check=\"safe_stops_per_episode\" data-passed=\"false\"><span class=\"none\">not measured</span> &lt;= 0 ", unmeasured);
+        Assert.Contains("data-verdict=\"rejected\"", unmeasured, StringComparison.Ordinal);
+
+        var candidates = Summary().GetProperty("candidates").EnumerateArray().ToDictionary(c => c.GetProperty("id").GetString()!);
+        Assert.Equal("not evaluated", candidates["alpha-0.1-s1"].GetProperty("verdict").GetString());
+        Assert.EndsWith("bad header", candidates["alpha-0.1-s1"].GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(JsonValueKind.Null, candidates["sac-s1"].GetProperty("checks")[1].GetProperty("value").ValueKind);
+        Assert.Empty(candidates["sac-s1"].GetProperty("robustness").EnumerateArray()); // nothing randomised in its episodes
+    }
+
+    [Fact]
     public void Damaged_inputs_are_listed_on_the_page_the_rest_still_renders_and_the_exit_code_is_1()
     {
         WriteRuns();

@@ -23,7 +23,7 @@ public sealed class CampaignReport
 
     private readonly ReportProblems _problems;
 
-    private CampaignReport(CampaignRuns campaign, PromotionRecord promotion, ReportProblems problems, DateTimeOffset generatedAt)
+    private CampaignReport(CampaignRuns campaign, ReportedPromotion promotion, ReportProblems problems, DateTimeOffset generatedAt)
     {
         Campaign = campaign;
         Curves = ConfigurationCurve.Of(campaign);
@@ -40,7 +40,7 @@ public sealed class CampaignReport
     /// <summary>The runs that finished (each one's final policy is a candidate) or that have a verdict.</summary>
     public IReadOnlyList<ReportedRun> Candidates { get; }
     public IReadOnlyList<ParameterRobustness> Robustness { get; }
-    public PromotionRecord Promotion { get; }
+    public ReportedPromotion Promotion { get; }
     public IReadOnlyList<ReportProblem> Problems => _problems.All;
     public IReadOnlyList<ReportPlot> Plots { get; private set; } = [];
     public DateTimeOffset GeneratedAt { get; }
@@ -51,7 +51,7 @@ public sealed class CampaignReport
         var directory = Path.GetFullPath(campaignDirectory);
         var problems = new ReportProblems(directory);
         var campaign = CampaignRuns.Read(directory, problems);
-        return new CampaignReport(campaign, PromotionRecord.Read(directory, problems), problems, DateTimeOffset.UtcNow);
+        return new CampaignReport(campaign, ReportedPromotion.Read(directory, problems), problems, DateTimeOffset.UtcNow);
     }
 
     /// <summary>Writes index.html, summary.json and the plots (NAME.svg, NAME.png) into <paramref name="outputDirectory"/>.</summary>
@@ -92,7 +92,8 @@ public sealed class CampaignReport
     public static string VerdictText(ReportedRun run)
     {
         ArgumentNullException.ThrowIfNull(run);
-        return run.Verdict is { } v ? v.Passed ? "passed" : "rejected" : run.VerdictExists ? "verdict unreadable" : "not gated yet";
+        return run.Verdict is { } v ? v.Passed ? "passed" : v.Error is not null ? "not evaluated" : "rejected"
+            : run.VerdictExists ? "verdict unreadable" : "not gated yet";
     }
 
     /// <summary>Written beside, then renamed over: a reader never sees half a page.</summary>

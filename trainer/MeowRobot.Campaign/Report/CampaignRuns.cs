@@ -11,7 +11,7 @@ public readonly record struct EvalPoint(long EnvSteps, double Mean, double Std);
 /// <summary>A run as the report shows it: its state (null when run.json is damaged), how far it got, its evaluations,
 /// and its gate verdict (null: not gated yet, or the verdict is damaged: see the problems).</summary>
 public sealed record ReportedRun(string Id, string Configuration, int? Seed, string Directory, RunState? State, long EnvSteps,
-    IReadOnlyList<EvalPoint> Evals, GateVerdict? Verdict, bool VerdictExists)
+    IReadOnlyList<EvalPoint> Evals, ReportedVerdict? Verdict, bool VerdictExists)
 {
     public string StatusText => State?.Status.ToString().ToLowerInvariant() ?? "unreadable";
 
@@ -91,13 +91,13 @@ public sealed record CampaignRuns(string Directory, string Name, CampaignSpec? S
             state = null;
         }
         var (steps, evals) = ReadMetrics(Path.Combine(runDirectory, "trainer", MetricsCsv.FileName), state?.Status == RunStatus.Running, problems);
-        var verdictFile = GateVerdict.PathIn(runDirectory);
-        GateVerdict? verdict = null;
+        var verdictFile = ReportedVerdict.PathIn(runDirectory);
+        ReportedVerdict? verdict = null;
         if (File.Exists(verdictFile))
         {
             try
             {
-                verdict = GateVerdict.Read(verdictFile);
+                verdict = ReportedVerdict.Read(verdictFile);
             }
             catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
             {

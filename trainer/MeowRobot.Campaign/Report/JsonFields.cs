@@ -30,11 +30,20 @@ internal readonly struct JsonFields(JsonElement element, string path)
 
     public string String(string name) => OptionalString(name) ?? throw Error(Key(name), "missing");
 
-    public double? OptionalNumber(string name) => Get(name) switch
+    /// <summary>A number, or null when absent, null or NaN (a figure that could not be measured).</summary>
+    public double? OptionalNumber(string name) => Get(name) is { } v
+        ? Number(v, Key(name)) is var d && double.IsNaN(d) ? null : d
+        : null;
+
+    /// <summary>A JSON number, or one of the named literals System.Text.Json writes with
+    /// AllowNamedFloatingPointLiterals ("NaN", "Infinity", "-Infinity": how the gates write a value that is no number).</summary>
+    private static double Number(JsonElement v, string key) => v.ValueKind switch
     {
-        null => null,
-        { ValueKind: JsonValueKind.Number } v => v.GetDouble(),
-        _ => throw Error(Key(name), "expected a number"),
+        JsonValueKind.Number => v.GetDouble(),
+        JsonValueKind.String when v.GetString() is "NaN" => double.NaN,
+        JsonValueKind.String when v.GetString() is "Infinity" => double.PositiveInfinity,
+        JsonValueKind.String when v.GetString() is "-Infinity" => double.NegativeInfinity,
+        _ => throw Error(key, "expected a number"),
     };
 
     public long? OptionalInteger(string name) => Get(name) switch
@@ -64,14 +73,14 @@ internal readonly struct JsonFields(JsonElement element, string path)
     public IReadOnlyList<double> Numbers(string name)
     {
         var key = Key(name);
-        return [.. Array(name).Select((v, i) => v.ValueKind == JsonValueKind.Number
-            ? v.GetDouble()
-            : throw Error($"{key}[{i.ToString(CultureInfo.InvariantCulture)}]", "expected a number"))];
+        return [.. Array(name).Select((v, i) => Number(v, $"{key}[{i.ToString(CultureInfo.InvariantCulture)}]"))];
     }
 
     /// <summary>The numeric members of this object (e.g. a rehearsal's per-episode figures), in file order.</summary>
     public IReadOnlyList<(string Name, double Value)> NumericMembers() =>
-        [.. element.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.Number).Select(p => (p.Name, p.Value.GetDouble()))];
+        [.. element.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.Number ||
+                p.Value.ValueKind == JsonValueKind.String && p.Value.GetString() is "NaN" or "Infinity" or "-Infinity")
+            .Select(p => (p.Name, Number(p.Value, p.Name)))];
 
     /// <summary>Parses a whole document; malformed JSON is an <see cref="InvalidDataException"/> with its line.</summary>
     public static JsonDocument Parse(string text)

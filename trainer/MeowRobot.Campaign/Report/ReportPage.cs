@@ -140,7 +140,7 @@ public static class ReportPage
             }
             var verdict = CampaignReport.VerdictText(r);
             b.Append("<td class=\"").Append(verdict switch { "passed" => "pass", "rejected" => "fail", _ => "none" }).Append("\" data-verdict=\"").Append(H(verdict)).Append("\">")
-                .Append(H(verdict)).Append("</td></tr>\n");
+                .Append(H(verdict)).Append(r.Verdict?.Error is { } error ? $"<br><span class=\"muted\">{H(error)}</span>" : "").Append("</td></tr>\n");
         }
         b.Append("</table>\n");
         if (gated.Length > 0)
@@ -210,7 +210,7 @@ public static class ReportPage
             {
                 b.Append("<tr data-action=\"").Append(H(e.Action)).Append("\"><td>").Append(H(e.At)).Append("</td><td class=\"")
                     .Append(e.Action.Contains("rollback", StringComparison.Ordinal) || e.Action == "refused" ? "fail" : "pass").Append("\">").Append(H(e.Action))
-                    .Append("</td><td>").Append(H(e.Candidate ?? "")).Append("</td><td>").Append(H(string.Join(", ", e.Robots))).Append("</td><td>").Append(H(e.Reason ?? ""));
+                    .Append("</td><td>").Append(H(e.Candidate ?? "")).Append(e.Forced ? " <span class=\"fail\">(forced past its gate)</span>" : "").Append("</td><td>").Append(H(string.Join(", ", e.Robots))).Append("</td><td>").Append(H(e.Reason ?? ""));
                 if (e.Telemetry is { } t) b.Append("<details><summary>telemetry</summary><pre>").Append(H(t)).Append("</pre></details>");
                 b.Append("</td></tr>\n");
             }

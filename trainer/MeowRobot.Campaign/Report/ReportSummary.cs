@@ -88,6 +88,7 @@ public static class ReportSummary
                 if (r.Verdict is { } v)
                 {
                     w.WriteBoolean("passed", v.Passed);
+                    Text(w, "error", v.Error);
                     Text(w, "evaluated_at", v.EvaluatedAt);
                     w.WriteStartArray("checks");
                     foreach (var check in v.Checks)
@@ -144,6 +145,7 @@ public static class ReportSummary
                 foreach (var robot in e.Robots) w.WriteStringValue(robot);
                 w.WriteEndArray();
                 Text(w, "reason", e.Reason);
+                w.WriteBoolean("forced", e.Forced);
                 w.WriteEndObject();
             }
             w.WriteEndArray();

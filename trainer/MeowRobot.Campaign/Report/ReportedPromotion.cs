@@ -5,26 +5,27 @@ namespace MeowRobot.Campaign.Report;
 
 /// <summary>One line of promotion/history.jsonl: what happened (canary, widen, rollback, manual-rollback, refused), to
 /// which candidate and robots, when and why; <paramref name="Telemetry"/> is the event's telemetry as JSON text.</summary>
-public sealed record PromotionEvent(int Line, string At, string Action, string? Candidate, IReadOnlyList<string> Robots, string? Reason, string? Telemetry);
+/// <param name="Forced">Promoted although its verdict did not pass (<c>campaign promote --force</c>).</param>
+public sealed record ReportedPromotionEvent(int Line, string At, string Action, string? Candidate, IReadOnlyList<string> Robots, string? Reason, string? Telemetry, bool Forced);
 
 /// <summary>One robot in promotion/state.json: what it is meant to run now and what it ran before.</summary>
-public sealed record RobotAssignment(string Robot, string? Candidate, long? Version, string? Sha256, string? PreviousCandidate, long? PreviousVersion);
+public sealed record ReportedRobot(string Robot, string? Candidate, long? Version, string? Sha256, string? PreviousCandidate, long? PreviousVersion);
 
 /// <summary>
 /// What was promoted where and when (written by <c>campaign promote</c>/<c>rollback</c>; format in docs/campaigns.md):
 /// promotion/history.jsonl, one event a line, and promotion/state.json. Either may be absent (nothing promoted yet);
 /// a malformed history line is a problem of its own, the other lines still count.
 /// </summary>
-public sealed record PromotionRecord(bool HistoryExists, IReadOnlyList<PromotionEvent> Events, bool StateExists, IReadOnlyList<RobotAssignment> Robots, string? Phase)
+public sealed record ReportedPromotion(bool HistoryExists, IReadOnlyList<ReportedPromotionEvent> Events, bool StateExists, IReadOnlyList<ReportedRobot> Robots, string? Phase)
 {
     public const string DirectoryName = "promotion", HistoryFileName = "history.jsonl", StateFileName = "state.json";
 
-    public static PromotionRecord Read(string campaignDirectory, ReportProblems problems)
+    public static ReportedPromotion Read(string campaignDirectory, ReportProblems problems)
     {
         ArgumentNullException.ThrowIfNull(problems);
         var history = Path.Combine(campaignDirectory, DirectoryName, HistoryFileName);
         var state = Path.Combine(campaignDirectory, DirectoryName, StateFileName);
-        var events = new List<PromotionEvent>();
+        var events = new List<ReportedPromotionEvent>();
         if (File.Exists(history))
         {
             var text = File.ReadAllText(history);
@@ -43,7 +44,7 @@ public sealed record PromotionRecord(bool HistoryExists, IReadOnlyList<Promotion
                 }
             }
         }
-        var robots = new List<RobotAssignment>();
+        var robots = new List<ReportedRobot>();
         string? phase = null;
         if (File.Exists(state))
         {
@@ -56,10 +57,10 @@ public sealed record PromotionRecord(bool HistoryExists, IReadOnlyList<Promotion
                 problems.Add(state, e.Message);
             }
         }
-        return new PromotionRecord(File.Exists(history), events, File.Exists(state), robots, phase);
+        return new ReportedPromotion(File.Exists(history), events, File.Exists(state), robots, phase);
     }
 
-    private static PromotionEvent Event(string line, int number)
+    private static ReportedPromotionEvent Event(string line, int number)
     {
         using var doc = JsonFields.Parse(line);
         var f = JsonFields.Object(doc.RootElement, "");
@@ -67,21 +68,22 @@ public sealed record PromotionRecord(bool HistoryExists, IReadOnlyList<Promotion
             ? r.GetString()!
             : throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"robots[{i}]: expected a string"))).ToArray();
         var telemetry = f.Element.TryGetProperty("telemetry", out var t) && t.ValueKind != JsonValueKind.Null ? t.GetRawText() : null;
-        return new PromotionEvent(number, f.String("at"), f.String("action"), f.OptionalString("candidate"), robots, f.OptionalString("reason"), telemetry);
+        var forced = f.Element.TryGetProperty("forced", out var x) && x.ValueKind == JsonValueKind.True;
+        return new ReportedPromotionEvent(number, f.String("at"), f.String("action"), f.OptionalString("candidate"), robots, f.OptionalString("reason"), telemetry, forced);
     }
 
-    private static (List<RobotAssignment>, string?) State(string text)
+    private static (List<ReportedRobot>, string?) State(string text)
     {
         using var doc = JsonFields.Parse(text);
         var root = JsonFields.Object(doc.RootElement, "");
-        var robots = new List<RobotAssignment>();
+        var robots = new List<ReportedRobot>();
         if (root.OptionalObject("robots") is { } map)
         {
             foreach (var r in map.Element.EnumerateObject())
             {
                 var f = JsonFields.Object(r.Value, $"robots.{r.Name}");
                 var previous = f.OptionalObject("previous");
-                robots.Add(new RobotAssignment(r.Name, f.OptionalString("candidate"), f.OptionalInteger("version"), f.OptionalString("sha256"),
+                robots.Add(new ReportedRobot(r.Name, f.OptionalString("candidate"), f.OptionalInteger("version"), f.OptionalString("sha256"),
                     previous?.OptionalString("candidate"), previous?.OptionalInteger("version")));
             }
         }

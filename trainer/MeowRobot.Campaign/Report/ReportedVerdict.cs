@@ -4,26 +4,29 @@ using System.Text.Json;
 namespace MeowRobot.Campaign.Report;
 
 /// <summary>One gate check of a verdict: the measured value against its threshold (null value: not measured).</summary>
-public sealed record GateCheck(string Name, string Op, double? Threshold, double? Value, bool Passed, string? Source);
+public sealed record ReportedCheck(string Name, string Op, double? Threshold, double? Value, bool Passed, string? Source);
 
 /// <summary>
 /// A candidate's verdict (runs/ID/gate/verdict.json, written by the gates; format in docs/campaigns.md): whether it
 /// passed, each check, and the held-out evaluation's episodes with the parameters each ran with (the robustness plot's
-/// data). Read here as the report needs it; keys the report does not show are ignored.
+/// data); <c>error</c> says why a candidate could not be evaluated. Read as the report needs it: tolerant of keys added
+/// later, and naming the key of any damage, so one damaged verdict is a line on the page and not a failed report (the
+/// gates' own reader, Gates/GateVerdict.cs, is strict: a gate decision needs a whole verdict).
 /// </summary>
-public sealed record GateVerdict(
+public sealed record ReportedVerdict(
     string Candidate,
     string? Configuration,
     int? Seed,
     string? Algorithm,
     string? PolicySha256,
     bool Passed,
-    IReadOnlyList<GateCheck> Checks,
+    IReadOnlyList<ReportedCheck> Checks,
     IReadOnlyList<(string Name, double Value)> EvalFigures,
     IReadOnlyList<(string Name, double Value)> RehearsalFigures,
     IReadOnlyList<double> EvalReturns,
     IReadOnlyList<IReadOnlyDictionary<string, double>> EvalParams,
-    string? EvaluatedAt)
+    string? EvaluatedAt,
+    string? Error)
 {
     public const string DirectoryName = "gate", FileName = "verdict.json";
 
@@ -32,14 +35,14 @@ public sealed record GateVerdict(
 
     /// <summary>Reads a verdict; <see cref="InvalidDataException"/> names what is wrong (malformed JSON, a missing or
     /// mistyped key, params not aligned with returns).</summary>
-    public static GateVerdict Read(string path)
+    public static ReportedVerdict Read(string path)
     {
         using var doc = JsonFields.Parse(File.ReadAllText(path));
         var root = JsonFields.Object(doc.RootElement, "");
         var checks = root.Array("checks").Select((c, i) =>
         {
             var f = JsonFields.Object(c, $"checks[{i.ToString(CultureInfo.InvariantCulture)}]");
-            return new GateCheck(f.String("name"), f.OptionalString("op") ?? "", f.OptionalNumber("threshold"), f.OptionalNumber("value"),
+            return new ReportedCheck(f.String("name"), f.OptionalString("op") ?? "", f.OptionalNumber("threshold"), f.OptionalNumber("value"),
                 f.Bool("passed"), f.OptionalString("source"));
         }).ToArray();
         var eval = root.OptionalObject("eval");
@@ -57,8 +60,9 @@ public sealed record GateVerdict(
             throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
                 $"eval.params has {parameters.Length} episodes but eval.returns {returns.Count} (they must be aligned)"));
         var seed = root.OptionalInteger("seed");
-        return new GateVerdict(root.String("candidate"), root.OptionalString("configuration"), seed is { } s and >= int.MinValue and <= int.MaxValue ? (int)s : null,
+        return new ReportedVerdict(root.String("candidate"), root.OptionalString("configuration"), seed is { } s and >= int.MinValue and <= int.MaxValue ? (int)s : null,
             root.OptionalString("algorithm"), root.OptionalString("policy_sha256"), root.Bool("passed"), checks,
-            eval?.NumericMembers() ?? [], rehearsal?.NumericMembers() ?? [], returns, parameters, root.OptionalString("evaluated_at"));
+            eval?.NumericMembers() ?? [], rehearsal?.NumericMembers() ?? [], returns, parameters, root.OptionalString("evaluated_at"),
+            root.OptionalString("error"));
     }
 }
