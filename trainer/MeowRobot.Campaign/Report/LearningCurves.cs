@@ -60,13 +60,13 @@ public sealed record ConfigurationCurve(string Configuration, string? Algorithm,
         [
             Band(c, Palette.Color(i), "mean over seeds"),
             .. c.Runs.Select((r, j) => new Series(r.Seed is { } s ? $"seed {s.ToString(CultureInfo.InvariantCulture)}" : r.Id, Palette.Shade(i, j),
-                [.. r.Evals.Select(e => ((double)e.EnvSteps, e.Mean))]) { Opacity = 0.6 }),
+                [.. r.Evals.Select(e => ((double)e.EnvSteps, e.Mean))]) { Opacity = 0.8 }),
         ])));
         return new Chart(title, "env steps", panels);
     }
 }
 
-/// <summary>Colours of the report's series: one hue per configuration (Tableau's 10), lighter shades of it per seed.</summary>
+/// <summary>Colours of the report's series: one hue per configuration (Tableau's 10), shades of it per seed.</summary>
 internal static class Palette
 {
     private static readonly string[] Hues = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
@@ -78,7 +78,8 @@ internal static class Palette
     {
         var hue = Hues[i % Hues.Length];
         int C(int k) => Convert.ToInt32(hue.Substring(1 + 2 * k, 2), 16);
-        var t = (j % 4) switch { 0 => -0.35, 1 => 0.35, 2 => -0.6, _ => 0.6 };
+        // Darker shades first: a seed's line lies on its configuration's light band.
+        var t = (j % 4) switch { 0 => -0.2, 1 => -0.5, 2 => 0.3, _ => -0.7 };
         int Mix(int c) => (int)Math.Round(t < 0 ? c * (1 + t) : c + (255 - c) * t);
         return string.Create(CultureInfo.InvariantCulture, $"#{Mix(C(0)):x2}{Mix(C(1)):x2}{Mix(C(2)):x2}");
     }
