@@ -386,29 +386,34 @@ public sealed class ReportTests : IDisposable
         File.WriteAllText(history, History.Replace("\"action\": \"widen\"", "\"action\": widen", StringComparison.Ordinal));
         File.WriteAllText(Path.Combine(dir, "promotion", "state.json"), "{ \"robots\": { \"r1\": 3 } }");
         File.WriteAllText(Path.Combine(RunDir(dir, "alpha-0.1-s2"), "run.json"), "{\"id\": \"alpha-0.1-s2\", \"status\": ");
+        // A verdict past the report's bound (sparse: no disk is used), refused without being read.
+        Directory.CreateDirectory(Path.Combine(RunDir(dir, "sac-s2"), "gate"));
+        using (var huge = File.Create(Path.Combine(RunDir(dir, "sac-s2"), "gate", "verdict.json"))) huge.SetLength((64L << 20) + 1);
 
         Assert.Equal(1, Report());
         var page = Page;
         var problems = Regex.Match(page, "<div class=\"problems\" id=\"problems\">(.*?)</div>", RegexOptions.Singleline).Groups[1].Value;
         foreach (var file in new[] { "runs/alpha-0.1-s1/gate/verdict.json", "runs/sac-s1/gate/verdict.json", "runs/sac-s2/trainer/metrics.csv",
-                     "promotion/history.jsonl", "promotion/state.json", "runs/alpha-0.1-s2/run.json" })
+                     "promotion/history.jsonl", "promotion/state.json", "runs/alpha-0.1-s2/run.json", "runs/sac-s2/gate/verdict.json" })
             Assert.Contains($"<code>{file}</code>", problems, StringComparison.Ordinal);
         Assert.Contains("eval.params has 20 episodes but eval.returns 21", problems, StringComparison.Ordinal);
         Assert.Contains("robots.r1: expected an object", problems, StringComparison.Ordinal);
         Assert.Contains("line 4: malformed JSON", problems, StringComparison.Ordinal);
         Assert.Contains("1 damaged line(s) (fewer fields than the header; first: line 6)", problems, StringComparison.Ordinal);
         Assert.Contains("cut-off line", problems, StringComparison.Ordinal);
+        Assert.Contains("67,108,865 bytes, more than the 64 MiB a report reads", problems, StringComparison.Ordinal);
 
         // The rest renders: the good verdict's row, the unreadable ones marked, the three good history lines.
         Assert.Contains("-351.75 &gt;= -400", Row(page, "alpha-0.1-s2"), StringComparison.Ordinal);
         Assert.Contains("data-verdict=\"verdict unreadable\"", Row(page, "alpha-0.1-s1"), StringComparison.Ordinal);
         Assert.Contains("data-verdict=\"verdict unreadable\"", Row(page, "sac-s1"), StringComparison.Ordinal);
+        Assert.Contains("data-verdict=\"verdict unreadable\"", Row(page, "sac-s2"), StringComparison.Ordinal);
         Assert.Equal(new[] { "canary", "rollback", "canary" }, Regex.Matches(page, "<tr data-action=\"([a-z-]+)\"").Select(m => m.Groups[1].Value).ToArray());
         AssertPng(File.ReadAllBytes(Path.Combine(dir, "report", "learning-curves.png")), minHeight: 300);
         AssertPng(File.ReadAllBytes(Path.Combine(dir, "report", "robustness-mass.png")), minHeight: 300);
 
         var summary = Summary();
-        Assert.Equal(7, summary.GetProperty("problems").GetArrayLength());
+        Assert.Equal(8, summary.GetProperty("problems").GetArrayLength());
         Assert.Equal(1, summary.GetProperty("runs").GetProperty("unreadable").GetInt32());
         // Neither cut evaluation is read as a number: sac-s2 has only its evaluation at 800 env steps, and the curve at 400
         // is sac-s1's alone.

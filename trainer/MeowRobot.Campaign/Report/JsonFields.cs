@@ -82,6 +82,27 @@ internal readonly struct JsonFields(JsonElement element, string path)
                 p.Value.ValueKind == JsonValueKind.String && p.Value.GetString() is "NaN" or "Infinity" or "-Infinity")
             .Select(p => (p.Name, Number(p.Value, p.Name)))];
 
+    /// <summary>The most a verdict, promotion state or history file may hold: far beyond any real one, and a bound on what a
+    /// damaged or hostile file makes the report read.</summary>
+    public const long MaxFileBytes = 64L << 20;
+
+    /// <summary>A JSON file's text; <see cref="InvalidDataException"/> when it is larger than <see cref="MaxFileBytes"/>
+    /// or cannot be read.</summary>
+    public static string ReadText(string path)
+    {
+        try
+        {
+            var length = new FileInfo(path).Length;
+            if (length > MaxFileBytes)
+                throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"{length:N0} bytes, more than the {MaxFileBytes >> 20} MiB a report reads"));
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidDataException($"cannot be read: {e.Message}", e);
+        }
+    }
+
     /// <summary>Parses a whole document; malformed JSON is an <see cref="InvalidDataException"/> with its line.</summary>
     public static JsonDocument Parse(string text)
     {

@@ -28,7 +28,16 @@ public sealed record ReportedPromotion(bool HistoryExists, IReadOnlyList<Reporte
         var events = new List<ReportedPromotionEvent>();
         if (File.Exists(history))
         {
-            var text = File.ReadAllText(history);
+            string text;
+            try
+            {
+                text = JsonFields.ReadText(history);
+            }
+            catch (InvalidDataException e)
+            {
+                problems.Add(history, e.Message);
+                text = "";
+            }
             var lines = text.Split('\n');
             for (var i = 0; i < lines.Length; i++)
             {
@@ -50,7 +59,7 @@ public sealed record ReportedPromotion(bool HistoryExists, IReadOnlyList<Reporte
         {
             try
             {
-                (robots, phase) = State(File.ReadAllText(state));
+                (robots, phase) = State(JsonFields.ReadText(state));
             }
             catch (InvalidDataException e)
             {

@@ -37,7 +37,7 @@ public sealed record ReportedVerdict(
     /// mistyped key, params not aligned with returns).</summary>
     public static ReportedVerdict Read(string path)
     {
-        using var doc = JsonFields.Parse(File.ReadAllText(path));
+        using var doc = JsonFields.Parse(JsonFields.ReadText(path));
         var root = JsonFields.Object(doc.RootElement, "");
         var checks = root.Array("checks").Select((c, i) =>
         {
