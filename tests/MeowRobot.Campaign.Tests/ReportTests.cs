@@ -323,6 +323,23 @@ public sealed class ReportTests : IDisposable
     }
 
     [Fact]
+    public void A_campaign_that_has_not_started_reports_that_nothing_ran_yet()
+    {
+        File.WriteAllText(Path.Combine(dir, Campaign.SpecFileName), Spec);
+
+        Assert.Equal(0, Report());
+        var page = Page;
+        Assert.Contains("No run has evaluated yet.", page, StringComparison.Ordinal);
+        Assert.Contains("No candidate yet: no run has finished.", page, StringComparison.Ordinal);
+        Assert.Contains("no run started yet", page, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(Path.Combine(dir, "report"), "*.png"));
+        var summary = Summary();
+        Assert.Equal(4, summary.GetProperty("runs").GetProperty("pending").GetInt32());
+        Assert.Equal(JsonValueKind.Null, summary.GetProperty("wall_seconds").ValueKind);
+        Assert.Equal(JsonValueKind.Null, summary.GetProperty("engine").ValueKind);
+    }
+
+    [Fact]
     public void A_candidate_that_could_not_be_evaluated_and_a_gate_without_a_value_show_as_such()
     {
         WriteRuns();
