@@ -203,6 +203,9 @@ public sealed class ReportTests : IDisposable
         Assert.Equal(new[] { "canary", "rollback", "canary", "widen" }, Regex.Matches(page, "<tr data-action=\"([a-z-]+)\"").Select(m => m.Groups[1].Value).ToArray());
         Assert.Contains("canary r1: 3 safe stops in 20 s &gt; 0 allowed", page, StringComparison.Ordinal);
         Assert.Matches("<tr data-robot=\"r1\"><td>r1</td><td>alpha-0.1-s2</td><td class=\"num\">4</td>", page);
+        // The header: runs by state, and the wall time from the first start to the last finish (130 s).
+        Assert.Matches("<tr><th>runs</th><td>4: [^<]*\\b4 done, 0 failed", page);
+        Assert.Contains("<tr><th>wall time</th><td>2 min 10 s", page, StringComparison.Ordinal);
         // Self-contained: no script, no stylesheet or image fetched from anywhere.
         Assert.DoesNotContain("<script", page, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("<link", page, StringComparison.OrdinalIgnoreCase);

@@ -63,8 +63,10 @@ public static class ReportPage
             Row("budget", H(string.Create(Inv, $"{s.Budget.EnvSteps:N0} env steps per run; evaluation every {s.Budget.EvalEvery:N0} env steps over {s.Budget.EvalEpisodes} episodes")));
         }
         Row("engine", c.Engine is { } e ? H(e) + (s is not null ? H(string.Create(Inv, $" (up to {s.Parallel} run{(s.Parallel == 1 ? "" : "s")} at a time)")) : "") : "<span class=\"none\">no run started yet</span>");
-        Row("runs", H(string.Create(Inv, $"{c.Runs.Count}: {c.Count(RunStatus.Done)} done, {c.Count(RunStatus.Running)} running, {c.Count(RunStatus.Failed)} failed, {c.Count(RunStatus.Pending)} pending"))
-            + (c.Runs.Count(r => r.State is null) is > 0 and var u ? H(string.Create(Inv, $", {u} unreadable")) : ""));
+        // Every state a run can be in, in the enum's order (an engine's own, such as Slurm's queued, included).
+        var states = Enum.GetValues<RunStatus>().Select(st => string.Create(Inv, $"{c.Count(st)} {st.ToString().ToLowerInvariant()}"));
+        var unreadable = c.Runs.Count(r => r.State is null) is > 0 and var u ? string.Create(Inv, $", {u} unreadable") : "";
+        Row("runs", H(string.Create(Inv, $"{c.Runs.Count}: ") + string.Join(", ", states) + unreadable));
         Row("wall time", c.WallTime is { } w ? H(Duration(w)) + " <span class=\"muted\">(first run's start to last run's finish)</span>" : "<span class=\"none\">no run finished yet</span>");
         b.Append("</table>\n");
         var specFile = Path.Combine(c.Directory, Campaign.SpecFileName);
