@@ -85,7 +85,7 @@ public static class ReportPage
 
     private static void Learning(StringBuilder b, CampaignReport report)
     {
-        b.Append("<h2 id=\"learning\">Learning curves</h2>\n");
+        Section(b, "learning", "Learning curves", null);
         b.Append("<p>Deterministic evaluation return against env steps (each run's <code>trainer/metrics.csv</code>, its <code>eval</code> rows): per configuration the mean over its seeds with ± their standard deviation as a band (with two seeds the band is their range), and below, each seed's own curve.</p>\n");
         if (!Image(b, report, CampaignReport.LearningPlotName)) b.Append("<p class=\"none\">No run has evaluated yet.</p>\n");
         b.Append("<table id=\"final-returns\"><tr><th>configuration</th><th>algorithm</th><th>runs</th><th>final evaluation return per seed</th><th>mean ± std over seeds</th></tr>\n");
@@ -110,12 +110,7 @@ public static class ReportPage
 
     private static void Gates(StringBuilder b, CampaignReport report)
     {
-        b.Append("<h2 id=\"gates\">Gates</h2>\n");
-        if (report.Candidates.Count == 0)
-        {
-            b.Append("<p class=\"none\">No candidate yet: no run has finished.</p>\n");
-            return;
-        }
+        if (!Section(b, "gates", "Gates", report.Candidates.Count == 0 ? "No candidate yet: no run has finished." : null)) return;
         var gated = report.Candidates.Where(r => r.Verdict is not null).ToArray();
         if (gated.Length == 0 && report.Candidates.All(r => !r.VerdictExists))
             b.Append("<p class=\"none\">No gate verdicts yet (no <code>runs/*/gate/verdict.json</code>): the candidates below have not been evaluated.</p>\n");
@@ -160,12 +155,9 @@ public static class ReportPage
 
     private static void Robustness(StringBuilder b, CampaignReport report)
     {
-        b.Append("<h2 id=\"robustness\">Robustness across the randomisation</h2>\n");
-        if (report.Robustness.Count == 0)
-        {
-            b.Append("<p class=\"none\">No held-out episodes with their parameters yet (a verdict's <code>eval.params</code>).</p>\n");
+        if (!Section(b, "robustness", "Robustness across the randomisation",
+                report.Robustness.Count == 0 ? "No held-out episodes with their parameters yet (a verdict's <code>eval.params</code>)." : null))
             return;
-        }
         b.Append("<p>").Append(H(string.Create(Inv, $"Each candidate's held-out episodes by the value of each randomised parameter: its range cut into equal bins (⌊√n⌋ for the fewest episodes n of a candidate, at most {ParameterRobustness.MaxBins}), per bin the mean return ± its standard deviation, over the episodes themselves."))).Append("</p>\n");
         foreach (var p in report.Robustness)
         {
@@ -188,12 +180,9 @@ public static class ReportPage
     private static void Promotion(StringBuilder b, CampaignReport report)
     {
         var p = report.Promotion;
-        b.Append("<h2 id=\"promotion\">Promotion</h2>\n");
-        if (!p.HistoryExists && !p.StateExists)
-        {
-            b.Append("<p class=\"none\">Nothing promoted yet (no <code>promotion/history.jsonl</code> or <code>promotion/state.json</code>).</p>\n");
+        if (!Section(b, "promotion", "Promotion", !p.HistoryExists && !p.StateExists
+                ? "Nothing promoted yet (no <code>promotion/history.jsonl</code> or <code>promotion/state.json</code>)." : null))
             return;
-        }
         if (p.StateExists)
         {
             b.Append("<p>What each robot is meant to run now").Append(p.Phase is { } phase ? $" (phase: <code>{H(phase)}</code>)" : "").Append(":</p>\n");
@@ -231,6 +220,16 @@ public static class ReportPage
                 .Append("</td><td>").Append(H(s?.SlurmJob is { } job ? $"Slurm job {job}" : "")).Append(H(s?.Status == RunStatus.Failed ? s.Message ?? "" : "")).Append("</td></tr>\n");
         }
         b.Append("</table>\n");
+    }
+
+    /// <summary>A section's heading; given <paramref name="missing"/> (HTML saying what is not there yet), that line
+    /// under it and false: the section has nothing more to show.</summary>
+    private static bool Section(StringBuilder b, string id, string title, string? missing)
+    {
+        b.Append("<h2 id=\"").Append(id).Append("\">").Append(H(title)).Append("</h2>\n");
+        if (missing is null) return true;
+        b.Append("<p class=\"none\">").Append(missing).Append("</p>\n");
+        return false;
     }
 
     /// <summary>The plot as a data URI (the page works on its own, offline); false when there is no such plot.</summary>
