@@ -25,6 +25,15 @@ public static class BenchInferCommand
             DefaultValueFactory = _ => PolicyRuntime.NativeLanes,
         };
         var seed = new Option<int>("--seed") { Description = "seed of the random policy and observations", DefaultValueFactory = _ => 1 };
+        var samplerLayers = new Option<int>("--s2ac-sampler-layers")
+        {
+            Description = "hidden layers of the random S2AC policy's amortized sampling network (the learner's SamplerLayers)",
+            DefaultValueFactory = _ => S2acArchitecture.DefaultSamplerLayers,
+        };
+        samplerLayers.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is not (>= 1 and <= 64)) r.AddError("--s2ac-sampler-layers must lie in 1..64");
+        });
         var command = new Command("infer", "Time single deterministic actions of a policy: latency percentiles and bytes allocated per call");
         command.Options.Add(algo);
         command.Options.Add(weights);
@@ -33,6 +42,7 @@ public static class BenchInferCommand
         command.Options.Add(randomAct);
         command.Options.Add(lanes);
         command.Options.Add(seed);
+        command.Options.Add(samplerLayers);
         command.Validators.Add(result =>
         {
             var file = result.GetValue(weights) is not null;
@@ -65,7 +75,7 @@ public static class BenchInferCommand
                         Algorithm = PolicyAlgorithms.TryParse(parse.GetValue(algo), out var a) ? a : PolicyAlgorithm.Meow,
                         ObsDim = parse.GetValue(randomObs)!.Value,
                         ActDim = parse.GetValue(randomAct)!.Value,
-                        S2ac = new S2acArchitecture { Actor = S2acActor.Amortized },
+                        S2ac = new S2acArchitecture { Actor = S2acActor.Amortized, SamplerLayers = parse.GetValue(samplerLayers) },
                         Source = "bench infer --random-obs-dim/--random-act-dim",
                     }, parse.GetValue(seed));
             }
@@ -128,7 +138,7 @@ public static class BenchInferCommand
         {
             PolicyAlgorithm.Meow => $"meow: {m.Couplings} couplings of {m.Hidden}×{m.HiddenLayers}",
             PolicyAlgorithm.Sac => $"sac: actor {m.Sac.Hidden}×2 ReLU",
-            _ => $"s2ac: amortized actor {m.S2ac.Hidden}×{m.S2ac.ActorLayers} ELU",
+            _ => $"s2ac: amortized actor {m.S2ac.Hidden}×{m.S2ac.SamplerDepth} ELU",
         };
         Console.WriteLine($"policy: {source}, obs {m.ObsDim}, act {m.ActDim}, {network}, vector lanes {runtime.Lanes}");
         var observations = Enumerable.Range(0, 64).Select(_ => Enumerable.Range(0, m.ObsDim).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray()).ToArray();

@@ -24,7 +24,8 @@ namespace MeowRobot.Controller;
 /// rehearsal: episode i is reset with seed S + i (as in <c>trainer policy eval</c>), and the last line is
 /// <c>rehearsal: mean_return=X std_return=Y episodes=N safe_stops=K</c>. <c>--randomise NAME=DIST</c> draws task parameters
 /// per episode from the episode's seed (checked against the task before anything starts: exit 78), and --output records
-/// each episode's draws and the controller's counts (safe stops, envelope interventions, deadline misses).
+/// each episode's draws and the controller's counts (safe stops, envelope interventions, deadline misses). A policy file
+/// the controller cannot run (an SVGD-actor S2AC file) exits 78 before any socket opens, as <c>serve</c>.
 /// </summary>
 public static class RunCommand
 {
@@ -92,13 +93,21 @@ public static class RunCommand
                     Console.Error.WriteLine("--sim-rate must lie in (0, 100000], --seconds in [0, 86400] and --episodes in [1, 1000000]");
                     return 2;
                 }
+                // The policy file is loaded, and its runtime made, before any socket opens: a file this controller cannot
+                // run is the configuration's fault.
+                var filePolicy = parse.GetValue(weights) is { } w ? RuntimeActionPolicy.Load(w.FullName) : null;
                 using var worker = parse.GetValue(loopback) && parse.GetValue(connect) is null
                     ? SimWorker.Start(new SimService(new LocalVectorEnv([TaskCatalog.Create(parse.GetValue(task)!, taskOptions)])), "tcp://127.0.0.1:*")
                     : null;
-                return Run(parse.GetValue(task)!, taskOptions, namedTask, worker?.Endpoint ?? parse.GetValue(connect), parse.GetValue(weights), parse.GetValue(randomPolicy),
+                return Run(parse.GetValue(task)!, taskOptions, namedTask, worker?.Endpoint ?? parse.GetValue(connect), filePolicy, parse.GetValue(randomPolicy),
                     parse.GetValue(streamPub), parse.GetValue(streamSnapshot), parse.GetValue(trainerKey), parse.GetValue(robotKey),
                     parse.GetValue(robotId)!, new ControlLoopOptions { RateHz = plan.LoopRateHz, CpuAffinity = parse.GetValue(cpu) is { Length: > 0 } cpus ? cpus : null, RealtimePriority = parse.GetValue(fifo) },
                     plan, parse.GetValue(telemetry));
+            }
+            catch (UnsupportedPolicyException e)
+            {
+                Console.Error.WriteLine($"controller run: {parse.GetValue(weights)?.FullName}: {e.Message}");
+                return MeowRobot.Hosting.ServiceHostBuilder.ConfigurationErrorExitCode;
             }
             catch (Exception e) when (e is InvalidControlOptionsException or PolicyFileException or IOException or ZmqException or ArgumentException or InvalidOperationException or TimeoutException)
             {
@@ -114,7 +123,7 @@ public static class RunCommand
     private sealed record Rehearsal(double LoopRateHz, double SimRateHz, double Seconds, int? Episodes, int Seed, string? Output,
         IReadOnlyDictionary<string, double>? Parameters, IReadOnlyList<ParameterDistribution> Randomisation, ActuatorModel? Actuator);
 
-    private static int Run(string taskName, TaskOptions taskOptions, string? namedTask, string? connect, FileInfo? weights, int? randomSeed, string? streamPub, string? streamSnapshot,
+    private static int Run(string taskName, TaskOptions taskOptions, string? namedTask, string? connect, ActivePolicy? filePolicy, int? randomSeed, string? streamPub, string? streamSnapshot,
         FileInfo? trainerKey, FileInfo? robotKey, string robotId, ControlLoopOptions loopOptions, Rehearsal plan, string? telemetryEndpoint)
     {
         var simRate = plan.SimRateHz;
@@ -141,11 +150,10 @@ public static class RunCommand
         if (telemetry.Endpoint is { } bound) Console.WriteLine($"telemetry: {bound}");
 
         WeightStreamSubscriber? stream = null;
-        if (weights is not null)
+        if (filePolicy is not null)
         {
-            var policy = RuntimeActionPolicy.Load(weights.FullName);
-            loop.OfferPolicy(policy);
-            Console.WriteLine($"policy: {weights.FullName} (version {policy.Version})");
+            loop.OfferPolicy(filePolicy);
+            Console.WriteLine($"policy: {filePolicy.Source} (version {filePolicy.Version})");
         }
         else if (randomSeed is { } seed)
         {

@@ -78,9 +78,10 @@ public sealed class ControllerOptions : IValidatableObject, IConfigurationWarnin
             try
             {
                 file = PolicyFile.Load(PolicyPath);
-                _ = FlowPolicyRuntime.Create(file);
+                _ = PolicyRuntime.Create(file); // the runtime the service will run: an algorithm or actor it cannot run is refused here
             }
-            catch (Exception e) when (e is PolicyFileException or IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
+            catch (Exception e) when (e is PolicyFileException or IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException
+                                          or UnsupportedPolicyException)
             {
                 file = null;
                 problem = $"unusable policy file '{PolicyPath}': {e.Message}";

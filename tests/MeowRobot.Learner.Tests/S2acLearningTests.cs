@@ -23,7 +23,7 @@ public sealed class S2acLearningTests
         var after = learner.Run(4000)[^1];
 
         // The amortized actor's return (what a robot would run); seeded and single-threaded, so the figure is reproducible:
-        // −564 from −1122 when written. A policy that has not learnt stays near the untrained one.
+        // −564 from −1122 when written with a three-layer sampler. A policy that has not learnt stays near the untrained one.
         Assert.True(after.MeanReturn > before + 400,
             $"deterministic return after 4000 steps {after.MeanReturn:F0} (untrained {before:F0}); S2AC learning is broken");
     }
@@ -37,7 +37,11 @@ public sealed class S2acLearningTests
         Assert.Equal(S2acActor.Amortized, file.Metadata.S2ac.Actor);
         Assert.Contains(file.Tensors, t => t.Name == "pi.f.net.0.weight" && t.Shape.SequenceEqual([32, 4]));
         Assert.DoesNotContain(file.Tensors, t => t.Name.StartsWith("pi.p0.", StringComparison.Ordinal));
-        Assert.Equal(algorithm.Policy.StateDict()["pi.f.net.6.bias"], file["pi.f.net.6.bias"].Values);
+        // f has the default two hidden layers (Linear at 0, 2, 4), and the file says so.
+        Assert.Equal(2, file.Metadata.S2ac.SamplerLayers);
+        Assert.Equal(3, file.Metadata.S2ac.ActorLayers);
+        Assert.DoesNotContain(file.Tensors, t => t.Name == "pi.f.net.6.bias");
+        Assert.Equal(algorithm.Policy.StateDict()["pi.f.net.4.bias"], file["pi.f.net.4.bias"].Values);
 
         // The controller's runtime runs it as the trainer acts: act_limit · tanh(f(s, 0)).
         var runtime = PolicyRuntime.Create(file);
@@ -51,6 +55,38 @@ public sealed class S2acLearningTests
             runtime.Act(obs, action);
             Assert.Equal(expected[0], action[0], 1e-5f);
         }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void The_sampling_network_depth_is_configurable_and_a_file_of_it_loads_back(int layers)
+    {
+        var algorithm = new S2acAlgorithm(Small with { SamplerLayers = layers }, new Rng(5));
+        var file = PolicyFile.Parse(algorithm.ExportPolicy(m => m).ToBytes());
+        Assert.Equal(layers, file.Metadata.S2ac.SamplerLayers);
+        Assert.Equal(layers + 1, file.Tensors.Count(t => t.Name.StartsWith("pi.f.net.", StringComparison.Ordinal) && t.Name.EndsWith(".weight", StringComparison.Ordinal)));
+        var loaded = S2acAlgorithm.FromFile(file, new Rng(6));
+        Assert.Equal(layers, loaded.Options.SamplerLayers);
+        float[] obs = [0.3f, -1.2f, 2f], expected = new float[1], actual = new float[1];
+        algorithm.DeterministicActions(obs, 1, expected);
+        loaded.DeterministicActions(obs, 1, actual);
+        Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void An_amortized_file_without_sampler_layers_has_actor_layers_in_f()
+    {
+        // Files written before s2ac.sampler_layers existed: f had as many hidden layers as p0's trunk.
+        var metadata = new PolicyMetadata
+        {
+            Algorithm = PolicyAlgorithm.S2ac, ObsDim = 3, ActDim = 1,
+            S2ac = new S2acArchitecture { Hidden = 8, ActorLayers = 3, CriticLayers = 1, Actor = S2acActor.Amortized },
+        };
+        var file = PolicyFile.Parse(PolicyFile.Initialized(metadata, seed: 2).ToBytes());
+        Assert.Null(file.Metadata.S2ac.SamplerLayers);
+        Assert.Contains(file.Tensors, t => t.Name == "pi.f.net.6.weight");
+        Assert.Equal(3, S2acAlgorithm.FromFile(file, new Rng(1)).Options.SamplerLayers);
     }
 
     [Fact]

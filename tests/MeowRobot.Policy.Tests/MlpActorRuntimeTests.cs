@@ -173,6 +173,26 @@ public sealed class MlpActorRuntimeTests
     }
 
     [Fact]
+    public void The_sampling_networks_depth_is_written_read_and_checked()
+    {
+        var amortized = new PolicyMetadata
+        {
+            Algorithm = PolicyAlgorithm.S2ac, ObsDim = 4, ActDim = 2,
+            S2ac = new S2acArchitecture { Hidden = 8, Actor = S2acActor.Amortized, SamplerLayers = 1 },
+        };
+        var file = PolicyFile.Parse(PolicyFile.Initialized(amortized, seed: 3).ToBytes());
+        Assert.Equal(1, file.Metadata.S2ac.SamplerLayers);
+        Assert.Equal(["pi.f.net.0.weight", "pi.f.net.2.weight"], file.Tensors.Where(t => t.Name.StartsWith("pi.f.", StringComparison.Ordinal) && t.Name.EndsWith("weight", StringComparison.Ordinal)).Select(t => t.Name));
+        Assert.Equal(2, MlpActorRuntime.Create(file).ActDim);
+        // Only an amortized file has a sampling network to describe.
+        var svgd = amortized with { S2ac = amortized.S2ac with { Actor = S2acActor.Svgd } };
+        var e = Assert.Throws<PolicyFileException>(svgd.Validate);
+        Assert.Equal(PolicyFileError.InvalidMetadata, e.Error);
+        Assert.Contains("sampler_layers", e.Message, StringComparison.Ordinal);
+        Assert.Equal(PolicyFileError.InvalidMetadata, Assert.Throws<PolicyFileException>((amortized with { S2ac = amortized.S2ac with { SamplerLayers = 0 } }).Validate).Error);
+    }
+
+    [Fact]
     public void The_s2ac_golden_weights_load_as_they_are_and_the_svgd_actor_is_refused_by_the_runtime()
     {
         Assert.True(Directory.Exists(S2acGoldenRoot), $"no S2AC golden root at {S2acGoldenRoot}");

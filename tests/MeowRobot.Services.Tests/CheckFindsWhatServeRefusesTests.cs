@@ -108,6 +108,33 @@ public sealed class CheckFindsWhatServeRefusesTests : IDisposable
     }
 
     [Fact]
+    public void A_policy_file_the_controller_cannot_run_is_refused_before_any_socket_opens()
+    {
+        // An S2AC file of the SVGD actor: its action needs the critics' gradients at run time (no runtime for it).
+        var svgd = Path.Combine(_dir.FullName, "s2ac-svgd.safetensors");
+        PolicyFile.Initialized(new PolicyMetadata
+        {
+            Algorithm = PolicyAlgorithm.S2ac, ObsDim = 3, ActDim = 1, Task = "pendulum", S2ac = new S2acArchitecture { Hidden = 8 },
+        }, seed: 1).Save(svgd);
+        // The robot's address is a port this test holds: had the controller connected, the listener would see it.
+        using var robot = new TcpListener(IPAddress.Loopback, 0);
+        robot.Start();
+        var port = ((IPEndPoint)robot.LocalEndpoint).Port;
+        BothRefuse("MeowRobot.Controller", [$"--Controller:Robot=tcp://127.0.0.1:{port}", "--Controller:PolicyPath=" + svgd],
+            $"unusable policy file '{svgd}': an S2AC policy with the SVGD sampler has no one-pass deterministic action");
+
+        // controller run too, before its in-process sim worker binds (--bridge-loopback) or the robot is reached.
+        foreach (var where in new[] { new[] { "--bridge-loopback" }, new[] { "--connect", $"tcp://127.0.0.1:{port}" } })
+        {
+            var (code, output, error) = ServiceProcesses.Run("MeowRobot.Controller", ["run", "--weights", svgd, .. where, "--seconds", "1"], new Dictionary<string, string>());
+            Assert.True(code == 78, $"controller run {string.Join(' ', where)}: exit {code}, expected 78; stderr: {error}; stdout: {output}");
+            Assert.Contains($"controller run: {svgd}: an S2AC policy with the SVGD sampler", error, StringComparison.Ordinal);
+            Assert.DoesNotContain("robot:", output, StringComparison.Ordinal);   // the robot line comes once the plant is reached
+        }
+        Assert.False(robot.Pending(), "the controller connected to the robot before refusing its policy file");
+    }
+
+    [Fact]
     public void A_serial_robot_with_a_bad_envelope_is_refused_without_its_line_being_opened()
     {
         // The "line" is a FIFO: this test's reader, blocked in open(), returns as soon as anyone opens the other end.

@@ -63,6 +63,44 @@ public sealed partial class PolicyEvalAndLearnCommandTests : IDisposable
         Assert.NotEqual(Mean(Eval("--task", "pendulum", "--episodes", "3", "--seed", "7").Out), Mean(sampled.Out));
     }
 
+    [Theory]
+    [InlineData("sac", false)]
+    [InlineData("s2ac", true)]
+    [InlineData("s2ac", false)]
+    public void Stochastic_evaluation_samples_sac_and_s2ac_policies_too(string algorithm, bool amortized)
+    {
+        var path = Path.Combine(_dir.FullName, $"{algorithm}-{amortized}.safetensors");
+        MeowRobot.Policy.Files.PolicyFile.Initialized(new MeowRobot.Policy.Files.PolicyMetadata
+        {
+            Algorithm = algorithm == "sac" ? MeowRobot.Policy.Files.PolicyAlgorithm.Sac : MeowRobot.Policy.Files.PolicyAlgorithm.S2ac,
+            ObsDim = 3, ActDim = 1, Task = "pendulum",
+            ActionScale = new MeowRobot.Policy.Files.ActionScaling([-2f], [2f]),
+            Sac = new MeowRobot.Policy.Files.SacArchitecture { Hidden = 16 },
+            S2ac = new MeowRobot.Policy.Files.S2acArchitecture
+            {
+                Hidden = 16, Particles = 4, SvgdSteps = 2, Actor = amortized ? MeowRobot.Policy.Files.S2acActor.Amortized : MeowRobot.Policy.Files.S2acActor.Svgd,
+            },
+        }, seed: 5).Save(path);
+        (int Code, string Out, string Err) Run(params string[] args) =>
+            ServiceProcesses.Run("MeowRobot.Trainer", ["policy", "eval", "--weights", path, "--task", "pendulum", "--episodes", "2", "--seed", "3", .. args], NoEnvironment);
+
+        var sampled = Run("--stochastic");
+        Assert.True(sampled.Code == 0, $"exit {sampled.Code}: {sampled.Err}");
+        Assert.Equal(sampled.Out, Run("--stochastic").Out);
+        var deterministic = Run();
+        if (algorithm == "s2ac" && !amortized)
+        {
+            // The SVGD actor has no deterministic action the robot's runtime computes; sampling it needs none.
+            Assert.Equal(2, deterministic.Code);
+            Assert.Contains("SVGD sampler", deterministic.Err, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Equal(0, deterministic.Code);
+            Assert.NotEqual(Mean(deterministic.Out), Mean(sampled.Out));
+        }
+    }
+
     [Fact]
     public void A_budget_that_ends_before_learning_starts_is_warned_about_and_the_summary_says_it_never_learned()
     {

@@ -10,7 +10,8 @@ public sealed class PolicyQueryException(string message) : Exception(message);
 /// <summary>
 /// A query of a policy (<c>./meow trainer policy query</c>): <c>{"obs": [[...], ...], "act": [[...], ...]}</c>, act optional; rows row-major.
 /// Its output (<see cref="Run"/>) is <c>{"action": [[...]], "q1", "q2"}</c>, plus <c>"v1", "v2"</c> for MEow (its exact
-/// soft values) and <c>"log_prob"</c> when act is given.
+/// soft values) and <c>"log_prob"</c> when act is given (MEow and SAC: S2AC's density is defined at its own SVGD particles
+/// only, so an S2AC query has no log_prob).
 /// Read with <see cref="Utf8JsonReader"/> straight into float arrays; every malformed shape is a
 /// <see cref="PolicyQueryException"/> naming what is wrong.
 /// </summary>
@@ -80,7 +81,9 @@ public sealed record PolicyQuery(int Rows, float[] Obs, float[]? Act)
     }
 
     /// <summary>Evaluates <paramref name="file"/> on the query and returns the output JSON: what each algorithm's networks
-    /// define (MEow: action, q1, q2, v1, v2 and log_prob; SAC: action, q1, q2 and log_prob).</summary>
+    /// define (MEow: action, q1, q2, v1, v2 and log_prob; SAC: action, q1, q2 and log_prob; S2AC: the deterministic action
+    /// as the trainer acts (the amortized network at ξ = 0, or the highest-Q SVGD particle for an SVGD-actor file), q1 and
+    /// q2). Actions are in the policy's tanh box (before any action scaling).</summary>
     public static byte[] Run(PolicyFile file, PolicyQuery query)
     {
         ArgumentNullException.ThrowIfNull(file);
@@ -100,6 +103,7 @@ public sealed record PolicyQuery(int Rows, float[] Obs, float[]? Act)
         {
             PolicyAlgorithm.Meow => Meow(FlowPolicy.FromFile(file), tape, obs, given),
             PolicyAlgorithm.Sac => Sac.SacNetworks.FromFile(file).Query(tape, obs, given),
+            PolicyAlgorithm.S2ac => SteinQuery(S2ac.S2acAlgorithm.FromFile(file, new Rng(0)), tape, obs, given),
             _ => throw new PolicyQueryException($"policy query does not evaluate {m.Algorithm.Name()} files"),
         };
 
@@ -133,6 +137,15 @@ public sealed record PolicyQuery(int Rows, float[] Obs, float[]? Act)
         var outputs = new List<(string, Tensor)> { ("action", action), ("q1", q1), ("q2", q2), ("v1", v1), ("v2", v2) };
         if (given is not null) outputs.Add(("log_prob", policy.LogProb(tape, obs, given)));
         return outputs;
+    }
+
+    private static List<(string, Tensor)> SteinQuery(S2ac.S2acAlgorithm algorithm, Tape tape, Tensor obs, Tensor? given)
+    {
+        var actions = new float[obs.Rows * algorithm.ActDim];
+        algorithm.DeterministicActions(obs.Values, obs.Rows, actions);
+        var action = tape.Input(actions, obs.Rows, algorithm.ActDim);
+        var policy = algorithm.Policy;
+        return [("action", action), ("q1", policy.Q1.Forward(tape, obs, given ?? action)), ("q2", policy.Q2.Forward(tape, obs, given ?? action))];
     }
 
     private static void WriteArray(Utf8JsonWriter w, ReadOnlySpan<float> values)

@@ -11,7 +11,9 @@ namespace MeowRobot.Trainer;
 /// <c>./meow trainer bench update --algo meow[,sac…] --obs-dim S --act-dim A [--batch 256] [--threads 1] [--seconds 10]</c>:
 /// times full gradient updates of each algorithm's default networks on synthetic transitions (MEow: replay sample, target V,
 /// Q1/Q2 on the doubled batch with dropout, loss, backward, clip, Adam, Polyak; SAC: CleanRL's critic step, the delayed
-/// actor and α steps, Polyak). <c>--threads 2</c> runs MEow's batch halves data-parallel (<see cref="MeowOptions.Threads"/>).
+/// actor and α steps, Polyak; S2AC: the official update, with the amortized sampler's step by default or, with
+/// <c>--s2ac-actor svgd</c>, the SVGD actor alone as the official code runs it). <c>--threads 2</c> runs MEow's and
+/// S2AC's batch halves data-parallel (<see cref="MeowOptions.Threads"/>).
 /// Prints the steady-state bytes allocated per update and the quantiles of single updates' wall time (the minimum is the
 /// rate of an undisturbed core on a shared machine). With one algorithm the last line is exactly <c>updates/s: X</c>; with
 /// several they run in alternating slices of the same wall-clock window (so machine load falls on all alike), each
@@ -38,9 +40,15 @@ public static class BenchUpdateCommand
         var actDim = new Option<int>("--act-dim") { Description = "action size A", Required = true };
         var batch = new Option<int>("--batch") { Description = "minibatch size", DefaultValueFactory = _ => 256 };
         var threads = new Option<int>("--threads") { Description = "cores a MEow or S2AC update uses (1 or 2: the batch's halves run data-parallel)", DefaultValueFactory = _ => 1 };
+        var s2acActor = new Option<string>("--s2ac-actor")
+        {
+            Description = "S2AC's actor: amortized (the SVGD actor and the amortized sampling network, the default) or svgd (the SVGD actor alone, what the official code runs)",
+            DefaultValueFactory = _ => "amortized",
+        };
+        s2acActor.AcceptOnlyFromAmong("amortized", "svgd");
         var seconds = new Option<double>("--seconds") { Description = "how long to time each algorithm, after a warm-up", DefaultValueFactory = _ => 10 };
         var command = new Command("update", "Time full gradient updates on synthetic data with each algorithm's default networks");
-        foreach (var o in new Option[] { algo, obsDim, actDim, batch, threads, seconds }) command.Options.Add(o);
+        foreach (var o in new Option[] { algo, obsDim, actDim, batch, threads, s2acActor, seconds }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             int s = parse.GetValue(obsDim), a = parse.GetValue(actDim), b = parse.GetValue(batch), t = parse.GetValue(threads);
@@ -66,7 +74,7 @@ public static class BenchUpdateCommand
                 Console.Error.WriteLine("bench update: " + error);
                 return 2;
             }
-            Run(algorithms, s, a, b, t, secs);
+            Run(algorithms, s, a, b, t, parse.GetValue(s2acActor) != "svgd", secs);
             return 0;
         });
         return command;
@@ -75,14 +83,14 @@ public static class BenchUpdateCommand
     /// <summary>One algorithm under test: its update, its data, and what was measured of it.</summary>
     private sealed class Subject
     {
-        public Subject(PolicyAlgorithm algorithm, int obsDim, int actDim, int batchSize, int threads)
+        public Subject(PolicyAlgorithm algorithm, int obsDim, int actDim, int batchSize, int threads, bool amortized)
         {
             var setup = AlgorithmSetup.For(algorithm, "", obsDim, actDim);
             setup = setup with
             {
                 Loop = setup.Loop with { BatchSize = batchSize, BufferCapacity = Math.Max(batchSize, 10_000) },
                 Meow = setup.Meow is { } m ? m with { Threads = threads } : null,
-                S2ac = setup.S2ac is { } s2ac ? s2ac with { Threads = threads } : null,
+                S2ac = setup.S2ac is { } s2ac ? s2ac with { Threads = threads, Amortized = amortized } : null,
             };
             setup.Validate();
             Rng = new Rng(1);
@@ -90,7 +98,11 @@ public static class BenchUpdateCommand
             Buffer = SyntheticBuffer(setup.Loop.BufferCapacity, obsDim, actDim, Rng);
             Batch = new ReplayBatch(batchSize, obsDim, actDim);
             Name = algorithm.Name();
+            Description = setup.S2ac is null ? "" : amortized ? " actor: amortized (SVGD actor + amortized sampler)" : " actor: svgd (the SVGD actor alone, as the official code)";
         }
+
+        /// <summary>What of the algorithm is timed, where it has a choice (S2AC's actor).</summary>
+        public string Description { get; }
 
         public string Name { get; }
         public Rng Rng { get; }
@@ -111,10 +123,10 @@ public static class BenchUpdateCommand
         }
     }
 
-    private static void Run(List<PolicyAlgorithm> algorithms, int obsDim, int actDim, int batchSize, int threads, double seconds)
+    private static void Run(List<PolicyAlgorithm> algorithms, int obsDim, int actDim, int batchSize, int threads, bool amortized, double seconds)
     {
         var inv = CultureInfo.InvariantCulture;
-        var subjects = algorithms.Select(a => new Subject(a, obsDim, actDim, batchSize, threads)).ToArray();
+        var subjects = algorithms.Select(a => new Subject(a, obsDim, actDim, batchSize, threads, amortized)).ToArray();
         var several = subjects.Length > 1;
         foreach (var x in subjects)
         {
@@ -125,7 +137,7 @@ public static class BenchUpdateCommand
                 Learner.S2ac.S2acAlgorithm s2ac => s2ac.Policy.Parameters().Sum(p => p.Length),
                 _ => 0,
             };
-            Console.WriteLine(string.Create(inv, $"{(several ? x.Name + " " : "")}obs_dim: {obsDim} act_dim: {actDim} batch: {batchSize} threads: {threads} params: {parameters}"));
+            Console.WriteLine(string.Create(inv, $"{(several ? x.Name + " " : "")}obs_dim: {obsDim} act_dim: {actDim} batch: {batchSize} threads: {threads} params: {parameters}{x.Description}"));
             // Warm-up: JIT tiers, tape arena, GEMM pack buffers.
             var warm = Stopwatch.StartNew();
             while (warm.Elapsed.TotalSeconds < Math.Min(2.0, seconds / 2) || x.Update.Updates < 20) x.One();

@@ -18,7 +18,8 @@ namespace MeowRobot.Trainer;
 /// <c>./meow trainer policy eval --weights W --task T [--episodes N] [--seed S] [--stochastic] [--param k=v …]
 /// [--connect ENDPOINT] [--actuator CONTROLLER_CONFIG] [--output FILE]</c>: N episodes of a policy file, episode i reset
 /// with seed S + i, in-process or against a sim worker (its envs run episodes side by side), with the deterministic
-/// action through the robot's policy runtime (what the controller runs) or, with --stochastic, actions sampled from π.
+/// action through the robot's policy runtime (what the controller runs) or, with --stochastic, actions sampled from π
+/// (MEow, SAC, amortized S2AC at random ξ, or an SVGD-actor S2AC file's particles: <see cref="PolicySampling"/>).
 /// With --actuator the actions pass through the robot's actuator model first, as in training and rehearsal. The last
 /// line is <c>eval: mean_return=X std_return=Y episodes=N mean_length=L</c>; --output writes the episodes as JSON
 /// (<see cref="EpisodeReport"/>, the format <c>controller run --episodes</c> writes too). <c>--randomise NAME=DIST</c>
@@ -67,9 +68,8 @@ public static class PolicyEvalCommand
             try
             {
                 var file = PolicyFile.Load(parse.GetValue(weights)!.FullName);
-                // The deterministic action runs through the robot's runtime, whatever the algorithm; sampling is MEow's flow.
-                if (parse.GetValue(stochastic) && file.Metadata.Algorithm != PolicyAlgorithm.Meow)
-                    throw new ArgumentException($"--stochastic samples MEow policies only; this is a {file.Metadata.Algorithm.Name()} file (its deterministic action evaluates without --stochastic)");
+                // The deterministic action runs through the robot's runtime, whatever the algorithm; sampling through the
+                // learner's networks of the file (PolicySampling).
                 var actuatorModel = parse.GetValue(actuator) is { } a ? ActuatorModel.Load(a.FullName) : null;
                 var taskName = parse.GetValue(task);
                 IVectorEnv env = parse.GetValue(connect) is { } endpoint
@@ -125,32 +125,25 @@ public static class PolicyEvalCommand
         };
     }
 
-    /// <summary>a ~ π(· | s) from the learner's flow (observation normalisation as the file says), rescaled to the box
-    /// the policy was trained for; the noise is seeded from the evaluation's seed.</summary>
+    /// <summary>a ~ π(· | s) of the file's policy (<see cref="PolicySampling"/>; observation normalisation as the file
+    /// says), rescaled to the box the policy was trained for; the noise is seeded from the evaluation's seed.</summary>
     private static Act Sampled(PolicyFile file, TaskSpec spec, int seed)
     {
-        var policy = FlowPolicy.FromFile(file);
-        policy.Eval();
+        var sample = PolicySampling.FromFile(file);
         var m = file.Metadata;
         var low = m.ActionScale?.Low ?? spec.ActLow;
         var high = m.ActionScale?.High ?? spec.ActHigh;
         var invStd = m.ObsNorm is { } norm ? ObservationNormalizer.InverseStd(norm) : null;
         var rng = new Rng(unchecked((ulong)(uint)seed * 31 + 7));
-        var tape = new Tape();
         return (obs, rows, actions) =>
         {
             var input = obs.ToArray();
             if (m.ObsNorm is { } n) ObservationNormalizer.Apply(n.Mean, invStd, n.Clip, obs, input);
-            tape.Reset();
-            using (tape.NoGrad())
+            sample(input, rows, actions, rng);
+            for (var i = 0; i < rows * m.ActDim; i++)
             {
-                var (sample, _) = policy.Sample(tape, tape.Input(input, rows, m.ObsDim), rng);
-                var u = sample.Values;
-                for (var i = 0; i < rows * m.ActDim; i++)
-                {
-                    var j = i % m.ActDim;
-                    actions[i] = low[j] + 0.5f * (Math.Clamp(u[i], -1f, 1f) + 1f) * (high[j] - low[j]);
-                }
+                var j = i % m.ActDim;
+                actions[i] = low[j] + 0.5f * (actions[i] + 1f) * (high[j] - low[j]);
             }
         };
     }

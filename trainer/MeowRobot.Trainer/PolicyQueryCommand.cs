@@ -7,9 +7,11 @@ namespace MeowRobot.Trainer;
 /// <summary>
 /// <c>./meow trainer policy query --weights W --input in.json --output out.json</c> (<c>--output -</c>: to standard output): evaluates a policy file on given
 /// states. in.json is <c>{"obs": [[...], ...], "act": [[...], ...]}</c> (act optional, in the tanh box [−1, 1]);
-/// out.json is <c>{"action": [[...]], "q1": [...], "q2": [...], "v1": [...], "v2": [...]}</c> plus <c>"log_prob"</c>
-/// when act was given. action is f(E[z] | s) in [−1, 1]; q1/q2 are Q_k(s, act) when act is given, else Q_k(s, action).
-/// Observations are normalised first when the file carries meow.obs_norm.
+/// out.json is <c>{"action": [[...]], "q1": [...], "q2": [...]}</c>, plus <c>"v1", "v2"</c> for MEow and <c>"log_prob"</c>
+/// when act was given (MEow and SAC). action is the deterministic action in [−1, 1] (MEow: f(E[z] | s); SAC: tanh(μ(s));
+/// S2AC: act_limit · tanh(f(s, 0)) of the amortized network, or the highest-Q SVGD particle of an SVGD-actor file); q1/q2
+/// are Q_k(s, act) when act is given, else Q_k(s, action). Observations are normalised first when the file carries
+/// obs_norm statistics.
 /// </summary>
 public static class PolicyQueryCommand
 {
@@ -34,7 +36,7 @@ public static class PolicyQueryCommand
         var weights = new Option<FileInfo>("--weights") { Description = "policy file (safetensors with meow.* metadata)", Required = true };
         var input = new Option<FileInfo>("--input") { Description = "JSON with \"obs\" rows and optional \"act\" rows", Required = true };
         var output = new Option<string>("--output") { Description = "where to write the JSON result ('-': standard output)", Required = true };
-        var command = new Command("query", "Deterministic actions, soft Q and V values (and log π of given actions) of a policy file");
+        var command = new Command("query", "Deterministic actions, soft Q values (MEow: and V) and log π of given actions (MEow, SAC) of a policy file");
         command.Options.Add(weights);
         command.Options.Add(input);
         command.Options.Add(output);

@@ -228,6 +228,8 @@ public sealed class LearnerSettings : IValidatableObject
     [Range(0.0, 1.0)] public float? Polyak { get; set; }
     /// <summary>Train the amortized sampling network (the actor a robot runs; default true).</summary>
     public bool? Amortized { get; set; }
+    /// <summary>Hidden layers of the amortized sampling network (default 2).</summary>
+    [Range(1, 16)] public int? SamplerLayers { get; set; }
 
     private static readonly string[] LoopKeys = [nameof(BatchSize), nameof(BufferCapacity), nameof(LearningStarts), nameof(UpdatesPerTransition), nameof(NormalizeObservations)];
 
@@ -238,7 +240,7 @@ public sealed class LearnerSettings : IValidatableObject
         [PolicyAlgorithm.Sac] = [nameof(Alpha), nameof(Gamma), nameof(Tau), nameof(Hidden), nameof(PolicyLearningRate), nameof(QLearningRate),
             nameof(PolicyFrequency), nameof(TargetNetworkFrequency), nameof(Autotune)],
         [PolicyAlgorithm.S2ac] = [nameof(Alpha), nameof(Gamma), nameof(Hidden), nameof(Threads), nameof(PolicyLearningRate), nameof(QLearningRate),
-            nameof(Particles), nameof(SvgdSteps), nameof(SvgdLearningRate), nameof(Polyak), nameof(Amortized)],
+            nameof(Particles), nameof(SvgdSteps), nameof(SvgdLearningRate), nameof(Polyak), nameof(Amortized), nameof(SamplerLayers)],
     };
 
     /// <summary>The keys set here that <paramref name="algorithm"/> does not have.</summary>
@@ -329,6 +331,7 @@ public sealed class LearnerSettings : IValidatableObject
                     SvgdLearningRate = SvgdLearningRate ?? s2ac.SvgdLearningRate,
                     Polyak = Polyak ?? s2ac.Polyak,
                     Amortized = Amortized ?? s2ac.Amortized,
+                    SamplerLayers = SamplerLayers ?? s2ac.SamplerLayers,
                 },
             };
         }

@@ -157,8 +157,8 @@ public static class SacLayout
 /// An S2AC policy file, named as the official code's modules: critics <c>q1.net</c>, <c>q2.net</c> (Linear at indices 0, 2, …
 /// with ELU between, S+A → H … → 1), the initial distribution <c>pi.p0.net</c> (<c>s2ac.actor_layers</c> Linear+ELU layers
 /// S → H …) with <c>pi.p0.mu_layer</c> and <c>pi.p0.log_std_layer</c> (H → A). An amortized file (<c>s2ac.actor =
-/// amortized</c>) holds the sampling network <c>pi.f.net</c> in place of p0: Linear at 0, 2, …, 2L, ELU after each hidden
-/// one, input concat(s, ξ) with ξ of size A, output the pre-tanh action.
+/// amortized</c>) holds the sampling network <c>pi.f.net</c> in place of p0: Linear at 0, 2, …, 2L (L = <c>s2ac.sampler_layers</c>,
+/// else <c>s2ac.actor_layers</c>), ELU after each hidden one, input concat(s, ξ) with ξ of size A, output the pre-tanh action.
 /// </summary>
 public static class S2acLayout
 {
@@ -187,11 +187,11 @@ public static class S2acLayout
         return ElFrom(name + ".net", m.ObsDim + m.ActDim, m.S2ac.Hidden, m.S2ac.CriticLayers, 1);
     }
 
-    /// <summary>The amortized sampling network f(s, ξ): S+A → H (× actor_layers, ELU) → A.</summary>
+    /// <summary>The amortized sampling network f(s, ξ): S+A → H (× sampler_layers, else actor_layers, ELU) → A.</summary>
     public static IReadOnlyList<MlpLayer> AmortizedActor(PolicyMetadata m)
     {
         ArgumentNullException.ThrowIfNull(m);
-        return ElFrom("pi.f.net", m.ObsDim + m.ActDim, m.S2ac.Hidden, m.S2ac.ActorLayers, m.ActDim);
+        return ElFrom("pi.f.net", m.ObsDim + m.ActDim, m.S2ac.Hidden, m.S2ac.SamplerDepth, m.ActDim);
     }
 
     // nn.Sequential(Linear, ELU, Linear, ELU, …[, Linear]): Linear modules at the even indices.

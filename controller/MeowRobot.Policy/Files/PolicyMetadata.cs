@@ -47,6 +47,14 @@ public sealed record S2acArchitecture
     public int Hidden { get; init; } = 256;
     public int CriticLayers { get; init; } = 2;
     public int ActorLayers { get; init; } = 3;
+    /// <summary>What the S2AC learner gives its amortized sampling network f when not told otherwise (two hidden layers:
+    /// the runtime's p99 at (11, 3) stays within 5 µs; docs/benchmarks.md, S2AC runtime).</summary>
+    public const int DefaultSamplerLayers = 2;
+    /// <summary>Hidden layers of the amortized sampling network f (<c>s2ac.sampler_layers</c>, amortized files only); null:
+    /// as many as <see cref="ActorLayers"/> (files written before the key existed).</summary>
+    public int? SamplerLayers { get; init; }
+    /// <summary>Hidden layers f has: <see cref="SamplerLayers"/>, else <see cref="ActorLayers"/>.</summary>
+    public int SamplerDepth => SamplerLayers ?? ActorLayers;
     /// <summary>Hidden activation; the official code uses ELU everywhere (the only one this build runs).</summary>
     public string Activation { get; init; } = "elu";
     public double Alpha { get; init; } = 0.2;
@@ -140,6 +148,7 @@ public sealed record PolicyMetadata
                 yield return new("s2ac.hidden", Int(s.Hidden));
                 yield return new("s2ac.critic_layers", Int(s.CriticLayers));
                 yield return new("s2ac.actor_layers", Int(s.ActorLayers));
+                if (s.Actor == S2acActor.Amortized && s.SamplerLayers is { } samplerLayers) yield return new("s2ac.sampler_layers", Int(samplerLayers));
                 yield return new("s2ac.activation", s.Activation);
                 yield return new("s2ac.alpha", PythonFloat(s.Alpha));
                 yield return new("s2ac.act_limit", PythonFloat(s.ActLimit));
@@ -257,6 +266,7 @@ public sealed record PolicyMetadata
             Hidden = RequiredInt(map, "s2ac.hidden", 1, MaxDimension),
             CriticLayers = RequiredInt(map, "s2ac.critic_layers", 1, 64),
             ActorLayers = RequiredInt(map, "s2ac.actor_layers", 1, 64),
+            SamplerLayers = map.ContainsKey("s2ac.sampler_layers") ? RequiredInt(map, "s2ac.sampler_layers", 1, 64) : null,
             Activation = Required(map, "s2ac.activation"),
             Alpha = RequiredDouble(map, "s2ac.alpha"),
             ActLimit = RequiredDouble(map, "s2ac.act_limit"),
@@ -301,8 +311,9 @@ public sealed record PolicyMetadata
             case PolicyAlgorithm.S2ac:
                 var s = S2ac;
                 Check(s.Particles is >= 1 and <= 4096 && s.SvgdSteps is >= 0 and <= 1024, "s2ac.particles must lie in 1..4096 and s2ac.svgd_steps in 0..1024");
-                Check(s.Hidden is >= 1 and <= MaxDimension && s.CriticLayers is >= 1 and <= 64 && s.ActorLayers is >= 1 and <= 64,
-                    "s2ac.hidden must lie in 1..65536, critic_layers and actor_layers in 1..64");
+                Check(s.Hidden is >= 1 and <= MaxDimension && s.CriticLayers is >= 1 and <= 64 && s.ActorLayers is >= 1 and <= 64 && s.SamplerDepth is >= 1 and <= 64,
+                    "s2ac.hidden must lie in 1..65536, critic_layers, actor_layers and sampler_layers in 1..64");
+                Check(s.SamplerLayers is null || s.Actor == S2acActor.Amortized, "s2ac.sampler_layers belongs to an amortized file (s2ac.actor = amortized)");
                 Check(s.Activation == "elu", $"s2ac.activation '{s.Activation}' is not one this build runs (elu)");
                 Check(double.IsFinite(s.SvgdLr) && double.IsFinite(s.Alpha) && s.Alpha > 0 && double.IsFinite(s.ActLimit) && s.ActLimit > 0,
                     "s2ac.svgd_lr must be finite, alpha and act_limit finite and positive");
@@ -340,7 +351,7 @@ public sealed record PolicyMetadata
         [PolicyAlgorithm.Meow] = Keys(PolicyAlgorithm.Meow, "alpha", "sigma_min", "sigma_max", "hidden", "hidden_layers", "flow_layers", "shift_hidden", "layer_norm"),
         [PolicyAlgorithm.Sac] = Keys(PolicyAlgorithm.Sac, "hidden", "log_std_min", "log_std_max", "alpha"),
         [PolicyAlgorithm.S2ac] = Keys(PolicyAlgorithm.S2ac, "particles", "svgd_steps", "svgd_lr", "kernel", "hidden", "critic_layers",
-            "actor_layers", "activation", "alpha", "act_limit", "sigma_clamp", "actor"),
+            "actor_layers", "sampler_layers", "activation", "alpha", "act_limit", "sigma_clamp", "actor"),
     };
 
     private static HashSet<string> Keys(PolicyAlgorithm algorithm, params string[] own) =>

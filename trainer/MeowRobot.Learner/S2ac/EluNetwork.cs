@@ -55,11 +55,11 @@ public sealed class Critic : Module
 }
 
 /// <summary>The amortized sampling network f(s, ξ) (Algorithm 2 of the paper): <c>net</c> = an ELU network on
-/// concat(s, ξ) → A, pre-tanh.</summary>
+/// concat(s, ξ) → A, pre-tanh, with <see cref="S2acOptions.SamplerLayers"/> hidden layers.</summary>
 public sealed class SamplingNetwork : Module
 {
     public SamplingNetwork(S2acOptions o, Rng rng) =>
-        Net = RegisterModule("net", new EluNetwork([o.ObsDim + o.ActDim, .. Enumerable.Repeat(o.Hidden, o.ActorLayers), o.ActDim], rng, activateOutput: false));
+        Net = RegisterModule("net", new EluNetwork([o.ObsDim + o.ActDim, .. Enumerable.Repeat(o.Hidden, o.SamplerLayers), o.ActDim], rng, activateOutput: false));
 
     public EluNetwork Net { get; }
 

@@ -35,6 +35,28 @@ public sealed class S2acAlgorithm : IOffPolicyAlgorithm
 
     public static Func<Rng, IOffPolicyAlgorithm> Factory(S2acOptions options) => rng => new S2acAlgorithm(options, rng);
 
+    /// <summary>The networks of an S2AC policy file (critics, and the amortized network or p0 as its <c>s2ac.actor</c>
+    /// says; the part a file does not hold keeps its initialisation and is never used), acting as the trainer acts.</summary>
+    public static S2acAlgorithm FromFile(PolicyFile file, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var m = file.Metadata;
+        if (m.Algorithm != PolicyAlgorithm.S2ac) throw new ArgumentException($"policy file is of algorithm {m.Algorithm.Name()}, not S2AC", nameof(file));
+        var amortized = m.S2ac.Actor == S2acActor.Amortized;
+        var options = S2acOptions.FromMetadata(m.ToEntries().ToDictionary(e => e.Key, e => e.Value), new S2acOptions { ObsDim = 1, ActDim = 1, Amortized = amortized });
+        var algorithm = new S2acAlgorithm(options, rng);
+        var policy = algorithm.Policy;
+        var values = file.Tensors.ToDictionary(t => t.Name, t => t.Values, StringComparer.Ordinal);
+        policy.Q1.LoadStateDict(Under(values, "q1."));
+        policy.Q2.LoadStateDict(Under(values, "q2."));
+        if (policy.Pi.Sampler is { } f) f.LoadStateDict(Under(values, "pi.f."));
+        else policy.Pi.P0.LoadStateDict(Under(values, "pi.p0."));
+        return algorithm;
+
+        static Dictionary<string, float[]> Under(Dictionary<string, float[]> all, string prefix) =>
+            all.Where(e => e.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(e => e.Key[prefix.Length..], e => e.Value, StringComparer.Ordinal);
+    }
+
     public PolicyAlgorithm Algorithm => PolicyAlgorithm.S2ac;
     public int ObsDim => Options.ObsDim;
     public int ActDim => Options.ActDim;
@@ -60,18 +82,24 @@ public sealed class S2acAlgorithm : IOffPolicyAlgorithm
             particles.Slice((b * Options.Particles + (int)(rng.NextUInt64() % (ulong)Options.Particles)) * ActDim, ActDim).CopyTo(actions.Slice(b * ActDim, ActDim));
     }
 
+    /// <summary>act_limit · tanh(f(s, ξ)), ξ ~ N(0, I): the amortized network's own samples (what
+    /// <c>policy eval --stochastic</c> runs of an amortized file; exploring in training uses the SVGD particles).</summary>
+    public void SampleAmortizedActions(ReadOnlySpan<float> obs, int rows, Span<float> actions, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        _actTape.Reset();
+        var xi = _actTape.Zeros(rows, ActDim);
+        rng.FillNormal(xi.Values);
+        Amortized(obs, rows, xi, actions);
+    }
+
     /// <summary>tanh(f(s, 0)) with the amortized network, else the highest-Q particle from fixed noise.</summary>
     public void DeterministicActions(ReadOnlySpan<float> obs, int rows, Span<float> actions)
     {
-        var tape = _actTape;
-        if (Policy.Pi.Sampler is { } f)
+        if (Policy.Pi.Sampler is not null)
         {
-            tape.Reset();
-            using (tape.NoGrad())
-            {
-                var a = f.Forward(tape, tape.Input(obs[..(rows * ObsDim)], rows, ObsDim), tape.Zeros(rows, ActDim));
-                tape.Mul(tape.Tanh(a), Options.ActLimit).Values.CopyTo(actions);
-            }
+            _actTape.Reset();
+            Amortized(obs, rows, _actTape.Zeros(rows, ActDim), actions);
             return;
         }
         if (_fixedEps.Length < rows * Options.Particles * ActDim)
@@ -87,6 +115,16 @@ public sealed class S2acAlgorithm : IOffPolicyAlgorithm
                 if (q[b * Options.Particles + p] > q[b * Options.Particles + best]) best = p;
             particles.Slice((b * Options.Particles + best) * ActDim, ActDim).CopyTo(actions.Slice(b * ActDim, ActDim));
         }
+    }
+
+    /// <summary>act_limit · tanh(f(s, ξ)) on the acting tape, reset by the caller (<paramref name="xi"/> one of its
+    /// tensors, [rows, A]).</summary>
+    private void Amortized(ReadOnlySpan<float> obs, int rows, Tensor xi, Span<float> actions)
+    {
+        var tape = _actTape;
+        var f = Policy.Pi.Sampler ?? throw new InvalidOperationException("this S2AC actor has no amortized sampling network");
+        using (tape.NoGrad())
+            tape.Mul(tape.Tanh(f.Forward(tape, tape.Input(obs[..(rows * ObsDim)], rows, ObsDim), xi)), Options.ActLimit).Values.CopyTo(actions);
     }
 
     /// <summary>The actions of the SVGD particles [rows·P·A] and min Q at them before the last step [rows·P] (valid until the
@@ -139,6 +177,7 @@ public sealed class S2acAlgorithm : IOffPolicyAlgorithm
                 Hidden = o.Hidden,
                 CriticLayers = o.CriticLayers,
                 ActorLayers = o.ActorLayers,
+                SamplerLayers = amortized ? o.SamplerLayers : null,
                 Alpha = PolicyMetadata.FromSingle(o.Alpha),
                 ActLimit = PolicyMetadata.FromSingle(o.ActLimit),
                 SigmaClampMin = PolicyMetadata.FromSingle(InitialDistribution.SigmaMin),

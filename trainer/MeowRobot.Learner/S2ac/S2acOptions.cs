@@ -1,3 +1,5 @@
+using MeowRobot.Policy.Files;
+
 namespace MeowRobot.Learner.S2ac;
 
 /// <summary>
@@ -11,9 +13,11 @@ public sealed record S2acOptions
     public required int ActDim { get; init; }
     public int Hidden { get; init; } = 256;
     public int CriticLayers { get; init; } = 2;
-    /// <summary>Hidden layers of the initial distribution's trunk (ELU after every one, the last too) and of the amortized
-    /// sampling network.</summary>
+    /// <summary>Hidden layers of the initial distribution's trunk (ELU after every one, the last too).</summary>
     public int ActorLayers { get; init; } = 3;
+    /// <summary>Hidden layers of the amortized sampling network f (not in the official code, this learner's choice): two,
+    /// so that the robot's forward pass stays within the 5 µs p99 at (11, 3) (docs/benchmarks.md, S2AC runtime).</summary>
+    public int SamplerLayers { get; init; } = S2acArchitecture.DefaultSamplerLayers;
     /// <summary>Particles per state (P).</summary>
     public int Particles { get; init; } = 10;
     /// <summary>SVGD steps per action (L).</summary>
@@ -36,7 +40,8 @@ public sealed record S2acOptions
     public int Threads { get; init; } = 1;
 
     /// <summary>The networks an official S2AC file describes (its <c>s2ac.*</c> metadata: obs_dim, act_dim, hidden,
-    /// critic_layers, actor_layers, particles, svgd_steps, svgd_lr, alpha, act_limit); the rest stays as
+    /// critic_layers, actor_layers, sampler_layers, particles, svgd_steps, svgd_lr, alpha, act_limit; an amortized file
+    /// without sampler_layers has actor_layers in f, as such files were written); the rest stays as
     /// <paramref name="defaults"/> gives it (or the official defaults).</summary>
     /// <exception cref="InvalidDataException">A required key is missing or not a number.</exception>
     public static S2acOptions FromMetadata(IReadOnlyDictionary<string, string> metadata, S2acOptions? defaults = null)
@@ -52,6 +57,10 @@ public sealed record S2acOptions
             Hidden = Int(metadata, "s2ac.hidden", o.Hidden),
             CriticLayers = Int(metadata, "s2ac.critic_layers", o.CriticLayers),
             ActorLayers = Int(metadata, "s2ac.actor_layers", o.ActorLayers),
+        };
+        o = o with
+        {
+            SamplerLayers = Int(metadata, "s2ac.sampler_layers", metadata.GetValueOrDefault("s2ac.actor") == "amortized" ? o.ActorLayers : o.SamplerLayers),
             Particles = Int(metadata, "s2ac.particles", o.Particles),
             SvgdSteps = Int(metadata, "s2ac.svgd_steps", o.SvgdSteps),
             SvgdLearningRate = Float(metadata, "s2ac.svgd_lr", o.SvgdLearningRate),
@@ -82,7 +91,7 @@ public sealed record S2acOptions
     public void Validate()
     {
         if (ObsDim < 1 || ActDim < 1) throw new ArgumentOutOfRangeException(nameof(ObsDim), "observation and action dims must be ≥ 1");
-        if (Hidden < 1 || CriticLayers < 1 || ActorLayers < 1)
+        if (Hidden < 1 || CriticLayers < 1 || ActorLayers < 1 || SamplerLayers < 1)
             throw new ArgumentOutOfRangeException(nameof(Hidden), "hidden width and layer counts must be ≥ 1");
         if (Particles < 2) throw new ArgumentOutOfRangeException(nameof(Particles), Particles, "SVGD needs at least 2 particles");
         if (SvgdSteps < 0) throw new ArgumentOutOfRangeException(nameof(SvgdSteps), SvgdSteps, "must be ≥ 0");
