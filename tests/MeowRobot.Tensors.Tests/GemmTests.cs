@@ -25,6 +25,54 @@ public class GemmTests
         Prop.ForAll(Arb.From(cases), s => CompareWithReference(s)).Check(Config.QuickThrowOnFailure.WithMaxTest(150));
     }
 
+    /// <summary>A tall product whose A has rows of zeros (a gradient masked per row) multiplies only the other rows: those
+    /// come out bit for bit as the product of the other rows alone, and each zero row's C row is what an empty product
+    /// gives (C kept or cleared, plus the bias).</summary>
+    [Theory]
+    [InlineData(200, 64, 48, false, false, 1, 0.5)]
+    [InlineData(200, 96, 300, true, true, 1, 0.3)]
+    [InlineData(513, 256, 256, true, false, 2, 0.5)]
+    [InlineData(130, 40, 20, false, true, 2, 1.0)]
+    [InlineData(100, 33, 17, true, true, 1, 0.1)]
+    public void Rows_of_zeros_are_skipped_without_changing_any_value(int m, int n, int k, bool accumulate, bool bias, int threads, double zeroShare)
+    {
+        var rng = new Random(m + n + k);
+        float[] Random(int count) => [.. Enumerable.Range(0, count).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
+        var a = Random(m * k);
+        var zero = Enumerable.Range(0, m).Select(_ => rng.NextDouble() < zeroShare).ToArray();
+        for (var i = 0; i < m; i++)
+            if (zero[i]) a.AsSpan(i * k, k).Fill(i % 2 == 0 ? 0f : -0f);
+        var b = Random(k * n);
+        var c0 = Random(m * n);
+        var rowBias = bias ? Random(n) : [];
+        var before = Gemm.Threads;
+        Gemm.Threads = threads;
+        try
+        {
+            var c = (float[])c0.Clone();
+            Gemm.Multiply(m, n, k, a, k, false, b, n, false, c, n, accumulate, rowBias);
+            var kept = Enumerable.Range(0, m).Where(i => !zero[i]).ToArray();
+            var denseA = kept.SelectMany(i => a.AsSpan(i * k, k).ToArray()).ToArray();
+            var denseC = kept.SelectMany(i => c0.AsSpan(i * n, n).ToArray()).ToArray();
+            if (kept.Length > 0) Gemm.Multiply(kept.Length, n, k, denseA, k, false, b, n, false, denseC, n, accumulate, rowBias);
+            for (var q = 0; q < kept.Length; q++)
+                Assert.Equal(denseC.AsSpan(q * n, n).ToArray(), c.AsSpan(kept[q] * n, n).ToArray());
+            for (var i = 0; i < m; i++)
+            {
+                if (!zero[i]) continue;
+                for (var j = 0; j < n; j++)
+                    Assert.Equal((accumulate ? c0[i * n + j] : 0f) + (bias ? rowBias[j] : 0f), c[i * n + j]);
+            }
+            var reference = (float[])c0.Clone();
+            Gemm.Reference(m, n, k, a, k, false, b, n, false, reference, n, accumulate, rowBias);
+            for (var i = 0; i < c.Length; i++) Assert.Equal(reference[i], c[i], 1e-3f);
+        }
+        finally
+        {
+            Gemm.Threads = before;
+        }
+    }
+
     /// <summary>Narrow outputs (edge panels, the 16-wide tile, the n = 1 dot product), short and long k (k = 0 included,
     /// several k blocks), row strides wider than the rows, row bias.</summary>
     [Fact]

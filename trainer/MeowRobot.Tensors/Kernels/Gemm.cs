@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -33,6 +34,12 @@ public static unsafe partial class Gemm
     private static int threads = 1;
 
     [ThreadStatic] private static float[]? packBuffer;
+    [ThreadStatic] private static float[]? rowsA, rowsC;
+    [ThreadStatic] private static int[]? nonZeroRows;
+
+    // A product this tall and wide checks A for rows of zeros first (a gradient masked per row: min(Q1, Q2)'s backward
+    // reaches each row of only the critic that won it); a quarter of them or more, and only the others are multiplied.
+    private const int SparseMinRows = 64, SparseMinColumns = 32;
 
     /// <summary>
     /// C[m, n] = op(A)[m, k] · op(B)[k, n] (+ <paramref name="rowBias"/> on every row), added to C when
@@ -59,8 +66,73 @@ public static unsafe partial class Gemm
                 for (var i = 0; i < m; i++) StartRow(in job, i);
             else if (!Avx512F.IsSupported) Portable(in job);
             else if (n == 1 && !transA && (transB || ldb == 1)) RowDots(in job);
-            else Blocked(ref job);
+            else if (transA || m < SparseMinRows || n < SparseMinColumns || !WithoutZeroRows(ref job)) Blocked(ref job);
         }
+    }
+
+    /// <summary>
+    /// C = A·op(B) over A's rows that are not all zero (±0), when at least a quarter are: those rows are gathered, multiplied
+    /// and scattered back; the zero rows' C rows are what an empty product gives (zero, or C kept, plus the bias). Each
+    /// gathered row meets the same packed panels in the same order as in the whole product, so every value is the same as
+    /// without the skip (except where B holds an infinity or NaN, which a zero row would have turned into NaN).
+    /// </summary>
+    /// <returns>false, having done nothing, when under a quarter of the rows are zero.</returns>
+    private static bool WithoutZeroRows(ref Job job)
+    {
+        int m = job.M, k = job.K, n = job.N;
+        var rows = nonZeroRows is { } r && r.Length >= m ? r : nonZeroRows = new int[Math.Max(m, 1024)];
+        var kept = 0;
+        for (var i = 0; i < m; i++)
+        {
+            if (!IsZero(job.A + i * job.ARowStride, k)) rows[kept++] = i;
+            if (i == SparseMinRows - 1 && kept == SparseMinRows) return false; // a dense product: stop looking
+        }
+        if (4 * (m - kept) < m) return false;
+        // Sized for all m rows (not this call's count), so the buffers stop growing once warm: 0 B per warm step.
+        var a = Grown(ref rowsA, m * k);
+        var c = Grown(ref rowsC, m * n);
+        fixed (float* pa = a, pc = c)
+        {
+            for (var q = 0; q < kept; q++)
+            {
+                new ReadOnlySpan<float>(job.A + rows[q] * job.ARowStride, k).CopyTo(new Span<float>(pa + (nint)q * k, k));
+                if (job.Accumulate) new ReadOnlySpan<float>(job.C + (nint)rows[q] * job.Ldc, n).CopyTo(new Span<float>(pc + (nint)q * n, n));
+            }
+            var whole = job;
+            job.M = kept;
+            job.A = pa;
+            job.ARowStride = k;
+            job.C = pc;
+            job.Ldc = n;
+            if (kept > 0) Blocked(ref job);
+            job = whole;
+            var next = 0;
+            for (var i = 0; i < m; i++)
+            {
+                if (next < kept && rows[next] == i) new ReadOnlySpan<float>(pc + (nint)next++ * n, n).CopyTo(new Span<float>(job.C + (nint)i * job.Ldc, n));
+                else StartRow(in job, i);
+            }
+        }
+        return true;
+
+        static float[] Grown(ref float[]? buffer, int need) =>
+            buffer is not null && buffer.Length >= need ? buffer : buffer = GC.AllocateUninitializedArray<float>((int)Math.Max(BitOperations.RoundUpToPowerOf2((uint)need), 1u << 16), pinned: true);
+    }
+
+    /// <summary>Whether all <paramref name="count"/> floats at <paramref name="x"/> are ±0.</summary>
+    private static bool IsZero(float* x, int count)
+    {
+        var bits = (uint*)x;
+        var i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var any = Vector512<uint>.Zero;
+            for (; i + 16 <= count; i += 16) any |= Vector512.Load(bits + i);
+            if ((any & Vector512.Create(0x7FFF_FFFFu)) != Vector512<uint>.Zero) return false;
+        }
+        for (; i < count; i++)
+            if ((bits[i] & 0x7FFF_FFFFu) != 0) return false;
+        return true;
     }
 
     /// <summary>The textbook triple loop (double accumulation): the independent peer for tests and benchmarks.</summary>
