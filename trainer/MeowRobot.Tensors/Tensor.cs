@@ -16,6 +16,9 @@ public sealed class Tensor
     internal int epoch;          // owner's epoch when this arena tensor was handed out
     internal int gradGeneration; // owner's backward generation in which grad was last cleared
     internal bool requiresGrad;
+    // Only this tensor's nonzero rows need a gradient: it is g · elu'(x) of a constant g (Tape.EluGrad), whose gradient
+    // reaches x only multiplied by g again, so a row where it is zero passes nothing on. Set per use by the tape.
+    internal bool zeroRowsNeedNoGradient;
     // Tape.Grad's bookkeeping (d output / d inputs as tape tensors): the pass that found this tensor on a path from
     // the inputs, and the pass whose gradient gradTensor holds.
     internal int reachPass, gradPass;

@@ -87,7 +87,8 @@ public sealed partial class Tape
         int m = n.Out.Rows, nn = n.Out.Cols, k = ta ? a.Rows : a.Cols;
         if (a.requiresGrad)
         {
-            if (!ta) Gemm.Multiply(m, k, nn, g, nn, false, Val(b), b.Cols, !tb, GradOf(a), k, accumulate: true);
+            // Rows of a whose gradient is not needed get none: zeroed rows of g, which the product then skips.
+            if (!ta) Gemm.Multiply(m, k, nn, a.zeroRowsNeedNoGradient ? RowsWhereNonZero(g, m, nn, Val(a), k) : g, nn, false, Val(b), b.Cols, !tb, GradOf(a), k, accumulate: true);
             else Gemm.Multiply(k, m, nn, Val(b), b.Cols, tb, g, nn, true, GradOf(a), m, accumulate: true);
         }
         if (b.requiresGrad)
@@ -96,6 +97,23 @@ public sealed partial class Tape
             else Gemm.Multiply(nn, k, m, g, nn, true, Val(a), a.Cols, ta, GradOf(b), k, accumulate: true);
         }
     }
+
+    /// <summary>A copy of <paramref name="g"/> [rows, width] with the rows zeroed where <paramref name="x"/> [rows, cols]
+    /// is all ±0.</summary>
+    private ReadOnlySpan<float> RowsWhereNonZero(ReadOnlySpan<float> g, int rows, int width, ReadOnlySpan<float> x, int cols)
+    {
+        if (maskedRows.Length < rows * width) maskedRows = new float[Math.Max(rows * width, 2 * maskedRows.Length)];
+        var masked = maskedRows.AsSpan(0, rows * width);
+        for (var r = 0; r < rows; r++)
+        {
+            var row = masked.Slice(r * width, width);
+            if (System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(x.Slice(r * cols, cols)) == 0f) row.Clear();
+            else g.Slice(r * width, width).CopyTo(row);
+        }
+        return masked;
+    }
+
+    private float[] maskedRows = [];
 
     private void LinearBackward(ref Node n)
     {

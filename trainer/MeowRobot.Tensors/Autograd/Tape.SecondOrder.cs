@@ -61,6 +61,8 @@ public sealed partial class Tape
         {
             ref var n = ref Record(Op.EluGrad, o, g, x);
             n.Aux = y;
+            // ∂/∂x = go · g · elu''(x): where g's row is zero, and so o's, go's row is not needed (min(Q1, Q2)'s losing critic).
+            o.zeroRowsNeedNoGradient = !g.requiresGrad;
         }
         return o;
     }

@@ -177,6 +177,7 @@ public sealed partial class Tape
         t.epoch = Epoch;
         t.gradGeneration = -1;
         t.requiresGrad = false;
+        t.zeroRowsNeedNoGradient = false;
         return t;
     }
 
