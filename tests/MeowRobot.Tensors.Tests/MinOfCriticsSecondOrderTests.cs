@@ -5,7 +5,8 @@ namespace MeowRobot.Tensors.Tests;
 /// <summary>
 /// The gradient of a loss on ∇ₓ min(Q1, Q2)(x) (S2AC's actor step) with the rows each critic loses skipped (the GEMM's
 /// zero rows, and no gradient for the rows of g·elu'(x) whose g is zero): the same as building each critic's score on
-/// the rows it wins alone. Sizes big enough (128 rows, 64 wide) that the skips run.
+/// the rows it wins alone, with its last layer's weight requiring a gradient there (so that g is not constant and neither
+/// skip applies: the reference is the dense computation). Sizes big enough (128 rows, 64 wide) that the skips run.
 /// </summary>
 public class MinOfCriticsSecondOrderTests
 {
@@ -50,8 +51,9 @@ public class MinOfCriticsSecondOrderTests
         Assert.Equal(Rows, wins1.Length + wins2.Length); // no ties in random weights
         Assert.InRange(wins1.Length, Rows / 4, 3 * Rows / 4); // both skips run
 
-        foreach (var (critic, rows) in new[] { (c1, wins1), (c2, wins2) })
+        foreach (var (frozen, rows) in new[] { (c1, wins1), (c2, wins2) })
         {
+            var critic = frozen with { W3 = Tensor.FromValues(1, Hidden, frozen.W3.Values, requiresGrad: true) };
             var alone = new Tape();
             var xs = alone.Input(rows.SelectMany(i => x0.AsSpan(i * In, In).ToArray()).ToArray(), rows.Length, In, requiresGrad: true);
             var s = alone.Grad(alone.Sum(critic.Q(alone, xs)), xs, createGraph: true);
