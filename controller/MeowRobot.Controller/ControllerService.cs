@@ -72,6 +72,7 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
                 RobotKeys = o.WeightStream.SecretKeyFile is { } secret ? ZmqCurveKeyPair.Load(secret) : null,
                 Identity = identity,
                 InitialVersion = file?.Metadata.Version ?? 0,
+                RequireAddressed = !o.WeightStream.FollowLive,
             }, loop.OfferPolicy, telemetry.Report)
             : null;
         if (stream is not null)
@@ -135,7 +136,7 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
             if (file is null)
                 throw new InvalidOperationException("a serial robot needs Controller:PolicyPath (its observation and action sizes come from the policy file)");
             var m = file.Metadata;
-            identity = new PolicyIdentity(m.Task ?? "", m.ObsDim, m.ActDim, Environment.MachineName);
+            identity = new PolicyIdentity(m.Task ?? "", m.ObsDim, m.ActDim, o.RobotId);
             var mcu = new SerialRobot(new SerialPortOptions { Path = o.Robot[serial.Length..] }, m.ObsDim, m.ActDim, o.SerialRobot.ClockDriftAllowance);
             mcu.LinkChanged += (up, detail) => LogRobotLink(logger, o.Robot, up ? "up" : $"down ({detail})");
             mcu.Start();   // its I/O thread opens the line (and reopens it after an unplug); without it nothing is read or sent
@@ -144,7 +145,7 @@ public sealed partial class ControllerService(IOptions<ControllerOptions> option
         var endpoint = o.Robot;
         var curve = o.SimRobot.LoadCurve();
         var robot = new SimBridgeRobot(() => new VectorEnvClient([endpoint], new VectorEnvClientOptions { Curve = curve }), o.SimRobot.StepRateHz, o.SimRobot.Seed);
-        identity = new PolicyIdentity(robot.Spec.Name, robot.Spec.ObsDim, robot.Spec.ActDim, Environment.MachineName);
+        identity = new PolicyIdentity(robot.Spec.Name, robot.Spec.ObsDim, robot.Spec.ActDim, o.RobotId);
         return robot;
     }
 

@@ -42,6 +42,7 @@ public static class RunCommand
         var trainerKey = new Option<FileInfo?>("--trainer-key") { Description = "the trainer's CURVE public key file (pinned)" };
         var robotKey = new Option<FileInfo?>("--robot-key") { Description = "this robot's CURVE secret key file (its public key is on the trainer's allow-list)" };
         var robotId = new Option<string>("--robot-id") { Description = "this robot's id in bundle identities", DefaultValueFactory = _ => Environment.MachineName };
+        var followLive = new Option<bool>("--follow-live") { Description = "with --stream: accept bundles for any robot (a training run's live stream); without it only bundles promoted to --robot-id by name are run" };
         var rate = new Option<double?>("--rate") { Description = "loop rate in Hz (50–5000; default: --actuator's Controller:Loop:RateHz, else 1000)" };
         var simRate = new Option<double?>("--sim-rate") { Description = "simulation steps per second, the task's real-time rate for rehearsal (default: --actuator's Controller:SimRobot:StepRateHz, else 20)" };
         var seconds = new Option<double?>("--seconds") { Description = "how long to run (0: until Ctrl+C; default 10, or no limit with --episodes)" };
@@ -55,7 +56,7 @@ public static class RunCommand
         var cpu = new Option<int[]?>("--cpu") { Description = "pin the loop thread to these CPUs", AllowMultipleArgumentsPerToken = true };
         var fifo = new Option<int?>("--fifo") { Description = "SCHED_FIFO priority for the loop thread (1–99; needs CAP_SYS_NICE)" };
         var command = new Command("run", "Run the controller against a simulated robot and print loop statistics (with --episodes: a rehearsal of N seeded episodes)");
-        foreach (var o in new Option[] { task, model, connect, loopback, weights, randomPolicy, streamPub, streamSnapshot, trainerKey, robotKey, robotId, rate, simRate, seconds, episodes, episodeSeed, output, parameters, randomise, actuator, telemetry, cpu, fifo })
+        foreach (var o in new Option[] { task, model, connect, loopback, weights, randomPolicy, streamPub, streamSnapshot, trainerKey, robotKey, robotId, followLive, rate, simRate, seconds, episodes, episodeSeed, output, parameters, randomise, actuator, telemetry, cpu, fifo })
             command.Options.Add(o);
         command.Validators.Add(r =>
         {
@@ -101,7 +102,7 @@ public static class RunCommand
                     : null;
                 return Run(parse.GetValue(task)!, taskOptions, namedTask, worker?.Endpoint ?? parse.GetValue(connect), filePolicy, parse.GetValue(randomPolicy),
                     parse.GetValue(streamPub), parse.GetValue(streamSnapshot), parse.GetValue(trainerKey), parse.GetValue(robotKey),
-                    parse.GetValue(robotId)!, new ControlLoopOptions { RateHz = plan.LoopRateHz, CpuAffinity = parse.GetValue(cpu) is { Length: > 0 } cpus ? cpus : null, RealtimePriority = parse.GetValue(fifo) },
+                    (parse.GetValue(robotId)!, parse.GetValue(followLive)), new ControlLoopOptions { RateHz = plan.LoopRateHz, CpuAffinity = parse.GetValue(cpu) is { Length: > 0 } cpus ? cpus : null, RealtimePriority = parse.GetValue(fifo) },
                     plan, parse.GetValue(telemetry));
             }
             catch (UnsupportedPolicyException e)
@@ -124,7 +125,7 @@ public static class RunCommand
         IReadOnlyDictionary<string, double>? Parameters, IReadOnlyList<ParameterDistribution> Randomisation, ActuatorModel? Actuator);
 
     private static int Run(string taskName, TaskOptions taskOptions, string? namedTask, string? connect, ActivePolicy? filePolicy, int? randomSeed, string? streamPub, string? streamSnapshot,
-        FileInfo? trainerKey, FileInfo? robotKey, string robotId, ControlLoopOptions loopOptions, Rehearsal plan, string? telemetryEndpoint)
+        FileInfo? trainerKey, FileInfo? robotKey, (string Id, bool FollowLive) robotId, ControlLoopOptions loopOptions, Rehearsal plan, string? telemetryEndpoint)
     {
         var simRate = plan.SimRateHz;
         using var robot = new SimBridgeRobot(
@@ -169,7 +170,8 @@ public static class RunCommand
                 SnapshotEndpoints = [streamSnapshot!],
                 TrainerPublicKey = ZmqCurveKeyPair.LoadPublicKey(trainerKey!.FullName),
                 RobotKeys = ZmqCurveKeyPair.Load(robotKey!.FullName),
-                Identity = new PolicyIdentity(spec.Name, spec.ObsDim, spec.ActDim, robotId),
+                Identity = new PolicyIdentity(spec.Name, spec.ObsDim, spec.ActDim, robotId.Id),
+                RequireAddressed = !robotId.FollowLive,
             }, loop.OfferPolicy, telemetry.Report);
             telemetry.Attach(stream);
             Console.WriteLine($"policy: weight stream {streamPub} (robot key {Z85.Encode(stream.RobotPublicKey)})");

@@ -30,6 +30,11 @@ public sealed class ControllerOptions : IValidatableObject, IConfigurationWarnin
     [Required, Endpoint(AllowSerial = true)]
     public string Robot { get; set; } = "";
 
+    /// <summary>This robot's name in bundle identities: a promotion stream addresses its bundles to it by this name
+    /// (docs/campaigns.md, "Promotion"); default: the machine's host name.</summary>
+    [RegularExpression("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", ErrorMessage = "a robot id of letters, digits, '_', '.' and '-' (at most 64)")]
+    public string RobotId { get; set; } = Environment.MachineName;
+
     /// <summary>A serial robot's link (section Controller:SerialRobot): ignored for simulated robots.</summary>
     [ValidateObjectMembers]
     public SerialRobotOptions SerialRobot { get; set; } = new();
@@ -153,6 +158,11 @@ public sealed class WeightStreamOptions : IValidatableObject
     /// without Trainer:AllowedRobotKeysDir admits and one with an allow-list refuses (the controller then warns why).</summary>
     [CurveKeyFile(Secret = true)]
     public string? SecretKeyFile { get; set; }
+
+    /// <summary>Follow a training run live: accept every bundle the trainer publishes (addressed to any robot). Off by
+    /// default: the robot then takes only bundles addressed to it by name (Controller:RobotId), which only a campaign's
+    /// promotion stream sends (docs/campaigns.md, "Promotion"), so it never runs a candidate that was not promoted to it.</summary>
+    public bool FollowLive { get; set; }
 
     /// <summary>A controller that has adopted no bundle from the stream this long after its start says why it thinks so
     /// (then again at twice the time, and so on).</summary>

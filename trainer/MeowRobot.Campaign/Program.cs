@@ -5,7 +5,7 @@ using MeowRobot.Campaign.Spec;
 
 namespace MeowRobot.Campaign;
 
-/// <summary>`./meow campaign run SPEC | status DIR | report DIR`: the campaign engine's commands (docs/campaigns.md).</summary>
+/// <summary>`./meow campaign run SPEC | status DIR | report DIR | promote DIR | rollback DIR | stream serve`: the campaign engine's commands (docs/campaigns.md).</summary>
 public static class Program
 {
     /// <summary>Exit code of a spec or campaign that cannot be run (sysexits EX_CONFIG, as the services use).</summary>
@@ -17,6 +17,7 @@ public static class Program
         root.Subcommands.Add(RunCommand());
         root.Subcommands.Add(StatusCommand());
         root.Subcommands.Add(ReportCommand());
+        foreach (var c in Promotion.PromotionCommands.Create()) root.Subcommands.Add(c);
         return root.Parse(args).Invoke();
     }
 

@@ -26,6 +26,11 @@ public sealed class WeightStreamSubscriberOptions
     /// <summary>The version already running (e.g. of a policy loaded from a file); only newer bundles are accepted.</summary>
     public ulong InitialVersion { get; set; }
 
+    /// <summary>Accept only bundles addressed to this robot by name (what a promotion stream sends, docs/campaigns.md):
+    /// a bundle for any robot (<c>*</c>, a training run's live stream) is refused as <see cref="BundleVerdict.WrongIdentity"/>.
+    /// False (the library's default) accepts both; <c>controller serve</c> sets it unless Controller:WeightStream:FollowLive.</summary>
+    public bool RequireAddressed { get; set; }
+
     /// <summary>Ask for the snapshot again when nothing was heard for this long (reconnection, lost bundle).</summary>
     public TimeSpan ResyncInterval { get; set; } = TimeSpan.FromSeconds(3);
 
@@ -285,7 +290,10 @@ public sealed class WeightStreamSubscriber : IDisposable
         }
         if (bundle.Version == AcceptedVersion && bundle.Identity.Addresses(_options.Identity))
             return false;   // the same bundle again (snapshot after the live copy, or a resync): not a rejection
-        var verification = bundle.Verify(_options.Identity, AcceptedVersion);
+        var verification = _options.RequireAddressed && bundle.Identity.Robot == PolicyIdentity.AnyRobot
+            ? new BundleVerification(BundleVerdict.WrongIdentity, "bundle is for any robot (a training run's live stream) and this robot takes only " +
+                "bundles promoted to it by name (follow a run live: Controller:WeightStream:FollowLive=true, controller run --follow-live)", bundle)
+            : bundle.Verify(_options.Identity, AcceptedVersion);
         if (!verification.Accepted)
         {
             _lastRejected = bundle.Version;

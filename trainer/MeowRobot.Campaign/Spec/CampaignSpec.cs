@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using MeowRobot.Bridge.Sim;
 using MeowRobot.Campaign.Gates;
+using MeowRobot.Campaign.Promotion;
 using MeowRobot.Tasks;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -52,6 +53,9 @@ public sealed record CampaignSpec(
     /// <summary>How candidates are evaluated and gated (<c>evaluation:</c> and <c>gates:</c>); null: no gates.</summary>
     public EvaluationPlan? Evaluation { get; init; }
 
+    /// <summary>The robots candidates are promoted to, canary-first (null: the spec has no <c>promotion:</c> section).</summary>
+    public PromotionSpec? Promotion { get; init; }
+
     private static readonly Regex NamePattern = new("^[a-z0-9][a-z0-9_.-]{0,63}$", RegexOptions.CultureInvariant);
 
     /// <summary>Reads and checks a spec file; <see cref="CampaignSpecException"/> names the key and line of the first problem.</summary>
@@ -90,7 +94,7 @@ public sealed record CampaignSpec(
         if (stream.Documents.Count != 1)
             throw new CampaignSpecException(file, 1, "", $"a spec is one YAML document, found {stream.Documents.Count}");
         var root = new SpecNode(file, "", stream.Documents[0].RootNode);
-        var map = root.Mapping("name", "task", "model", "envs", "params", "randomise", "configurations", "seeds", "budget", "engine", "evaluation", "gates");
+        var map = root.Mapping("name", "task", "model", "envs", "params", "randomise", "configurations", "seeds", "budget", "engine", "evaluation", "gates", "promotion");
 
         var name = map.Required("name").Text();
         if (!NamePattern.IsMatch(name)) throw map.Required("name").Error("a name of lower-case letters, digits, '_', '.' and '-' (at most 64)");
@@ -181,6 +185,7 @@ public sealed record CampaignSpec(
         return new CampaignSpec(name, task, model, envs, fixedParams, randomise, configurations, seeds, budget, parallel)
         {
             Evaluation = EvaluationPlan.Parse(map.Optional("evaluation"), map.Optional("gates"), taskSpec, baseDirectory, Randomisation),
+            Promotion = map.Optional("promotion") is { } promotion ? PromotionSpec.Parse(promotion, baseDirectory) : null,
         };
     }
 }

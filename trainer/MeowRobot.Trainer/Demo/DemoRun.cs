@@ -161,6 +161,8 @@ internal sealed class DemoRun
             $"--Controller:WeightStream:Endpoint={e.Weights}",
             $"--Controller:WeightStream:TrainerPublicKeyFile={Path.Combine(keys, "trainer.key")}",
             $"--Controller:WeightStream:SecretKeyFile={Path.Combine(keys, "robot.key_secret")}",
+            // The demo's robot follows the training run live: every version the trainer publishes (docs/campaigns.md, "Promotion").
+            "--Controller:WeightStream:FollowLive=true",
             $"--Controller:Telemetry={e.Telemetry}",
             "--Controller:Modes:ArmOnStart=true",
         ]);

@@ -1,0 +1,374 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+using MeowRobot.Bridge.MessagePack;
+using MeowRobot.Bridge.Zmq;
+using MeowRobot.Campaign.Engines;
+using MeowRobot.Campaign.Promotion;
+using MeowRobot.Campaign.Spec;
+using MeowRobot.Control.Loop;
+using MeowRobot.Control.Telemetry;
+using MeowRobot.Control.WeightStream;
+using MeowRobot.Policy.Bundles;
+using MeowRobot.Policy.Files;
+
+namespace MeowRobot.Campaign.Tests;
+
+/// <summary>
+/// Promotion with two rehearsal robots, as deployed: two `sim serve` workers (multigoal, a point mass), two
+/// `controller serve` robots driving them (r1 the canary), the promotion stream (`campaign stream serve`) and the
+/// `campaign promote` / `campaign rollback` executables. Candidates are SAC policy files with a constant action: zero
+/// (the point stays in the envelope's state bounds) or full throttle (it leaves them within a few plant steps).
+/// </summary>
+public sealed class PromotionTests : IDisposable
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
+    private readonly string _dir = Directory.CreateTempSubdirectory("meow-promotion-").FullName;
+    private readonly List<Process> _processes = [];
+
+    private string Keys => Path.Combine(_dir, "keys");
+    private string CampaignDir => Path.Combine(_dir, "campaign");
+    private string Socket(string name) => "ipc://" + Path.Combine(_dir, name);
+
+    public PromotionTests()
+    {
+        Directory.CreateDirectory(Keys);
+        foreach (var k in new[] { "stream", "r1", "r2" })
+            ZmqCurveKeyPair.Generate().Save(Path.Combine(Keys, k + ".key_secret"), Path.Combine(Keys, k + ".key"));
+        File.WriteAllText(Path.Combine(_dir, "site.json"), "{}\n");
+    }
+
+    public void Dispose()
+    {
+        foreach (var p in _processes)
+        {
+            if (!p.HasExited) p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+            p.Dispose();
+        }
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private string SpecText(double silenceSeconds = 10) => $"""
+        name: promotion-test
+        task: multigoal
+        configurations:
+          - name: good
+          - name: bad
+          - name: better
+        seeds: [1]
+        budget:
+          env_steps: 100
+        promotion:
+          stream_key: {Keys}/stream.key_secret
+          robots:
+            - name: r1
+              key_file: {Keys}/r1.key
+              stream: {Socket("r1-stream")}
+              telemetry: {Socket("r1-telemetry")}
+            - name: r2
+              key: "{ZmqCurveKeyPair.Load(Path.Combine(Keys, "r2.key_secret")).PublicKeyZ85}"
+              stream: {Socket("r2-stream")}
+              telemetry: {Socket("r2-telemetry")}
+          canary: [r1]
+          watch_seconds: 1.5
+          engage_seconds: 45
+          silence_seconds: {silenceSeconds}
+          rollback:
+            safe_stops: 0
+            envelope_interventions: 0
+        """;
+
+    /// <summary>A SAC policy for multigoal whose deterministic action is tanh(<paramref name="preTanh"/>) in every state.</summary>
+    private static PolicyFile ConstantPolicy(float preTanh, int seed)
+    {
+        var file = PolicyFile.Initialized(new PolicyMetadata
+        {
+            Algorithm = PolicyAlgorithm.Sac, ObsDim = 2, ActDim = 2, Task = "multigoal", Sac = new SacArchitecture { Hidden = 8 },
+        }, seed);
+        return new PolicyFile(file.Metadata, file.Tensors.Select(t => t.Name switch
+        {
+            "actor.fc_mean.weight" => t with { Values = new float[t.Values.Length] },
+            "actor.fc_mean.bias" => t with { Values = [.. Enumerable.Repeat(preTanh, t.Values.Length)] },
+            _ => t,
+        }));
+    }
+
+    /// <summary>A campaign directory with the three candidates' final policies and gate verdicts (bad-s1's failed).</summary>
+    private void WriteCampaign(double silenceSeconds = 10)
+    {
+        Directory.CreateDirectory(CampaignDir);
+        File.WriteAllText(Path.Combine(CampaignDir, MeowRobot.Campaign.Campaign.SpecFileName), SpecText(silenceSeconds));
+        foreach (var (id, preTanh, passed, seed) in new[] { ("good-s1", 0f, true, 1), ("bad-s1", 10f, false, 2), ("better-s1", 0f, true, 3) })
+        {
+            var run = Path.Combine(CampaignDir, "runs", id);
+            Directory.CreateDirectory(Path.Combine(run, "trainer"));
+            Directory.CreateDirectory(Path.Combine(run, "gate"));
+            var policy = Path.Combine(run, "trainer", "policy.safetensors");
+            ConstantPolicy(preTanh, seed).Save(policy);
+            var verdict = new
+            {
+                candidate = id, policy = $"runs/{id}/trainer/policy.safetensors",
+                policy_sha256 = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(policy))), passed,
+                checks = new[] { new { name = "envelope_interventions_per_episode", op = "<=", threshold = 0.0, value = passed ? 0.0 : 3.0, passed } },
+            };
+            File.WriteAllText(Path.Combine(run, "gate", "verdict.json"), JsonSerializer.Serialize(verdict));
+        }
+    }
+
+    private Process Start(string project, string name, params string[] args)
+    {
+        var p = ServiceExecutables.Start(project, args, Path.Combine(_dir, name + ".log"));
+        _processes.Add(p);
+        return p;
+    }
+
+    private string Log(string name) => File.Exists(Path.Combine(_dir, name + ".log")) ? File.ReadAllText(Path.Combine(_dir, name + ".log")) : "";
+
+    private Process StartController(string robot)
+    {
+        var config = Path.Combine(_dir, "robot.json");
+        File.WriteAllText(config, """
+            { "Controller": {
+                "Loop": { "RateHz": 200 },
+                "SimRobot": { "StepRateHz": 50 },
+                "Envelope": { "ObservationTimeoutSeconds": 0.5,
+                              "StateBounds": [ { "Index": 0, "Min": -3, "Max": 3 }, { "Index": 1, "Min": -3, "Max": 3 } ] },
+                "Modes": { "ArmOnStart": true } } }
+            """);
+        return Start("MeowRobot.Controller", "controller-" + robot, "serve", "--config", Path.Combine(_dir, "site.json"), "--config", config,
+            $"--Controller:Robot={Socket(robot + "-sim")}", $"--Controller:RobotId={robot}",
+            $"--Controller:WeightStream:Endpoint={Socket(robot + "-stream")}",
+            $"--Controller:WeightStream:TrainerPublicKeyFile={Path.Combine(Keys, "stream.key")}",
+            $"--Controller:WeightStream:SecretKeyFile={Path.Combine(Keys, robot + ".key_secret")}",
+            $"--Controller:Telemetry={Socket(robot + "-telemetry")}");
+    }
+
+    private (int Code, string Output) Campaign(params string[] args) => ServiceExecutables.RunToEnd("MeowRobot.Campaign", args, TimeSpan.FromMinutes(3));
+
+    private static void WaitFor(Func<bool> condition, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > Deadline) Assert.Fail($"timed out after {Deadline.TotalSeconds} s waiting for {what}");
+            Thread.Sleep(50);   // polling interval of a condition with a deadline, not a synchronisation
+        }
+    }
+
+    private PromotionState State() => new PromotionRecords(CampaignDir).ReadState();
+    private IReadOnlyList<PromotionEvent> History() => new PromotionRecords(CampaignDir).ReadHistory();
+
+    [Fact]
+    public void A_good_candidate_widens_a_bad_one_is_rolled_back_from_the_canary_and_never_reaches_the_other_robot_and_rollback_and_restart_keep_the_promoted_release()
+    {
+        WriteCampaign();
+        var site = Path.Combine(_dir, "site.json");
+        foreach (var r in new[] { "r1", "r2" })
+            Start("MeowRobot.Sim", "sim-" + r, "serve", "--config", site, "--Sim:Task=multigoal", "--Sim:Envs=1", $"--Sim:Bind={Socket(r + "-sim")}", "--Sim:Seed=1");
+        Start("MeowRobot.Campaign", "stream", "stream", "serve", "--config", site, "--campaign", CampaignDir);
+        StartController("r1");
+        var r2Process = StartController("r2");
+        using var r1 = new TelemetryLog(Socket("r1-telemetry"));
+        using var r2 = new TelemetryLog(Socket("r2-telemetry"));
+        WaitFor(() => r1.Latest is not null && r2.Latest is not null, "both robots' telemetry");
+        Assert.Equal(0, r1.Latest!.Value.PolicyVersion);   // nothing promoted yet: nothing to run
+
+        // A good candidate: canary r1, watched, then widened to r2; both run it.
+        var (code, output) = Campaign("promote", CampaignDir, "--candidate", "good-s1");
+        Assert.True(code == 0, output + Log("stream"));
+        Assert.Contains("canaries passed; widened to r2 v1", output, StringComparison.Ordinal);
+        WaitFor(() => r1.Latest?.PolicyVersion == 1 && r2.Latest?.PolicyVersion == 1, "both robots to run good-s1 as v1");
+        var state = State();
+        Assert.Equal("widened", state.Phase);
+        Assert.All(state.Robots.Values, r => Assert.Equal(("good-s1", 1UL), (r.Candidate!, r.Version)));
+        Assert.Equal(["canary", "widen"], History().Select(e => e.Action));
+
+        // A candidate whose gate failed is refused, and nothing changes.
+        (code, output) = Campaign("promote", CampaignDir, "--candidate", "bad-s1");
+        Assert.Equal(78, code);
+        Assert.Contains("did not pass its gates (envelope_interventions_per_episode)", output, StringComparison.Ordinal);
+        Assert.Equal("refused", History()[^1].Action);
+        Assert.Equal(1UL, State().Robots["r1"].Version);
+
+        // Forced, it trips the canary's envelope: r1 is rolled back to good-s1 under a new version; r2 never gets it.
+        (code, output) = Campaign("promote", CampaignDir, "--candidate", "bad-s1", "--force");
+        Assert.True(code == 1, output);
+        var events = History();
+        Assert.Equal(("canary", true), (events[^2].Action, events[^2].Forced));
+        var rollback = events[^1];
+        Assert.Equal("rollback", rollback.Action);
+        Assert.Equal(["r1"], rollback.Robots);
+        Assert.Matches("canary r1: [0-9]+ (safe stop|envelope intervention)", rollback.Reason!);
+        Assert.True(rollback.Telemetry!["r1"].SafeStops + rollback.Telemetry["r1"].EnvelopeInterventions > 0);
+        WaitFor(() => r1.Latest?.PolicyVersion == 3, "r1 to run the rollback, v3");
+        Assert.Contains(2L, r1.Versions);   // the canary did run the bad candidate
+        state = State();
+        Assert.Equal(("good-s1", 3UL, "rolled-back"), (state.Robots["r1"].Candidate!, state.Robots["r1"].Version, state.Phase));
+        Assert.Equal(("good-s1", 1UL), (state.Robots["r2"].Candidate!, state.Robots["r2"].Version));
+        Assert.DoesNotContain(2L, r2.Versions);
+        Assert.Equal(1UL, r2.Latest!.Value.StreamVersion);
+        Assert.DoesNotContain("bundle v2", Log("controller-r2"), StringComparison.Ordinal);
+
+        // The next good candidate widens again, each robot's version above everything it had.
+        (code, output) = Campaign("promote", CampaignDir, "--candidate", "better-s1");
+        Assert.True(code == 0, output);
+        WaitFor(() => r1.Latest?.PolicyVersion == 4 && r2.Latest?.PolicyVersion == 2, "r1 v4 and r2 v2 (better-s1)");
+
+        // campaign rollback: both robots back to good-s1, under new versions.
+        (code, output) = Campaign("rollback", CampaignDir);
+        Assert.True(code == 0, output);
+        WaitFor(() => r1.Latest?.PolicyVersion == 5 && r2.Latest?.PolicyVersion == 3, "r1 v5 and r2 v3 (good-s1 again)");
+        state = State();
+        Assert.All(state.Robots.Values, r => Assert.Equal("good-s1", r.Candidate));
+        Assert.Equal("manual-rollback", History()[^1].Action);
+
+        // A robot that restarts gets its promoted release from the stream's snapshot.
+        ServiceExecutables.Signal(r2Process.Id, ServiceExecutables.SigTerm);
+        Assert.True(r2Process.WaitForExit(TimeSpan.FromSeconds(30)), "r2's controller did not stop on SIGTERM");
+        var before = r2.Messages;
+        StartController("r2");
+        WaitFor(() => r2.Messages > before && r2.Latest?.PolicyVersion == 3 && r2.Latest?.Tick < 2000, "the restarted r2 to run v3 again");
+    }
+
+    [Fact]
+    public void Unknown_candidates_gate_failures_and_a_second_promote_are_refused_before_anything_is_published()
+    {
+        WriteCampaign(silenceSeconds: 1);
+        using var campaign = MeowRobot.Campaign.Campaign.Open(CampaignDir);
+        var promoter = new Promoter(campaign, TextWriter.Null);
+        var e = Assert.Throws<PromotionRefusedException>(() => promoter.Promote("nope-s9", force: false, CancellationToken.None));
+        Assert.StartsWith("unknown candidate 'nope-s9' (the campaign's runs: good-s1, bad-s1, better-s1)", e.Message, StringComparison.Ordinal);
+        File.Delete(Path.Combine(CampaignDir, "runs", "good-s1", "gate", "verdict.json"));
+        e = Assert.Throws<PromotionRefusedException>(() => promoter.Promote("good-s1", force: false, CancellationToken.None));
+        Assert.Contains("has no gate verdict", e.Message, StringComparison.Ordinal);
+        ConstantPolicy(0f, 9).Save(Path.Combine(CampaignDir, "runs", "better-s1", "trainer", "policy.safetensors"));   // retrained after its gate
+        e = Assert.Throws<PromotionRefusedException>(() => promoter.Promote("better-s1", force: false, CancellationToken.None));
+        Assert.Contains("its gate verdict is for another policy file", e.Message, StringComparison.Ordinal);
+        Assert.Equal(["refused", "refused", "refused"], promoter.Records.ReadHistory().Select(h => h.Action));
+        Assert.False(File.Exists(promoter.Records.StatePath));
+
+        using (promoter.Records.Lock())
+        {
+            var (code, output) = Campaign("promote", CampaignDir, "--candidate", "good-s1");
+            Assert.Equal(75, code);
+            Assert.Contains("another promote or rollback is in progress", output, StringComparison.Ordinal);
+        }
+
+        // Canaries whose telemetry is silent (no controller runs here) are not promoted to: refused, nothing written.
+        var silent = Assert.Throws<PromotionRefusedException>(() => promoter.Promote("bad-s1", force: true, CancellationToken.None));
+        Assert.Contains("canary r1: no telemetry from", silent.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(promoter.Records.StatePath));
+    }
+
+    [Fact]
+    public void The_promotion_section_is_checked_with_key_and_line()
+    {
+        void Refused(string extraRobots, string expected, string? replace = null)
+        {
+            var text = SpecText().Replace("  canary: [r1]", extraRobots + "  canary: [r1]", StringComparison.Ordinal);
+            if (replace is not null) text = text.Replace("  canary: [r1]", replace, StringComparison.Ordinal);
+            var e = Assert.Throws<CampaignSpecException>(() => CampaignSpec.Parse(text, "spec.yaml", _dir));
+            Assert.Matches(expected, e.Message);
+        }
+        Assert.Equal(["r1"], CampaignSpec.Parse(SpecText(), "spec.yaml", _dir).Promotion!.Canary);
+        Refused("", @"^spec\.yaml:2[0-9]: promotion\.canary\[0\]: 'r3' is not one of the robots \(r1, r2\)$", "  canary: [r3]");
+        Refused($"    - name: r1\n      key_file: {Keys}/r1.key\n      stream: {Socket("x")}\n      telemetry: {Socket("y")}\n",
+            @"^spec\.yaml:2[0-9]: promotion\.robots\[2\]\.name: robot 'r1' is named twice$");
+        Refused($"    - name: r3\n      key_file: {Keys}/r2.key\n      stream: {Socket("r1-stream")}\n      telemetry: {Socket("y")}\n",
+            @"promotion\.robots\[2\]: robot 'r3' has the public key of robot 'r2'$");
+        Refused($"    - name: r3\n      key_file: {Keys}/stream.key\n      stream: {Socket("r1-stream")}\n      telemetry: {Socket("y")}\n",
+            @"promotion\.robots\[2\]\.stream: robot 'r3' shares a stream endpoint with robot 'r1'");
+        Refused($"    - name: r3\n      key: abc\n      stream: {Socket("z")}\n      telemetry: {Socket("y")}\n", @"promotion\.robots\[2\]\.key: not a 40-character Z85 public key$");
+        Refused("", @"promotion\.watch: unknown key \(known here: stream_key, robots, canary, watch_seconds", "  canary: [r1]\n  watch: 3");
+        var negative = Assert.Throws<CampaignSpecException>(() => CampaignSpec.Parse(SpecText().Replace("safe_stops: 0", "safe_stops: -1", StringComparison.Ordinal), "spec.yaml", _dir));
+        Assert.Matches(@"^spec\.yaml:[0-9]+: promotion\.rollback\.safe_stops: -1 is outside \[0, ", negative.Message);
+    }
+
+    [Fact]
+    public void A_robot_that_does_not_follow_live_refuses_bundles_for_any_robot_and_runs_those_promoted_to_it()
+    {
+        var trainer = ZmqCurveKeyPair.Generate();
+        using var publisher = new WeightStreamPublisher(trainer, null, new WeightStreamPublisherOptions { PublishEndpoint = Socket("live"), SnapshotEndpoint = Socket("live.snapshot") });
+        var bytes = ConstantPolicy(0f, 1).ToBytes();
+        publisher.Publish(PolicyBundle.Create(1, new PolicyIdentity("multigoal", 2, 2, PolicyIdentity.AnyRobot), bytes, DateTimeOffset.UnixEpoch, "sac"));
+        var delivered = new List<long>();
+        BundleOutcome? last = null;
+        WeightStreamSubscriber Robot(bool requireAddressed) => new(new WeightStreamSubscriberOptions
+        {
+            PublishEndpoints = [publisher.PublishEndpoint], SnapshotEndpoints = [publisher.SnapshotEndpoint], TrainerPublicKey = trainer.PublicKey.ToArray(),
+            Identity = new PolicyIdentity("multigoal", 2, 2, "r1"), RequireAddressed = requireAddressed,
+        }, p => { lock (delivered) delivered.Add(p.Version); }, o => last = o);
+
+        using (var promoted = Robot(requireAddressed: true))
+        {
+            WaitFor(() => promoted.Rejected > 0, "the live bundle to be refused");
+            Assert.Equal(BundleVerdict.WrongIdentity, last!.Value.Verdict);
+            Assert.Contains("Controller:WeightStream:FollowLive=true", last.Value.Reason, StringComparison.Ordinal);
+            publisher.Publish(PolicyBundle.Create(2, new PolicyIdentity("multigoal", 2, 2, "r1"), bytes, DateTimeOffset.UnixEpoch, "sac"));
+            WaitFor(() => promoted.AcceptedVersion == 2, "the bundle addressed to r1");
+        }
+        lock (delivered) Assert.Equal([2L], delivered);
+        publisher.Publish(PolicyBundle.Create(3, new PolicyIdentity("multigoal", 2, 2, PolicyIdentity.AnyRobot), bytes, DateTimeOffset.UnixEpoch, "sac"));
+        using var live = Robot(requireAddressed: false);
+        WaitFor(() => live.AcceptedVersion == 3, "a robot following live to take the live bundle");
+    }
+
+    /// <summary>The test's own reading of a controller's telemetry: the newest message and every policy version seen.</summary>
+    private sealed class TelemetryLog : IDisposable
+    {
+        private readonly ZmqContext _context = new();
+        private readonly Thread _thread;
+        private readonly Lock _gate = new();
+        private readonly HashSet<long> _versions = [];
+        private TelemetryReading? _latest;
+        private long _messages;
+        private volatile bool _stop;
+
+        public TelemetryLog(string endpoint)
+        {
+            _thread = new Thread(() =>
+            {
+                try
+                {
+                    using var sub = _context.CreateSocket(ZmqSocketType.Sub);
+                    sub.Subscribe(TelemetryWire.TelemetryTopic);
+                    sub.ReceiveTimeout = TimeSpan.FromMilliseconds(100);
+                    sub.Connect(endpoint);
+                    while (!_stop)
+                    {
+                        try
+                        {
+                            var frames = sub.ReceiveMultipart();
+                            var reading = TelemetryReading.Read(frames[1]);
+                            lock (_gate)
+                            {
+                                _latest = reading;
+                                _versions.Add(reading.PolicyVersion);
+                                _messages++;
+                            }
+                        }
+                        catch (TimeoutException)
+                        {
+                        }
+                    }
+                }
+                catch (ZmqContextTerminatedException)
+                {
+                }
+            }) { IsBackground = true };
+            _thread.Start();
+        }
+
+        public TelemetryReading? Latest { get { lock (_gate) return _latest; } }
+        public long Messages { get { lock (_gate) return _messages; } }
+        public IReadOnlyCollection<long> Versions { get { lock (_gate) return [.. _versions]; } }
+
+        public void Dispose()
+        {
+            _stop = true;
+            _thread.Join();
+            _context.Dispose();
+        }
+    }
+}
