@@ -262,6 +262,60 @@ public sealed class PromotionTests : IDisposable
     }
 
     [Fact]
+    public void A_canary_that_goes_silent_during_its_watch_is_rolled_back()
+    {
+        WriteCampaign(silenceSeconds: 1);
+        var records = new PromotionRecords(CampaignDir);
+        // The last release r1 was given (good-s1 as v1), so the silent canary has something to go back to.
+        var sha = records.Keep(Path.Combine(CampaignDir, "runs", "good-s1", "trainer", "policy.safetensors"));
+        records.WriteState(new PromotionState
+        {
+            Phase = "widened", Candidate = "good-s1",
+            Robots = new() { ["r1"] = new RobotRelease { Candidate = "good-s1", Version = 1, Sha256 = sha }, ["r2"] = new RobotRelease { Candidate = "good-s1", Version = 1, Sha256 = sha } },
+        });
+        // r1's controller, at the edge: real telemetry messages on its endpoint, running what state.json gives it, until
+        // it goes quiet (a canary that disconnects).
+        using var context = new ZmqContext();
+        using var bound = new ManualResetEventSlim();
+        using var quiet = new CancellationTokenSource();
+        var canary = new Thread(() =>
+        {
+            using var pub = context.CreateSocket(ZmqSocketType.Pub);
+            pub.Bind(Socket("r1-telemetry"));
+            bound.Set();
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+            var snapshot = new LoopSnapshot { RateHz = 200, Running = true, PolicyVersion = 1 };
+            var started = Stopwatch.StartNew();
+            while (!quiet.IsCancellationRequested)
+            {
+                var given = (long)records.ReadState().Robots["r1"].Version;
+                if (snapshot.PolicyVersion == given && given > 1 && started.Elapsed > TimeSpan.FromSeconds(0.5)) break;   // running the candidate a while: silence
+                if (given != snapshot.PolicyVersion) started.Restart();
+                snapshot.PolicyVersion = given;
+                snapshot.Tick += 40;
+                buffer.ResetWrittenCount();
+                TelemetryWire.EncodeTelemetry(snapshot, new StreamTelemetry((ulong)given, 1, 0, null), buffer);
+                pub.Send(TelemetryWire.TelemetryTopic, more: true);
+                pub.Send(buffer.WrittenSpan);
+                quiet.Token.WaitHandle.WaitOne(100);   // the controller's telemetry interval
+            }
+        }) { IsBackground = true };
+        canary.Start();
+        bound.Wait();
+        using var campaign = MeowRobot.Campaign.Campaign.Open(CampaignDir);
+        var outcome = new Promoter(campaign, TextWriter.Null).Promote("better-s1", force: false, CancellationToken.None);
+        quiet.Cancel();
+        canary.Join();
+        Assert.Equal(PromotionOutcome.RolledBack, outcome);
+        var rollback = records.ReadHistory()[^1];
+        Assert.Equal("rollback", rollback.Action);
+        Assert.StartsWith("canary r1: telemetry silent for 1 s", rollback.Reason, StringComparison.Ordinal);
+        var state = records.ReadState();
+        Assert.Equal(("good-s1", 3UL), (state.Robots["r1"].Candidate!, state.Robots["r1"].Version));
+        Assert.Equal(("good-s1", 1UL), (state.Robots["r2"].Candidate!, state.Robots["r2"].Version));   // never widened to
+    }
+
+    [Fact]
     public void The_promotion_section_is_checked_with_key_and_line()
     {
         void Refused(string extraRobots, string expected, string? replace = null)

@@ -308,7 +308,9 @@ public sealed class Promoter
     private void Report(IReadOnlyList<PromotionRobot> robots, Dictionary<string, RobotTelemetry> watches, Dictionary<string, ulong> versions, CancellationToken cancellation)
     {
         var given = robots.Where(r => versions.ContainsKey(r.Name)).ToList();
-        var late = Await(given, r => watches[r.Name].Engaged, _spec.Engage, cancellation);
+        // A robot that cannot be heard is not waited for: it gets its release from the stream's snapshot when it is back.
+        Await(given, r => watches[r.Name].Engaged || watches[r.Name].Silence > _spec.Silence, _spec.Engage, cancellation);
+        var late = given.Where(r => !watches[r.Name].Engaged).ToList();
         foreach (var r in given)
             _out.WriteLine(late.Contains(r) ? $"  {r.Name}: v{versions[r.Name]} not running yet (it gets it from the stream's snapshot when it is back)" : $"  {r.Name}: runs v{versions[r.Name]}");
     }
