@@ -88,7 +88,7 @@ public sealed class ConfigurationTests : IDisposable
         var failures = await StartFails(ControllerServiceHost.Service, ControllerServiceHost.Configure, ValidController(("Controller:RateHz", "500")));
 
         var failure = Assert.Single(failures);
-        Assert.StartsWith("Controller:RateHz: unknown key (known keys of Controller: PolicyPath, WeightStream, Robot, SerialRobot, SimRobot, Telemetry, Loop, MaxTickAge, TeleopPort, Modes, Envelope)",
+        Assert.StartsWith("Controller:RateHz: unknown key (known keys of Controller: PolicyPath, WeightStream, Robot, RobotId, SerialRobot, SimRobot, Telemetry, Loop, MaxTickAge, TeleopPort, Modes, Envelope)",
             failure, StringComparison.Ordinal);
     }
 
