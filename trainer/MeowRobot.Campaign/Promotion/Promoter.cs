@@ -107,9 +107,9 @@ public sealed class Promoter
                 _records.Append(new PromotionEvent
                 {
                     At = DateTimeOffset.UtcNow, Action = "rollback", Candidate = candidate, Robots = [.. canaries.Select(c => c.Name)], Versions = back,
-                    Reason = failure, Forced = forced, Telemetry = telemetry,
+                    Reason = $"{failure}; {Describe(canaries, back)}", Forced = forced, Telemetry = telemetry,
                 });
-                _out.WriteLine($"promote {candidate}: rolled back ({failure}): {Describe(back)}");
+                _out.WriteLine($"promote {candidate}: rolled back ({failure}): {Describe(canaries, back)}");
                 Report(canaries, watches, back, cancellation);
                 return PromotionOutcome.RolledBack;
             }
@@ -122,7 +122,7 @@ public sealed class Promoter
                 Reason = $"canaries passed the watch of {Seconds(_spec.Watch)}: " + string.Join("; ", telemetry.Select(t => Summary(t.Key, t.Value))),
                 Telemetry = telemetry,
             });
-            _out.WriteLine($"promote {candidate}: canaries passed; widened to {(rest.Count == 0 ? "no other robot" : Describe(widened))}");
+            _out.WriteLine($"promote {candidate}: canaries passed; widened to {(rest.Count == 0 ? "no other robot" : Describe(rest, widened))}");
             Report(rest, watches, widened, cancellation);
             return PromotionOutcome.Done;
         }
@@ -151,9 +151,9 @@ public sealed class Promoter
             _records.Append(new PromotionEvent
             {
                 At = DateTimeOffset.UtcNow, Action = "manual-rollback", Candidate = state.Candidate, Robots = [.. robots.Select(r => r.Name)], Versions = back,
-                Reason = "campaign rollback",
+                Reason = "campaign rollback: " + Describe(robots, back),
             });
-            _out.WriteLine($"rollback: {Describe(back)}");
+            _out.WriteLine($"rollback: {Describe(robots, back)}");
             Report(robots, watches, back, cancellation);
             return PromotionOutcome.Done;
         }
@@ -334,8 +334,10 @@ public sealed class Promoter
         $"{robot}: {o.SafeStops} safe stops, {o.EnvelopeInterventions} envelope interventions in {o.WatchedSeconds:0.#} s, {o.Returns.Count} episodes") +
         (o.MeanReturn is { } m ? string.Create(CultureInfo.InvariantCulture, $" (mean return {m:0.#})") : "");
 
-    private static string Describe(Dictionary<string, ulong> versions) =>
-        versions.Count == 0 ? "no robot had a previous release (withdrawn: nothing is served to them)" : string.Join(", ", versions.Select(v => $"{v.Key} v{v.Value}"));
+    /// <summary>Each robot's new version, or why it has none: withdrawn, having no previous release to go back to.</summary>
+    private static string Describe(IEnumerable<PromotionRobot> robots, Dictionary<string, ulong> versions) =>
+        string.Join(", ", robots.Select(r => versions.TryGetValue(r.Name, out var v) ? $"{r.Name} v{v}"
+            : $"{r.Name} withdrawn (no previous release: its stream now serves nothing; a running controller keeps the candidate until it is stopped or given another)"));
 
     private static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + " s";
 }
