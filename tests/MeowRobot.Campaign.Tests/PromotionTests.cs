@@ -371,58 +371,27 @@ public sealed class PromotionTests : IDisposable
     /// <summary>The test's own reading of a controller's telemetry: the newest message and every policy version seen.</summary>
     private sealed class TelemetryLog : IDisposable
     {
-        private readonly ZmqContext _context = new();
-        private readonly Thread _thread;
+        private readonly TelemetrySubscription _subscription;
         private readonly Lock _gate = new();
         private readonly HashSet<long> _versions = [];
         private TelemetryReading? _latest;
         private long _messages;
-        private volatile bool _stop;
 
-        public TelemetryLog(string endpoint)
+        public TelemetryLog(string endpoint) => _subscription = new TelemetrySubscription(endpoint, (_, body) =>
         {
-            _thread = new Thread(() =>
+            var reading = TelemetryReading.Read(body);
+            lock (_gate)
             {
-                try
-                {
-                    using var sub = _context.CreateSocket(ZmqSocketType.Sub);
-                    sub.Subscribe(TelemetryWire.TelemetryTopic);
-                    sub.ReceiveTimeout = TimeSpan.FromMilliseconds(100);
-                    sub.Connect(endpoint);
-                    while (!_stop)
-                    {
-                        try
-                        {
-                            var frames = sub.ReceiveMultipart();
-                            var reading = TelemetryReading.Read(frames[1]);
-                            lock (_gate)
-                            {
-                                _latest = reading;
-                                _versions.Add(reading.PolicyVersion);
-                                _messages++;
-                            }
-                        }
-                        catch (TimeoutException)
-                        {
-                        }
-                    }
-                }
-                catch (ZmqContextTerminatedException)
-                {
-                }
-            }) { IsBackground = true };
-            _thread.Start();
-        }
+                _latest = reading;
+                _versions.Add(reading.PolicyVersion);
+                _messages++;
+            }
+        }, TelemetryWire.TelemetryTopic.ToArray());
 
         public TelemetryReading? Latest { get { lock (_gate) return _latest; } }
         public long Messages { get { lock (_gate) return _messages; } }
         public IReadOnlyCollection<long> Versions { get { lock (_gate) return [.. _versions]; } }
 
-        public void Dispose()
-        {
-            _stop = true;
-            _thread.Join();
-            _context.Dispose();
-        }
+        public void Dispose() => _subscription.Dispose();
     }
 }

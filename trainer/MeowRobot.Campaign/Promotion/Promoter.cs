@@ -91,7 +91,7 @@ public sealed class Promoter
             }
 
             var forced = gateProblem is not null;
-            var versions = Give(state, canaries, candidate, sha, watches, "canary");
+            var versions = Give(canaries, candidate, sha, watches, "canary");
             _records.Append(new PromotionEvent
             {
                 At = DateTimeOffset.UtcNow, Action = "canary", Candidate = candidate, Robots = [.. canaries.Select(c => c.Name)], Versions = versions, Forced = forced,
@@ -115,7 +115,7 @@ public sealed class Promoter
             }
 
             var rest = _spec.Rest.ToList();
-            var widened = Give(_records.ReadState(), rest, candidate, sha, watches, "widened");
+            var widened = Give(rest, candidate, sha, watches, "widened");
             _records.Append(new PromotionEvent
             {
                 At = DateTimeOffset.UtcNow, Action = "widen", Candidate = candidate, Robots = [.. rest.Select(r => r.Name)], Versions = widened, Forced = forced,
@@ -192,30 +192,26 @@ public sealed class Promoter
         }
     }
 
-    /// <summary>Writes releases of <paramref name="candidate"/> for <paramref name="robots"/> (their watches started
-    /// first, so no telemetry of the new version is missed) and returns the versions given.</summary>
-    private Dictionary<string, ulong> Give(PromotionState state, IReadOnlyList<PromotionRobot> robots, string candidate, string sha,
-        Dictionary<string, RobotTelemetry> watches, string phase)
-    {
-        var releases = new Dictionary<string, RobotRelease>(state.Robots, StringComparer.Ordinal);
-        var versions = new Dictionary<string, ulong>(StringComparer.Ordinal);
-        var now = DateTimeOffset.UtcNow;
-        foreach (var robot in robots)
+    /// <summary>Gives <paramref name="robots"/> releases of <paramref name="candidate"/> (their watches started first,
+    /// so no telemetry of the new version is missed) and returns the versions given.</summary>
+    private Dictionary<string, ulong> Give(IReadOnlyList<PromotionRobot> robots, string candidate, string sha, Dictionary<string, RobotTelemetry> watches, string phase) =>
+        Write(robots, watches, phase, candidate, (current, version, now) => new RobotRelease
         {
-            var current = releases.GetValueOrDefault(robot.Name);
-            var version = NextVersion(current, watches[robot.Name]);
+            Candidate = candidate, Version = version, Sha256 = sha, At = now,
             // What ran before is the rollback target; a withdrawn robot's target is the one before it.
-            var previous = current?.Candidate is not null ? current : current?.Previous;
-            releases[robot.Name] = new RobotRelease { Candidate = candidate, Version = version, Sha256 = sha, At = now, Previous = previous?.Bounded(RobotRelease.MaxDepth - 1) };
-            versions[robot.Name] = version;
-            watches[robot.Name].Watch(version);
-        }
-        _records.WriteState(new PromotionState { Robots = releases, Phase = phase, Candidate = candidate, UpdatedAt = now });
-        return versions;
-    }
+            Previous = (current?.Candidate is not null ? current : current?.Previous)?.Bounded(RobotRelease.MaxDepth - 1),
+        });
 
     /// <summary>Gives each robot its previous release again under a new version (a robot without one is withdrawn).</summary>
-    private Dictionary<string, ulong> RollBack(IReadOnlyList<PromotionRobot> robots, Dictionary<string, RobotTelemetry> watches, string phase = "rolled-back")
+    private Dictionary<string, ulong> RollBack(IReadOnlyList<PromotionRobot> robots, Dictionary<string, RobotTelemetry> watches, string phase = "rolled-back") =>
+        Write(robots, watches, phase, null, (current, version, now) => current?.Previous is { } previous
+            ? previous with { Version = version, At = now }
+            : new RobotRelease { Candidate = null, Version = current?.Version ?? 0, At = now });
+
+    /// <summary>Replaces the releases of <paramref name="robots"/> in state.json by <paramref name="next"/>(current, the
+    /// robot's next version, now), watches the versions given and returns them (withdrawn robots have none).</summary>
+    private Dictionary<string, ulong> Write(IReadOnlyList<PromotionRobot> robots, Dictionary<string, RobotTelemetry> watches, string phase, string? candidate,
+        Func<RobotRelease?, ulong, DateTimeOffset, RobotRelease> next)
     {
         var state = _records.ReadState();
         var releases = new Dictionary<string, RobotRelease>(state.Robots, StringComparer.Ordinal);
@@ -224,16 +220,13 @@ public sealed class Promoter
         foreach (var robot in robots)
         {
             var current = releases.GetValueOrDefault(robot.Name);
-            var version = NextVersion(current, watches[robot.Name]);
-            var previous = current?.Previous;
-            releases[robot.Name] = previous is null
-                ? new RobotRelease { Candidate = null, Version = current?.Version ?? 0, At = now, Previous = null }
-                : previous with { Version = version, At = now };
-            if (previous is null) continue;
-            versions[robot.Name] = version;
-            watches[robot.Name].Watch(version);
+            var release = next(current, NextVersion(current, watches[robot.Name]), now);
+            releases[robot.Name] = release;
+            if (release.Candidate is null) continue;
+            versions[robot.Name] = release.Version;
+            watches[robot.Name].Watch(release.Version);
         }
-        _records.WriteState(new PromotionState { Robots = releases, Phase = phase, Candidate = state.Candidate, UpdatedAt = now });
+        _records.WriteState(new PromotionState { Robots = releases, Phase = phase, Candidate = candidate ?? state.Candidate, UpdatedAt = now });
         return versions;
     }
 

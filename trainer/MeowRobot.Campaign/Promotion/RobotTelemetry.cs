@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using MeowRobot.Bridge.MessagePack;
-using MeowRobot.Bridge.Zmq;
 using MeowRobot.Control.Telemetry;
 
 namespace MeowRobot.Campaign.Promotion;
@@ -24,18 +23,15 @@ public sealed record CanaryObservation(
 }
 
 /// <summary>
-/// Subscribes to one controller's telemetry (<c>meow.telemetry</c> and <c>meow.transition</c>, docs/protocol.md) on its
-/// own thread and keeps what a promotion judges: the newest reading and when it arrived, and, once a version is being
+/// Subscribes to one controller's telemetry (<c>meow.telemetry</c> and <c>meow.transition</c>, docs/protocol.md) and keeps what a promotion judges: the newest reading and when it arrived, and, once a version is being
 /// watched, the transitions and episode returns since that version started to run.
 /// </summary>
 public sealed class RobotTelemetry : IDisposable
 {
     private const int MaxKept = 1000;
-    private readonly ZmqContext _context = new();
-    private readonly Thread _thread;
+    private readonly TelemetrySubscription _subscription;
     private readonly Lock _gate = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private volatile bool _stop;
     private TelemetryReading? _latest;
     private TimeSpan _heardAt;
     private long _messages;
@@ -53,8 +49,11 @@ public sealed class RobotTelemetry : IDisposable
     {
         Name = name;
         Endpoint = endpoint;
-        _thread = new Thread(Listen) { IsBackground = true, Name = "meow-promotion-telemetry-" + name };
-        _thread.Start();
+        _subscription = new TelemetrySubscription(endpoint, (topic, body) =>
+        {
+            if (topic.AsSpan().SequenceEqual(TelemetryWire.TelemetryTopic)) OnTelemetry(TelemetryReading.Read(body));
+            else OnTransition(body);
+        }, TelemetryWire.TelemetryTopic.ToArray(), TelemetryWire.TransitionTopic.ToArray());
     }
 
     public string Name { get; }
@@ -124,44 +123,6 @@ public sealed class RobotTelemetry : IDisposable
         _episodesAtStart = reading.RobotEpisodes;
     }
 
-    private void Listen()
-    {
-        try
-        {
-            using var sub = _context.CreateSocket(ZmqSocketType.Sub);
-            sub.MaxMessageSize = 1 << 20;
-            sub.Subscribe(TelemetryWire.TelemetryTopic);
-            sub.Subscribe(TelemetryWire.TransitionTopic);
-            sub.ReceiveTimeout = TimeSpan.FromMilliseconds(100);
-            sub.Connect(Endpoint);
-            while (!_stop)
-            {
-                List<byte[]> frames;
-                try
-                {
-                    frames = sub.ReceiveMultipart();
-                }
-                catch (TimeoutException)
-                {
-                    continue;
-                }
-                if (frames.Count != 2) continue;
-                try
-                {
-                    if (frames[0].AsSpan().SequenceEqual(TelemetryWire.TelemetryTopic)) OnTelemetry(TelemetryReading.Read(frames[1]));
-                    else if (frames[0].AsSpan().SequenceEqual(TelemetryWire.TransitionTopic)) OnTransition(frames[1]);
-                }
-                catch (MsgPackException)
-                {
-                    // a malformed message from whoever can publish there is not evidence either way
-                }
-            }
-        }
-        catch (ZmqContextTerminatedException)
-        {
-        }
-    }
-
     private void OnTelemetry(TelemetryReading reading)
     {
         lock (_gate)
@@ -210,10 +171,5 @@ public sealed class RobotTelemetry : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        _stop = true;
-        _thread.Join();
-        _context.Dispose();
-    }
+    public void Dispose() => _subscription.Dispose();
 }

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using MeowRobot.Bridge.MessagePack;
-using MeowRobot.Bridge.Zmq;
 using MeowRobot.Control.Telemetry;
 
 namespace MeowRobot.Trainer.Demo;
@@ -10,27 +8,23 @@ namespace MeowRobot.Trainer.Demo;
 internal readonly record struct RobotEpisode(double Seconds, long Episode, double Return, long PolicyVersion);
 
 /// <summary>
-/// Subscribes to the controller's telemetry (its own thread: ZeroMQ sockets belong to one) and keeps the newest reading
+/// Subscribes to the controller's telemetry and keeps the newest reading
 /// and every robot episode that finished, in order.
 /// </summary>
 internal sealed class RobotWatch : IDisposable
 {
-    private readonly string _endpoint;
     private readonly Stopwatch _clock;
-    private readonly ZmqContext _context = new();
-    private readonly Thread _thread;
+    private readonly TelemetrySubscription _subscription;
     private readonly Lock _gate = new();
     private readonly List<RobotEpisode> _episodes = [];
     private TelemetryReading? _latest;
     private long _messages;
-    private volatile bool _stop;
+    private long _seen;
 
     public RobotWatch(string telemetryEndpoint, Stopwatch clock)
     {
-        _endpoint = telemetryEndpoint;
         _clock = clock;
-        _thread = new Thread(Listen) { IsBackground = true, Name = "meow-demo-telemetry" };
-        _thread.Start();
+        _subscription = new TelemetrySubscription(telemetryEndpoint, (_, body) => OnTelemetry(body), TelemetryWire.TelemetryTopic.ToArray());
     }
 
     public long Messages => Interlocked.Read(ref _messages);
@@ -45,56 +39,18 @@ internal sealed class RobotWatch : IDisposable
         get { lock (_gate) return [.. _episodes]; }
     }
 
-    private void Listen()
+    private void OnTelemetry(byte[] body)
     {
-        try
+        var reading = TelemetryReading.Read(body);
+        Interlocked.Increment(ref _messages);
+        lock (_gate)
         {
-            using var sub = _context.CreateSocket(ZmqSocketType.Sub);
-            sub.MaxMessageSize = 1 << 20;
-            sub.Subscribe(TelemetryWire.TelemetryTopic);
-            sub.ReceiveTimeout = TimeSpan.FromMilliseconds(250);
-            sub.Connect(_endpoint);
-            long seen = 0;
-            while (!_stop)
-            {
-                List<byte[]> frames;
-                try
-                {
-                    frames = sub.ReceiveMultipart();
-                }
-                catch (TimeoutException)
-                {
-                    continue;
-                }
-                if (frames.Count != 2) continue;
-                TelemetryReading reading;
-                try
-                {
-                    reading = TelemetryReading.Read(frames[1]);
-                }
-                catch (MsgPackException)
-                {
-                    continue;
-                }
-                Interlocked.Increment(ref _messages);
-                lock (_gate)
-                {
-                    _latest = reading;
-                    if (reading.RobotEpisodes > seen && double.IsFinite(reading.RobotLastReturn))
-                        _episodes.Add(new RobotEpisode(_clock.Elapsed.TotalSeconds, reading.RobotEpisodes, reading.RobotLastReturn, reading.PolicyVersion));
-                    seen = Math.Max(seen, reading.RobotEpisodes);
-                }
-            }
-        }
-        catch (ZmqContextTerminatedException)
-        {
+            _latest = reading;
+            if (reading.RobotEpisodes > _seen && double.IsFinite(reading.RobotLastReturn))
+                _episodes.Add(new RobotEpisode(_clock.Elapsed.TotalSeconds, reading.RobotEpisodes, reading.RobotLastReturn, reading.PolicyVersion));
+            _seen = Math.Max(_seen, reading.RobotEpisodes);
         }
     }
 
-    public void Dispose()
-    {
-        _stop = true;
-        _thread.Join();
-        _context.Dispose();
-    }
+    public void Dispose() => _subscription.Dispose();
 }
