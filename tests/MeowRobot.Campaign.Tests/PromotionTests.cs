@@ -11,6 +11,7 @@ using MeowRobot.Control.Telemetry;
 using MeowRobot.Control.WeightStream;
 using MeowRobot.Policy.Bundles;
 using MeowRobot.Policy.Files;
+using Xunit.Abstractions;
 
 namespace MeowRobot.Campaign.Tests;
 
@@ -30,8 +31,11 @@ public sealed class PromotionTests : IDisposable
     private string CampaignDir => Path.Combine(_dir, "campaign");
     private string Socket(string name) => "ipc://" + Path.Combine(_dir, name);
 
-    public PromotionTests()
+    private readonly ITestOutputHelper _output;
+
+    public PromotionTests(ITestOutputHelper output)
     {
+        _output = output;
         Directory.CreateDirectory(Keys);
         foreach (var k in new[] { "stream", "r1", "r2" })
             ZmqCurveKeyPair.Generate().Save(Path.Combine(Keys, k + ".key_secret"), Path.Combine(Keys, k + ".key"));
@@ -229,6 +233,7 @@ public sealed class PromotionTests : IDisposable
         var before = r2.Messages;
         StartController("r2");
         WaitFor(() => r2.Messages > before && r2.Latest?.PolicyVersion == 3 && r2.Latest?.Tick < 2000, "the restarted r2 to run v3 again");
+        foreach (var line in File.ReadAllLines(new PromotionRecords(CampaignDir).HistoryPath)) _output.WriteLine(line);
     }
 
     [Fact]

@@ -289,9 +289,9 @@ public sealed class Promoter
         ArgumentNullException.ThrowIfNull(o);
         var inv = CultureInfo.InvariantCulture;
         if (o.SafeStops > rule.SafeStops)
-            return string.Create(inv, $"canary {robot}: {o.SafeStops} safe stop(s) in {o.WatchedSeconds:0.#} s > {rule.SafeStops} allowed");
+            return string.Create(inv, $"canary {robot}: {o.SafeStops} safe stop(s) in {o.WatchedSeconds:0.##} s > {rule.SafeStops} allowed");
         if (o.EnvelopeInterventions > rule.EnvelopeInterventions)
-            return string.Create(inv, $"canary {robot}: {o.EnvelopeInterventions} envelope intervention(s) in {o.WatchedSeconds:0.#} s > {rule.EnvelopeInterventions} allowed");
+            return string.Create(inv, $"canary {robot}: {o.EnvelopeInterventions} envelope intervention(s) in {o.WatchedSeconds:0.##} s > {rule.EnvelopeInterventions} allowed");
         if (final && rule.MinMeanReturn is { } min && o.MeanReturn is { } mean && mean < min)
             return string.Create(inv, $"canary {robot}: mean return {mean:0.#} over {o.Returns.Count} episode(s) < {min:0.#}");
         return null;

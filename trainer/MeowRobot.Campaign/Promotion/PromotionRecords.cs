@@ -67,6 +67,8 @@ public sealed class PromotionRecords
         DictionaryKeyPolicy = null,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        // Reasons and transitions are read by people (history.jsonl, the report): '>' and quotes as they are.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     private static readonly JsonSerializerOptions Line = new(Json) { WriteIndented = false, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
