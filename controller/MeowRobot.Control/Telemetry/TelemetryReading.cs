@@ -23,6 +23,11 @@ public readonly record struct TelemetryReading
     public long Transitions { get; init; }
     public double RobotLastReturn { get; init; }
 
+    /// <summary>Ticks on which the envelope replaced or withheld the policy's action (non-finite action or observation,
+    /// stale observation): <c>non_finite_actions + non_finite_observations + stale_observation_ticks</c>, as
+    /// <see cref="Loop.LoopSnapshot.EnvelopeInterventions"/>.</summary>
+    public long EnvelopeInterventions { get; init; }
+
     /// <exception cref="MsgPackException">The body is not a telemetry map (or a known key has the wrong type).</exception>
     public static TelemetryReading Read(ReadOnlySpan<byte> body)
     {
@@ -42,6 +47,8 @@ public readonly record struct TelemetryReading
             else if (key.SequenceEqual("transitions"u8)) reading = reading with { Transitions = r.ReadInt64() };
             else if (key.SequenceEqual("robot_episodes"u8)) reading = reading with { RobotEpisodes = r.ReadInt64() };
             else if (key.SequenceEqual("robot_last_return"u8)) reading = reading with { RobotLastReturn = r.ReadDouble() };
+            else if (key.SequenceEqual("non_finite_actions"u8) || key.SequenceEqual("non_finite_observations"u8) || key.SequenceEqual("stale_observation_ticks"u8))
+                reading = reading with { EnvelopeInterventions = reading.EnvelopeInterventions + r.ReadInt64() };
             else if (key.SequenceEqual("jitter_us"u8))
             {
                 if (r.ReadArrayHeader() != 3) throw new MsgPackException(MsgPackErrorKind.TypeMismatch, r.Position, "jitter_us must be [p50, p99, max]");

@@ -114,7 +114,7 @@ public sealed class PromotionRecords
     public void WriteState(PromotionState state)
     {
         System.IO.Directory.CreateDirectory(Directory);
-        AtomicJson.Write(StatePath, state, Json);
+        CampaignJson.Write(StatePath, state, Json);
     }
 
     public void Append(PromotionEvent e)

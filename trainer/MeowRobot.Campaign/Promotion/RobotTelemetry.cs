@@ -7,8 +7,9 @@ namespace MeowRobot.Campaign.Promotion;
 /// <summary>What one robot's telemetry said about a version over its watch: counted from the first telemetry message
 /// that showed the version running (transitions after the tick of the message before it).</summary>
 /// <param name="SafeStops">Policy → SafeStop transitions (any reason).</param>
-/// <param name="EnvelopeInterventions">Transitions that took control from the policy because the envelope's checks
-/// failed: a state out of its bounds, a non-finite observation or action.</param>
+/// <param name="EnvelopeInterventions">Ticks on which the envelope replaced or withheld the policy's action (a non-finite
+/// action or observation, a stale observation): the growth of the telemetry's counters since the start, as the gates
+/// count them (docs/campaigns.md, "Gates"). A state bound crossed is a safe stop.</param>
 /// <param name="Returns">Returns of the robot's episodes that finished while it ran the version (sim robots only).</param>
 public sealed record CanaryObservation(
     long PolicyVersion,
@@ -42,6 +43,7 @@ public sealed class RobotTelemetry : IDisposable
     private long _startTick = -1;
     private TimeSpan _startedAt;
     private long _episodesAtStart;
+    private long _interventionsAtStart;
     private readonly List<(long Tick, string From, string To, string Reason)> _transitions = [];
     private readonly List<double> _returns = [];
 
@@ -110,7 +112,7 @@ public sealed class RobotTelemetry : IDisposable
             var since = _startTick < 0 ? TimeSpan.Zero : _clock.Elapsed - _startedAt;
             var counted = _startTick < 0 ? [] : _transitions.Where(t => t.Tick > _startTick).ToList();
             var stops = counted.Count(t => t.From == "Policy" && t.To == "SafeStop");
-            var interventions = counted.Count(t => t.From == "Policy" && t.Reason is "StateOutOfBounds" or "ObservationNonFinite" or "PolicyNonFinite");
+            var interventions = _startTick < 0 || _latest is not { } now ? 0 : (int)Math.Min(int.MaxValue, Math.Max(0, now.EnvelopeInterventions - _interventionsAtStart));
             return new CanaryObservation(_latest?.PolicyVersion ?? -1, _latest?.Mode ?? "unknown", Math.Round(since.TotalSeconds, 3), stops, interventions,
                 [.. _returns], [.. counted.Select(t => $"{t.From}->{t.To} ({t.Reason}) at tick {t.Tick}")]);
         }
@@ -121,6 +123,7 @@ public sealed class RobotTelemetry : IDisposable
         _startTick = tickBefore;
         _startedAt = _clock.Elapsed;
         _episodesAtStart = reading.RobotEpisodes;
+        _interventionsAtStart = reading.EnvelopeInterventions;
     }
 
     private void OnTelemetry(TelemetryReading reading)
