@@ -10,12 +10,24 @@ internal static class CampaignProcesses
     public static readonly TimeSpan Wait = TimeSpan.FromMinutes(5);
 
     /// <summary><c>campaign run SPEC --dir DIR</c>, its output to <paramref name="log"/> (a file: the runner may be killed).</summary>
-    public static Process Runner(string spec, string campaignDir, string log)
+    public static Process Runner(string spec, string campaignDir, string log) => Runner(log, null, "run", spec, "--dir", campaignDir);
+
+    /// <summary><c>campaign ARGS…</c> (with extra environment variables), its output to <paramref name="log"/>.</summary>
+    public static Process Runner(string log, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
-        foreach (var a in new[] { "-c", "log=$1; shift; exec \"$@\" >\"$log\" 2>&1", "sh", log, ServiceExecutables.Path("MeowRobot.Campaign"), "run", spec, "--dir", campaignDir })
+        foreach (var a in new[] { "-c", "log=$1; shift; exec \"$@\" >\"$log\" 2>&1", "sh", log, ServiceExecutables.Path("MeowRobot.Campaign") }.Concat(args))
             info.ArgumentList.Add(a);
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) info.Environment[k] = v;
         return Process.Start(info)!;
+    }
+
+    /// <summary>A CSV the trainer writes (metrics.csv, episodes.csv): its header and rows.</summary>
+    public static List<string[]> Rows(string csv, out string[] header)
+    {
+        var lines = File.ReadAllLines(csv).Where(l => l.Length > 0).ToArray();
+        header = lines[0].Split(',');
+        return lines.Skip(1).Select(l => l.Split(',')).ToList();
     }
 
     /// <summary>Polls <paramref name="condition"/> (files other processes write; there is no event to wait on) until it holds.</summary>

@@ -52,12 +52,7 @@ public sealed class LocalEngineTests : IDisposable
         return path;
     }
 
-    private static List<string[]> Rows(string csv, out string[] header)
-    {
-        var lines = File.ReadAllLines(csv).Where(l => l.Length > 0).ToArray();
-        header = lines[0].Split(',');
-        return lines.Skip(1).Select(l => l.Split(',')).ToList();
-    }
+    private static List<string[]> Rows(string csv, out string[] header) => CampaignProcesses.Rows(csv, out header);
 
     [RequiresFact(Requirement.LibZmq)]
     public void A_campaign_runs_every_run_and_a_runner_killed_mid_way_is_resumed_without_losing_or_repeating_anything()

@@ -27,6 +27,8 @@ public enum Requirement
     PythonNumpy,
     /// <summary>rsvg-convert (librsvg2-bin): plots' PNGs.</summary>
     Rsvg,
+    /// <summary>A Slurm cluster that answers at $SLURM_CONF (./meow test starts a one-node one: .ci/slurm).</summary>
+    Slurm,
 }
 
 public static class Requirements
@@ -47,6 +49,7 @@ public static class Requirements
         Requirement.PythonProtobuf => PythonModule("google.protobuf", "python3-protobuf"),
         Requirement.PythonNumpy => PythonModule("numpy", "python3-numpy"),
         Requirement.Rsvg => OnPath("rsvg-convert") ? null : "rsvg-convert missing: apt-get install librsvg2-bin",
+        Requirement.Slurm => SlurmReason.Value,
         _ => throw new ArgumentOutOfRangeException(nameof(r)),
     };
 
@@ -54,6 +57,23 @@ public static class Requirements
     public const string DebianPython = "/usr/bin/python3";
 
     private static readonly Lazy<string?> PythonPeerReason = new(() => PythonImports("zmq, msgpack", "python3-zmq/python3-msgpack"));
+
+    // Only a cluster named by SLURM_CONF: tests never submit to whatever /etc/slurm points at.
+    private static readonly Lazy<string?> SlurmReason = new(() =>
+    {
+        var conf = Environment.GetEnvironmentVariable("SLURM_CONF");
+        if (string.IsNullOrEmpty(conf)) return "no Slurm reachable: SLURM_CONF is not set (./meow test starts a one-node Slurm as root; by hand: .ci/slurm up)";
+        if (!File.Exists(conf)) return $"no Slurm reachable: SLURM_CONF={conf} does not exist";
+        if (!OnPath("scontrol") || !OnPath("sbatch") || !OnPath("squeue")) return "no Slurm reachable: Slurm's client commands are missing: apt-get install slurm-client";
+        try
+        {
+            using var p = Process.Start(new ProcessStartInfo("scontrol", ["ping"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            var output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            return output.Contains("is UP", StringComparison.Ordinal) ? null : $"no Slurm reachable: scontrol ping at SLURM_CONF={conf} says: {output.Trim()}";
+        }
+        catch (Exception e) { return "cannot run scontrol: " + e.Message; }
+    });
 
     private static readonly Lazy<string?> PythonOnnxReason = new(() => PythonImports("onnx", "python3-onnx"));
 

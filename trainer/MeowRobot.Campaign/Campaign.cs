@@ -123,29 +123,35 @@ public sealed class Campaign : IDisposable
             .Where(x => x.Progress.LastEvalReturn is not null).OrderByDescending(x => x.Progress.LastEvalReturn).FirstOrDefault();
         var inv = CultureInfo.InvariantCulture;
         return string.Create(inv, $"campaign {Spec.Name}: {states.Length} runs: {Count(RunStatus.Done)} done, {Count(RunStatus.Running)} running, ") +
+            (Count(RunStatus.Queued) > 0 ? string.Create(inv, $"{Count(RunStatus.Queued)} queued, ") : "") +
             string.Create(inv, $"{Count(RunStatus.Failed)} failed, {Count(RunStatus.Pending)} pending; ") +
             (best.Run is null ? "no evaluation yet" : string.Create(inv, $"best eval return so far {best.Progress.LastEvalReturn:F1} ({best.Run.Id})")) +
             (Spec.Evaluation is null ? "" : "; " + new GateTally(Plan.Runs).Line());
     }
 
-    /// <summary>One line per run (id, state, attempts, env steps of the budget, last evaluation), then the summary.</summary>
-    public string StatusTable()
+    /// <summary>One line per run (id, state, attempts, env steps of the budget, last evaluation, and where an engine
+    /// reports more, e.g. the run's Slurm task, its <paramref name="where"/> column), then the summary.</summary>
+    public string StatusTable(IReadOnlyDictionary<string, string>? where = null, string? whereHeader = null)
     {
         var b = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
         var gates = Spec.Evaluation is null ? null : new GateTally(Plan.Runs);
-        b.AppendLine("run                      state    attempts  env_steps        last_eval" + (gates is null ? "" : "  gate"));
+        b.AppendLine("run                      state    attempts  env_steps        last_eval" + (gates is null ? "" : "  gate") + (where is null ? "" : $"  {whereHeader}"));
         foreach (var run in Plan.Runs)
         {
             var s = State(run);
             var p = RunProgress.Read(run.TrainerDirectory);
             b.AppendLine(string.Create(inv, $"{run.Id,-24} {s.Status.ToString().ToLowerInvariant(),-8} {s.Attempts,8}  {p.EnvSteps,7}/{Spec.Budget.EnvSteps,-8} {(p.LastEvalReturn is { } r ? r.ToString("F1", inv) : "-"),9}") +
                 (gates is null ? "" : "  " + gates.Cell(run)) +
+                (where is not null && where.TryGetValue(run.Id, out var w) ? $"  {w}" : "") +
                 (s.Status == RunStatus.Failed && s.Message is { } m ? $"  ({m})" : ""));
         }
         b.AppendLine(Summary());
         return b.ToString();
     }
+
+    /// <summary>Lets another runner in (the Slurm engine, once it has submitted, only follows).</summary>
+    public void ReleaseLock() => _lock?.Dispose();
 
     public void Dispose() => _lock?.Dispose();
 

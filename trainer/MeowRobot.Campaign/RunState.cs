@@ -3,12 +3,14 @@ using System.Text.Json.Serialization;
 
 namespace MeowRobot.Campaign;
 
-/// <summary>Where a run stands: <c>pending</c> (never started), <c>running</c> (its processes were started and have not
-/// been seen to end), <c>done</c> (the trainer reached the budget and exited 0), <c>failed</c>.</summary>
+/// <summary>Where a run stands: <c>pending</c> (never started), <c>queued</c> (submitted to Slurm, not started yet),
+/// <c>running</c> (its processes were started and have not been seen to end), <c>done</c> (the trainer reached the
+/// budget and exited 0), <c>failed</c>.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<RunStatus>))]
 public enum RunStatus
 {
     [JsonStringEnumMemberName("pending")] Pending,
+    [JsonStringEnumMemberName("queued")] Queued,
     [JsonStringEnumMemberName("running")] Running,
     [JsonStringEnumMemberName("done")] Done,
     [JsonStringEnumMemberName("failed")] Failed,
@@ -21,6 +23,9 @@ public enum RunStatus
 /// </summary>
 public sealed record RunState
 {
+    /// <summary>Runs that failed this many times are left failed (starting the campaign again does not retry them).</summary>
+    public const int MaxAttempts = 3;
+
     public required string Id { get; init; }
     public RunStatus Status { get; init; }
     /// <summary>Processes started for the run (a resume after a runner crash is one more).</summary>
@@ -35,6 +40,10 @@ public sealed record RunState
     public int? ExitCode { get; init; }
     /// <summary>Why it failed (the end of the trainer's log), or null.</summary>
     public string? Message { get; init; }
+
+    /// <summary>Nothing more to do for the run: done, or failed <see cref="MaxAttempts"/> times.</summary>
+    [JsonIgnore]
+    public bool Settled => Status == RunStatus.Done || (Status == RunStatus.Failed && Attempts >= MaxAttempts);
 
     private static readonly JsonSerializerOptions Json = new()
     {

@@ -56,6 +56,9 @@ public sealed record CampaignSpec(
     /// <summary>The robots candidates are promoted to, canary-first (null: the spec has no <c>promotion:</c> section).</summary>
     public PromotionSpec? Promotion { get; init; }
 
+    /// <summary>The <c>engine:</c> section (the local engine when absent).</summary>
+    public EngineSpec Engine { get; init; } = EngineSpec.Local;
+
     private static readonly Regex NamePattern = new("^[a-z0-9][a-z0-9_.-]{0,63}$", RegexOptions.CultureInvariant);
 
     /// <summary>Reads and checks a spec file; <see cref="CampaignSpecException"/> names the key and line of the first problem.</summary>
@@ -179,13 +182,14 @@ public sealed record CampaignSpec(
             b.Optional("checkpoint_every")?.Long(1, long.MaxValue) ?? Math.Max(1, steps / 10),
             b.Optional("metrics_every")?.Int(1, int.MaxValue) ?? (int)Math.Clamp(steps / 20, 1, 1000));
 
-        var parallel = Math.Max(1, Environment.ProcessorCount / 2);
-        if (map.Optional("engine") is { } engineNode) parallel = engineNode.Mapping("parallel").Optional("parallel")?.Int(1, 1024) ?? parallel;
+        var engine = EngineSpec.Parse(map.Optional("engine"));
+        var parallel = engine.Parallel ?? Math.Max(1, Environment.ProcessorCount / 2);
 
         return new CampaignSpec(name, task, model, envs, fixedParams, randomise, configurations, seeds, budget, parallel)
         {
             Evaluation = EvaluationPlan.Parse(map.Optional("evaluation"), map.Optional("gates"), taskSpec, baseDirectory, Randomisation),
             Promotion = map.Optional("promotion") is { } promotion ? PromotionSpec.Parse(promotion, baseDirectory) : null,
+            Engine = engine,
         };
     }
 }
