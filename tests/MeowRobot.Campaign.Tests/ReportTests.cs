@@ -326,6 +326,22 @@ public sealed class ReportTests : IDisposable
     }
 
     [Fact]
+    public void A_spec_whose_paths_are_relative_to_where_it_was_written_reads_as_the_engine_reads_it()
+    {
+        // The kept spec names the rehearsal's controller configuration beside the original spec file, not the campaign's.
+        var source = Directory.CreateDirectory(Path.Combine(dir, "specs")).FullName;
+        File.WriteAllText(Path.Combine(source, "robot.json"), """{ "Controller": { "Loop": { "RateHz": 500 } } }""");
+        var gated = Spec + "\nevaluation:\n  episodes: 4\n  rehearsal:\n    controller: robot.json\n    episodes: 2\ngates:\n  mean_return: \">= -600\"\n";
+        File.WriteAllText(Path.Combine(source, "spec.yaml"), gated);
+        File.WriteAllText(Path.Combine(dir, Campaign.SpecFileName), gated);
+        File.WriteAllText(Path.Combine(dir, Campaign.SpecSourceFileName), Path.Combine(source, "spec.yaml"));
+
+        Assert.Equal(0, Report());
+        Assert.Empty(Summary().GetProperty("problems").EnumerateArray());
+        Assert.DoesNotContain("id=\"problems\"", Page, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_campaign_that_has_not_started_reports_that_nothing_ran_yet()
     {
         File.WriteAllText(Path.Combine(dir, Campaign.SpecFileName), Spec);

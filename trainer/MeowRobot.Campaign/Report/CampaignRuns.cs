@@ -41,7 +41,9 @@ public sealed record CampaignRuns(string Directory, string Name, CampaignSpec? S
         {
             try
             {
-                spec = CampaignSpec.Load(specFile);
+                // as the engine reads it: relative paths (model, the rehearsal's controller) against the spec's source
+                using var campaign = Campaign.Open(directory);
+                spec = campaign.Spec;
             }
             catch (CampaignSpecException e)
             {
