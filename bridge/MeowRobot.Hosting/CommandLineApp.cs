@@ -13,13 +13,18 @@ public static class CommandLineApp
     /// <summary>What ./meow puts here: "./meow trainer" and so on.</summary>
     public const string InvokedAsVariable = "MEOWROBOT_CLI";
 
-    public static int Invoke(RootCommand root, string[] args)
+    /// <param name="processTerminationTimeout">How long a SIGTERM or Ctrl-C waits for the command's action to finish
+    /// (System.CommandLine's default, 2 s, when null).</param>
+    public static int Invoke(RootCommand root, string[] args, TimeSpan? processTerminationTimeout = null)
     {
         ArgumentNullException.ThrowIfNull(root);
+        var configuration = new InvocationConfiguration();
+        if (processTerminationTimeout is { } wait) configuration.ProcessTerminationTimeout = wait;
         var invokedAs = Environment.GetEnvironmentVariable(InvokedAsVariable);
-        if (string.IsNullOrWhiteSpace(invokedAs)) return root.Parse(args).Invoke();
+        if (string.IsNullOrWhiteSpace(invokedAs)) return root.Parse(args).Invoke(configuration);
         using var output = new UsageWriter(Console.Out, RootCommand.ExecutableName, invokedAs.Trim());
-        return root.Parse(args).Invoke(new InvocationConfiguration { Output = output });
+        configuration.Output = output;
+        return root.Parse(args).Invoke(configuration);
     }
 
     /// <summary>Passes text through line by line, rewriting a usage line's leading executable name.</summary>

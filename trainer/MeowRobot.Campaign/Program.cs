@@ -24,7 +24,7 @@ public static class Program
         root.Subcommands.Add(TaskCommand());
         // On SIGTERM or Ctrl-C a runner (or a Slurm task) tells its trainers to checkpoint and waits for them: give it
         // that time rather than System.CommandLine's default 2 s before exiting under them.
-        return root.Parse(args).Invoke(new InvocationConfiguration { ProcessTerminationTimeout = RunAttempt.TrainerStopWait + TimeSpan.FromSeconds(15) });
+        return Hosting.CommandLineApp.Invoke(root, args, RunAttempt.TrainerStopWait + TimeSpan.FromSeconds(15));
     }
 
     private static Command RunCommand()
