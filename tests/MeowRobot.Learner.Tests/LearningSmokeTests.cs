@@ -40,6 +40,44 @@ public sealed class LearningSmokeTests
     }
 
     [Fact]
+    public void Random_actions_can_outlast_the_start_of_learning_as_the_official_S2AC_explores()
+    {
+        // S2AC's exploration_steps (random actions) and update_after (first update) differ; the default keeps them one.
+        using var env = new LocalVectorEnv(() => TaskCatalog.Create("pendulum"), 2, baseSeed: 0);
+        var shape = new FlowShape { ObsDim = 3, ActDim = 1, Hidden = 8, ShiftHidden = 8 };
+        var loop = new LearnerOptions { Seed = 5, BatchSize = 8, LearningStarts = 20, RandomSteps = 60, BufferCapacity = 1000 };
+        Counting? counting = null;
+        var learner = new OffPolicyLearner(rng => counting = new Counting(MeowAlgorithm.Factory(shape, new MeowOptions(), loop)(rng)), loop, env);
+        for (var i = 0; i < 50; i++) learner.Step();   // 100 env steps
+        Assert.Equal(100 - 20 + 2, learner.Updates);        // from the vector step that reaches 20 env steps on
+        Assert.Equal(100 - 60, counting!.SampledRows);     // the policy acts from 60 env steps on
+
+        var plain = loop with { RandomSteps = null };
+        Assert.Equal(20, plain.RandomActionSteps);
+        Assert.Throws<ArgumentOutOfRangeException>(() => (loop with { RandomSteps = -1 }).Validate());
+    }
+
+    /// <summary>Counts the rows the loop asks the policy to act on; the rest it delegates.</summary>
+    private sealed class Counting(IOffPolicyAlgorithm inner) : IOffPolicyAlgorithm
+    {
+        public int SampledRows { get; private set; }
+        public MeowRobot.Policy.Files.PolicyAlgorithm Algorithm => inner.Algorithm;
+        public int ObsDim => inner.ObsDim;
+        public int ActDim => inner.ActDim;
+        public long Updates { get => inner.Updates; set => inner.Updates = value; }
+        public void SampleActions(ReadOnlySpan<float> obs, int rows, Span<float> actions, MeowRobot.Bridge.Randomness.Rng rng)
+        {
+            SampledRows += rows;
+            inner.SampleActions(obs, rows, actions, rng);
+        }
+        public void DeterministicActions(ReadOnlySpan<float> obs, int rows, Span<float> actions) => inner.DeterministicActions(obs, rows, actions);
+        public UpdateStats Update(ReplayBatch batch) => inner.Update(batch);
+        public MeowRobot.Policy.Files.PolicyFile ExportPolicy(Func<MeowRobot.Policy.Files.PolicyMetadata, MeowRobot.Policy.Files.PolicyMetadata> common) => inner.ExportPolicy(common);
+        public void SaveState(BinaryWriter writer) => inner.SaveState(writer);
+        public void LoadState(BinaryReader reader, int version) => inner.LoadState(reader, version);
+    }
+
+    [Fact]
     public void Runs_with_in_process_envs_are_reproducible_from_the_seed()
     {
         double[] Run()

@@ -87,7 +87,7 @@ public sealed record AlgorithmSetup
     public string Describe()
     {
         var inv = CultureInfo.InvariantCulture;
-        var loop = string.Create(inv, $"batch: {Loop.BatchSize} learning_starts: {Loop.LearningStarts} updates_per_transition: {Loop.UpdatesPerTransition}");
+        var loop = string.Create(inv, $"batch: {Loop.BatchSize} learning_starts: {Loop.LearningStarts}{(Loop.RandomSteps is { } r ? $" random_steps: {r}" : "")} updates_per_transition: {Loop.UpdatesPerTransition}");
         return Algorithm switch
         {
             PolicyAlgorithm.Meow => string.Create(inv,

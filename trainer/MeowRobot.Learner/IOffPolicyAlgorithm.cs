@@ -50,8 +50,16 @@ public sealed record LearnerOptions
     public int Seed { get; init; } = 1;
     public int BatchSize { get; init; } = 256;
     public int BufferCapacity { get; init; } = 1_000_000;
-    /// <summary>Env steps (summed over envs) taken with uniform random actions before learning starts.</summary>
+    /// <summary>Env steps (summed over envs) collected before gradient updates start; until then (or until
+    /// <see cref="RandomSteps"/>) actions are uniform random.</summary>
     public int LearningStarts { get; init; } = 5000;
+    /// <summary>Env steps taken with uniform random actions, when that differs from <see cref="LearningStarts"/>: the
+    /// official S2AC code explores for <c>exploration_steps</c> (10000) while updating from <c>update_after</c> (1000).
+    /// Null: random until learning starts (CleanRL's SAC, MEow).</summary>
+    public int? RandomSteps { get; init; }
+
+    /// <summary>Env steps with uniform random actions (<see cref="RandomSteps"/>, else <see cref="LearningStarts"/>).</summary>
+    public int RandomActionSteps => RandomSteps ?? LearningStarts;
     /// <summary>Gradient updates per collected transition once learning has started (the update-to-data ratio): 1, the
     /// official code's one update per env step, whatever the number of envs (8 envs: 8 updates per vector step). Fractions
     /// carry over between vector steps (0.5 with 8 envs: 4 per vector step).</summary>
@@ -68,6 +76,7 @@ public sealed record LearnerOptions
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "must be ≥ 1");
         if (BufferCapacity < BatchSize) throw new ArgumentOutOfRangeException(nameof(BufferCapacity), BufferCapacity, "must hold at least one batch");
         if (LearningStarts < 0) throw new ArgumentOutOfRangeException(nameof(LearningStarts), LearningStarts, "must be ≥ 0");
+        if (RandomSteps < 0) throw new ArgumentOutOfRangeException(nameof(RandomSteps), RandomSteps, "must be ≥ 0");
         if (!(UpdatesPerTransition is > 0 and <= 1000)) throw new ArgumentOutOfRangeException(nameof(UpdatesPerTransition), UpdatesPerTransition, "must be in (0, 1000]");
         if (EvalEvery < 0 || EvalEpisodes < 1) throw new ArgumentOutOfRangeException(nameof(EvalEvery), "eval interval must be ≥ 0 and episodes ≥ 1");
     }

@@ -23,7 +23,7 @@ public sealed record Updated(long EnvSteps, long Updates, UpdateStats Stats) : L
 /// The off-policy loop every algorithm shares (MEow's Algorithm 1, SAC's and S2AC's outer loops are the same), against
 /// any <see cref="IVectorEnv"/> (in-process tasks or sim workers over the bridge). Each <see cref="Step"/> is one vector step:
 /// <list type="number">
-/// <item>act: uniform random actions until <see cref="LearnerOptions.LearningStarts"/> env steps, then a ~ π(· | s)
+/// <item>act: uniform random actions for <see cref="LearnerOptions.RandomActionSteps"/> env steps, then a ~ π(· | s)
 /// (<see cref="IOffPolicyAlgorithm.SampleActions"/>);</item>
 /// <item>step every env; actions are in [−1, 1] (the tanh box) and rescaled to the task's [low, high];</item>
 /// <item>store (s, a, r, s′, terminated) per env, s′ the final observation where an episode ended; a time-limit truncation
@@ -154,8 +154,8 @@ public sealed partial class OffPolicyLearner
             _started = true;
         }
 
-        // Act: uniform random in the tanh box until learning starts, then sample from the policy.
-        if (EnvSteps < Options.LearningStarts) _actionRng.FillUniform(_actions, -1f, 1f);
+        // Act: uniform random in the tanh box for the first steps, then sample from the policy.
+        if (EnvSteps < Options.RandomActionSteps) _actionRng.FillUniform(_actions, -1f, 1f);
         else Algorithm.SampleActions(PolicyView(_obs, _policyObs), n, _actions, _actionRng);
         Rescale(spec, _actions, _envActions);
         _env.Step(_envActions, _step);

@@ -34,7 +34,11 @@ public static class LearnCommand
         var seed = new Option<int>("--seed") { Description = "seed of the whole run", DefaultValueFactory = _ => 1 };
         var envs = new Option<int>("--envs") { Description = "parallel envs", DefaultValueFactory = _ => 1 };
         var alpha = new Option<float?>("--alpha") { Description = "temperature (default: the task's preset; for sac a fixed α instead of autotuning)" };
-        var learningStarts = new Option<int?>("--learning-starts") { Description = "random-action steps before learning (default: preset)" };
+        var learningStarts = new Option<int?>("--learning-starts") { Description = "env steps before gradient updates start, with random actions until then (default: preset)" };
+        var randomSteps = new Option<int?>("--random-steps") { Description = "env steps with uniform random actions when that differs from --learning-starts (S2AC's exploration_steps; default: preset)" };
+        var particles = new Option<int?>("--particles") { Description = "s2ac: SVGD particles per state (default 10)" };
+        var svgdSteps = new Option<int?>("--svgd-steps") { Description = "s2ac: SVGD steps per action (default 5; 3 on MuJoCo tasks)" };
+        var svgdLr = new Option<float?>("--svgd-lr") { Description = "s2ac: SVGD step size (default 0.1)" };
         var evalEvery = new Option<int?>("--eval-every") { Description = "env steps between deterministic evaluations (default: preset)" };
         var evalEpisodes = new Option<int?>("--eval-episodes") { Description = "episodes per evaluation (default: preset)" };
         var save = new Option<FileInfo?>("--save") { Description = "write the final policy file here" };
@@ -49,7 +53,7 @@ public static class LearnCommand
         var runDir = new Option<DirectoryInfo?>("--run-dir") { Description = "where config.json, metrics.csv and TensorBoard events go (default runs/learn-TASK-<UTC timestamp>)" };
         var metricsEvery = new Option<int>("--metrics-every") { Description = "env steps between metrics rows", DefaultValueFactory = _ => 1000 };
         var command = new Command("learn", "Train MEow, SAC or S2AC in-process on a built-in task and report deterministic evaluations");
-        foreach (var o in new Option[] { algo, task, model, steps, seed, envs, alpha, learningStarts, evalEvery, evalEpisodes, save, quiet, rollouts, normalizeObs, threads, runDir, metricsEvery, param, randomise, updateRatio, actuator }) command.Options.Add(o);
+        foreach (var o in new Option[] { algo, task, model, steps, seed, envs, alpha, learningStarts, randomSteps, particles, svgdSteps, svgdLr, evalEvery, evalEpisodes, save, quiet, rollouts, normalizeObs, threads, runDir, metricsEvery, param, randomise, updateRatio, actuator }) command.Options.Add(o);
         command.Validators.Add(r =>
         {
             if (r.GetValue(algo) is { } a && (!PolicyAlgorithms.TryParse(a, out var known) || !AlgorithmSetup.CanTrain(known)))
@@ -68,6 +72,11 @@ public static class LearnCommand
             }
             var runSeed = parse.GetValue(seed);
             PolicyAlgorithms.TryParse(parse.GetValue(algo) ?? "meow", out var algorithm);
+            if (algorithm != PolicyAlgorithm.S2ac && (parse.GetValue(particles) ?? parse.GetValue(svgdSteps) ?? (object?)parse.GetValue(svgdLr)) is not null)
+            {
+                Console.Error.WriteLine($"learn: --particles, --svgd-steps and --svgd-lr are S2AC's; {algorithm.Name()} has no SVGD sampler");
+                return Task.FromResult(2);
+            }
             if (parse.GetValue(threads) == 2 && algorithm == PolicyAlgorithm.Sac)
             {
                 Console.Error.WriteLine($"learn: --threads 2 is MEow's and S2AC's data-parallel update; {algorithm.Name()} runs on one core");
@@ -121,13 +130,22 @@ public static class LearnCommand
                 {
                     Seed = runSeed,
                     LearningStarts = parse.GetValue(learningStarts) ?? loop.LearningStarts,
+                    RandomSteps = parse.GetValue(randomSteps) ?? loop.RandomSteps,
                     UpdatesPerTransition = parse.GetValue(updateRatio) ?? loop.UpdatesPerTransition,
                     EvalEvery = parse.GetValue(evalEvery) ?? loop.EvalEvery,
                     EvalEpisodes = parse.GetValue(evalEpisodes) ?? loop.EvalEpisodes,
                     NormalizeObservations = parse.GetValue(normalizeObs),
                 },
                 Meow = setup.Meow is { } meow ? meow with { Threads = parse.GetValue(threads) } : null,
-                S2ac = setup.S2ac is { } s2 ? s2 with { Threads = parse.GetValue(threads) } : null,
+                S2ac = setup.S2ac is { } s2
+                    ? s2 with
+                    {
+                        Threads = parse.GetValue(threads),
+                        Particles = parse.GetValue(particles) ?? s2.Particles,
+                        SvgdSteps = parse.GetValue(svgdSteps) ?? s2.SvgdSteps,
+                        SvgdLearningRate = parse.GetValue(svgdLr) ?? s2.SvgdLearningRate,
+                    }
+                    : null,
             };
             var inv = CultureInfo.InvariantCulture;
             var totalSteps = parse.GetValue(steps);

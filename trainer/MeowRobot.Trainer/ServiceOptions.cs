@@ -188,6 +188,8 @@ public sealed class LearnerSettings : IValidatableObject
     [Range(1, 1 << 16)] public int? BatchSize { get; set; }
     [Range(1, 100_000_000)] public int? BufferCapacity { get; set; }
     [Range(0, int.MaxValue)] public int? LearningStarts { get; set; }
+    /// <summary>Env steps with uniform random actions when that differs from LearningStarts (S2AC's exploration_steps).</summary>
+    [Range(0, int.MaxValue)] public int? RandomSteps { get; set; }
     /// <summary>Gradient updates per collected transition (the update-to-data ratio, default 1 as the official code; N envs
     /// get N per vector step; fractions carry over).</summary>
     [Range(1e-3, 1000.0)] public double? UpdatesPerTransition { get; set; }
@@ -231,7 +233,7 @@ public sealed class LearnerSettings : IValidatableObject
     /// <summary>Hidden layers of the amortized sampling network (default 2).</summary>
     [Range(1, 16)] public int? SamplerLayers { get; set; }
 
-    private static readonly string[] LoopKeys = [nameof(BatchSize), nameof(BufferCapacity), nameof(LearningStarts), nameof(UpdatesPerTransition), nameof(NormalizeObservations)];
+    private static readonly string[] LoopKeys = [nameof(BatchSize), nameof(BufferCapacity), nameof(LearningStarts), nameof(RandomSteps), nameof(UpdatesPerTransition), nameof(NormalizeObservations)];
 
     private static readonly Dictionary<PolicyAlgorithm, string[]> OwnKeys = new()
     {
@@ -265,6 +267,7 @@ public sealed class LearnerSettings : IValidatableObject
                 BatchSize = BatchSize ?? loop.BatchSize,
                 BufferCapacity = BufferCapacity ?? loop.BufferCapacity,
                 LearningStarts = LearningStarts ?? loop.LearningStarts,
+                RandomSteps = RandomSteps ?? loop.RandomSteps,
                 UpdatesPerTransition = UpdatesPerTransition ?? loop.UpdatesPerTransition,
                 NormalizeObservations = NormalizeObservations ?? loop.NormalizeObservations,
             },

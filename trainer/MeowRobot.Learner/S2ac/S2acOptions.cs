@@ -111,7 +111,9 @@ public sealed record S2acOptions
     }
 }
 
-/// <summary>S2AC's settings per task: the official defaults, 3 SVGD steps on MuJoCo tasks (as the paper), batch 100.</summary>
+/// <summary>S2AC's settings per task: the official defaults, batch 100; 3 SVGD steps on MuJoCo tasks (as the paper);
+/// on MultiGoal the official run's 10 SVGD steps (its README's command) and its loop: uniform random actions for the first
+/// 10000 env steps (<c>exploration_steps</c>) while updates start at 1000 (<c>update_after</c>).</summary>
 public static class S2acPresets
 {
     private static readonly string[] MuJoCo = ["hopper", "halfcheetah", "walker2d", "ant", "humanoid", "swimmer", "inverted-pendulum", "reacher"];
@@ -125,7 +127,7 @@ public static class S2acPresets
         return name switch
         {
             "pendulum" => (options, LearnerPresets.Pendulum with { BatchSize = 100 }),
-            "multigoal" or "multigoal-maxent" => (options, loop with { LearningStarts = 1000, EvalEvery = 1000 }),
+            "multigoal" or "multigoal-maxent" => (options with { SvgdSteps = 10 }, loop with { LearningStarts = 1000, RandomSteps = 10_000, EvalEvery = 1000 }),
             _ when MuJoCo.Any(name.StartsWith) => (options with { SvgdSteps = 3 }, loop),
             _ => (options, loop),
         };

@@ -36,7 +36,7 @@ public sealed record RunConfig(string Command, string Algorithm, string Task, in
     public static IReadOnlyList<HParam> Of(MeowRobot.Learner.AlgorithmSetup setup)
     {
         ArgumentNullException.ThrowIfNull(setup);
-        return Flatten([.. new object?[] { setup.Loop, setup.Flow, setup.Meow, setup.Sac }.OfType<object>()]);
+        return Flatten([.. new object?[] { setup.Loop, setup.Flow, setup.Meow, setup.Sac, setup.S2ac }.OfType<object>()]);
     }
 
     /// <summary>The public properties of settings records as hyperparameters (snake_case names, as CleanRL's): numbers,
