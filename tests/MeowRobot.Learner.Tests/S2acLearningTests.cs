@@ -1,3 +1,4 @@
+using MeowRobot.Tensors;
 using MeowRobot.Bridge.Sim;
 using MeowRobot.Learner.S2ac;
 using MeowRobot.Policy.Files;
@@ -99,5 +100,40 @@ public sealed class S2acLearningTests
         var copy = new S2acPolicy(Small with { Amortized = false }, new Rng(9));
         copy.LoadStateDict(file.Tensors.ToDictionary(t => t.Name, t => t.Values));
         Assert.Equal(algorithm.Policy.StateDict()["q2.net.4.bias"], copy.StateDict()["q2.net.4.bias"]);
+    }
+    [Fact]
+    public void The_fixed_start_has_no_actor_to_train_writes_its_sigma_and_acts_as_its_file_does()
+    {
+        // The official svgd_nonparam actor: a0 = σ₀ ε, log p0 = −A/2 ln(2π σ₀) − ‖a0‖² / (2σ₀) as that code writes it.
+        var options = Small with { InitialDistribution = S2acInitial.Fixed, InitialSigma = 0.5f, Amortized = false, SvgdSteps = 0 };
+        var algorithm = new S2acAlgorithm(options, new Rng(12));
+        Assert.Null(algorithm.Policy.Pi.P0);
+        var tape = new Tape();
+        float[] obs = [0.3f, -0.2f, 0.1f], eps = [0.4f, -1.2f, 2.5f, 0.0f, -0.7f];
+        var sample = algorithm.Policy.Pi.Sample(tape, algorithm.Policy.Q1, algorithm.Policy.Q2, tape.Input(obs, 1, 3), eps, differentiable: false, withLogProb: true);
+        for (var i = 0; i < eps.Length; i++)
+        {
+            var a0 = 0.5f * eps[i];
+            Assert.Equal(a0, sample.PreTanh.Values[i], 1e-6f);
+            Assert.Equal(-0.5 * Math.Log(2 * Math.PI * 0.5) - a0 * a0 / (2 * 0.5), sample.LogProbInitial!.Values[i], 1e-5);
+        }
+
+        // An update trains the critics only (no actor loss), and the file says where particles start.
+        using var env = new LocalVectorEnv(() => TaskCatalog.Create("pendulum"), 1, baseSeed: 3);
+        var learner = new OffPolicyLearner(S2acAlgorithm.Factory(options with { SvgdSteps = 2 }), new LearnerOptions { Seed = 3, BatchSize = 16, LearningStarts = 32, BufferCapacity = 1000 }, env);
+        UpdateStats last = default;
+        learner.Reported += e => { if (e is Updated u) last = u.Stats; };
+        learner.Run(40);
+        Assert.True(float.IsFinite(last.Loss) && float.IsNaN(last.ActorLoss), $"critic loss {last.Loss}, actor loss {last.ActorLoss}");
+        var trained = (S2acAlgorithm)learner.Algorithm;
+        var file = PolicyFile.Parse(trained.ExportPolicy(m => m).ToBytes());
+        Assert.Equal(0.5, file.Metadata.S2ac.InitialSigma);
+        Assert.DoesNotContain(file.Tensors, t => t.Name.StartsWith("pi.p0.", StringComparison.Ordinal));
+        var loaded = S2acAlgorithm.FromFile(file, new Rng(5));
+        Assert.Equal(S2acInitial.Fixed, loaded.Options.InitialDistribution);
+        float[] expected = new float[1], actual = new float[1];
+        trained.DeterministicActions(obs, 1, expected);
+        loaded.DeterministicActions(obs, 1, actual);
+        Assert.Equal(expected[0], actual[0], 1e-6f);
     }
 }

@@ -125,19 +125,20 @@ public sealed partial class PolicyEvalAndLearnCommandTests : IDisposable
     {
         var refused = ServiceProcesses.Run("MeowRobot.Trainer", ["learn", "--algo", "sac", "--task", "pendulum", "--steps", "10", "--svgd-lr", "0.05"], NoEnvironment);
         Assert.Equal(2, refused.Code);
-        Assert.Contains("--svgd-lr are S2AC's; sac has no SVGD sampler", refused.Err, StringComparison.Ordinal);
+        Assert.Contains("--initial-distribution are S2AC's; sac has no SVGD sampler", refused.Err, StringComparison.Ordinal);
 
         var dir = Path.Combine(_dir.FullName, "run");
         var run = ServiceProcesses.Run("MeowRobot.Trainer",
             ["learn", "--algo", "s2ac", "--task", "pendulum", "--steps", "20", "--learning-starts", "30", "--random-steps", "40", "--particles", "4",
-             "--svgd-steps", "2", "--svgd-lr", "0.05", "--eval-episodes", "1", "--quiet", "--run-dir", dir], NoEnvironment);
+             "--svgd-steps", "2", "--svgd-lr", "0.05", "--initial-distribution", "fixed", "--eval-episodes", "1", "--quiet", "--run-dir", dir], NoEnvironment);
         Assert.Equal(0, run.Code);
         Assert.Contains("learning_starts: 30 random_steps: 40 ", run.Out, StringComparison.Ordinal);
-        Assert.Contains("particles: 4 svgd_steps: 2 svgd_lr: 0.05 ", run.Out, StringComparison.Ordinal);
+        Assert.Contains("particles: 4 svgd_steps: 2 svgd_lr: 0.05 initial: fixed, sigma 0.5 ", run.Out, StringComparison.Ordinal);
         // The run's record keeps S2AC's own settings beside the loop's.
         using var config = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "config.json")));
         var h = config.RootElement.GetProperty("hyperparameters");
         Assert.Equal((40, 4, 2, 0.05), (h.GetProperty("random_steps").GetInt32(), h.GetProperty("particles").GetInt32(), h.GetProperty("svgd_steps").GetInt32(),
             h.GetProperty("svgd_learning_rate").GetDouble()));
+        Assert.Equal("Fixed", h.GetProperty("initial_distribution").GetString());
     }
 }

@@ -95,7 +95,7 @@ public sealed record AlgorithmSetup
             PolicyAlgorithm.Sac => string.Create(inv,
                 $"algo: sac alpha: {(Sac!.Autotune ? "auto" : Sac.Alpha.ToString(inv))} tau: {Sac.Tau} gamma: {Sac.Gamma} {loop} policy_frequency: {Sac.PolicyFrequency}"),
             PolicyAlgorithm.S2ac => string.Create(inv,
-                $"algo: s2ac alpha: {S2ac!.Alpha} polyak: {S2ac.Polyak} gamma: {S2ac.Gamma} {loop} particles: {S2ac.Particles} svgd_steps: {S2ac.SvgdSteps} svgd_lr: {S2ac.SvgdLearningRate} amortized: {(S2ac.Amortized ? "yes, sampler_layers " + S2ac.SamplerLayers.ToString(inv) : "no")}"),
+                $"algo: s2ac alpha: {S2ac!.Alpha} polyak: {S2ac.Polyak} gamma: {S2ac.Gamma} {loop} particles: {S2ac.Particles} svgd_steps: {S2ac.SvgdSteps} svgd_lr: {S2ac.SvgdLearningRate} initial: {(S2ac.InitialDistribution == S2acInitial.Fixed ? "fixed, sigma " + S2ac.InitialSigma.ToString(inv) : "learned")} amortized: {(S2ac.Amortized ? "yes, sampler_layers " + S2ac.SamplerLayers.ToString(inv) : "no")}"),
             _ => $"algo: {Algorithm.Name()} {loop}",
         };
     }

@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using MeowRobot.Bridge.Sim;
 using MeowRobot.Hosting.Configuration;
 using MeowRobot.Learner;
+using MeowRobot.Learner.S2ac;
 using MeowRobot.Policy.Files;
 using MeowRobot.Trainer.Service;
 using Microsoft.Extensions.Options;
@@ -228,6 +229,10 @@ public sealed class LearnerSettings : IValidatableObject
     [Range(0, 100)] public int? SvgdSteps { get; set; }
     [Range(1e-6, 10.0)] public float? SvgdLearningRate { get; set; }
     [Range(0.0, 1.0)] public float? Polyak { get; set; }
+    /// <summary>Where the particles start: Learned (the parameterised p0, default) or Fixed (N(0, InitialSigma²), the
+    /// official svgd_nonparam; S2AC's MultiGoal preset).</summary>
+    public S2acInitial? InitialDistribution { get; set; }
+    [Range(1e-6, 100.0)] public float? InitialSigma { get; set; }
     /// <summary>Train the amortized sampling network (the actor a robot runs; default true).</summary>
     public bool? Amortized { get; set; }
     /// <summary>Hidden layers of the amortized sampling network (default 2).</summary>
@@ -242,7 +247,8 @@ public sealed class LearnerSettings : IValidatableObject
         [PolicyAlgorithm.Sac] = [nameof(Alpha), nameof(Gamma), nameof(Tau), nameof(Hidden), nameof(PolicyLearningRate), nameof(QLearningRate),
             nameof(PolicyFrequency), nameof(TargetNetworkFrequency), nameof(Autotune)],
         [PolicyAlgorithm.S2ac] = [nameof(Alpha), nameof(Gamma), nameof(Hidden), nameof(Threads), nameof(PolicyLearningRate), nameof(QLearningRate),
-            nameof(Particles), nameof(SvgdSteps), nameof(SvgdLearningRate), nameof(Polyak), nameof(Amortized), nameof(SamplerLayers)],
+            nameof(Particles), nameof(SvgdSteps), nameof(SvgdLearningRate), nameof(Polyak), nameof(Amortized), nameof(SamplerLayers),
+            nameof(InitialDistribution), nameof(InitialSigma)],
     };
 
     /// <summary>The keys set here that <paramref name="algorithm"/> does not have.</summary>
@@ -335,6 +341,8 @@ public sealed class LearnerSettings : IValidatableObject
                     Polyak = Polyak ?? s2ac.Polyak,
                     Amortized = Amortized ?? s2ac.Amortized,
                     SamplerLayers = SamplerLayers ?? s2ac.SamplerLayers,
+                    InitialDistribution = InitialDistribution ?? s2ac.InitialDistribution,
+                    InitialSigma = InitialSigma ?? s2ac.InitialSigma,
                 },
             };
         }
@@ -346,7 +354,7 @@ public sealed class LearnerSettings : IValidatableObject
     public void Resolve(AlgorithmSetup preset, PolicyAlgorithm algorithm)
     {
         ArgumentNullException.ThrowIfNull(preset);
-        var sources = new object?[] { preset.Loop, preset.Flow, preset.Meow, preset.Sac }.OfType<object>().ToArray();
+        var sources = new object?[] { preset.Loop, preset.Flow, preset.Meow, preset.Sac, preset.S2ac }.OfType<object>().ToArray();
         foreach (var key in LoopKeys.Concat(OwnKeys[algorithm]))
         {
             var property = typeof(LearnerSettings).GetProperty(key)!;

@@ -159,6 +159,7 @@ public static class SacLayout
 /// S → H …) with <c>pi.p0.mu_layer</c> and <c>pi.p0.log_std_layer</c> (H → A). An amortized file (<c>s2ac.actor =
 /// amortized</c>) holds the sampling network <c>pi.f.net</c> in place of p0: Linear at 0, 2, …, 2L (L = <c>s2ac.sampler_layers</c>,
 /// else <c>s2ac.actor_layers</c>), ELU after each hidden one, input concat(s, ξ) with ξ of size A, output the pre-tanh action.
+/// A file of the fixed start (<c>s2ac.sigma_p0</c>, the official svgd_nonparam) has no p0: the SVGD actor is the critics.
 /// </summary>
 public static class S2acLayout
 {
@@ -174,6 +175,7 @@ public static class S2acLayout
             PolicyLayout.AddMlp(specs, AmortizedActor(m));
             return specs;
         }
+        if (s.InitialSigma is not null) return specs;
         PolicyLayout.AddMlp(specs, ElFrom("pi.p0.net", m.ObsDim, s.Hidden, s.ActorLayers, null));
         PolicyLayout.AddMlp(specs, [new(s.Hidden, m.ActDim, "pi.p0.mu_layer.weight", "pi.p0.mu_layer.bias", null, null, null)]);
         PolicyLayout.AddMlp(specs, [new(s.Hidden, m.ActDim, "pi.p0.log_std_layer.weight", "pi.p0.log_std_layer.bias", null, null, null)]);

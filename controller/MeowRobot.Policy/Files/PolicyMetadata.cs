@@ -62,6 +62,9 @@ public sealed record S2acArchitecture
     public double ActLimit { get; init; } = 1.0;
     public double SigmaClampMin { get; init; } = 0.1;
     public double SigmaClampMax { get; init; } = 1.0;
+    /// <summary>The fixed initial distribution's σ (<c>s2ac.sigma_p0</c>, the official <c>svgd_nonparam</c> actor: no
+    /// <c>pi.p0</c> network); null: the parameterised p0 (<c>svgd_p0_pram</c>).</summary>
+    public double? InitialSigma { get; init; }
     public S2acActor Actor { get; init; } = S2acActor.Svgd;
 }
 
@@ -153,6 +156,7 @@ public sealed record PolicyMetadata
                 yield return new("s2ac.alpha", PythonFloat(s.Alpha));
                 yield return new("s2ac.act_limit", PythonFloat(s.ActLimit));
                 yield return new("s2ac.sigma_clamp", PythonFloat(s.SigmaClampMin) + "," + PythonFloat(s.SigmaClampMax));
+                if (s.InitialSigma is { } sigmaP0) yield return new("s2ac.sigma_p0", PythonFloat(sigmaP0));
                 break;
         }
         yield return new(p + "source", Source);
@@ -272,6 +276,7 @@ public sealed record PolicyMetadata
             ActLimit = RequiredDouble(map, "s2ac.act_limit"),
             SigmaClampMin = ParseDouble("s2ac.sigma_clamp", clamp[0]),
             SigmaClampMax = ParseDouble("s2ac.sigma_clamp", clamp[1]),
+            InitialSigma = map.ContainsKey("s2ac.sigma_p0") ? RequiredDouble(map, "s2ac.sigma_p0") : null,
             Actor = map.GetValueOrDefault("s2ac.actor") switch
             {
                 null or "svgd" => S2acActor.Svgd,
@@ -319,6 +324,7 @@ public sealed record PolicyMetadata
                     "s2ac.svgd_lr must be finite, alpha and act_limit finite and positive");
                 Check(double.IsFinite(s.SigmaClampMin) && double.IsFinite(s.SigmaClampMax) && s.SigmaClampMin is > 0 && s.SigmaClampMin <= s.SigmaClampMax,
                     "s2ac.sigma_clamp must be two finite numbers, 0 < min ≤ max");
+                Check(s.InitialSigma is null || (double.IsFinite(s.InitialSigma.Value) && s.InitialSigma > 0), "s2ac.sigma_p0 must be finite and positive");
                 width = s.Hidden;
                 break;
         }
@@ -351,7 +357,7 @@ public sealed record PolicyMetadata
         [PolicyAlgorithm.Meow] = Keys(PolicyAlgorithm.Meow, "alpha", "sigma_min", "sigma_max", "hidden", "hidden_layers", "flow_layers", "shift_hidden", "layer_norm"),
         [PolicyAlgorithm.Sac] = Keys(PolicyAlgorithm.Sac, "hidden", "log_std_min", "log_std_max", "alpha"),
         [PolicyAlgorithm.S2ac] = Keys(PolicyAlgorithm.S2ac, "particles", "svgd_steps", "svgd_lr", "kernel", "hidden", "critic_layers",
-            "actor_layers", "sampler_layers", "activation", "alpha", "act_limit", "sigma_clamp", "actor"),
+            "actor_layers", "sampler_layers", "activation", "alpha", "act_limit", "sigma_clamp", "sigma_p0", "actor"),
     };
 
     private static HashSet<string> Keys(PolicyAlgorithm algorithm, params string[] own) =>

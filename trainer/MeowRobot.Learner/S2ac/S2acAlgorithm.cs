@@ -50,7 +50,7 @@ public sealed class S2acAlgorithm : IOffPolicyAlgorithm
         policy.Q1.LoadStateDict(Under(values, "q1."));
         policy.Q2.LoadStateDict(Under(values, "q2."));
         if (policy.Pi.Sampler is { } f) f.LoadStateDict(Under(values, "pi.f."));
-        else policy.Pi.P0.LoadStateDict(Under(values, "pi.p0."));
+        else policy.Pi.P0?.LoadStateDict(Under(values, "pi.p0."));
         return algorithm;
 
         static Dictionary<string, float[]> Under(Dictionary<string, float[]> all, string prefix) =>
@@ -76,7 +76,7 @@ public sealed class S2acAlgorithm : IOffPolicyAlgorithm
     {
         ArgumentNullException.ThrowIfNull(rng);
         var eps = Noise(ref _eps, rows);
-        InitialDistribution.DrawNoise(rng, eps, ActDim);
+        Policy.Pi.DrawNoise(rng, eps);
         var particles = Particles(obs, rows, eps, out _);
         for (var b = 0; b < rows; b++)
             particles.Slice((b * Options.Particles + (int)(rng.NextUInt64() % (ulong)Options.Particles)) * ActDim, ActDim).CopyTo(actions.Slice(b * ActDim, ActDim));
@@ -105,7 +105,7 @@ public sealed class S2acAlgorithm : IOffPolicyAlgorithm
         if (_fixedEps.Length < rows * Options.Particles * ActDim)
         {
             _fixedEps = new float[rows * Options.Particles * ActDim];
-            InitialDistribution.DrawNoise(new Rng(0), _fixedEps, ActDim);
+            Policy.Pi.DrawNoise(new Rng(0), _fixedEps);
         }
         var particles = Particles(obs, rows, _fixedEps.AsSpan(0, rows * Options.Particles * ActDim), out var q);
         for (var b = 0; b < rows; b++)
@@ -182,6 +182,7 @@ public sealed class S2acAlgorithm : IOffPolicyAlgorithm
                 ActLimit = PolicyMetadata.FromSingle(o.ActLimit),
                 SigmaClampMin = PolicyMetadata.FromSingle(InitialDistribution.SigmaMin),
                 SigmaClampMax = PolicyMetadata.FromSingle(InitialDistribution.SigmaMax),
+                InitialSigma = o.InitialDistribution == S2acInitial.Fixed ? PolicyMetadata.FromSingle(o.InitialSigma) : null,
                 Actor = amortized ? S2acActor.Amortized : S2acActor.Svgd,
             },
         });

@@ -2,6 +2,17 @@ using MeowRobot.Policy.Files;
 
 namespace MeowRobot.Learner.S2ac;
 
+/// <summary>Where S2AC's particles start: the official code's two actors.</summary>
+public enum S2acInitial
+{
+    /// <summary><c>svgd_p0_pram</c>: a state-conditioned Gaussian p0 (μ(s), σ(s)), trained through the SVGD steps by the
+    /// actor loss (the paper's MuJoCo runs).</summary>
+    Learned,
+    /// <summary><c>svgd_nonparam</c>: a0 ~ N(0, σ₀²) for every state, no actor parameters and so no actor step: the policy
+    /// is the SVGD steps on the critics alone (the official MultiGoal run).</summary>
+    Fixed,
+}
+
 /// <summary>
 /// S2AC's networks and hyperparameters. Defaults are the official code's (ActorSvgd with the parameterised initial
 /// distribution, MaxEntrRL.update): 10 particles, 5 SVGD steps (the paper uses 3 on MuJoCo), SVGD step 0.1, hidden 256,
@@ -23,6 +34,9 @@ public sealed record S2acOptions
     /// <summary>SVGD steps per action (L).</summary>
     public int SvgdSteps { get; init; } = 5;
     public float SvgdLearningRate { get; init; } = 0.1f;
+    public S2acInitial InitialDistribution { get; init; } = S2acInitial.Learned;
+    /// <summary>σ₀ of the fixed initial distribution (official <c>svgd_sigma_p0</c>, 0.5).</summary>
+    public float InitialSigma { get; init; } = 0.5f;
     public float Alpha { get; init; } = 0.2f;
     public float Gamma { get; init; } = 0.99f;
     /// <summary>target ← polyak·target + (1 − polyak)·online after every update, over every parameter.</summary>
@@ -66,6 +80,8 @@ public sealed record S2acOptions
             SvgdLearningRate = Float(metadata, "s2ac.svgd_lr", o.SvgdLearningRate),
             Alpha = Float(metadata, "s2ac.alpha", o.Alpha),
             ActLimit = Float(metadata, "s2ac.act_limit", o.ActLimit),
+            InitialDistribution = metadata.ContainsKey("s2ac.sigma_p0") ? S2acInitial.Fixed : S2acInitial.Learned,
+            InitialSigma = Float(metadata, "s2ac.sigma_p0", o.InitialSigma),
         };
         try
         {
@@ -96,6 +112,8 @@ public sealed record S2acOptions
         if (Particles < 2) throw new ArgumentOutOfRangeException(nameof(Particles), Particles, "SVGD needs at least 2 particles");
         if (SvgdSteps < 0) throw new ArgumentOutOfRangeException(nameof(SvgdSteps), SvgdSteps, "must be ≥ 0");
         Positive(SvgdLearningRate, nameof(SvgdLearningRate));
+        Positive(InitialSigma, nameof(InitialSigma));
+        if (!Enum.IsDefined(InitialDistribution)) throw new ArgumentOutOfRangeException(nameof(InitialDistribution), InitialDistribution, "must be Learned or Fixed");
         Positive(Alpha, nameof(Alpha));
         Positive(CriticLearningRate, nameof(CriticLearningRate));
         Positive(ActorLearningRate, nameof(ActorLearningRate));
@@ -112,8 +130,9 @@ public sealed record S2acOptions
 }
 
 /// <summary>S2AC's settings per task: the official defaults, batch 100; 3 SVGD steps on MuJoCo tasks (as the paper);
-/// on MultiGoal the official run's 10 SVGD steps (its README's command) and its loop: uniform random actions for the first
-/// 10000 env steps (<c>exploration_steps</c>) while updates start at 1000 (<c>update_after</c>).</summary>
+/// on MultiGoal the official run's (its README's command): the fixed initial distribution (<c>svgd_nonparam</c>), 10 SVGD
+/// steps, and its loop: uniform random actions for the first 10000 env steps (<c>exploration_steps</c>) while updates
+/// start at 1000 (<c>update_after</c>).</summary>
 public static class S2acPresets
 {
     private static readonly string[] MuJoCo = ["hopper", "halfcheetah", "walker2d", "ant", "humanoid", "swimmer", "inverted-pendulum", "reacher"];
@@ -127,7 +146,7 @@ public static class S2acPresets
         return name switch
         {
             "pendulum" => (options, LearnerPresets.Pendulum with { BatchSize = 100 }),
-            "multigoal" or "multigoal-maxent" => (options with { SvgdSteps = 10 }, loop with { LearningStarts = 1000, RandomSteps = 10_000, EvalEvery = 1000 }),
+            "multigoal" or "multigoal-maxent" => (options with { InitialDistribution = S2acInitial.Fixed, SvgdSteps = 10 }, loop with { LearningStarts = 1000, RandomSteps = 10_000, EvalEvery = 1000 }),
             _ when MuJoCo.Any(name.StartsWith) => (options with { SvgdSteps = 3 }, loop),
             _ => (options, loop),
         };

@@ -15,7 +15,7 @@ public readonly record struct S2acStats(float CriticLoss, float CriticGradNorm, 
 /// loss = mean (Q1(s, a) − y)² + mean (Q2(s, a) − y)²; Adam over q1 then q2;</item>
 /// <item>actor: a, log π from the online actor on s with the critics as just updated (frozen);
 /// loss = mean over states of (α log π − mean over particles of min(Q1, Q2)(s, a)); its gradient reaches μ, σ and
-/// every SVGD step (the score differentiated again); Adam over pi;</item>
+/// every SVGD step (the score differentiated again); Adam over pi (none with the fixed start: nothing to train);</item>
 /// <item>amortized sampler (when on): particles f(s, ξ) pushed along the Stein direction at them (Algorithm 2);</item>
 /// <item>Polyak over every parameter: target ← polyak·target + (1 − polyak)·online.</item>
 /// </list>
@@ -50,7 +50,7 @@ public sealed class S2acUpdate : ISharedWork
         _onlineParameters = online.Parameters();
         _targetParameters = target.Parameters();
         _criticParameters = [.. online.Q1.Parameters(), .. online.Q2.Parameters()];
-        _actorParameters = online.Pi.P0.Parameters();
+        _actorParameters = online.Pi.P0?.Parameters() ?? [];
         _samplerParameters = online.Pi.Sampler?.Parameters() ?? [];
         _shards = new Shard[Options.Threads];
         _shards[0] = new Shard(online);
@@ -86,8 +86,8 @@ public sealed class S2acUpdate : ISharedWork
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(noise);
         EnsureNoiseBuffers(batch.Size);
-        InitialDistribution.DrawNoise(noise, _epsNext, Options.ActDim);
-        InitialDistribution.DrawNoise(noise, _epsPi, Options.ActDim);
+        Online.Pi.DrawNoise(noise, _epsNext);
+        Online.Pi.DrawNoise(noise, _epsPi);
         if (SamplerAdam is not null) noise.FillNormal(_xi);
         return Run(batch);
     }
@@ -125,16 +125,19 @@ public sealed class S2acUpdate : ISharedWork
 
             // 2. Actor (and 3. the amortized sampler) through the SVGD steps, on the critics just updated, frozen.
             for (var k = 0; k < _count; k++) Freeze(_shards[k].CriticParameters, true);
-            float actorLoss, actorNorm;
+            float actorLoss = float.NaN, actorNorm = float.NaN;
             try
             {
-                ActorAdam.ZeroGrad();
-                RunPhase(Phase.Actor);
-                actorLoss = 0f;
-                for (var k = 0; k < _count; k++) actorLoss += _shards[k].Loss;
-                AddReplicaGradients(s => s.ActorParameters);
-                actorNorm = GlobalNorm(_actorParameters);
-                ActorAdam.Step();
+                if (_actorParameters.Count > 0)
+                {
+                    ActorAdam.ZeroGrad();
+                    RunPhase(Phase.Actor);
+                    actorLoss = 0f;
+                    for (var k = 0; k < _count; k++) actorLoss += _shards[k].Loss;
+                    AddReplicaGradients(s => s.ActorParameters);
+                    actorNorm = GlobalNorm(_actorParameters);
+                    ActorAdam.Step();
+                }
                 if (SamplerAdam is not null)
                 {
                     SamplerAdam.ZeroGrad();
@@ -313,7 +316,7 @@ public sealed class S2acUpdate : ISharedWork
         public Tape Tape { get; } = new();
         public S2acPolicy Policy { get; } = policy;
         public IReadOnlyList<Tensor> CriticParameters { get; } = [.. policy.Q1.Parameters(), .. policy.Q2.Parameters()];
-        public IReadOnlyList<Tensor> ActorParameters { get; } = policy.Pi.P0.Parameters();
+        public IReadOnlyList<Tensor> ActorParameters { get; } = policy.Pi.P0?.Parameters() ?? [];
         public IReadOnlyList<Tensor> SamplerParameters { get; } = policy.Pi.Sampler?.Parameters() ?? [];
         public float Loss { get; set; }
     }
