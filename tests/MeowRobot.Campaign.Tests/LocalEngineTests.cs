@@ -130,6 +130,42 @@ public sealed class LocalEngineTests : IDisposable
         Assert.Contains("alpha-0.3-s2             done", status.Output, StringComparison.Ordinal);
     }
 
+    [RequiresFact(Requirement.LibZmq, Requirement.LibMuJoCo, Requirement.MuJoCoModels)]
+    public void A_MuJoCo_campaigns_runs_are_evaluated_on_the_spec_model_so_they_have_learning_curves()
+    {
+        // The trainer has no model of a MuJoCo task unless it is given one: without it a Hopper campaign had no
+        // evaluation rows at all (no learning curves, no "best eval return"), found running the Hopper benchmark.
+        var specPath = WriteSpec($$"""
+            name: hopper-eval-test
+            task: hopper
+            model: {{SharedMaterial.MuJoCoModel("hopper")}}
+            envs: 1
+            randomise:
+              body_mass.torso: uniform(2.9, 4.4)
+            configurations:
+              - name: meow
+                learner: { Hidden: 16, ShiftHidden: 16, BatchSize: 32, LearningStarts: 100 }
+            seeds: [1]
+            budget:
+              env_steps: 400
+              eval_every: 200
+              eval_episodes: 2
+            engine:
+              parallel: 1
+            """);
+        using var campaign = Campaign.OpenForRun(specPath, Path.Combine(dir, "hopper"));
+        new LocalEngine(campaign, TextWriter.Null).RunAsync(CancellationToken.None).GetAwaiter().GetResult();
+        var run = campaign.Plan.Runs.Single();
+        Assert.Equal(RunStatus.Done, campaign.State(run).Status);
+        var rows = Rows(Path.Combine(run.TrainerDirectory, "metrics.csv"), out var header);
+        int ev = Array.IndexOf(header, "event"), steps = Array.IndexOf(header, "env_steps"), ret = Array.IndexOf(header, "eval_return_mean");
+        var evals = rows.Where(r => r[ev] == "eval").ToArray();
+        Assert.Equal(["200", "400"], evals.Select(r => r[steps]));
+        // Hopper pays 1 per step alive: any evaluated episode has a positive return.
+        Assert.All(evals, r => Assert.True(double.Parse(r[ret], CultureInfo.InvariantCulture) > 0, string.Join(",", r)));
+        Assert.Contains("in-process", File.ReadAllText(Path.Combine(run.Directory, "trainer.log")), StringComparison.Ordinal);
+    }
+
     /// <summary>Creates the campaign directory as the runner would (spec kept in it), so the test can watch it from the start.</summary>
     private static string WriteCampaignDirOnce(string specPath, string campaignDir)
     {

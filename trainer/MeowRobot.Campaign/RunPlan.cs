@@ -68,7 +68,8 @@ public sealed class RunPlan
     }
 
     /// <summary><c>trainer serve</c> arguments for a run: until the budget, then exit (resuming from the run directory's
-    /// checkpoint when there is one), with the campaign's randomisation and the configuration's learner keys.</summary>
+    /// checkpoint when there is one), evaluating as it goes, with the campaign's randomisation and the configuration's
+    /// learner keys.</summary>
     public IReadOnlyList<string> TrainerArguments(PlannedRun run, bool check = false)
     {
         ArgumentNullException.ThrowIfNull(run);
@@ -87,6 +88,8 @@ public sealed class RunPlan
             $"--Trainer:MetricsEveryEnvSteps={b.MetricsEvery.ToString(inv)}",
             "--Trainer:StopWhenDone=true",
         };
+        // A MuJoCo task is evaluated in the trainer on the workers' model (without it the trainer evaluates nothing).
+        if (Spec.Model is { } model) args.Add($"--Trainer:EvalModel={model}");
         if (run.Configuration.Algorithm is { } algorithm) args.Add($"--Trainer:Algorithm={algorithm}");
         foreach (var d in Spec.Randomise) args.Add($"--Trainer:Randomise:{d.Name}={d.Body}");
         foreach (var (key, value) in run.Configuration.Learner) args.Add($"--Trainer:Learner:{key}={value}");

@@ -81,8 +81,13 @@ public sealed class TrainerOptions : IValidatableObject
     public int? EvalEpisodes { get; set; }
 
     /// <summary>Sim workers reserved for evaluation (same task); empty: the task in-process when it is a built-in one
-    /// (pendulum, multigoal, cartpole), else no evaluation.</summary>
+    /// (pendulum, multigoal, cartpole) or a MuJoCo task with <see cref="EvalModel"/>, else no evaluation.</summary>
     public string[] EvalSimEndpoints { get; set; } = [];
+
+    /// <summary>The MJCF model (the workers' own file) on which a MuJoCo task is evaluated in-process, with the workers'
+    /// parameters and randomisation; null: a MuJoCo task is evaluated only on <see cref="EvalSimEndpoints"/>.</summary>
+    [ExistingFile]
+    public string? EvalModel { get; set; }
 
     /// <summary>How long an unreachable sim worker is waited for (first contact and after a loss) before the trainer fails.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]

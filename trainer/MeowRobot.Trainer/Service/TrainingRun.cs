@@ -7,6 +7,7 @@ using MeowRobot.Learner;
 using MeowRobot.Policy.Bundles;
 using MeowRobot.Policy.Files;
 using MeowRobot.Tasks;
+using MeowRobot.Tasks.MuJoCo;
 using MeowRobot.Trainer.Reporting;
 using Microsoft.Extensions.Logging;
 
@@ -282,11 +283,38 @@ internal sealed partial class TrainingRun : IDisposable
             }
             return eval;
         }
-        // In-process, with the workers' parameters and randomisation: evaluation sees the physics training sees.
-        if (TaskCatalog.TryGet(spec.Name, out var entry) && !entry.TakesModel && Unwrapped(_env) is VectorEnvClient client)
-            return TaskCatalog.CreateVectorEnv(spec.Name, 1, null, unchecked(o.Seed + 10_000), client.Workers[0].Params, client.Randomisation);
+        // In-process, with the workers' parameters and randomisation: evaluation sees the physics training sees (a MuJoCo
+        // task on Trainer:EvalModel, which must be the workers' model: its sizes are checked, its contents cannot be).
+        if (TaskCatalog.TryGet(spec.Name, out var entry) && Unwrapped(_env) is VectorEnvClient client)
+        {
+            if (!entry.TakesModel && o.EvalModel is not null)
+                throw new TrainerSetupException($"Trainer:EvalModel: task '{spec.Name}' takes no model (it is evaluated in-process without one)");
+            if (!entry.TakesModel || o.EvalModel is not null)
+                return InProcessEvalEnv(o, spec, client);
+        }
         LogNoEvaluation(_log, spec.Name);
         return null;
+    }
+
+    private static LocalVectorEnv InProcessEvalEnv(TrainerOptions o, TaskSpec spec, VectorEnvClient client)
+    {
+        LocalVectorEnv env;
+        try
+        {
+            env = TaskCatalog.CreateVectorEnv(spec.Name, 1, o.EvalModel is { } model ? new TaskOptions(model) : null, unchecked(o.Seed + 10_000),
+                client.Workers[0].Params, client.Randomisation);
+        }
+        catch (Exception e) when (o.EvalModel is not null && e is ArgumentException or MuJoCoException or IOException)
+        {
+            throw new TrainerSetupException($"Trainer:EvalModel {o.EvalModel}: {e.Message}", e);
+        }
+        if (env.Spec.ObsDim != spec.ObsDim || env.Spec.ActDim != spec.ActDim)
+        {
+            env.Dispose();
+            throw new TrainerSetupException($"Trainer:EvalModel {o.EvalModel} makes '{spec.Name}' ({env.Spec.ObsDim}, {env.Spec.ActDim}), " +
+                $"the training workers serve ({spec.ObsDim}, {spec.ActDim}): give it the workers' model");
+        }
+        return env;
     }
 
     /// <summary>Loads the newest intact checkpoint of RunDir, if any; one that is intact but does not fit this
@@ -414,7 +442,7 @@ internal sealed partial class TrainingRun : IDisposable
     [LoggerMessage(11, LogLevel.Information, "done: {EnvSteps} env steps, {Updates} updates, {Wall:F0} s of training")]
     private static partial void LogDone(ILogger logger, long envSteps, long updates, double wall);
 
-    [LoggerMessage(12, LogLevel.Warning, "no evaluation: task {Task} is not built in; set Trainer:EvalSimEndpoints to evaluate on sim workers")]
+    [LoggerMessage(12, LogLevel.Warning, "no evaluation: task {Task} is not built in; set Trainer:EvalModel (the workers' MJCF file) to evaluate it in-process, or Trainer:EvalSimEndpoints to evaluate on sim workers")]
     private static partial void LogNoEvaluation(ILogger logger, string task);
 
     [LoggerMessage(13, LogLevel.Information, "publishing bundles on {Publish} (snapshots on {Snapshot}) to {Robots} allow-listed robot key(s) from {Dir}")]
