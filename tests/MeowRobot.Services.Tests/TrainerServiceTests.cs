@@ -4,6 +4,7 @@ using MeowRobot.Bridge.Sim;
 using MeowRobot.Control.WeightStream;
 using MeowRobot.Policy.Bundles;
 using MeowRobot.Policy.Files;
+using MeowRobot.Tasks;
 using MeowRobot.Testing;
 using MeowRobot.Trainer.Service;
 using Microsoft.Extensions.DependencyInjection;
@@ -217,6 +218,42 @@ public sealed class TrainerServiceTests
     [InlineData("ü\n\t{}", null)]
     public void The_snapshot_endpoint_defaults_to_the_next_port_or_a_sibling_socket(string publish, string? snapshot) =>
         Assert.Equal(snapshot, MeowRobot.Control.WeightStream.WeightStreamEndpoints.DefaultSnapshot(publish));
+
+    [RequiresFact(Requirement.LibZmq)]
+    public async Task An_eval_model_for_a_built_in_task_is_refused_at_start()
+    {
+        using var rig = new TrainerRig();
+        var anyFile = Path.Combine(rig.Dir.FullName, "keys", "trainer.key");
+        using var host = rig.Host(rig.Settings(400, ("Trainer:EvalModel", anyFile)));
+        var e = await Assert.ThrowsAsync<TrainerSetupException>(() => host.StartAsync());
+        Assert.Contains("Trainer:EvalModel: task 'pendulum' takes no model", e.Message, StringComparison.Ordinal);
+    }
+
+    [RequiresFact(Requirement.LibZmq, Requirement.LibMuJoCo, Requirement.MuJoCoModels)]
+    public async Task A_MuJoCo_task_is_evaluated_in_process_on_its_eval_model_and_another_tasks_model_is_refused_at_start()
+    {
+        using var rig = new TrainerRig();
+        using var sim = new SimService(TaskCatalog.CreateVectorEnv("hopper", 1, new TaskOptions(SharedMaterial.MuJoCoModel("hopper"))));
+        using var worker = SimWorker.Start(sim, "ipc://" + Path.Combine(rig.Dir.FullName, "hopper.sock"));
+        (string, string)[] hopper = [("Trainer:SimEndpoints:0", worker.Endpoint), ("Trainer:PublishEndpoint", null!), ("Trainer:SecretKeyFile", null!),
+            ("Trainer:AllowedRobotKeysDir", null!), ("Trainer:Learner:UpdatesPerTransition", "1")];
+
+        // Walker2d's model is not a hopper: refused at start, naming the key, not at the first evaluation.
+        using (var wrong = rig.Host(rig.Settings(200, [.. hopper, ("Trainer:EvalModel", SharedMaterial.MuJoCoModel("walker2d"))])))
+        {
+            var e = await Assert.ThrowsAsync<TrainerSetupException>(() => wrong.StartAsync());
+            Assert.StartsWith($"Trainer:EvalModel {SharedMaterial.MuJoCoModel("walker2d")}: hopper: the model has 6 actuators", e.Message, StringComparison.Ordinal);
+        }
+
+        using var host = rig.Host(rig.Settings(400, [.. hopper, ("Trainer:EvalModel", SharedMaterial.MuJoCoModel("hopper"))]));
+        var finished = Finished(TrainerRig.Trainer(host));
+        await host.StartAsync();
+        await finished;
+        await host.StopAsync();
+        var evals = rig.MetricsRows().Where(r => r["event"] == "eval").ToArray();
+        Assert.Equal(["400"], evals.Select(r => r["env_steps"]));
+        Assert.True(double.Parse(evals[0]["eval_return_mean"], CultureInfo.InvariantCulture) > 0); // 1 per step alive
+    }
 
     private sealed class TempDir : IDisposable
     {
