@@ -1,7 +1,7 @@
-using System.Globalization;
 using MeowRobot.Campaign.Engines;
 using MeowRobot.Campaign.Spec;
 using MeowRobot.Testing;
+using static MeowRobot.Campaign.Tests.CampaignProcesses;
 
 namespace MeowRobot.Campaign.Tests;
 
@@ -21,26 +21,11 @@ public sealed class LocalEngineTests : IDisposable
         Directory.Delete(dir, recursive: true);
     }
 
-    private const string Spec = """
+    private const string Spec = $"""
         # Pendulum with mass and length randomisation: 2 configurations × 2 seeds at a small budget.
         name: pendulum-dr-test
-        task: pendulum
-        envs: 2
-        randomise:
-          mass: uniform(0.7, 1.3)
-          length: uniform(0.8, 1.2)
-        configurations:
-          - name: alpha-0.1
-            learner: { Alpha: 0.1, Hidden: 16, ShiftHidden: 16, BatchSize: 32, LearningStarts: 200 }
-          - name: alpha-0.3
-            learner: { Alpha: 0.3, Hidden: 16, ShiftHidden: 16, BatchSize: 32, LearningStarts: 200 }
-        seeds: [1, 2]
-        budget:
-          env_steps: 1200
-          eval_every: 600
-          eval_episodes: 2
-          checkpoint_every: 200
-          metrics_every: 100
+        {PendulumRandomised}
+        {EngineTestRuns}
         engine:
           parallel: 2
         """;
@@ -51,8 +36,6 @@ public sealed class LocalEngineTests : IDisposable
         File.WriteAllText(path, text);
         return path;
     }
-
-    private static List<string[]> Rows(string csv, out string[] header) => CampaignProcesses.Rows(csv, out header);
 
     [RequiresFact(Requirement.LibZmq)]
     public void A_campaign_runs_every_run_and_a_runner_killed_mid_way_is_resumed_without_losing_or_repeating_anything()
@@ -100,21 +83,7 @@ public sealed class LocalEngineTests : IDisposable
         {
             var state = campaign.State(run);
             Assert.Equal(RunStatus.Done, state.Status);
-            var rows = Rows(Path.Combine(run.TrainerDirectory, "metrics.csv"), out var header);
-            int ev = Array.IndexOf(header, "event"), steps = Array.IndexOf(header, "env_steps");
-            var train = rows.Where(r => r[ev] == "train").Select(r => long.Parse(r[steps], CultureInfo.InvariantCulture)).ToArray();
-            // Nothing repeated: every 100 env steps appear once, in order, to the budget; nothing lost: all are there.
-            Assert.Equal(Enumerable.Range(1, 12).Select(i => 100L * i), train);
-            var resumes = rows.Count(r => r[ev] == "resume");
-            var episodes = Rows(Path.Combine(run.TrainerDirectory, "episodes.csv"), out var episodeHeader);
-            Assert.Equal(["time", "env_steps", "return", "length", "param.length", "param.mass"], episodeHeader);
-            // 2 envs × 600 steps: three 200-step episodes each, none twice; except that a resumed run starts new episodes
-            // (the envs are not checkpointed), so an episode in progress where a stop cut the run is not recorded.
-            var cuts = rows.Where(r => r[ev] == "resume").Select(r => long.Parse(r[steps], CultureInfo.InvariantCulture) / 2).Prepend(0).Append(600).ToArray();
-            var expected = 2 * cuts.Zip(cuts.Skip(1), (from, to) => (to - from) / 200).Sum();
-            Assert.Equal(expected, episodes.Count);
-            Assert.All(episodes, e => Assert.Equal("200", e[3]));
-            Assert.Equal(episodes.Count, episodes.Select(e => e[1]).Distinct().Count());
+            var resumes = CampaignProcesses.AssertNothingLostOrRepeated(run, campaign.Spec, 100, 200);
             if (doneBefore.Contains(run.Id))
             {
                 Assert.Equal((1, 0), (state.Attempts, resumes)); // finished runs were not run again

@@ -23,33 +23,35 @@ namespace MeowRobot.Campaign.Tests;
 /// </summary>
 public sealed class PromotionTests : IDisposable
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
     private readonly string _dir = Directory.CreateTempSubdirectory("meow-promotion-").FullName;
-    private readonly List<Process> _processes = [];
+    private readonly RehearsalRobots _robots;
 
-    private string Keys => Path.Combine(_dir, "keys");
+    private string Keys => _robots.Keys;
     private string CampaignDir => Path.Combine(_dir, "campaign");
-    private string Socket(string name) => "ipc://" + Path.Combine(_dir, name);
+    private string Socket(string name) => _robots.Socket(name);
 
     private readonly ITestOutputHelper _output;
 
     public PromotionTests(ITestOutputHelper output)
     {
         _output = output;
-        Directory.CreateDirectory(Keys);
-        foreach (var k in new[] { "stream", "r1", "r2" })
-            ZmqCurveKeyPair.Generate().Save(Path.Combine(Keys, k + ".key_secret"), Path.Combine(Keys, k + ".key"));
-        File.WriteAllText(Path.Combine(_dir, "site.json"), "{}\n");
+        _robots = new RehearsalRobots(_dir);
+        // The robots: a point mass whose envelope's state bounds are ±3 on its position.
+        File.WriteAllText(RobotConfig, """
+            { "Controller": {
+                "Loop": { "RateHz": 200 },
+                "SimRobot": { "StepRateHz": 50 },
+                "Envelope": { "ObservationTimeoutSeconds": 0.5,
+                              "StateBounds": [ { "Index": 0, "Min": -3, "Max": 3 }, { "Index": 1, "Min": -3, "Max": 3 } ] },
+                "Modes": { "ArmOnStart": true } } }
+            """);
     }
+
+    private string RobotConfig => Path.Combine(_dir, "robot.json");
 
     public void Dispose()
     {
-        foreach (var p in _processes)
-        {
-            if (!p.HasExited) p.Kill(entireProcessTree: true);
-            p.WaitForExit();
-            p.Dispose();
-        }
+        _robots.Dispose();
         Directory.Delete(_dir, recursive: true);
     }
 
@@ -63,25 +65,11 @@ public sealed class PromotionTests : IDisposable
         seeds: [1]
         budget:
           env_steps: 100
-        promotion:
-          stream_key: {Keys}/stream.key_secret
-          robots:
-            - name: r1
-              key_file: {Keys}/r1.key
-              stream: {Socket("r1-stream")}
-              telemetry: {Socket("r1-telemetry")}
-            - name: r2
-              key: "{ZmqCurveKeyPair.Load(Path.Combine(Keys, "r2.key_secret")).PublicKeyZ85}"
-              stream: {Socket("r2-stream")}
-              telemetry: {Socket("r2-telemetry")}
-          canary: [r1]
-          watch_seconds: 1.5
-          engage_seconds: 45
-          silence_seconds: {silenceSeconds}
-          rollback:
+
+        """ + _robots.PromotionSection(1.5, silenceSeconds, """
             safe_stops: 0
             envelope_interventions: 100000   # stale ticks of a loaded CI box are not what this test is about
-        """;
+        """);
 
     /// <summary>A SAC policy for multigoal whose deterministic action is tanh(<paramref name="preTanh"/>) in every state.</summary>
     private static PolicyFile ConstantPolicy(float preTanh, int seed)
@@ -120,61 +108,19 @@ public sealed class PromotionTests : IDisposable
         }
     }
 
-    private Process Start(string project, string name, params string[] args)
-    {
-        var p = ServiceExecutables.Start(project, args, Path.Combine(_dir, name + ".log"));
-        _processes.Add(p);
-        return p;
-    }
-
-    private string Log(string name) => File.Exists(Path.Combine(_dir, name + ".log")) ? File.ReadAllText(Path.Combine(_dir, name + ".log")) : "";
-
-    private Process StartController(string robot)
-    {
-        var config = Path.Combine(_dir, "robot.json");
-        File.WriteAllText(config, """
-            { "Controller": {
-                "Loop": { "RateHz": 200 },
-                "SimRobot": { "StepRateHz": 50 },
-                "Envelope": { "ObservationTimeoutSeconds": 0.5,
-                              "StateBounds": [ { "Index": 0, "Min": -3, "Max": 3 }, { "Index": 1, "Min": -3, "Max": 3 } ] },
-                "Modes": { "ArmOnStart": true } } }
-            """);
-        return Start("MeowRobot.Controller", "controller-" + robot, "serve", "--config", Path.Combine(_dir, "site.json"), "--config", config,
-            $"--Controller:Robot={Socket(robot + "-sim")}", $"--Controller:RobotId={robot}",
-            $"--Controller:WeightStream:Endpoint={Socket(robot + "-stream")}",
-            $"--Controller:WeightStream:TrainerPublicKeyFile={Path.Combine(Keys, "stream.key")}",
-            $"--Controller:WeightStream:SecretKeyFile={Path.Combine(Keys, robot + ".key_secret")}",
-            $"--Controller:Telemetry={Socket(robot + "-telemetry")}");
-    }
-
-    private (int Code, string Output) Campaign(params string[] args) => ServiceExecutables.RunToEnd("MeowRobot.Campaign", args, TimeSpan.FromMinutes(3));
-
-    private static void WaitFor(Func<bool> condition, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > Deadline) Assert.Fail($"timed out after {Deadline.TotalSeconds} s waiting for {what}");
-            Thread.Sleep(50);   // polling interval of a condition with a deadline, not a synchronisation
-        }
-    }
-
-    private PromotionState State() => new PromotionRecords(CampaignDir).ReadState();
-    private IReadOnlyList<PromotionEvent> History() => new PromotionRecords(CampaignDir).ReadHistory();
+    private string Log(string name) => _robots.Log(name);
+    private static (int Code, string Output) Campaign(params string[] args) => RehearsalRobots.Campaign(args);
+    private static void WaitFor(Func<bool> condition, string what) => RehearsalRobots.WaitFor(condition, what);
+    private PromotionState State() => RehearsalRobots.State(CampaignDir);
+    private IReadOnlyList<PromotionEvent> History() => RehearsalRobots.History(CampaignDir);
 
     [Fact]
     public void A_good_candidate_widens_a_bad_one_is_rolled_back_from_the_canary_and_never_reaches_the_other_robot_and_rollback_and_restart_keep_the_promoted_release()
     {
         WriteCampaign();
-        var site = Path.Combine(_dir, "site.json");
-        foreach (var r in new[] { "r1", "r2" })
-            Start("MeowRobot.Sim", "sim-" + r, "serve", "--config", site, "--Sim:Task=multigoal", "--Sim:Envs=1", $"--Sim:Bind={Socket(r + "-sim")}", "--Sim:Seed=1");
-        Start("MeowRobot.Campaign", "stream", "stream", "serve", "--config", site, "--campaign", CampaignDir);
-        StartController("r1");
-        var r2Process = StartController("r2");
-        using var r1 = new TelemetryLog(Socket("r1-telemetry"));
-        using var r2 = new TelemetryLog(Socket("r2-telemetry"));
+        var r2Process = _robots.Start("multigoal", CampaignDir, RobotConfig)["r2"];
+        using var r1 = _robots.Telemetry("r1");
+        using var r2 = _robots.Telemetry("r2");
         WaitFor(() => r1.Latest is not null && r2.Latest is not null, "both robots' telemetry");
         Assert.Equal(0, r1.Latest!.Value.PolicyVersion);   // nothing promoted yet: nothing to run
 
@@ -231,7 +177,7 @@ public sealed class PromotionTests : IDisposable
         ServiceExecutables.Signal(r2Process.Id, ServiceExecutables.SigTerm);
         Assert.True(r2Process.WaitForExit(TimeSpan.FromSeconds(30)), "r2's controller did not stop on SIGTERM");
         var before = r2.Messages;
-        StartController("r2");
+        _robots.StartController("r2", RobotConfig);
         WaitFor(() => r2.Messages > before && r2.Latest?.PolicyVersion == 3 && r2.Latest?.Tick < 2000, "the restarted r2 to run v3 again");
         foreach (var line in File.ReadAllLines(new PromotionRecords(CampaignDir).HistoryPath)) _output.WriteLine(line);
     }
@@ -371,32 +317,5 @@ public sealed class PromotionTests : IDisposable
         publisher.Publish(PolicyBundle.Create(3, new PolicyIdentity("multigoal", 2, 2, PolicyIdentity.AnyRobot), bytes, DateTimeOffset.UnixEpoch, "sac"));
         using var live = Robot(requireAddressed: false);
         WaitFor(() => live.AcceptedVersion == 3, "a robot following live to take the live bundle");
-    }
-
-    /// <summary>The test's own reading of a controller's telemetry: the newest message and every policy version seen.</summary>
-    private sealed class TelemetryLog : IDisposable
-    {
-        private readonly TelemetrySubscription _subscription;
-        private readonly Lock _gate = new();
-        private readonly HashSet<long> _versions = [];
-        private TelemetryReading? _latest;
-        private long _messages;
-
-        public TelemetryLog(string endpoint) => _subscription = new TelemetrySubscription(endpoint, (_, body) =>
-        {
-            var reading = TelemetryReading.Read(body);
-            lock (_gate)
-            {
-                _latest = reading;
-                _versions.Add(reading.PolicyVersion);
-                _messages++;
-            }
-        }, TelemetryWire.TelemetryTopic.ToArray());
-
-        public TelemetryReading? Latest { get { lock (_gate) return _latest; } }
-        public long Messages { get { lock (_gate) return _messages; } }
-        public IReadOnlyCollection<long> Versions { get { lock (_gate) return [.. _versions]; } }
-
-        public void Dispose() => _subscription.Dispose();
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using MeowRobot.Campaign.Engines;
 using MeowRobot.Campaign.Spec;
@@ -26,26 +25,11 @@ public sealed class SlurmEngineTests : IDisposable
         Directory.Delete(dir, recursive: true);
     }
 
-    private const string Spec = """
+    private const string Spec = $"""
         # Pendulum with mass and length randomisation: 2 configurations × 2 seeds at a small budget, on Slurm.
         name: pendulum-dr-slurm-test
-        task: pendulum
-        envs: 2
-        randomise:
-          mass: uniform(0.7, 1.3)
-          length: uniform(0.8, 1.2)
-        configurations:
-          - name: alpha-0.1
-            learner: { Alpha: 0.1, Hidden: 16, ShiftHidden: 16, BatchSize: 32, LearningStarts: 200 }
-          - name: alpha-0.3
-            learner: { Alpha: 0.3, Hidden: 16, ShiftHidden: 16, BatchSize: 32, LearningStarts: 200 }
-        seeds: [1, 2]
-        budget:
-          env_steps: 1200
-          eval_every: 600
-          eval_episodes: 2
-          checkpoint_every: 200
-          metrics_every: 100
+        {PendulumRandomised}
+        {EngineTestRuns}
         engine:
           kind: slurm
           parallel: 2
@@ -64,16 +48,6 @@ public sealed class SlurmEngineTests : IDisposable
         using var p = Runner(log, environment, args);
         Assert.True(p.WaitForExit(Wait), $"campaign {string.Join(' ', args)} did not finish");
         return (p.ExitCode, File.ReadAllText(log));
-    }
-
-    private static string Command(string exe, params string[] args)
-    {
-        var info = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) info.ArgumentList.Add(a);
-        using var p = Process.Start(info)!;
-        var output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return output;
     }
 
 
@@ -154,29 +128,9 @@ public sealed class SlurmEngineTests : IDisposable
             var state = campaign.State(run);
             Assert.Equal(RunStatus.Done, state.Status);
             Assert.NotNull(state.SlurmJob);
-            var rows = Rows(Path.Combine(run.TrainerDirectory, "metrics.csv"), out var header);
-            int ev = Array.IndexOf(header, "event"), steps = Array.IndexOf(header, "env_steps");
-            var train = rows.Where(r => r[ev] == "train").Select(r => long.Parse(r[steps], CultureInfo.InvariantCulture)).ToArray();
-            // Nothing repeated: every 100 env steps appear once, in order, to the budget; nothing lost: all are there.
-            Assert.Equal(Enumerable.Range(1, 12).Select(i => 100L * i), train);
-            var episodes = Rows(Path.Combine(run.TrainerDirectory, "episodes.csv"), out var episodeHeader);
-            Assert.Equal(["time", "env_steps", "return", "length", "param.length", "param.mass"], episodeHeader);
-            Assert.All(episodes, e => Assert.Equal("200", e[3]));
-            var episodeSteps = episodes.Select(e => long.Parse(e[1], CultureInfo.InvariantCulture)).ToArray();
-            Assert.Equal(episodeSteps.Order(), episodeSteps); // in order: none written again after a resume
-            var resumes = rows.Count(r => r[ev] == "resume");
-            if (run == cancelled)
-            {
-                Assert.Equal((2, 1), (state.Attempts, resumes)); // resumed from its checkpoint
-                // A resumed run starts new episodes (the trainer's checkpoints hold no env state): the episodes the
-                // cancel cut short are gone, one per env at most, none recorded twice.
-                Assert.InRange(episodes.Count, 1200 / 200 - 2, 1200 / 200);
-            }
-            else
-            {
-                Assert.Equal((1, 0), (state.Attempts, resumes)); // finished runs were not run again
-                Assert.Equal(1200 / 200, episodes.Count);
-            }
+            var resumes = AssertNothingLostOrRepeated(run, campaign.Spec, 100, 200);
+            // The cancelled run resumed from its checkpoint; the others finished without being run again.
+            Assert.Equal(run == cancelled ? (2, 1) : (1, 0), (state.Attempts, resumes));
         }
         var status = Status();
         Assert.Contains("4 runs: 4 done, 0 running, 0 failed, 0 pending; best eval return so far", status, StringComparison.Ordinal);
