@@ -56,6 +56,50 @@ public abstract class CampaignEngine(Campaign campaign, TextWriter log)
         }
     }
 
+    /// <summary>Refuses (a <see cref="CampaignException"/>: exit 78, like a second runner on the directory) when runs of
+    /// the campaign are queued or running as Slurm tasks: the local engine would train them a second time beside them.
+    /// Where Slurm cannot be asked, it cannot tell, and refuses too. Runs whose task left the queue without recording
+    /// an end (a lost node) are not in flight: the local engine takes them over from their checkpoints.</summary>
+    protected void RefuseRunsInFlightInSlurm()
+    {
+        var submitted = Campaign.Plan.Runs.Select((r, i) => (Run: r, Index: i, State: Campaign.State(r)))
+            .Where(x => x.State.Status == RunStatus.Queued || (x.State.Status == RunStatus.Running && x.State.SlurmJob is not null)).ToList();
+        if (submitted.Count == 0) return;
+        var jobName = SlurmCluster.JobName(Campaign);
+        HashSet<int> live;
+        try
+        {
+            live = SlurmCluster.LiveTasks(jobName).Select(t => t.Index).ToHashSet();
+        }
+        catch (Exception e) when (e is CampaignException or SlurmUnavailableException)
+        {
+            throw new CampaignException($"runs {Ids(submitted.Select(x => x.Run))} were submitted to Slurm and Slurm cannot be asked whether they still run ({e.Message}): " +
+                "the local engine does not run them beside their tasks; run it where Slurm answers, or with --engine slurm", e);
+        }
+        var inFlight = submitted.Where(x => live.Contains(x.Index)).ToList();
+        if (inFlight.Count > 0)
+            throw new CampaignException($"runs {Ids(inFlight.Select(x => x.Run))} are queued or running in Slurm (job name {jobName}): the local engine would train them " +
+                $"a second time; let them finish (campaign status {Campaign.Directory}), or cancel them (scancel --name={jobName}) and run it again");
+    }
+
+    /// <summary>Refuses (a <see cref="CampaignException"/>: exit 78) when runs of the campaign are still running as the
+    /// local processes a stopped local runner left (recognised by their command lines naming the run's directory or
+    /// endpoint): a Slurm task would train them a second time beside them. The local engine resumes them (it stops
+    /// them first, checkpointed).</summary>
+    protected void RefuseRunsInFlightLocally()
+    {
+        var running = Campaign.Plan.Runs.Select(r => (Run: r, State: Campaign.State(r)))
+            .Where(x => x.State is { Status: RunStatus.Running, SlurmJob: null }
+                && new[] { x.State.TrainerPid, x.State.SimPid }.Any(p => p is { } pid && ServiceExecutables.IsOurs(pid, x.Run.Directory, RunPlan.SimEndpoint(x.Run))))
+            .ToList();
+        if (running.Count > 0)
+            throw new CampaignException($"runs {Ids(running.Select(x => x.Run))} are still running as local processes (trainer pids " +
+                $"{string.Join(", ", running.Select(x => x.State.TrainerPid))}) that a stopped local runner left: the Slurm engine would train them a second time; " +
+                "resume them with the local engine (campaign run SPEC --engine local stops them and resumes from their checkpoints), or stop those processes first");
+    }
+
+    private static string Ids(IEnumerable<PlannedRun> runs) => string.Join(", ", runs.Select(r => r.Id));
+
     /// <summary>Each configuration through <c>trainer serve --check</c> before anything runs: a learner key the trainer
     /// refuses is a spec error at that configuration's line.</summary>
     protected void Preflight()

@@ -18,6 +18,7 @@ public sealed class LocalEngine(Campaign campaign, TextWriter log) : CampaignEng
     public override async Task<int> RunAsync(CancellationToken stop)
     {
         Preflight();
+        RefuseRunsInFlightInSlurm();
         var queue = new Queue<PlannedRun>();
         foreach (var (run, state) in Unsettled())
         {

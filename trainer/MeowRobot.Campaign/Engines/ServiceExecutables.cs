@@ -100,9 +100,14 @@ public static partial class ServiceExecutables
     /// <paramref name="marks"/> (the run's directory, its endpoint): a recycled pid is left alone.</summary>
     public static async Task StopIfOurs(int pid, TimeSpan wait, params string[] marks)
     {
+        if (IsOurs(pid, marks)) await Stop(pid, wait).ConfigureAwait(false);
+    }
+
+    /// <summary>Whether <paramref name="pid"/> is alive and its command line contains one of <paramref name="marks"/>.</summary>
+    public static bool IsOurs(int pid, params string[] marks)
+    {
         ArgumentNullException.ThrowIfNull(marks);
-        if (CommandLine(pid) is { } cmdline && marks.Any(m => cmdline.Contains(m, StringComparison.Ordinal)))
-            await Stop(pid, wait).ConfigureAwait(false);
+        return Alive(pid) && CommandLine(pid) is { } cmdline && marks.Any(m => cmdline.Contains(m, StringComparison.Ordinal));
     }
 
     /// <summary>The last error-looking lines of a log (what the run failed of), shortened.</summary>

@@ -30,6 +30,7 @@ public sealed class SlurmEngine(Campaign campaign, EngineSpec engine, TextWriter
     public override async Task<int> RunAsync(CancellationToken stop)
     {
         Preflight();
+        RefuseRunsInFlightLocally();
         var jobName = SlurmCluster.JobName(Campaign);
         // squeue before the state files: a task that leaves the queue has written its end first.
         var live = SlurmCluster.LiveTasks(jobName).Select(t => t.Index).ToHashSet();
