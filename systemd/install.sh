@@ -4,10 +4,12 @@
 # and the key directory /etc/meowrobot/keys (meow:meow 0700), installs the units and enables them. Idempotent: run
 # it again to upgrade (configuration and keys are kept). See docs/operations.md.
 #
-#   systemd/install.sh [--services trainer,sim,controller] [--sim-workers N] [--dry-run] [--prefix DIR]
+#   systemd/install.sh [--services trainer,sim,controller,promotion] [--sim-workers N] [--dry-run] [--prefix DIR]
 #                      [--no-publish] [--no-enable] [--self-contained RID]
 #
-#   --services        which services this machine runs (workstation: trainer,sim; robot: controller); default all three
+#   --services        which services this machine runs (workstation: trainer,sim; robot: controller); default
+#                     trainer,sim,controller. `promotion` (asked for by name: a workstation that promotes a campaign's
+#                     candidates to robots) is the campaign promotion stream, meow-promotion.service
 #   --sim-workers N   sim worker instances meow-sim@1..N to configure and enable (default 2, ports 5601..)
 #   --dry-run         print what would be done, change nothing
 #   --prefix DIR      install under DIR instead of / (testing, image building): no user is created, files keep the
@@ -50,7 +52,7 @@ done
 declare -A WANT=()
 IFS=',' read -r -a _list <<< "$SERVICES"
 for s in "${_list[@]}"; do
-  case "$s" in trainer|sim|controller) WANT[$s]=1 ;; *) die "unknown service '$s' (trainer, sim, controller)" ;; esac
+  case "$s" in trainer|sim|controller|promotion) WANT[$s]=1 ;; *) die "unknown service '$s' (trainer, sim, controller, promotion)" ;; esac
 done
 want() { [ -n "${WANT[$1]:-}" ]; }
 
@@ -80,20 +82,24 @@ owner() { [ -n "$PREFIX" ] || printf -- '-o %s -g %s' "$1" "$2"; }
 OPT="$PREFIX/opt/meowrobot"
 ETC="$PREFIX/etc/meowrobot"
 UNITS="$PREFIX/etc/systemd/system"
-declare -A PROJECT=([trainer]=trainer/MeowRobot.Trainer [sim]=sim/MeowRobot.Sim [controller]=controller/MeowRobot.Controller)
+declare -A PROJECT=([trainer]=trainer/MeowRobot.Trainer [sim]=sim/MeowRobot.Sim [controller]=controller/MeowRobot.Controller
+  [promotion]=trainer/MeowRobot.Campaign)
+# Where each service's executables go (the promotion stream is the campaign program's `stream serve`).
+declare -A DEST=([trainer]=trainer [sim]=sim [controller]=controller [promotion]=campaign)
 
 echo "# 1. executables -> $OPT"
-for s in trainer sim controller; do
+for s in trainer sim controller promotion; do
   want "$s" || continue
   if [ "$PUBLISH" -eq 1 ]; then
-    publish=(dotnet publish "$ROOT/${PROJECT[$s]}" -c Release -nologo -o "$OPT/$s")
+    publish=(dotnet publish "$ROOT/${PROJECT[$s]}" -c Release -nologo -o "$OPT/${DEST[$s]}")
     [ -z "$RID" ] || publish+=(--runtime "$RID" --self-contained true)
     run "${publish[@]}"
   else
-    echo "= $OPT/$s: publish skipped (--no-publish)"
+    echo "= $OPT/${DEST[$s]}: publish skipped (--no-publish)"
   fi
 done
 run install -D -m 0644 "$ROOT/docs/operations.md" "$OPT/docs/operations.md"
+want promotion && run install -D -m 0644 "$ROOT/docs/campaigns.md" "$OPT/docs/campaigns.md"
 
 echo "# 2. system user"
 if [ -n "$PREFIX" ]; then
@@ -156,12 +162,21 @@ if want controller; then
 JSON
 fi
 
+if want promotion; then
+  write_new 0640 "$ETC/promotion.json" <<JSON
+{
+  "Promotion": { "Campaign": "/var/lib/meowrobot/campaigns/CAMPAIGN" }
+}
+JSON
+fi
+
 echo "# 4. units -> $UNITS"
 run install -d -m 0755 "$UNITS"
 units=()
 want trainer && units+=(meow-trainer.service)
 want sim && units+=(meow-sim@.service meow-sim.target)
 want controller && units+=(meow-controller.service)
+want promotion && units+=(meow-promotion.service)
 for u in "${units[@]}"; do run install -m 0644 "$ROOT/systemd/$u" "$UNITS/$u"; done
 
 echo "# 5. enable"
@@ -176,6 +191,7 @@ if [ "$ENABLE" -eq 1 ]; then
     for i in $(seq 1 "$SIM_WORKERS"); do enable+=("meow-sim@$i.service"); done
   fi
   want controller && enable+=(meow-controller.service)
+  want promotion && enable+=(meow-promotion.service)
   run "${systemctl_[@]}" enable "${enable[@]}"
 else
   echo "= units not enabled (--no-enable)"
@@ -192,3 +208,11 @@ cat <<EOF2
 #           (sim worker N: --config /etc/meowrobot/sim.json --config /etc/meowrobot/sim-N.json)
 #   start:  systemctl start meow-sim.target meow-trainer.service   |   systemctl start meow-controller.service
 EOF2
+if want promotion; then
+  cat <<EOF2
+#   promotion: the campaign directory under /var/lib/meowrobot/campaigns/ (owned by meow), its spec's promotion:
+#           section naming the robots and a stream_key the meow user can read; set Promotion:Campaign in
+#           /etc/meowrobot/promotion.json, then /opt/meowrobot/campaign/MeowRobot.Campaign stream serve --check
+#           --config /etc/meowrobot/promotion.json and systemctl start meow-promotion.service (docs/campaigns.md, "Promotion")
+EOF2
+fi

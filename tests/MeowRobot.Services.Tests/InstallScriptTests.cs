@@ -74,6 +74,31 @@ public sealed class InstallScriptTests : IDisposable
         Assert.Equal("""{ "Sim": { "Task": "cartpole" } }""", File.ReadAllText(Root("/etc/meowrobot/sim.json")));
     }
 
+    [RequiresFact(Requirement.SystemdAnalyze)]
+    public void The_promotion_stream_is_installed_and_enabled_as_the_other_units_when_asked_for_and_only_then()
+    {
+        var (code, output, err) = Install("--dry-run", "--services", "promotion");
+        Assert.Equal((0, ""), (code, err));
+        Assert.Contains($"+ dotnet publish {SharedMaterial.RepoRoot}/trainer/MeowRobot.Campaign -c Release -nologo -o /opt/meowrobot/campaign\n", output, StringComparison.Ordinal);
+        Assert.Contains("+ systemctl enable meow-promotion.service\n", output, StringComparison.Ordinal);
+
+        (code, output, err) = Install("--prefix", _dir.FullName, "--no-publish");
+        Assert.True(code == 0, output + err);
+        Assert.False(File.Exists(Root("/etc/systemd/system/meow-promotion.service")));   // not one of the defaults
+        Assert.False(File.Exists(Root("/etc/meowrobot/promotion.json")));
+
+        (code, output, err) = Install("--prefix", _dir.FullName, "--no-publish", "--services", "promotion");
+        Assert.True(code == 0, output + err);
+        Assert.Equal(File.ReadAllText(Path.Combine(SharedMaterial.RepoRoot, "systemd", "meow-promotion.service")),
+            File.ReadAllText(Root("/etc/systemd/system/meow-promotion.service")));
+        Assert.Equal("/etc/systemd/system/meow-promotion.service",
+            new FileInfo(Root("/etc/systemd/system/multi-user.target.wants/meow-promotion.service")).LinkTarget);
+        Assert.Equal("640", Mode(Root("/etc/meowrobot/promotion.json")));
+        Assert.Contains("\"Promotion\": { \"Campaign\": \"/var/lib/meowrobot/campaigns/", File.ReadAllText(Root("/etc/meowrobot/promotion.json")), StringComparison.Ordinal);
+        Assert.True(File.Exists(Root("/opt/meowrobot/docs/campaigns.md")));   // the unit's Documentation=
+        Assert.Contains("/opt/meowrobot/campaign/MeowRobot.Campaign stream serve --check", output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Bad_arguments_are_refused_before_anything_happens()
     {
