@@ -11,6 +11,7 @@ using MeowRobot.Control.Telemetry;
 using MeowRobot.Control.WeightStream;
 using MeowRobot.Policy.Bundles;
 using MeowRobot.Policy.Files;
+using MeowRobot.Testing;
 using Xunit.Abstractions;
 
 namespace MeowRobot.Campaign.Tests;
@@ -180,6 +181,38 @@ public sealed class PromotionTests : IDisposable
         _robots.StartController("r2", RobotConfig);
         WaitFor(() => r2.Messages > before && r2.Latest?.PolicyVersion == 3 && r2.Latest?.Tick < 2000, "the restarted r2 to run v3 again");
         foreach (var line in File.ReadAllLines(new PromotionRecords(CampaignDir).HistoryPath)) _output.WriteLine(line);
+    }
+
+    [RequiresFact(Requirement.LibZmq)]
+    public void The_unit_install_sh_installs_passes_its_own_check_once_its_site_file_names_a_campaign_with_robots()
+    {
+        var prefix = Path.Combine(_dir, "root");
+        var install = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { Path.Combine(SharedMaterial.RepoRoot, "systemd", "install.sh"), "--prefix", prefix, "--no-publish", "--no-enable", "--services", "promotion" })
+            install.ArgumentList.Add(a);
+        using (var p = Process.Start(install)!)
+        {
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var stderr = p.StandardError.ReadToEndAsync();
+            Assert.True(p.WaitForExit(TimeSpan.FromSeconds(60)), "install.sh hung");
+            Assert.True(p.ExitCode == 0, stdout.Result + stderr.Result);
+        }
+        // The unit's ExecStart with --check, its /etc/meowrobot/ under the prefix and its program the one built here.
+        var unit = File.ReadAllText(Path.Combine(prefix, "etc", "systemd", "system", "meow-promotion.service"));
+        var execStart = unit.Split('\n').Single(l => l.StartsWith("ExecStart=/opt/meowrobot/campaign/MeowRobot.Campaign ", StringComparison.Ordinal));
+        var args = execStart["ExecStart=/opt/meowrobot/campaign/MeowRobot.Campaign ".Length..]
+            .Replace("/etc/meowrobot/", prefix + "/etc/meowrobot/", StringComparison.Ordinal).Split(' ').Append("--check").ToArray();
+        var site = Path.Combine(prefix, "etc", "meowrobot", "promotion.json");
+
+        // As installed, the site file names a campaign that is not there yet: a configuration error.
+        var (code, output) = Campaign(args);
+        Assert.True(code == 78, output);
+        Assert.Contains("/var/lib/meowrobot/campaigns/", output, StringComparison.Ordinal);
+
+        WriteCampaign();
+        File.WriteAllText(site, JsonSerializer.Serialize(new { Promotion = new { Campaign = CampaignDir } }));
+        (code, output) = Campaign(args);
+        Assert.True(code == 0, output);
     }
 
     [Fact]
