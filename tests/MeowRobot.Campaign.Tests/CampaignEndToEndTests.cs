@@ -48,9 +48,7 @@ public sealed class CampaignEndToEndTests : IDisposable
     public void Dispose()
     {
         _robots.Dispose();
-        if (_slurmJobName is not null) Command("scancel", $"--name={_slurmJobName}", "--full");
-        KillLeftovers(_dir);
-        Directory.Delete(_dir, recursive: true);
+        CleanUp(_dir, _slurmJobName);
     }
 
     /// <summary>The campaign, for <paramref name="engine"/> (its <c>engine:</c> lines). Held-out evaluation a little wider

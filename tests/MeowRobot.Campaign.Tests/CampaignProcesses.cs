@@ -49,6 +49,14 @@ internal static class CampaignProcesses
         return Process.Start(info)!;
     }
 
+    /// <summary><c>campaign ARGS…</c> to its end (bounded), its output through <paramref name="log"/>: exit code and output.</summary>
+    public static (int Code, string Output) RunToEnd(string log, IReadOnlyDictionary<string, string>? environment, params string[] args)
+    {
+        using var p = Runner(log, environment, args);
+        Assert.True(p.WaitForExit(Wait), $"campaign {string.Join(' ', args)} did not finish");
+        return (p.ExitCode, File.ReadAllText(log));
+    }
+
     /// <summary>A command (a Slurm client: squeue, scancel, scontrol) to its end: its stdout and stderr.</summary>
     public static string Command(string exe, params string[] args)
     {
@@ -103,6 +111,20 @@ internal static class CampaignProcesses
             if (DateTime.UtcNow > deadline) Assert.Fail($"timed out after {Wait.TotalMinutes} min waiting for {what}");
             Thread.Sleep(50);
         }
+    }
+
+    /// <summary>What a test leaves behind, removed: the processes naming <paramref name="dir"/> (SIGKILL), the Slurm
+    /// tasks named <paramref name="slurmJobName"/> (cancelled and waited out of the queue: their output files are in
+    /// <paramref name="dir"/>), then <paramref name="dir"/> itself.</summary>
+    public static void CleanUp(string dir, string? slurmJobName = null)
+    {
+        KillLeftovers(dir);
+        if (slurmJobName is not null)
+        {
+            Command("scancel", $"--name={slurmJobName}", "--full");
+            Until(() => Command("squeue", "--noheader", $"--name={slurmJobName}").Trim().Length == 0, "the cancelled tasks to leave the queue");
+        }
+        Directory.Delete(dir, recursive: true);
     }
 
     /// <summary>SIGKILLs every process whose command line names <paramref name="dir"/>.</summary>

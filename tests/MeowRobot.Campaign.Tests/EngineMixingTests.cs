@@ -15,16 +15,7 @@ public sealed class EngineMixingTests : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("meow-engines-").FullName;
     private string? _jobName;
 
-    public void Dispose()
-    {
-        KillLeftovers(_dir);   // the runs' processes, wherever they run here (a Slurm task ends with them)
-        if (_jobName is not null)
-        {
-            Command("scancel", $"--name={_jobName}", "--full");
-            Until(() => Command("squeue", "--noheader", $"--name={_jobName}").Trim().Length == 0, "the cancelled tasks to leave the queue");
-        }
-        Directory.Delete(_dir, recursive: true);
-    }
+    public void Dispose() => CleanUp(_dir, _jobName);
 
     /// <summary>Runs far longer than the test (it stops them): they are surely in flight whenever the other engine looks.</summary>
     private const string Spec = $$"""
@@ -50,13 +41,7 @@ public sealed class EngineMixingTests : IDisposable
         return (specPath, Campaign.Open(campaignDir));
     }
 
-    private (int Code, string Output) RunToEnd(string name, params string[] args)
-    {
-        var log = Path.Combine(_dir, name + ".log");
-        using var p = Runner(log, null, args);
-        Assert.True(p.WaitForExit(Wait), $"campaign {string.Join(' ', args)} did not finish");
-        return (p.ExitCode, File.ReadAllText(log));
-    }
+    private (int Code, string Output) RunToEnd(string name, params string[] args) => CampaignProcesses.RunToEnd(Path.Combine(_dir, name + ".log"), null, args);
 
     [RequiresFact(Requirement.LibZmq)]
     public void The_Slurm_engine_is_refused_on_a_directory_whose_runs_a_local_runner_or_the_processes_it_left_are_training()

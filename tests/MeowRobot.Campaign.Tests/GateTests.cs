@@ -28,11 +28,7 @@ public sealed class GateTests : IDisposable
             """{ "Controller": { "Loop": { "RateHz": 500 }, "SimRobot": { "StepRateHz": 100 }, "Envelope": { "MaxRatePerSecond": [ 2000 ], "ObservationTimeoutSeconds": 0.5 } } }""");
     }
 
-    public void Dispose()
-    {
-        CampaignProcesses.KillLeftovers(dir);
-        Directory.Delete(dir, recursive: true);
-    }
+    public void Dispose() => CampaignProcesses.CleanUp(dir); // whatever a failed test left running
 
     private const string Gated = """
         name: x

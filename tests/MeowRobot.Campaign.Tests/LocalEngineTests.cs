@@ -15,11 +15,7 @@ public sealed class LocalEngineTests : IDisposable
     private static readonly TimeSpan Wait = CampaignProcesses.Wait;
     private readonly string dir = Directory.CreateTempSubdirectory("meow-campaign-").FullName;
 
-    public void Dispose()
-    {
-        CampaignProcesses.KillLeftovers(dir); // whatever a failed test left running
-        Directory.Delete(dir, recursive: true);
-    }
+    public void Dispose() => CampaignProcesses.CleanUp(dir); // whatever a failed test left running
 
     private const string Spec = $"""
         # Pendulum with mass and length randomisation: 2 configurations × 2 seeds at a small budget.

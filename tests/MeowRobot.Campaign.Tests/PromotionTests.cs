@@ -187,16 +187,8 @@ public sealed class PromotionTests : IDisposable
     public void The_unit_install_sh_installs_passes_its_own_check_once_its_site_file_names_a_campaign_with_robots()
     {
         var prefix = Path.Combine(_dir, "root");
-        var install = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Path.Combine(SharedMaterial.RepoRoot, "systemd", "install.sh"), "--prefix", prefix, "--no-publish", "--no-enable", "--services", "promotion" })
-            install.ArgumentList.Add(a);
-        using (var p = Process.Start(install)!)
-        {
-            var stdout = p.StandardOutput.ReadToEndAsync();
-            var stderr = p.StandardError.ReadToEndAsync();
-            Assert.True(p.WaitForExit(TimeSpan.FromSeconds(60)), "install.sh hung");
-            Assert.True(p.ExitCode == 0, stdout.Result + stderr.Result);
-        }
+        var install = InstallScript.Run("--prefix", prefix, "--no-publish", "--no-enable", "--services", "promotion");
+        Assert.True(install.Code == 0, install.Out + install.Err);
         // The unit's ExecStart with --check, its /etc/meowrobot/ under the prefix and its program the one built here.
         var unit = File.ReadAllText(Path.Combine(prefix, "etc", "systemd", "system", "meow-promotion.service"));
         var execStart = unit.Split('\n').Single(l => l.StartsWith("ExecStart=/opt/meowrobot/campaign/MeowRobot.Campaign ", StringComparison.Ordinal));

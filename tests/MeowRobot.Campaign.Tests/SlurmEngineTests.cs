@@ -18,12 +18,7 @@ public sealed class SlurmEngineTests : IDisposable
     private readonly string dir = Directory.CreateTempSubdirectory("meow-slurm-campaign-").FullName;
     private string? jobName;
 
-    public void Dispose()
-    {
-        if (jobName is not null) Command("scancel", $"--name={jobName}", "--full");
-        KillLeftovers(dir);
-        Directory.Delete(dir, recursive: true);
-    }
+    public void Dispose() => CleanUp(dir, jobName);
 
     private const string Spec = $"""
         # Pendulum with mass and length randomisation: 2 configurations × 2 seeds at a small budget, on Slurm.
@@ -41,13 +36,6 @@ public sealed class SlurmEngineTests : IDisposable
         var path = Path.Combine(dir, "spec.yaml");
         File.WriteAllText(path, Spec);
         return path;
-    }
-
-    private static (int Code, string Output) RunToEnd(string log, IReadOnlyDictionary<string, string>? environment, params string[] args)
-    {
-        using var p = Runner(log, environment, args);
-        Assert.True(p.WaitForExit(Wait), $"campaign {string.Join(' ', args)} did not finish");
-        return (p.ExitCode, File.ReadAllText(log));
     }
 
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using MeowRobot.Bridge.Sim;
@@ -24,16 +23,8 @@ public sealed partial class DeploymentTests : IDisposable
     public void An_install_into_a_prefix_then_the_next_steps_it_prints_gives_configurations_that_pass_each_units_check()
     {
         var prefix = _dir.FullName;
-        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Path.Combine(SharedMaterial.RepoRoot, "systemd", "install.sh"), "--prefix", prefix, "--no-publish", "--no-enable", "--sim-workers", "2" })
-            info.ArgumentList.Add(a);
-        using (var install = Process.Start(info)!)
-        {
-            var output = install.StandardOutput.ReadToEndAsync();
-            var errors = install.StandardError.ReadToEndAsync();
-            Assert.True(install.WaitForExit(TimeSpan.FromSeconds(60)), "install.sh hung");
-            Assert.True(install.ExitCode == 0, output.Result + errors.Result);
-        }
+        var install = InstallScript.Run("--prefix", prefix, "--no-publish", "--no-enable", "--sim-workers", "2");
+        Assert.True(install.Code == 0, install.Out + install.Err);
         // The configuration names deployed paths (/etc/meowrobot/…): here they live under the prefix, as in a chroot.
         string Rooted(string text) => text.Replace("/etc/meowrobot/", prefix + "/etc/meowrobot/", StringComparison.Ordinal);
         var etc = Path.Combine(prefix, "etc", "meowrobot");

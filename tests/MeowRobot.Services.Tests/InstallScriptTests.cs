@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using MeowRobot.Testing;
 
 namespace MeowRobot.Services.Tests;
@@ -9,17 +8,7 @@ public sealed class InstallScriptTests : IDisposable
 
     public void Dispose() => _dir.Delete(recursive: true);
 
-    private static (int Code, string Out, string Err) Install(params string[] args)
-    {
-        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(Path.Combine(SharedMaterial.RepoRoot, "systemd", "install.sh"));
-        foreach (var a in args) info.ArgumentList.Add(a);
-        using var p = Process.Start(info)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        Assert.True(p.WaitForExit(TimeSpan.FromSeconds(60)), "install.sh hung");
-        return (p.ExitCode, stdout.Result, stderr.Result);
-    }
+    private static (int Code, string Out, string Err) Install(params string[] args) => InstallScript.Run(args);
 
     private string Root(string path) => Path.Combine(_dir.FullName, path.TrimStart('/'));
 
