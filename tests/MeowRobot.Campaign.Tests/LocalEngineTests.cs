@@ -1,3 +1,4 @@
+using System.Globalization;
 using MeowRobot.Campaign.Engines;
 using MeowRobot.Campaign.Spec;
 using MeowRobot.Testing;
