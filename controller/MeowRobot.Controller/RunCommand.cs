@@ -24,7 +24,8 @@ namespace MeowRobot.Controller;
 /// rehearsal: episode i is reset with seed S + i (as in <c>trainer policy eval</c>), and the last line is
 /// <c>rehearsal: mean_return=X std_return=Y episodes=N safe_stops=K</c>. <c>--randomise NAME=DIST</c> draws task parameters
 /// per episode from the episode's seed (checked against the task before anything starts: exit 78), and --output records
-/// each episode's draws and the controller's counts (safe stops, envelope interventions, deadline misses). A policy file
+/// each episode's draws and safe stops by reason, and the controller's counts (safe stops in all, by kind — stall or
+/// policy — and by reason, envelope interventions, deadline misses). A policy file
 /// the controller cannot run (an SVGD-actor S2AC file) exits 78 before any socket opens, as <c>serve</c>.
 /// </summary>
 public static class RunCommand
@@ -180,12 +181,26 @@ public static class RunCommand
         using var done = new ManualResetEventSlim();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; done.Set(); };
         var finished = new List<EpisodeResult>();
+        // Each episode carries the safe stops counted since the one before it was taken (this thread polls every 50 ms, so
+        // a stop within 50 ms of an episode's end may fall to its neighbour); those after the last one go to the last one.
+        var stopsTaken = new long[SafeStopReason.Causes.Count];
+        Dictionary<string, long> StopsSinceLast()
+        {
+            var stops = new Dictionary<string, long>(StringComparer.Ordinal);
+            for (var i = 0; i < stopsTaken.Length; i++)
+            {
+                var now = loop.SafeStopCount(SafeStopReason.Causes[i]);
+                if (now > stopsTaken[i]) stops[SafeStopReason.Name(SafeStopReason.Causes[i])] = now - stopsTaken[i];
+                stopsTaken[i] = now;
+            }
+            return stops;
+        }
         loop.Start();
         var started = Stopwatch.GetTimestamp();
         var nextLine = TimeSpan.FromSeconds(1);
         while (!done.Wait(TimeSpan.FromMilliseconds(50)))
         {
-            while (robot.TryTakeEpisode(out var episode) && finished.Count < (plan.Episodes ?? int.MaxValue)) finished.Add(episode);
+            while (robot.TryTakeEpisode(out var episode) && finished.Count < (plan.Episodes ?? int.MaxValue)) finished.Add(episode with { SafeStops = StopsSinceLast() });
             var elapsed = Stopwatch.GetElapsedTime(started);
             if (elapsed >= nextLine)
             {
@@ -196,7 +211,12 @@ public static class RunCommand
             if (plan.Episodes is { } n && finished.Count >= n) break;
             if (plan.Seconds > 0 && elapsed.TotalSeconds >= plan.Seconds) break;
         }
-        var safeStops = loop.TransitionCount(ControlMode.Policy, ControlMode.SafeStop);   // before the orderly stop's own one
+        var lastStops = StopsSinceLast();   // before the orderly stop's own one
+        if (finished.Count > 0)
+            finished[^1] = finished[^1] with { SafeStops = finished[^1].SafeStops!.Concat(lastStops).GroupBy(x => x.Key).ToDictionary(g => g.Key, g => g.Sum(x => x.Value), StringComparer.Ordinal) };
+        var safeStops = stopsTaken.Sum();   // every Policy → SafeStop transition: each has one of the causes
+        var stopsByReason = SafeStopReason.Causes.Select((c, i) => KeyValuePair.Create(SafeStopReason.Name(c), stopsTaken[i])).ToArray();
+        var stallStops = stopsByReason.Where(x => SafeStopReason.IsStall(x.Key)).Sum(x => x.Value);
         loop.Stop(TimeSpan.FromSeconds(5));
         stream?.Dispose();
         if (robot.Fault is { } simFault) Console.Error.WriteLine("simulation failed: " + simFault.Message);
@@ -216,10 +236,13 @@ public static class RunCommand
                 new("ticks", last.Tick), new("non_finite_actions", last.NonFiniteActions), new("non_finite_observations", last.NonFiniteObservations),
                 new("stale_observation_ticks", last.StaleObservationTicks), new("stall_reengagements", loop.StallReengagements),
                 new("stale_action_steps", robot.StaleActionSteps),
+                new("stall_safe_stops", stallStops), new("policy_safe_stops", safeStops - stallStops),
+                .. stopsByReason.Select(x => KeyValuePair.Create("safe_stops_" + x.Key, x.Value)),
             ]);
             if (plan.Output is { } path) report.Save(path);
             Console.WriteLine($"envelope: interventions={last.EnvelopeInterventions} (non_finite_actions={last.NonFiniteActions} non_finite_observations={last.NonFiniteObservations} stale_observation_ticks={last.StaleObservationTicks}) deadline_misses={last.Misses}");
             Console.WriteLine($"hand-off: stale_action_steps={robot.StaleActionSteps} stall_reengagements={loop.StallReengagements} sim_steps={robot.Steps}");
+            Console.WriteLine($"safe stops: {string.Join(" ", stopsByReason.Select(x => $"{x.Key}={x.Value}"))} (stall={stallStops} policy={safeStops - stallStops})");
             Console.WriteLine($"rehearsal: {report.Summary()} safe_stops={safeStops}");
             if (finished.Count < wanted)
             {

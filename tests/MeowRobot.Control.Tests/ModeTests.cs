@@ -228,6 +228,13 @@ public class ModeTests
         m.Observe(Obs);
         Assert.Equal(ControlMode.SafeStop, m.Step(misses: 5));
         Assert.Equal(TransitionReason.DeadlineMissBudget, m.Log[^1].Reason);
+
+        // Each safe stop is counted under its reason: the state bound a policy stop, the miss budget a stall.
+        Assert.Equal((1L, 0L), (h.Cycle.Modes.SafeStopCount(TransitionReason.StateOutOfBounds), h.Cycle.Modes.SafeStopCount(TransitionReason.DeadlineMissBudget)));
+        Assert.Equal((0L, 1L), (m.Cycle.Modes.SafeStopCount(TransitionReason.StateOutOfBounds), m.Cycle.Modes.SafeStopCount(TransitionReason.DeadlineMissBudget)));
+        Assert.Equal(("state_out_of_bounds", "deadline_miss_budget"), (SafeStopReason.Name(TransitionReason.StateOutOfBounds), SafeStopReason.Name(TransitionReason.DeadlineMissBudget)));
+        Assert.Equal(["observation_missing", "observation_stale", "deadline_miss_budget"],
+            SafeStopReason.Causes.Select(SafeStopReason.Name).Where(SafeStopReason.IsStall));
     }
 
     [Fact]

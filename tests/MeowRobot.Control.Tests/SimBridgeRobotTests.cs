@@ -71,6 +71,39 @@ public class SimBridgeRobotTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void The_held_plant_s_first_observation_ages_from_the_first_command_not_from_the_reset()
+    {
+        // The rehearsal stall at tick 1: the reset observation was stamped before the controller set itself up, so set-up
+        // time plus the first tick's compilation counted as staleness until the plant's thread republished it.
+        using var robot = new SimBridgeRobot(() => new LocalVectorEnv([new Pendulum()]), stepRateHz: 20, seed: 3);
+        var observation = new float[3];
+        var constructed = System.Diagnostics.Stopwatch.GetTimestamp();
+        Assert.True(robot.TryReadObservation(observation, out var held));
+        Assert.True(held >= constructed, "a held plant's observation is current");
+
+        var commanded = System.Diagnostics.Stopwatch.GetTimestamp();
+        robot.WriteAction([0f]);
+        Assert.True(robot.TryReadObservation(observation, out var started));
+        Assert.True(started >= commanded, "the first observation ages from the first command");
+    }
+
+    [Fact]
+    public void A_controller_slow_to_start_is_not_stopped_by_the_plant_s_reset_observation()
+    {
+        using var robot = new SimBridgeRobot(() => new LocalVectorEnv([new Pendulum()]), stepRateHz: 20, seed: 3);
+        var timeout = System.Diagnostics.Stopwatch.Frequency / 5;   // 200 ms, as a robot's configuration
+        var modes = new ModeMachine(new ModeOptions { ArmOnStart = true });
+        var envelope = new SafetyEnvelope(SafetyEnvelopeOptions.ForBounds(robot.Spec.ActLow, robot.Spec.ActHigh), 3, 0.001);
+        var cycle = new ControlCycle(robot, envelope, modes, timeout, timeout);
+        cycle.Policies.Offer(PendulumPolicy());
+        Thread.Sleep(300);   // the controller's set-up (not synchronisation): longer than the staleness threshold
+        Assert.Equal(ControlMode.Policy, cycle.Run(0, System.Diagnostics.Stopwatch.GetTimestamp(), 0, TeleopButtons.None, false));
+        Assert.Equal(ControlMode.Policy, cycle.Run(1, System.Diagnostics.Stopwatch.GetTimestamp(), 0, TeleopButtons.None, false));
+        Assert.Equal(0, modes.TransitionCount(ControlMode.Policy, ControlMode.SafeStop));
+        cycle.DetachPolicy()?.Dispose();
+    }
+
+    [Fact]
     public void A_simulation_that_fails_to_start_or_has_several_envs_is_reported()
     {
         var e = Assert.Throws<InvalidOperationException>(() => new SimBridgeRobot(() => throw new IOException("no worker"), 100));

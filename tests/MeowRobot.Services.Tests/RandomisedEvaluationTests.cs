@@ -62,6 +62,29 @@ public sealed class RandomisedEvaluationTests : IDisposable
         Assert.True(counts.GetProperty("ticks").GetInt64() > 0);
     }
 
+    [Fact]
+    public void A_rehearsal_records_each_episode_s_safe_stops_by_reason_and_the_totals_by_kind()
+    {
+        // A state bound on the angular velocity that the reset never breaks (|θ̇| ≤ 1) and a swinging pendulum soon does.
+        var robot = Path.Combine(_dir.FullName, "bounded.json");
+        File.WriteAllText(robot, """{ "Controller": { "Loop": { "RateHz": 500 }, "SimRobot": { "StepRateHz": 200 }, "Envelope": { "MaxRatePerSecond": [ 2000 ], "ObservationTimeoutSeconds": 0.5, "StateBounds": [ { "Index": 2, "Min": -1.05, "Max": 1.05 } ] } } }""");
+        using var rehearsal = Tool("MeowRobot.Controller", "bounded-run.json", "run", "--random-policy", "1", "--task", "pendulum", "--episodes", "2", "--seed", "7", "--actuator", robot);
+        var counts = rehearsal.RootElement.GetProperty("controller");
+        long Count(string name) => counts.GetProperty(name).GetInt64();
+        Assert.True(Count("safe_stops_state_out_of_bounds") >= 1, counts.ToString());
+        Assert.Equal(Count("safe_stops"), Count("stall_safe_stops") + Count("policy_safe_stops"));
+        Assert.Equal(Count("stall_safe_stops"), Count("safe_stops_observation_stale") + Count("safe_stops_observation_missing") + Count("safe_stops_deadline_miss_budget"));
+        Assert.Equal(Count("policy_safe_stops"), Count("safe_stops_state_out_of_bounds") + Count("safe_stops_observation_non_finite") + Count("safe_stops_policy_non_finite") + Count("safe_stops_no_policy"));
+
+        // Per episode: the stop is the first episode's (a state bound needs a resume, so the second has none of its own);
+        // the episodes' stops add up to the totals, reason by reason.
+        var perEpisode = rehearsal.RootElement.GetProperty("episodes").EnumerateArray()
+            .Select(e => e.GetProperty("safe_stops").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt64())).ToArray();
+        Assert.Equal(1, perEpisode[0].GetValueOrDefault("state_out_of_bounds"));
+        foreach (var reason in perEpisode.SelectMany(e => e.Keys).Distinct())
+            Assert.Equal(Count("safe_stops_" + reason), perEpisode.Sum(e => e.GetValueOrDefault(reason)));
+    }
+
     [Theory]
     [InlineData("masss=uniform(0.6, 1.6)", "no parameter 'masss'")]
     [InlineData("mass=uniform(0.1, 1.6)", "low bound")]

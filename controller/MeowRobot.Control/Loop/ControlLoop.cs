@@ -76,6 +76,9 @@ public sealed class ControlLoop : IDisposable
 
     public long TransitionCount(ControlMode from, ControlMode to) => _modes.TransitionCount(from, to);
 
+    /// <summary>Policy → SafeStop transitions for <paramref name="reason"/> (<see cref="ModeMachine.SafeStopCount"/>).</summary>
+    public long SafeStopCount(TransitionReason reason) => _modes.SafeStopCount(reason);
+
     /// <summary>Times the policy re-engaged by itself after a stall (<see cref="ModeOptions.StallReengageSeconds"/>).</summary>
     public long StallReengagements => _modes.StallReengagements;
 

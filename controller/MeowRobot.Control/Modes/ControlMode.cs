@@ -48,6 +48,27 @@ public enum TransitionReason : byte
     Stopping,
 }
 
+/// <summary>
+/// Why a driving policy was stopped (Policy → SafeStop), as reports name it: the policy fault in snake case
+/// (<c>observation_stale</c>, <c>state_out_of_bounds</c>, …), and its kind — a stall (<see cref="ModeMachine.IsStall"/>:
+/// the observations stopped coming or the loop ran late, the machine's doing) or a policy stop (anything else: a state
+/// bound crossed, non-finite values).
+/// </summary>
+public static class SafeStopReason
+{
+    /// <summary>The faults that can stop a driving policy, in the enum's order.</summary>
+    public static readonly IReadOnlyList<TransitionReason> Causes =
+    [
+        TransitionReason.NoPolicy, TransitionReason.PolicyNonFinite, TransitionReason.ObservationMissing, TransitionReason.ObservationStale,
+        TransitionReason.ObservationNonFinite, TransitionReason.StateOutOfBounds, TransitionReason.DeadlineMissBudget,
+    ];
+
+    public static string Name(TransitionReason reason) => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(reason.ToString());
+
+    /// <summary>Whether the reason named <paramref name="name"/> (<see cref="Name"/>) is a stall.</summary>
+    public static bool IsStall(string name) => Causes.Any(c => ModeMachine.IsStall(c) && Name(c) == name);
+}
+
 /// <summary>One mode change, as the loop records it (enqueued without allocation, drained and logged off the loop).</summary>
 public readonly record struct ModeTransition(long Tick, long Timestamp, ControlMode From, ControlMode To, TransitionReason Reason);
 

@@ -55,6 +55,7 @@ public sealed class ModeMachine
     private int _stallReengageCount;
     private bool _stalled;
     private readonly long[] _counts = new long[ModeCount * ModeCount];
+    private readonly long[] _safeStops = new long[Enum.GetValues<TransitionReason>().Length];
     private TeleopButtons _previousButtons;
     private bool _estopLatched;
     private TransitionReason _estopReason;
@@ -102,6 +103,9 @@ public sealed class ModeMachine
 
     /// <summary>How many times the mode went from <paramref name="from"/> to <paramref name="to"/> (read from any thread).</summary>
     public long TransitionCount(ControlMode from, ControlMode to) => Volatile.Read(ref _counts[(int)from * ModeCount + (int)to]);
+
+    /// <summary>How many times the policy was stopped (Policy → SafeStop) for <paramref name="reason"/> (read from any thread).</summary>
+    public long SafeStopCount(TransitionReason reason) => Volatile.Read(ref _safeStops[(int)reason]);
 
     /// <summary>Advances one tick and returns the mode to act in.</summary>
     public ControlMode Step(in ModeInputs inputs, long tick, long timestamp)
@@ -215,6 +219,7 @@ public sealed class ModeMachine
             Mode = to;
             Interlocked.Increment(ref _counts[(int)from * ModeCount + (int)to]);
             Interlocked.Increment(ref _transitionTotal);
+            if (from == ControlMode.Policy && to == ControlMode.SafeStop) Interlocked.Increment(ref _safeStops[(int)reason]);
             Transitions.TryEnqueue(new ModeTransition(tick, timestamp, from, to, reason));
         }
         return to;

@@ -6,9 +6,10 @@ namespace MeowRobot.Control.RobotIo;
 
 /// <summary>One finished episode of a simulated robot (or of an evaluation): the seed it was reset with (null: the
 /// env's own stream), its undiscounted return, its length in steps, whether it terminated (else it was truncated), its
-/// last observation, and the randomised parameters it was played with (null: nothing randomised).</summary>
+/// last observation, the randomised parameters it was played with (null: nothing randomised), and in a rehearsal the
+/// controller's safe stops during it by reason (<see cref="Modes.SafeStopReason.Name"/> → count; null: not a rehearsal).</summary>
 public sealed record EpisodeResult(int? Seed, double Return, int Length, bool Terminated, float[] FinalObs,
-    IReadOnlyDictionary<string, double>? Params = null)
+    IReadOnlyDictionary<string, double>? Params = null, IReadOnlyDictionary<string, long>? SafeStops = null)
 {
     /// <summary>The values of an ended episode's randomised parameters as a batch reports them
     /// (<see cref="VectorBatch.FinalEpisodeParamsRow"/> of env <paramref name="env"/>), or null when nothing is randomised.</summary>
@@ -26,9 +27,9 @@ public sealed record EpisodeResult(int? Seed, double Return, int Length, bool Te
 /// <summary>
 /// Episodes and their statistics as <c>trainer policy eval</c> and <c>controller run --episodes</c> both report them, so
 /// the two compare line for line: JSON <c>{"episodes": [{"seed", "return", "length", "terminated", "final_obs",
-/// "params"?}, ...], "mean_return", "std_return", "controller"?}</c>, std over the episodes (÷ N, as the trainer's
-/// evaluation); <c>params</c> (name → value) where parameters were randomised, <c>controller</c> (name → count) the
-/// controller's counters over a rehearsal.
+/// "params"?, "safe_stops"?}, ...], "mean_return", "std_return", "controller"?}</c>, std over the episodes (÷ N, as the
+/// trainer's evaluation); <c>params</c> (name → value) where parameters were randomised, <c>safe_stops</c> (reason →
+/// count) an episode's safe stops in a rehearsal, <c>controller</c> (name → count) the controller's counters over a rehearsal.
 /// </summary>
 public sealed class EpisodeReport
 {
@@ -88,6 +89,12 @@ public sealed class EpisodeReport
                     foreach (var (name, value) in values) Number(w, name, value);
                     w.WriteEndObject();
                 }
+                if (e.SafeStops is { } stops)
+                {
+                    w.WriteStartObject("safe_stops");
+                    foreach (var (reason, count) in stops) w.WriteNumber(reason, count);
+                    w.WriteEndObject();
+                }
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -128,7 +135,8 @@ public sealed class EpisodeReport
                 e.GetProperty("length").GetInt32(),
                 e.GetProperty("terminated").GetBoolean(),
                 e.GetProperty("final_obs").EnumerateArray().Select(v => v.ValueKind == JsonValueKind.Null ? float.NaN : v.GetSingle()).ToArray(),
-                e.TryGetProperty("params", out var p) ? p.EnumerateObject().ToDictionary(x => x.Name, x => x.Value.GetDouble(), StringComparer.Ordinal) : null)).ToArray();
+                e.TryGetProperty("params", out var p) ? p.EnumerateObject().ToDictionary(x => x.Name, x => x.Value.GetDouble(), StringComparer.Ordinal) : null,
+                e.TryGetProperty("safe_stops", out var s) ? s.EnumerateObject().ToDictionary(x => x.Name, x => x.Value.GetInt64(), StringComparer.Ordinal) : null)).ToArray();
             var counters = root.TryGetProperty("controller", out var c)
                 ? c.EnumerateObject().Select(x => KeyValuePair.Create(x.Name, x.Value.GetInt64())).ToArray()
                 : null;

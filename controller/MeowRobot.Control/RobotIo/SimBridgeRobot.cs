@@ -34,6 +34,7 @@ public sealed class SimBridgeRobot : IRobotIo, IEpisodeReturns
     private long _steps;
     private long _episodes;
     private long _staleActionSteps;
+    private long _startedAt;   // Stopwatch timestamp of the first command (0: none yet; the plant is held)
     private double _lastEpisodeReturn = double.NaN;
 
     /// <summary>Starts the simulation thread, which calls <paramref name="connect"/> (so that ZeroMQ sockets belong to it),
@@ -95,12 +96,23 @@ public sealed class SimBridgeRobot : IRobotIo, IEpisodeReturns
     /// <summary>Takes the next finished episode, in order (any one thread).</summary>
     public bool TryTakeEpisode(out EpisodeResult episode) => _finished.TryDequeue(out episode!);
 
-    public bool TryReadObservation(Span<float> observation, out long timestamp) =>
-        _observations.TryRead(observation, out timestamp, out _);
+    /// <remarks>Until the first command the plant is held at its reset state, so that observation is current however long
+    /// the controller took to start (its set-up, the first tick's compilation); from the first command it ages from that
+    /// command, until this robot's thread republishes it: the loop judges staleness from the plant's start, not from a
+    /// stamp taken before the loop existed (which stopped rehearsals at tick 1 on a loaded machine).</remarks>
+    public bool TryReadObservation(Span<float> observation, out long timestamp)
+    {
+        if (!_observations.TryRead(observation, out timestamp, out _)) return false;
+        var started = Volatile.Read(ref _startedAt);
+        timestamp = Math.Max(timestamp, started == 0 ? Stopwatch.GetTimestamp() : started);
+        return true;
+    }
 
     public void WriteAction(ReadOnlySpan<float> action)
     {
-        _actions.Publish(action, Stopwatch.GetTimestamp());
+        var now = Stopwatch.GetTimestamp();
+        _actions.Publish(action, now);
+        if (Volatile.Read(ref _startedAt) == 0) Volatile.Write(ref _startedAt, now);
         if (!_commanded.IsSet) _commanded.Set();
     }
 
