@@ -4,6 +4,7 @@ using System.Text.Json;
 using MeowRobot.Campaign.Engines;
 using MeowRobot.Campaign.Gates;
 using MeowRobot.Campaign.Spec;
+using MeowRobot.Control.RobotIo;
 using MeowRobot.Testing;
 
 namespace MeowRobot.Campaign.Tests;
@@ -81,6 +82,8 @@ public sealed class GateTests : IDisposable
     [InlineData("    mass: uniform(0.6, 1.6)", "    mass: uniform(0.1, 1.6)", 8, "evaluation.randomise.mass", "low bound")]
     [InlineData("  episodes: 6", "  episodes: 0", 9, "evaluation.episodes", "outside")]
     [InlineData("  seed: 1000", "  sede: 1000", 10, "evaluation.sede", "unknown key")]
+    [InlineData("  safe_stops_per_episode: \"<= 0\"", "  stall_safe_stops_per_episode: \"at most 1\"", 16, "gates.stall_safe_stops_per_episode", "is not a condition")]
+    [InlineData("  safe_stops_per_episode: \"<= 0\"", "  policy_safe_stops_per_episode: \"<= none\"", 16, "gates.policy_safe_stops_per_episode", "is not a condition")]
     public void Evaluation_and_gate_errors_name_the_key_and_the_line(string find, string replace, int line, string key, string problem)
     {
         File.WriteAllText(Path.Combine(dir, "bad.json"), """{ "Controller": { "Envelope": { "MaxRate": 3 } } }""");
@@ -103,6 +106,41 @@ public sealed class GateTests : IDisposable
         Assert.False(new GateCheck("mean_return", ">", -400, GateSource.Eval).Passes(-400));
         Assert.True(new GateCheck("deadline_misses", "<", 1, GateSource.Rehearsal).Passes(0));
         Assert.False(new GateCheck("safe_stops_per_episode", "<=", 0, GateSource.Rehearsal).Passes(double.NaN));
+    }
+
+    [Fact]
+    public void The_rehearsal_splits_safe_stops_into_stalls_and_policy_stops_and_each_kind_can_be_gated()
+    {
+        // A rehearsal report as controller run --output writes it, read back from the file: one stall, one state bound.
+        var report = Path.Combine(dir, "rehearsal.json");
+        new EpisodeReport(
+        [
+            new EpisodeResult(7, -200, 200, false, [0f], SafeStops: new Dictionary<string, long> { ["observation_stale"] = 1 }),
+            new EpisodeResult(8, -300, 200, false, [0f], SafeStops: new Dictionary<string, long> { ["state_out_of_bounds"] = 1 }),
+            new EpisodeResult(9, -250, 200, false, [0f], SafeStops: new Dictionary<string, long>()),
+            new EpisodeResult(10, -250, 200, false, [0f], SafeStops: new Dictionary<string, long>()),
+        ],
+        [
+            new("safe_stops", 2), new("envelope_interventions", 8), new("deadline_misses", 3), new("ticks", 4000),
+            new("stall_safe_stops", 1), new("policy_safe_stops", 1),
+        ]).Save(report);
+        var rehearsal = GateVerdict.RehearsalFrom(EpisodeReport.Load(report), 7, "robot.json");
+        Assert.Equal((0.5, 0.25, 0.25), (rehearsal.SafeStopsPerEpisode, rehearsal.StallSafeStopsPerEpisode, rehearsal.PolicySafeStopsPerEpisode));
+        Assert.Equal(new Dictionary<string, long> { ["observation_stale"] = 1, ["state_out_of_bounds"] = 1 }, rehearsal.SafeStopsByReason);
+
+        var gates = Parse(Gated.Replace("  safe_stops_per_episode: \"<= 0\"", "  policy_safe_stops_per_episode: \"<= 0.3\"\n  stall_safe_stops_per_episode: \"<= 0\"", StringComparison.Ordinal)).Evaluation!.Gates;
+        Assert.Equal([("policy_safe_stops_per_episode", GateSource.Rehearsal), ("stall_safe_stops_per_episode", GateSource.Rehearsal)], gates.Skip(1).Select(g => (g.Name, g.Source)));
+        var checks = GateVerdict.Apply(gates, GateVerdict.EvalFrom(EpisodeReport.Load(report), 7), rehearsal);
+        Assert.Equal([("mean_return", true), ("policy_safe_stops_per_episode", true), ("stall_safe_stops_per_episode", false)], checks.Select(c => (c.Name, c.Passed)));
+
+        // The verdict's rehearsal block carries both kinds and the reasons.
+        var file = Path.Combine(dir, GateVerdict.FileName);
+        new GateVerdict { Candidate = "a-s1", Policy = "p", Configuration = "a", Rehearsal = rehearsal, Checks = checks }.Write(file);
+        using var json = JsonDocument.Parse(File.ReadAllText(file));
+        var block = json.RootElement.GetProperty("rehearsal");
+        Assert.Equal((0.25, 0.25), (block.GetProperty("stall_safe_stops_per_episode").GetDouble(), block.GetProperty("policy_safe_stops_per_episode").GetDouble()));
+        Assert.Equal(1, block.GetProperty("safe_stops_by_reason").GetProperty("observation_stale").GetInt64());
+        Assert.Equal(rehearsal.SafeStopsByReason, GateVerdict.Read(file)!.Rehearsal!.SafeStopsByReason);
     }
 
     private const string GatedCampaign = """

@@ -25,7 +25,9 @@ public sealed record GateCheck(string Name, string Op, double Threshold, GateSou
         ["p10_return"] = GateSource.Eval,
         ["rehearsal_mean_return"] = GateSource.Rehearsal,
         ["rehearsal_p10_return"] = GateSource.Rehearsal,
-        ["safe_stops_per_episode"] = GateSource.Rehearsal,
+        ["safe_stops_per_episode"] = GateSource.Rehearsal,          // all of them, as the two below together
+        ["stall_safe_stops_per_episode"] = GateSource.Rehearsal,    // stale or missing observations, deadline-miss budget
+        ["policy_safe_stops_per_episode"] = GateSource.Rehearsal,   // state bounds, non-finite observations or actions
         ["envelope_interventions_per_episode"] = GateSource.Rehearsal,
         ["deadline_misses"] = GateSource.Rehearsal,
     };

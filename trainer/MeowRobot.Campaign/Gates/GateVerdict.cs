@@ -16,10 +16,13 @@ public sealed record EvalEvidence(int Episodes, int Seed, double MeanReturn, dou
     IReadOnlyList<IReadOnlyDictionary<string, double>> Params);
 
 /// <summary>The rehearsal's evidence: the same seeds and randomisation through <c>controller run</c> with the robot's
-/// controller configuration, and what the controller counted (per requested episode where the name says so).</summary>
+/// controller configuration, and what the controller counted (per requested episode where the name says so). The safe
+/// stops split by kind — stalls (stale or missing observations, the deadline-miss budget: the machine's doing) and
+/// policy stops (state bounds, non-finite values) — and by reason (<c>observation_stale</c> → count, over all episodes).</summary>
 public sealed record RehearsalEvidence(int Episodes, int Seed, double MeanReturn, double P10Return, IReadOnlyList<double> Returns,
     double SafeStopsPerEpisode, double EnvelopeInterventionsPerEpisode, long DeadlineMisses, long SafeStops, long EnvelopeInterventions,
-    long Ticks, string Controller, IReadOnlyList<IReadOnlyDictionary<string, double>> Params);
+    long Ticks, string Controller, IReadOnlyList<IReadOnlyDictionary<string, double>> Params,
+    double StallSafeStopsPerEpisode = 0, double PolicySafeStopsPerEpisode = 0, IReadOnlyDictionary<string, long>? SafeStopsByReason = null);
 
 /// <summary>
 /// A candidate's verdict (runs/ID/gate/verdict.json; the campaign contract's format, docs/campaigns.md): which policy
@@ -91,7 +94,10 @@ public sealed record GateVerdict
         double n = returns.Length;
         return new RehearsalEvidence(returns.Length, seed, returns.Average(), P10(returns), returns,
             Count("safe_stops") / n, Count("envelope_interventions") / n, Count("deadline_misses"), Count("safe_stops"),
-            Count("envelope_interventions"), Count("ticks"), controller, ParamsOf(report));
+            Count("envelope_interventions"), Count("ticks"), controller, ParamsOf(report),
+            Count("stall_safe_stops") / n, Count("policy_safe_stops") / n,
+            report.Episodes.SelectMany(e => e.SafeStops ?? new Dictionary<string, long>()).GroupBy(x => x.Key, StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => g.Sum(x => x.Value), StringComparer.Ordinal));
     }
 
     /// <summary>Applies the gates to the evidence (a rehearsal gate without rehearsal evidence fails).</summary>
@@ -108,6 +114,8 @@ public sealed record GateVerdict
                 "rehearsal_mean_return" => rehearsal?.MeanReturn,
                 "rehearsal_p10_return" => rehearsal?.P10Return,
                 "safe_stops_per_episode" => rehearsal?.SafeStopsPerEpisode,
+                "stall_safe_stops_per_episode" => rehearsal?.StallSafeStopsPerEpisode,
+                "policy_safe_stops_per_episode" => rehearsal?.PolicySafeStopsPerEpisode,
                 "envelope_interventions_per_episode" => rehearsal?.EnvelopeInterventionsPerEpisode,
                 "deadline_misses" => rehearsal?.DeadlineMisses,
                 _ => throw new ArgumentException($"unknown gate '{g.Name}'"),
