@@ -280,6 +280,10 @@ public sealed class GateTests : IDisposable
         Assert.Equal("eval", root.GetProperty("checks")[0].GetProperty("source").GetString());
         Assert.True(root.GetProperty("eval").TryGetProperty("p10_return", out _));
         Assert.True(root.GetProperty("rehearsal").TryGetProperty("envelope_interventions_per_episode", out _));
+        var stops = root.GetProperty("rehearsal");   // the real controller's counts: both kinds add up to all safe stops
+        Assert.Equal(stops.GetProperty("safe_stops_per_episode").GetDouble(),
+            stops.GetProperty("stall_safe_stops_per_episode").GetDouble() + stops.GetProperty("policy_safe_stops_per_episode").GetDouble(), 12);
+        Assert.Equal(stops.GetProperty("safe_stops").GetInt64(), stops.GetProperty("safe_stops_by_reason").EnumerateObject().Sum(r => r.Value.GetInt64()));
         Assert.EndsWith("Z", root.GetProperty("evaluated_at").GetString(), StringComparison.Ordinal);
 
         var status = ServiceExecutables.RunToEnd("MeowRobot.Campaign", ["status", campaignDir], TimeSpan.FromMinutes(1));
