@@ -133,9 +133,12 @@ public sealed class GateTests : IDisposable
         var checks = GateVerdict.Apply(gates, GateVerdict.EvalFrom(EpisodeReport.Load(report), 7), rehearsal);
         Assert.Equal([("mean_return", true), ("policy_safe_stops_per_episode", true), ("stall_safe_stops_per_episode", false)], checks.Select(c => (c.Name, c.Passed)));
 
-        // The verdict's rehearsal block carries both kinds and the reasons.
+        // The verdict's rehearsal block carries both kinds and the reasons, and its failures name them.
         var file = Path.Combine(dir, GateVerdict.FileName);
-        new GateVerdict { Candidate = "a-s1", Policy = "p", Configuration = "a", Rehearsal = rehearsal, Checks = checks }.Write(file);
+        var verdict = new GateVerdict { Candidate = "a-s1", Policy = "p", Configuration = "a", Rehearsal = rehearsal, Checks = checks };
+        Assert.Equal("stall_safe_stops_per_episode 0.25 (needs <= 0; observation_stale 1)", verdict.Why());
+        Assert.EndsWith("(needs <= 0; observation_stale 1, state_out_of_bounds 1)", (verdict with { Checks = GateVerdict.Apply(Parse(Gated).Evaluation!.Gates, GateVerdict.EvalFrom(EpisodeReport.Load(report), 7), rehearsal) }).Why(), StringComparison.Ordinal);
+        verdict.Write(file);
         using var json = JsonDocument.Parse(File.ReadAllText(file));
         var block = json.RootElement.GetProperty("rehearsal");
         Assert.Equal((0.25, 0.25), (block.GetProperty("stall_safe_stops_per_episode").GetDouble(), block.GetProperty("policy_safe_stops_per_episode").GetDouble()));

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using MeowRobot.Control.Modes;
 using MeowRobot.Control.RobotIo;
 
 namespace MeowRobot.Campaign.Gates;
@@ -61,8 +62,23 @@ public sealed record GateVerdict
 
     public void Write(string path) => CampaignJson.Write(path, this, Json);
 
-    /// <summary>The gates that failed, e.g. <c>mean_return -812.3 (needs &gt;= -400)</c>, or the error.</summary>
-    public string Why() => Error ?? string.Join(", ", Checks.Where(c => !c.Passed).Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Name} {c.Value:0.###} (needs {c.Op} {c.Threshold:R})")));
+    /// <summary>The gates that failed, e.g. <c>mean_return -812.3 (needs &gt;= -400)</c>, a safe-stop gate with the
+    /// reasons (<c>safe_stops_per_episode 0.2 (needs &lt;= 0; observation_stale 1)</c>), or the error.</summary>
+    public string Why() => Error ?? string.Join(", ", Checks.Where(c => !c.Passed).Select(c => string.Create(CultureInfo.InvariantCulture,
+        $"{c.Name} {c.Value:0.###} (needs {c.Op} {c.Threshold:R}{StopReasons(c.Name)})")));
+
+    /// <summary>The reasons behind a safe-stop gate's value (only its kind's for the stall and policy gates).</summary>
+    private string StopReasons(string gate)
+    {
+        if (!gate.EndsWith("safe_stops_per_episode", StringComparison.Ordinal) || Rehearsal?.SafeStopsByReason is not { } reasons) return "";
+        var shown = reasons.Where(r => gate switch
+        {
+            "stall_safe_stops_per_episode" => SafeStopReason.IsStall(r.Key),
+            "policy_safe_stops_per_episode" => !SafeStopReason.IsStall(r.Key),
+            _ => true,
+        }).Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Key} {r.Value}")).ToArray();
+        return shown.Length == 0 ? "" : "; " + string.Join(", ", shown);
+    }
 
     /// <summary>The 10th percentile of <paramref name="values"/>, interpolated linearly between order statistics (numpy's
     /// default); NaN for none.</summary>
