@@ -272,6 +272,29 @@ public sealed class SimWorkerTests : IDisposable
     }
 
     [Fact]
+    public void A_stopping_client_stops_waiting_for_a_gone_worker_within_its_check_interval()
+    {
+        using var stopping = new CancellationTokenSource();
+        var slow = Fast with { ReplyTimeout = TimeSpan.FromSeconds(30), GiveUpAfter = TimeSpan.FromMinutes(5) };
+        var a = StartWorker(Bind("ipc"));
+        var env = Client(slow with { Stopping = stopping.Token }, a.Endpoint);
+        var batch = new VectorBatch(2, 2);
+        env.Reset(batch);
+        env.Step([0f, 0f], batch);
+        a.Dispose();
+        // Mid-wait (the reply would take 30 s to be given up on, the reconnection minutes): the stop ends it.
+        stopping.CancelAfter(TimeSpan.FromMilliseconds(300));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Assert.ThrowsAny<OperationCanceledException>(() => env.Step([0f, 0f], batch));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"abandoned after {clock.Elapsed.TotalSeconds:F1} s");
+
+        // First contact with nobody there: the same.
+        var clock2 = System.Diagnostics.Stopwatch.StartNew();
+        Assert.ThrowsAny<OperationCanceledException>(() => new VectorEnvClient([Bind("ipc", "nobody")], slow with { Stopping = stopping.Token }));
+        Assert.True(clock2.Elapsed < TimeSpan.FromSeconds(5), $"first contact abandoned after {clock2.Elapsed.TotalSeconds:F1} s");
+    }
+
+    [Fact]
     public void A_simulator_failure_truncates_that_workers_envs_and_resets_them()
     {
         var a = StartWorker(Bind("tcp"), seed: 10);

@@ -9,8 +9,8 @@ namespace MeowRobot.Campaign.Tests;
 /// <summary>
 /// The Slurm engine end to end against a real Slurm (the one-node cluster ./meow test starts: .ci/slurm): the Pendulum
 /// campaign (mass and length randomised, 2 configurations × 2 seeds, small budget) goes as one job array, is visible in
-/// `campaign status` from squeue while it runs, a second `campaign run` while the array lives submits nothing, a task
-/// cancelled with scancel fails and is submitted again by the next `campaign run`, resuming from its checkpoint without
+/// `campaign status` from squeue while it runs, each run's sim worker is a job step of its task, a second `campaign run`
+/// while the array lives submits nothing, a task cancelled with scancel (every step signalled at once) fails and is submitted again by the next `campaign run`, resuming from its checkpoint without
 /// losing or repeating anything. Plus what happens when Slurm is not there.
 /// </summary>
 public sealed class SlurmEngineTests : IDisposable
@@ -93,6 +93,9 @@ public sealed class SlurmEngineTests : IDisposable
             $"{watched.Id} part-way through its budget");
         var cancelled = watched;
         var task = campaign.State(cancelled).SlurmJob!;
+        // Its sim worker is a job step of the task, beside the batch step its trainer runs in.
+        var steps = Command("squeue", "--steps", "--noheader", $"--jobs={task}", "--format=%i|%j").Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Contains($"{task}.0|{SlurmCluster.SimStepName}", steps);
         Command("scancel", task);
         Until(() => campaign.State(cancelled).Status == RunStatus.Failed, $"{cancelled.Id} to fail after scancel {task}");
         foreach (var t in held.Skip(1)) Command("scontrol", "release", t);

@@ -17,12 +17,16 @@ internal static class ServiceProcesses
     /// <summary>Starts a service with a clean systemd environment plus <paramref name="environment"/>.</summary>
     public static Process Start(string project, IEnumerable<string> args, IReadOnlyDictionary<string, string> environment)
     {
-        var info = new ProcessStartInfo(Executable(project))
+        // Through env(1), which resets every signal to its default and execs the service (same pid): as systemd starts a
+        // unit, and whatever this test host inherited (a suite run as a background job ignores SIGINT and SIGQUIT).
+        var info = new ProcessStartInfo("env")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        info.ArgumentList.Add("--default-signal");
+        info.ArgumentList.Add(Executable(project));
         foreach (var a in args) info.ArgumentList.Add(a);
         foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("MEOW_", StringComparison.Ordinal) ||
                      k is "NOTIFY_SOCKET" or "WATCHDOG_USEC" or "WATCHDOG_PID" or "JOURNAL_STREAM" or "INVOCATION_ID").ToList())

@@ -1,12 +1,15 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using MeowRobot.Bridge.Sim;
+using MeowRobot.Tasks;
 using MeowRobot.Testing;
 using MeowRobot.Trainer.Service;
 
 namespace MeowRobot.Services.Tests;
 
-/// <summary>The built `trainer serve` executable killed and restarted: checkpoints survive kill -9 and SIGTERM writes one.</summary>
+/// <summary>The built `trainer serve` executable killed and restarted: checkpoints survive kill -9 and SIGTERM writes one,
+/// even when the sim worker is gone.</summary>
 public sealed class TrainerCrashTests
 {
     /// <summary>The process with its stdout lines collected (the log), stderr kept for failure messages.</summary>
@@ -116,5 +119,33 @@ public sealed class TrainerCrashTests
             Assert.True(final.EnvSteps >= next, $"final checkpoint at {final.EnvSteps}");
             Assert.False(File.Exists(Path.Combine(rig.RunDir, RunCheckpoint.TempFileName)), "the partial temp file was replaced and renamed");
         }
+    }
+
+    [RequiresFact(Requirement.LibZmq)]
+    public void SIGTERM_while_the_sim_worker_is_gone_checkpoints_at_once_instead_of_waiting_for_it()
+    {
+        using var rig = new TrainerRig();
+        // A worker of its own, so the test can take it away (as a cancelled Slurm job takes its sim step).
+        var simDir = Directory.CreateDirectory(Path.Combine(rig.Dir.FullName, "gone")).FullName;
+        using var service = new SimService(TaskCatalog.CreateVectorEnv("pendulum", 4, baseSeed: 3));
+        var worker = SimWorker.Start(service, "ipc://" + Path.Combine(simDir, "sim.sock"));
+        var settings = rig.Settings(1_000_000, ("Trainer:SimEndpoints:0", worker.Endpoint), ("Trainer:CheckpointEveryEnvSteps", "300"));
+
+        using var trainer = new Trainer(rig, settings);
+        trainer.Line("checkpoint (scheduled) at env step 300");
+        worker.Dispose();
+        // The trainer notices (no reply within its reply timeout) and keeps trying to reconnect, for minutes by default.
+        trainer.Line("lost: no reply within");
+        var clock = Stopwatch.StartNew();
+        ServiceProcesses.Terminate(trainer.Process);
+        var dropped = trainer.Line("stopping while waiting on a sim worker");
+        var stopped = trainer.Line("checkpoint (stop) at env step");
+        Assert.True(trainer.Process.WaitForExit(TrainerRig.Wait), "trainer did not exit after SIGTERM");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"the stop took {clock.Elapsed.TotalSeconds:F1} s");
+        Assert.Equal(0, trainer.Process.ExitCode);
+        var final = RunCheckpoint.Inspect(rig.CheckpointPath).Counters;
+        Assert.Contains($"checkpoint (stop) at env step {final.EnvSteps}, update {final.Updates}:", stopped, StringComparison.Ordinal);
+        Assert.Contains($"the run stands at env step {final.EnvSteps}", dropped, StringComparison.Ordinal);
+        Assert.True(final.EnvSteps >= 300, $"final checkpoint at {final.EnvSteps}");
     }
 }

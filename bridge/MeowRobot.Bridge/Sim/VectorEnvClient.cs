@@ -31,6 +31,9 @@ public sealed class VectorEnvClient : IVectorEnv
 
     private enum Gathering { Reset, Step, Ping }
 
+    /// <summary>How often a wait on a worker looks at <see cref="VectorEnvClientOptions.Stopping"/>.</summary>
+    public static readonly TimeSpan AbandonCheck = TimeSpan.FromMilliseconds(100);
+
     private readonly ZmqContext context = new();
     private readonly Link[] links;
     private readonly VectorEnvClientOptions options;
@@ -266,10 +269,21 @@ public sealed class VectorEnvClient : IVectorEnv
     {
         Send(link);
         link.Pending = false;
-        if (link.Socket!.Poll(ZmqPollEvents.In, timeout) == ZmqPollEvents.None) return false;
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (link.Socket!.Poll(ZmqPollEvents.In, Slice(Remaining(deadline))) == ZmqPollEvents.None)
+        {
+            options.Stopping.ThrowIfCancellationRequested();
+            if (Stopwatch.GetTimestamp() >= deadline) return false;
+        }
         ReceiveReply(link);
         return true;
     }
+
+    private static TimeSpan Remaining(long deadline) =>
+        TimeSpan.FromSeconds(Math.Max(0, deadline - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency);
+
+    /// <summary>A wait cut to <see cref="AbandonCheck"/> when the client can be abandoned, so the token is looked at.</summary>
+    private TimeSpan Slice(TimeSpan wait) => options.Stopping.CanBeCanceled && wait > AbandonCheck ? AbandonCheck : wait;
 
     /// <summary>
     /// Collects the replies of every pending worker into <paramref name="into"/>. A worker that times out, restarted,
@@ -283,8 +297,8 @@ public sealed class VectorEnvClient : IVectorEnv
         while (AnyPending())
         {
             var poll = RebuiltPoller();
-            var remaining = TimeSpan.FromSeconds(Math.Max(0, deadline - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency);
-            var ready = poll.Poll(remaining);
+            var ready = poll.Poll(Slice(Remaining(deadline)));
+            if (ready == 0) options.Stopping.ThrowIfCancellationRequested();
             if (ready == 0 && Stopwatch.GetTimestamp() >= deadline)
             {
                 foreach (var link in links)
@@ -436,7 +450,8 @@ public sealed class VectorEnvClient : IVectorEnv
                 throw new SimWorkerLostException(link.Endpoint, link.Hello is null
                     ? $"never answered: no reply to hello in {elapsed.TotalSeconds:F1} s (last: {last}); is a sim worker serving there?"
                     : $"unreachable for {elapsed.TotalSeconds:F1} s after {reason} (last: {last})");
-            Thread.Sleep(backoff < options.GiveUpAfter - elapsed ? backoff : options.GiveUpAfter - elapsed);
+            if (options.Stopping.WaitHandle.WaitOne(backoff < options.GiveUpAfter - elapsed ? backoff : options.GiveUpAfter - elapsed))
+                options.Stopping.ThrowIfCancellationRequested();
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, options.MaxReconnectBackoff.Ticks));
         }
     }

@@ -18,6 +18,11 @@ public sealed record VectorEnvClientOptions
     /// first contact in the constructor.</summary>
     public TimeSpan GiveUpAfter { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>Abandons the client when cancelled: every wait on a worker (a reply, a reconnection, the first contact) ends
+    /// within <see cref="VectorEnvClient.AbandonCheck"/> with <see cref="OperationCanceledException"/>, and the client is
+    /// then fit only to be disposed. A trainer that is stopping never waits minutes for workers that are gone.</summary>
+    public CancellationToken Stopping { get; init; }
+
     /// <summary>CURVE keys for workers that require them (every worker of the client holds the same server key); null:
     /// plain connections, which such a worker never answers.</summary>
     public SimClientCurve? Curve { get; init; }

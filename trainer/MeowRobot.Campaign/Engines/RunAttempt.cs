@@ -28,8 +28,8 @@ public sealed record RunPlacement(string? SlurmJob)
 /// <item>local: the runner itself is stopping; the run stays <c>running</c> and the next runner resumes it;</item>
 /// <item>Slurm: the task was cancelled (scancel, its time limit, preemption); the run is <c>failed</c> and the next
 /// <c>campaign run</c> submits it again (up to <see cref="RunState.MaxAttempts"/>), resuming from its checkpoint.
-/// Slurm signals every process of the task at once, so the sim worker is started with SIGTERM blocked: it keeps
-/// serving until the trainer has checkpointed, and is then stopped with SIGINT.</item>
+/// The sim worker is a job step of the task (srun), so Slurm accounts, limits and signals it as part of the run;
+/// it stops with the trainer, which drops the step in flight and checkpoints without it.</item>
 /// </list>
 /// Two attempts at one run never overlap: each holds runs/ID/attempt.lock.
 /// </summary>
@@ -52,8 +52,8 @@ public sealed class RunAttempt(Campaign campaign, PlannedRun run, RunPlacement p
         using var held = Lock();
         var previous = campaign.State(run);
         var inSlurm = placement.SlurmJob is not null;
-        using var sim = ServiceExecutables.Start("MeowRobot.Sim", campaign.Plan.SimArguments(run), Path.Combine(run.Directory, "sim.log"), termBlocked: inSlurm);
-        var simStop = inSlurm ? ServiceExecutables.SigInt : ServiceExecutables.SigTerm;
+        using var sim = ServiceExecutables.Start("MeowRobot.Sim", campaign.Plan.SimArguments(run), Path.Combine(run.Directory, "sim.log"),
+            inSlurm ? SlurmCluster.StepLauncher(SlurmCluster.SimStepName) : null);
         using var trainer = ServiceExecutables.Start("MeowRobot.Trainer", campaign.Plan.TrainerArguments(run), Path.Combine(run.Directory, "trainer.log"));
         var state = previous with
         {
@@ -80,7 +80,7 @@ public sealed class RunAttempt(Campaign campaign, PlannedRun run, RunPlacement p
             stopped = true;
             await ServiceExecutables.Stop(trainer.Id, inSlurm ? SlurmTrainerStopWait : TrainerStopWait).ConfigureAwait(false);
         }
-        await ServiceExecutables.Stop(sim.Id, SimStopWait, simStop).ConfigureAwait(false);
+        await ServiceExecutables.Stop(sim.Id, SimStopWait).ConfigureAwait(false);
         if (stopped && !inSlurm) return state; // the runner is stopping: resumed from its checkpoint next time
 
         await trainer.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);

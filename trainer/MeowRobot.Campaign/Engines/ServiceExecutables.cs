@@ -9,7 +9,7 @@ namespace MeowRobot.Campaign.Engines;
 /// </summary>
 public static partial class ServiceExecutables
 {
-    public const int SigTerm = 15, SigKill = 9, SigInt = 2;
+    public const int SigTerm = 15, SigKill = 9;
 
     /// <summary>The executable of <paramref name="project"/> (MeowRobot.Trainer, MeowRobot.Sim);
     /// <see cref="FileNotFoundException"/> saying how to build it.</summary>
@@ -21,33 +21,20 @@ public static partial class ServiceExecutables
     }
 
     /// <summary>Starts a service with stdout and stderr appended to <paramref name="logPath"/> (a file, so the child
-    /// never blocks on, or dies of, a pipe whose reader is gone). The returned process is the service itself.</summary>
-    /// <param name="termBlocked">Start it with SIGTERM blocked (the signal mask survives fork and exec, and the .NET
-    /// runtime keeps it), so a SIGTERM sent to every process at once does not reach it; stop it with SIGINT.</param>
-    public static unsafe Process Start(string project, IEnumerable<string> args, string logPath, bool termBlocked = false)
+    /// never blocks on, or dies of, a pipe whose reader is gone). The returned process is the service itself, or with a
+    /// <paramref name="launcher"/> (a command prefix such as srun's) the launcher running it.</summary>
+    public static Process Start(string project, IEnumerable<string> args, string logPath, IReadOnlyList<string>? launcher = null)
     {
         var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         info.ArgumentList.Add("-c");
         info.ArgumentList.Add("log=$1; shift; exec \"$@\" >>\"$log\" 2>&1");
         info.ArgumentList.Add("sh");
         info.ArgumentList.Add(logPath);
+        foreach (var a in launcher ?? []) info.ArgumentList.Add(a);
         info.ArgumentList.Add(Path(project));
         foreach (var a in args) info.ArgumentList.Add(a);
         Scrub(info);
-        if (!termBlocked) return Process.Start(info) ?? throw new InvalidOperationException($"could not start {project}");
-        // The child inherits the mask of the thread that forks it: this one, for the length of Process.Start.
-        var block = stackalloc ulong[SigSetWords];
-        var previous = stackalloc ulong[SigSetWords];
-        block[0] = 1UL << (SigTerm - 1);
-        if (pthread_sigmask(SigBlock, block, previous) != 0) throw new InvalidOperationException("pthread_sigmask failed");
-        try
-        {
-            return Process.Start(info) ?? throw new InvalidOperationException($"could not start {project}");
-        }
-        finally
-        {
-            _ = pthread_sigmask(SigSetMask, previous, null);
-        }
+        return Process.Start(info) ?? throw new InvalidOperationException($"could not start {project}");
     }
 
     /// <summary>Runs a service to its end (bounded) and returns its exit code and output.</summary>
@@ -147,9 +134,4 @@ public static partial class ServiceExecutables
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int kill(int pid, int sig);
-
-    private const int SigBlock = 0, SigSetMask = 2, SigSetWords = 1024 / 64; // glibc's sigset_t: 1024 bits
-
-    [LibraryImport("libc")]
-    private static unsafe partial int pthread_sigmask(int how, ulong* set, ulong* oldset);
 }

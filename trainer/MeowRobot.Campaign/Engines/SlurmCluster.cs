@@ -43,6 +43,18 @@ public static class SlurmCluster
         return $"meow-{campaign.Spec.Name}-{hash}";
     }
 
+    /// <summary>The job step name of a run's sim worker inside its array task (<c>squeue --steps</c> lists it).</summary>
+    public const string SimStepName = "sim";
+
+    /// <summary>The command prefix that runs a program as a job step of the Slurm job this process is in: one task on
+    /// the task's node, sharing the task's CPUs with its trainer (<c>--overlap</c>), no stdin, srun's own chatter off.
+    /// srun forwards SIGTERM to the step.</summary>
+    public static IReadOnlyList<string> StepLauncher(string stepName)
+    {
+        var srun = OnPath("srun") ?? throw new CampaignException("srun is not on PATH on this node: the Slurm engine runs each run's sim worker as a job step (Debian: apt-get install slurm-client)");
+        return [srun, "--overlap", "--nodes=1", "--ntasks=1", "--input=none", "--quiet", $"--job-name={stepName}", "--"];
+    }
+
     /// <summary>The live (pending, running, completing, …) array tasks named <paramref name="jobName"/>.</summary>
     public static IReadOnlyList<SlurmTask> LiveTasks(string jobName)
     {

@@ -79,6 +79,9 @@ internal sealed class DemoRun
             foreach (var c in _children) c.Dispose();
             sockets.Delete(recursive: true);
         }
+        // An interrupt that lands while the demo judges or stops its children still ends it as interrupted: the user
+        // asked to stop before the result was out.
+        if (interrupted.IsCancellationRequested) failure ??= "interrupted";
 
         if (metrics is not null && watch is not null && Directory.Exists(_runDir))
         {

@@ -76,7 +76,7 @@ public sealed partial class TrainerService(IOptions<TrainerOptions> options, Sys
         try
         {
             notifier.Status($"connecting to {o.SimEndpoints.Length} sim worker(s)");
-            run = new TrainingRun(o, logger, OnProgress);
+            run = new TrainingRun(o, logger, OnProgress, _stop.Token);
             _run = run;
         }
 #pragma warning disable CA1031 // handed to StartAsync, which fails the start with it
@@ -89,7 +89,7 @@ public sealed partial class TrainerService(IOptions<TrainerOptions> options, Sys
         try
         {
             _ready.TrySetResult();
-            var done = run.Train(_stop.Token);
+            var done = run.Train();
             if (done && o.StopWhenDone)
             {
                 lifetime.StopApplication();

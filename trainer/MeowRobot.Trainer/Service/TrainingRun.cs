@@ -30,8 +30,9 @@ public sealed class TrainerSetupException(string message, Exception? inner = nul
 /// <summary>
 /// One process's share of a training run, on the thread that owns the sim connection (<see cref="VectorEnvClient"/>
 /// must be driven by the thread that made it). The constructor does the whole setup (connect, build the learner,
-/// resume, bind the publisher); <see cref="Train"/> steps until the budget or a stop, at step boundaries only, and
-/// writes the final checkpoint.
+/// resume, bind the publisher); <see cref="Train"/> steps until the budget or the stop, at step boundaries only, and
+/// writes the final checkpoint. A stop while a sim worker is awaited (gone, or stopping with this process, as every
+/// step of a cancelled Slurm job does) abandons the step in flight: the checkpoint holds the run as of the last whole step.
 /// </summary>
 internal sealed partial class TrainingRun : IDisposable
 {
@@ -51,12 +52,14 @@ internal sealed partial class TrainingRun : IDisposable
     private readonly double _wallBase;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly FileStream? _lock;
+    private readonly CancellationToken _stop;
 
     private Evaluation? _lastEval;
 
-    public TrainingRun(TrainerOptions options, ILogger logger, Action<TrainerProgress> progress)
+    public TrainingRun(TrainerOptions options, ILogger logger, Action<TrainerProgress> progress, CancellationToken stop)
     {
         _o = options;
+        _stop = stop;
         _log = logger;
         _progress = progress;
         Directory.CreateDirectory(options.RunDir);
@@ -130,9 +133,10 @@ internal sealed partial class TrainingRun : IDisposable
     public string Task { get; } = "";
     public PolicyBundle? LatestBundle => _bundles?.Latest;
 
-    /// <summary>Trains until Trainer:TotalEnvSteps or <paramref name="stop"/>, then checkpoints. True when the budget was reached.</summary>
-    public bool Train(CancellationToken stop)
+    /// <summary>Trains until Trainer:TotalEnvSteps or the stop, then checkpoints. True when the budget was reached.</summary>
+    public bool Train()
     {
+        var stop = _stop;
         var o = _o;
         long Next(long value, long every) => every > 0 ? (value / every + 1) * every : long.MaxValue;
         var evalEvery = _evalEnv is null ? 0 : _learner.Options.EvalEvery;
@@ -143,33 +147,40 @@ internal sealed partial class TrainingRun : IDisposable
         LogTraining(_log, _learner.EnvSteps, o.TotalEnvSteps);
         if (o.TotalEnvSteps <= _learner.Options.LearningStarts)
             LogNeverLearns(_log, o.TotalEnvSteps, _learner.Options.LearningStarts);
-        while (_learner.EnvSteps < o.TotalEnvSteps && !stop.IsCancellationRequested)
+        try
         {
-            _learner.Step();
-            if (_learner.Updates >= nextPublish)
+            while (_learner.EnvSteps < o.TotalEnvSteps && !stop.IsCancellationRequested)
             {
-                Publish();
-                publishedAt = _learner.Updates;
-                nextPublish = Next(publishedAt, o.PublishEveryUpdates);
+                _learner.Step();
+                if (_learner.Updates >= nextPublish)
+                {
+                    Publish();
+                    publishedAt = _learner.Updates;
+                    nextPublish = Next(publishedAt, o.PublishEveryUpdates);
+                }
+                var rowDue = _learner.EnvSteps >= nextRow;
+                if (rowDue)
+                {
+                    Row("train", eval: null);
+                    nextRow = Next(_learner.EnvSteps, o.MetricsEveryEnvSteps);
+                }
+                if (_learner.EnvSteps >= nextEval)
+                {
+                    Row("eval", _learner.Evaluate());
+                    nextEval = Next(_learner.EnvSteps, evalEvery);
+                }
+                if (_learner.EnvSteps >= nextStepCheckpoint || _clock.Elapsed >= nextCheckpointAt)
+                {
+                    TryCheckpoint("scheduled");
+                    nextStepCheckpoint = Next(_learner.EnvSteps, o.CheckpointEveryEnvSteps ?? 0);
+                    nextCheckpointAt = _clock.Elapsed + o.CheckpointInterval;
+                }
+                if (rowDue) Report();
             }
-            var rowDue = _learner.EnvSteps >= nextRow;
-            if (rowDue)
-            {
-                Row("train", eval: null);
-                nextRow = Next(_learner.EnvSteps, o.MetricsEveryEnvSteps);
-            }
-            if (_learner.EnvSteps >= nextEval)
-            {
-                Row("eval", _learner.Evaluate());
-                nextEval = Next(_learner.EnvSteps, evalEvery);
-            }
-            if (_learner.EnvSteps >= nextStepCheckpoint || _clock.Elapsed >= nextCheckpointAt)
-            {
-                TryCheckpoint("scheduled");
-                nextStepCheckpoint = Next(_learner.EnvSteps, o.CheckpointEveryEnvSteps ?? 0);
-                nextCheckpointAt = _clock.Elapsed + o.CheckpointInterval;
-            }
-            if (rowDue) Report();
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            LogAbandonedStep(_log, _learner.EnvSteps);
         }
         var done = _learner.EnvSteps >= o.TotalEnvSteps;
         if (done)
@@ -235,9 +246,10 @@ internal sealed partial class TrainingRun : IDisposable
     }
 
     /// <summary>The sim client's options: the give-up time, and CURVE with the trainer's key when the workers' key is set.</summary>
-    private static VectorEnvClientOptions SimClientOptions(TrainerOptions o) => new()
+    private VectorEnvClientOptions SimClientOptions(TrainerOptions o) => new()
     {
         GiveUpAfter = o.SimGiveUpAfter,
+        Stopping = _stop,
         Curve = o.SimServerKeyFile is null ? null : SimClientCurve.Load(o.SecretKeyFile!, o.SimServerKeyFile),
     };
 
@@ -468,6 +480,9 @@ internal sealed partial class TrainingRun : IDisposable
 
     [LoggerMessage(20, LogLevel.Warning, "the run never learned: {EnvSteps} env steps, 0 updates (learning starts at {LearningStarts}); its policy is the initial one")]
     private static partial void LogNeverLearned(ILogger logger, long envSteps, int learningStarts);
+
+    [LoggerMessage(21, LogLevel.Information, "stopping while waiting on a sim worker: the step in flight is dropped; the run stands at env step {EnvSteps}")]
+    private static partial void LogAbandonedStep(ILogger logger, long envSteps);
 
     [LoggerMessage(17, LogLevel.Information, "{Event}")]
     private static partial void LogWorkerRecovered(ILogger logger, string @event);
