@@ -316,6 +316,33 @@ public sealed class PromotionTests : IDisposable
     }
 
     [Fact]
+    public void The_rollback_rule_counts_safe_stops_over_all_kinds_or_by_kind_as_the_gates_split_them()
+    {
+        RollbackRule Rule(string rollback) =>
+            CampaignSpec.Parse(SpecText().Replace("    safe_stops: 0\n", rollback, StringComparison.Ordinal), "spec.yaml", _dir).Promotion!.Rollback;
+        // A canary that stopped once on stale observations (a stall: the machine's doing) and once on a state bound.
+        var twoKinds = new CanaryObservation(4, "Policy", 10, SafeStops: 2, StallSafeStops: 1, EnvelopeInterventions: 0, [], []);
+        var stallOnly = twoKinds with { SafeStops = 1 };
+        string? Judge(RollbackRule rule, CanaryObservation o) => Promoter.Judge(rule, "r1", o, final: true);
+
+        var strict = Rule("");                                    // no key: no safe stop of any kind
+        Assert.Equal("canary r1: 2 safe stop(s) in 10 s > 0 allowed", Judge(strict, twoKinds));
+        Assert.Equal("canary r1: 1 safe stop(s) in 10 s > 0 allowed", Judge(strict, stallOnly));
+
+        var tolerateStalls = Rule("    policy_safe_stops: 0\n"); // only the policy's own stops count
+        Assert.Null(tolerateStalls.SafeStops);
+        Assert.Null(Judge(tolerateStalls, stallOnly));
+        Assert.Equal("canary r1: 1 policy safe stop(s) in 10 s > 0 allowed", Judge(tolerateStalls, twoKinds));
+
+        var fewStalls = Rule("    policy_safe_stops: 1\n    stall_safe_stops: 0\n");
+        Assert.Equal("canary r1: 1 stall safe stop(s) in 10 s > 0 allowed", Judge(fewStalls, stallOnly));
+        Assert.Null(Judge(Rule("    safe_stops: 2\n"), twoKinds));
+
+        var negative = Assert.Throws<CampaignSpecException>(() => Rule("    stall_safe_stops: -3\n"));
+        Assert.Matches(@"^spec\.yaml:[0-9]+: promotion\.rollback\.stall_safe_stops: -3 is outside \[0, ", negative.Message);
+    }
+
+    [Fact]
     public void A_robot_that_does_not_follow_live_refuses_bundles_for_any_robot_and_runs_those_promoted_to_it()
     {
         var trainer = ZmqCurveKeyPair.Generate();

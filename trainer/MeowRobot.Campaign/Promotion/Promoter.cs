@@ -288,8 +288,11 @@ public sealed class Promoter
         ArgumentNullException.ThrowIfNull(rule);
         ArgumentNullException.ThrowIfNull(o);
         var inv = CultureInfo.InvariantCulture;
-        if (o.SafeStops > rule.SafeStops)
-            return string.Create(inv, $"canary {robot}: {o.SafeStops} safe stop(s) in {o.WatchedSeconds:0.##} s > {rule.SafeStops} allowed");
+        foreach (var (count, limit, kind) in new[] { (o.SafeStops, rule.SafeStops, ""), (o.PolicySafeStops, rule.PolicySafeStops, "policy "), (o.StallSafeStops, rule.StallSafeStops, "stall ") })
+        {
+            if (count > limit)
+                return string.Create(inv, $"canary {robot}: {count} {kind}safe stop(s) in {o.WatchedSeconds:0.##} s > {limit} allowed");
+        }
         if (o.EnvelopeInterventions > rule.EnvelopeInterventions)
             return string.Create(inv, $"canary {robot}: {o.EnvelopeInterventions} envelope intervention(s) in {o.WatchedSeconds:0.##} s > {rule.EnvelopeInterventions} allowed");
         if (final && rule.MinMeanReturn is { } min && o.MeanReturn is { } mean && mean < min)
@@ -324,7 +327,7 @@ public sealed class Promoter
         _records.Append(new PromotionEvent { At = DateTimeOffset.UtcNow, Action = "refused", Candidate = candidate, Robots = [.. robots], Reason = reason });
 
     private static string Summary(string robot, CanaryObservation o) => string.Create(CultureInfo.InvariantCulture,
-        $"{robot}: {o.SafeStops} safe stops, {o.EnvelopeInterventions} envelope interventions in {o.WatchedSeconds:0.#} s, {o.Returns.Count} episodes") +
+        $"{robot}: {o.SafeStops} safe stops ({o.StallSafeStops} stalls), {o.EnvelopeInterventions} envelope interventions in {o.WatchedSeconds:0.#} s, {o.Returns.Count} episodes") +
         (o.MeanReturn is { } m ? string.Create(CultureInfo.InvariantCulture, $" (mean return {m:0.#})") : "");
 
     /// <summary>Each robot's new version, or why it has none: withdrawn, having no previous release to go back to.</summary>

@@ -12,8 +12,11 @@ namespace MeowRobot.Campaign.Promotion;
 public sealed record PromotionRobot(string Name, byte[] PublicKey, string Stream, string Snapshot, string Telemetry);
 
 /// <summary>When the canaries' telemetry over the watch window rolls a candidate back (each canary is judged alone; any
-/// one failing rolls back every canary). <see cref="MinMeanReturn"/> applies only to a robot that reported episodes.</summary>
-public sealed record RollbackRule(int SafeStops, int EnvelopeInterventions, double? MinMeanReturn);
+/// one failing rolls back every canary). The safe stops allowed are counted over all of them (<see cref="SafeStops"/>)
+/// and by kind, as the gates split them: stalls (stale or missing observations, the deadline-miss budget: the machine's
+/// doing) and policy stops (a state bound crossed, non-finite values). A limit left null is not checked; the spec
+/// defaults to no safe stop of any kind. <see cref="MinMeanReturn"/> applies only to a robot that reported episodes.</summary>
+public sealed record RollbackRule(int? SafeStops, int EnvelopeInterventions, double? MinMeanReturn, int? PolicySafeStops = null, int? StallSafeStops = null);
 
 /// <summary>
 /// The spec's <c>promotion:</c> section (docs/campaigns.md, "Promotion"): the robots, the canaries among them, the
@@ -92,10 +95,12 @@ public sealed record PromotionSpec(
         var rule = new RollbackRule(0, 0, null);
         if (map.Optional("rollback") is { } ruleNode)
         {
-            var rm = ruleNode.Mapping("safe_stops", "envelope_interventions", "min_mean_return");
-            rule = new RollbackRule(rm.Optional("safe_stops")?.Int(0, int.MaxValue) ?? 0,
+            var rm = ruleNode.Mapping("safe_stops", "policy_safe_stops", "stall_safe_stops", "envelope_interventions", "min_mean_return");
+            int? Limit(string key) => rm.Optional(key)?.Int(0, int.MaxValue);
+            var (all, policy, stall) = (Limit("safe_stops"), Limit("policy_safe_stops"), Limit("stall_safe_stops"));
+            rule = new RollbackRule(all is null && policy is null && stall is null ? 0 : all,
                 rm.Optional("envelope_interventions")?.Int(0, int.MaxValue) ?? 0,
-                rm.Optional("min_mean_return")?.Double());
+                rm.Optional("min_mean_return")?.Double(), policy, stall);
         }
         return new PromotionSpec(streamKey, keyNode.Line, robots, canary, watch, engage, silence, rule);
     }

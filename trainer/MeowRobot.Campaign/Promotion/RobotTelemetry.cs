@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MeowRobot.Bridge.MessagePack;
+using MeowRobot.Control.Modes;
 using MeowRobot.Control.Telemetry;
 
 namespace MeowRobot.Campaign.Promotion;
@@ -7,6 +8,7 @@ namespace MeowRobot.Campaign.Promotion;
 /// <summary>What one robot's telemetry said about a version over its watch: counted from the first telemetry message
 /// that showed the version running (transitions after the tick of the message before it).</summary>
 /// <param name="SafeStops">Policy → SafeStop transitions (any reason).</param>
+/// <param name="StallSafeStops">Those of them that were stalls (<see cref="ModeMachine.IsStall"/>); the rest are policy stops.</param>
 /// <param name="EnvelopeInterventions">Ticks on which the envelope replaced or withheld the policy's action (a non-finite
 /// action or observation, a stale observation): the growth of the telemetry's counters since the start, as the gates
 /// count them (docs/campaigns.md, "Gates"). A state bound crossed is a safe stop.</param>
@@ -16,11 +18,14 @@ public sealed record CanaryObservation(
     string Mode,
     double WatchedSeconds,
     int SafeStops,
+    int StallSafeStops,
     int EnvelopeInterventions,
     IReadOnlyList<double> Returns,
     IReadOnlyList<string> Transitions)
 {
     public double? MeanReturn => Returns.Count == 0 ? null : Returns.Average();
+
+    public int PolicySafeStops => SafeStops - StallSafeStops;
 }
 
 /// <summary>
@@ -111,9 +116,10 @@ public sealed class RobotTelemetry : IDisposable
         {
             var since = _startTick < 0 ? TimeSpan.Zero : _clock.Elapsed - _startedAt;
             var counted = _startTick < 0 ? [] : _transitions.Where(t => t.Tick > _startTick).ToList();
-            var stops = counted.Count(t => t.From == "Policy" && t.To == "SafeStop");
+            var stops = counted.Where(t => t.From == "Policy" && t.To == "SafeStop").ToList();
+            var stalls = stops.Count(t => Enum.TryParse<TransitionReason>(t.Reason, out var why) && ModeMachine.IsStall(why));
             var interventions = _startTick < 0 || _latest is not { } now ? 0 : (int)Math.Min(int.MaxValue, Math.Max(0, now.EnvelopeInterventions - _interventionsAtStart));
-            return new CanaryObservation(_latest?.PolicyVersion ?? -1, _latest?.Mode ?? "unknown", Math.Round(since.TotalSeconds, 3), stops, interventions,
+            return new CanaryObservation(_latest?.PolicyVersion ?? -1, _latest?.Mode ?? "unknown", Math.Round(since.TotalSeconds, 3), stops.Count, stalls, interventions,
                 [.. _returns], [.. counted.Select(t => $"{t.From}->{t.To} ({t.Reason}) at tick {t.Tick}")]);
         }
     }
