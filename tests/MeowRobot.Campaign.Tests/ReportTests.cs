@@ -108,11 +108,12 @@ public sealed class ReportTests : IDisposable
               "checks": [
                 { "name": "mean_return", "op": ">=", "threshold": -400.0, "value": {{value.ToString("R", Inv)}}, "passed": {{(passed ? "true" : "false")}}, "source": "eval" },
                 { "name": "p10_return", "op": ">=", "threshold": -700.5, "value": -650.25, "passed": true, "source": "eval" },
-                { "name": "safe_stops_per_episode", "op": "<=", "threshold": 0, "value": 0, "passed": true, "source": "rehearsal" } ],
+                { "name": "safe_stops_per_episode", "op": "<=", "threshold": 0.4, "value": 0.2, "passed": true, "source": "rehearsal" } ],
               "eval": { "episodes": 20, "seed": 1000, "mean_return": {{value.ToString("R", Inv)}}, "p10_return": -650.25,
                         "returns": [{{List(returns)}}], "params": [{{parameters}}] },
               "rehearsal": { "episodes": 5, "mean_return": -330.5, "p10_return": -400.0, "returns": [-300, -310, -320, -330, -392.5],
-                             "safe_stops_per_episode": 0.0, "envelope_interventions_per_episode": 12.4, "deadline_misses": 0 },
+                             "safe_stops_per_episode": 0.2, "envelope_interventions_per_episode": 12.4, "deadline_misses": 0,
+                             "safe_stops_by_reason": { "observation_stale": 1, "state_out_of_bounds": 0 } },
               "evaluated_at": "2026-12-02T04:40:00Z" }
             """;
         return (json, masses, lengths, returns);
@@ -192,7 +193,9 @@ public sealed class ReportTests : IDisposable
         var rejected = Row(page, "alpha-0.1-s1");
         Assert.Contains("-812.3 &gt;= -400", rejected, StringComparison.Ordinal);
         Assert.Contains("-650.25 &gt;= -700.5", rejected, StringComparison.Ordinal);
-        Assert.Contains("0 &lt;= 0", rejected, StringComparison.Ordinal);
+        Assert.Contains("0.2 &lt;= 0.4", rejected, StringComparison.Ordinal);
+        // A safe-stop gate's cell names the reasons behind its value (the ones that happened).
+        Assert.Contains("<span class=\"muted\" data-reasons>observation_stale 1</span>", rejected, StringComparison.Ordinal);
         Assert.Contains("data-check=\"mean_return\" data-passed=\"false\"", rejected, StringComparison.Ordinal);
         Assert.Contains("data-verdict=\"rejected\"", rejected, StringComparison.Ordinal);
         Assert.Contains("-351.75 &gt;= -400", Row(page, "alpha-0.1-s2"), StringComparison.Ordinal);
@@ -248,6 +251,7 @@ public sealed class ReportTests : IDisposable
         Assert.Equal(-812.3, candidates["alpha-0.1-s1"].GetProperty("checks")[0].GetProperty("value").GetDouble());
         Assert.Equal(-700.5, candidates["alpha-0.1-s1"].GetProperty("checks")[1].GetProperty("threshold").GetDouble());
         Assert.Equal(12.4, candidates["sac-s1"].GetProperty("rehearsal").GetProperty("envelope_interventions_per_episode").GetDouble());
+        Assert.Equal(1, candidates["sac-s1"].GetProperty("safe_stops_by_reason").GetProperty("observation_stale").GetInt64());
         Assert.Equal("not gated yet", candidates["sac-s2"].GetProperty("verdict").GetString());
         Assert.Empty(candidates["sac-s2"].GetProperty("robustness").EnumerateArray());
         foreach (var (parameter, values) in new[] { ("mass", (Func<string, double[]>)(id => episodes[id].Masses)), ("length", id => episodes[id].Lengths) })

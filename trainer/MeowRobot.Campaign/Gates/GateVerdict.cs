@@ -67,17 +67,20 @@ public sealed record GateVerdict
     public string Why() => Error ?? string.Join(", ", Checks.Where(c => !c.Passed).Select(c => string.Create(CultureInfo.InvariantCulture,
         $"{c.Name} {c.Value:0.###} (needs {c.Op} {c.Threshold:R}{StopReasons(c.Name)})")));
 
-    /// <summary>The reasons behind a safe-stop gate's value (only its kind's for the stall and policy gates).</summary>
-    private string StopReasons(string gate)
+    private string StopReasons(string gate) => ReasonsBehind(gate, Rehearsal?.SafeStopsByReason) is { Length: > 0 } shown ? "; " + shown : "";
+
+    /// <summary>The reasons behind a safe-stop gate's value, <c>observation_stale 1, state_out_of_bounds 2</c> (only its
+    /// kind's for the stall and policy gates); "" for another gate or no stops.</summary>
+    public static string ReasonsBehind(string gate, IReadOnlyDictionary<string, long>? reasons)
     {
-        if (!gate.EndsWith("safe_stops_per_episode", StringComparison.Ordinal) || Rehearsal?.SafeStopsByReason is not { } reasons) return "";
-        var shown = reasons.Where(r => gate switch
+        ArgumentNullException.ThrowIfNull(gate);
+        if (!gate.EndsWith("safe_stops_per_episode", StringComparison.Ordinal) || reasons is null) return "";
+        return string.Join(", ", reasons.Where(r => r.Value > 0 && gate switch
         {
             "stall_safe_stops_per_episode" => SafeStopReason.IsStall(r.Key),
             "policy_safe_stops_per_episode" => !SafeStopReason.IsStall(r.Key),
             _ => true,
-        }).Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Key} {r.Value}")).ToArray();
-        return shown.Length == 0 ? "" : "; " + string.Join(", ", shown);
+        }).Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Key} {r.Value}")));
     }
 
     /// <summary>The 10th percentile of <paramref name="values"/>, interpolated linearly between order statistics (numpy's

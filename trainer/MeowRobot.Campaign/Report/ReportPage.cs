@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using MeowRobot.Bridge.Sim;
+using MeowRobot.Campaign.Gates;
 
 namespace MeowRobot.Campaign.Report;
 
@@ -133,7 +134,10 @@ public static class ReportPage
                 }
                 b.Append("<td class=\"num\" data-check=\"").Append(H(name)).Append("\" data-passed=\"").Append(k.Passed ? "true" : "false").Append("\">")
                     .Append(k.Value is { } v ? Num(v) : "<span class=\"none\">not measured</span>").Append(' ').Append(H(k.Op)).Append(' ')
-                    .Append(k.Threshold is { } t ? Num(t) : "").Append(' ').Append(k.Passed ? "<span class=\"pass\">✓</span>" : "<span class=\"fail\">✗</span>").Append("</td>");
+                    .Append(k.Threshold is { } t ? Num(t) : "").Append(' ').Append(k.Passed ? "<span class=\"pass\">✓</span>" : "<span class=\"fail\">✗</span>");
+                if (GateVerdict.ReasonsBehind(name, r.Verdict!.SafeStopsByReason) is { Length: > 0 } reasons)
+                    b.Append("<br><span class=\"muted\" data-reasons>").Append(H(reasons)).Append("</span>");
+                b.Append("</td>");
             }
             var verdict = CampaignReport.VerdictText(r);
             b.Append("<td class=\"").Append(verdict switch { "passed" => "pass", "rejected" => "fail", _ => "none" }).Append("\" data-verdict=\"").Append(H(verdict)).Append("\">")

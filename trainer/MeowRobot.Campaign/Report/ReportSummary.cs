@@ -105,6 +105,12 @@ public static class ReportSummary
                     w.WriteEndArray();
                     Figures(w, "eval", v.EvalFigures);
                     Figures(w, "rehearsal", v.RehearsalFigures);
+                    if (v.SafeStopsByReason is { } reasons)
+                    {
+                        w.WriteStartObject("safe_stops_by_reason");
+                        foreach (var (reason, count) in reasons) w.WriteNumber(reason, count);
+                        w.WriteEndObject();
+                    }
                 }
                 w.WriteStartArray("robustness");
                 foreach (var p in report.Robustness)

@@ -8,8 +8,8 @@ public sealed record ReportedCheck(string Name, string Op, double? Threshold, do
 
 /// <summary>
 /// A candidate's verdict (runs/ID/gate/verdict.json, written by the gates; format in docs/campaigns.md): whether it
-/// passed, each check, and the held-out evaluation's episodes with the parameters each ran with (the robustness plot's
-/// data); <c>error</c> says why a candidate could not be evaluated. Read as the report needs it: tolerant of keys added
+/// passed, each check, the rehearsal's safe stops by reason, and the held-out evaluation's episodes with the parameters
+/// each ran with (the robustness plot's data); <c>error</c> says why a candidate could not be evaluated. Read as the report needs it: tolerant of keys added
 /// later, and naming the key of any damage, so one damaged verdict is a line on the page and not a failed report (the
 /// gates' own reader, Gates/GateVerdict.cs, is strict: a gate decision needs a whole verdict).
 /// </summary>
@@ -26,7 +26,8 @@ public sealed record ReportedVerdict(
     IReadOnlyList<double> EvalReturns,
     IReadOnlyList<IReadOnlyDictionary<string, double>> EvalParams,
     string? EvaluatedAt,
-    string? Error)
+    string? Error,
+    IReadOnlyDictionary<string, long>? SafeStopsByReason = null)
 {
     public const string DirectoryName = "gate", FileName = "verdict.json";
 
@@ -63,6 +64,7 @@ public sealed record ReportedVerdict(
         return new ReportedVerdict(root.String("candidate"), root.OptionalString("configuration"), seed is { } s and >= int.MinValue and <= int.MaxValue ? (int)s : null,
             root.OptionalString("algorithm"), root.OptionalString("policy_sha256"), root.Bool("passed"), checks,
             eval?.NumericMembers() ?? [], rehearsal?.NumericMembers() ?? [], returns, parameters, root.OptionalString("evaluated_at"),
-            root.OptionalString("error"));
+            root.OptionalString("error"),
+            rehearsal?.OptionalObject("safe_stops_by_reason")?.NumericMembers().ToDictionary(m => m.Name, m => (long)m.Value, StringComparer.Ordinal));
     }
 }
