@@ -11,13 +11,22 @@ public static partial class ServiceExecutables
 {
     public const int SigTerm = 15, SigKill = 9;
 
-    /// <summary>The executable of <paramref name="project"/> (MeowRobot.Trainer, MeowRobot.Sim);
+    /// <summary>The executable of <paramref name="project"/> (MeowRobot.Trainer, MeowRobot.Sim, …) beside this program;
     /// <see cref="FileNotFoundException"/> saying how to build it.</summary>
-    public static string Path(string project)
+    public static string Path(string project) => Find(project, AppContext.BaseDirectory);
+
+    /// <summary>The executable of <paramref name="project"/> beside a program in <paramref name="ownDirectory"/>, in
+    /// either layout: built (artifacts/bin/MeowRobot.X/CONFIG/MeowRobot.X, the same CONFIG as its own) or installed by
+    /// systemd/install.sh (/opt/meowrobot/x/MeowRobot.X: the project's name after "MeowRobot.", lower case).</summary>
+    public static string Find(string project, string ownDirectory)
     {
-        var own = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(System.IO.Path.DirectorySeparatorChar));
-        var path = System.IO.Path.Combine(own.Parent!.Parent!.FullName, project, own.Name, project);
-        return File.Exists(path) ? path : throw new FileNotFoundException($"{project} is not built at {path} (./meow build)", path);
+        ArgumentNullException.ThrowIfNull(project);
+        var own = new DirectoryInfo(ownDirectory.TrimEnd(System.IO.Path.DirectorySeparatorChar));
+        var built = System.IO.Path.Combine(own.Parent!.Parent!.FullName, project, own.Name, project);
+        if (File.Exists(built)) return built;
+        var installed = System.IO.Path.Combine(own.Parent!.FullName, project["MeowRobot.".Length..].ToLowerInvariant(), project);
+        if (File.Exists(installed)) return installed;
+        throw new FileNotFoundException($"{project} is not built at {built} (./meow build) nor installed at {installed} (systemd/install.sh)", built);
     }
 
     /// <summary>Starts a service with stdout and stderr appended to <paramref name="logPath"/> (a file, so the child
