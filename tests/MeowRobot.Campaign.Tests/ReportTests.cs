@@ -98,7 +98,9 @@ public sealed class ReportTests : IDisposable
         var rng = new Rng((ulong)salt);
         var masses = Enumerable.Range(0, 20).Select(_ => Math.Round(rng.Uniform(0.7, 1.3), 3)).ToArray();
         var lengths = Enumerable.Range(0, 20).Select(_ => Math.Round(rng.Uniform(0.8, 1.2), 3)).ToArray();
-        var returns = masses.Select(m => Math.Round(-200 - 600 * (m - 0.7) + rng.Uniform(-50.0, 50.0), 2)).ToArray();
+        // SAC's episodes a few hundred lower: its robustness panel spans other returns than alpha's.
+        var offset = configuration == "sac" ? -500 : 0;
+        var returns = masses.Select(m => Math.Round(offset - 200 - 600 * (m - 0.7) + rng.Uniform(-50.0, 50.0), 2)).ToArray();
         string List(IEnumerable<double> xs) => string.Join(", ", xs.Select(x => x.ToString("R", Inv)));
         var parameters = string.Join(", ", masses.Zip(lengths).Select(p => $"{{ \"mass\": {p.First.ToString("R", Inv)}, \"length\": {p.Second.ToString("R", Inv)} }}"));
         var json = $$"""
@@ -287,6 +289,24 @@ public sealed class ReportTests : IDisposable
             AssertPng(png, minHeight: 300);
             Assert.Contains("data:image/png;base64," + Convert.ToBase64String(png) + "\"", page, StringComparison.Ordinal);
         }
+        // A robustness plot's panels (one per configuration) are on one return scale: the same y ticks in each, and the
+        // scale holds SAC's lowest return as well as alpha's highest.
+        var svg = File.ReadAllText(Path.Combine(dir, "report", "robustness-mass.svg"));
+        var ticks = YTickLabels(svg);
+        Assert.Equal(2, ticks.Count);
+        Assert.Equal(ticks[0], ticks[1]);
+        var returns = episodes.Values.SelectMany(e => e.Returns).ToArray();
+        var scale = ticks[0].Select(t => double.Parse(t.Replace("\u2212", "-", StringComparison.Ordinal), Inv)).ToArray(); // labels use the minus sign
+        Assert.True(scale.Min() <= returns.Min() + 200 && scale.Max() >= returns.Max() - 200, $"scale {string.Join(" ", ticks[0])} for returns {returns.Min()} … {returns.Max()}");
+    }
+
+    /// <summary>Each panel's y tick labels in an SVG chart (right-aligned texts left of the plot area), panel by panel.</summary>
+    private static List<List<string>> YTickLabels(string svg)
+    {
+        var panels = new List<List<string>>();
+        foreach (var part in svg.Split("font-weight=\"bold\">", StringSplitOptions.None).Skip(2)) // the chart's title, then each panel's
+            panels.Add([.. System.Text.RegularExpressions.Regex.Matches(part, "<text x=\"70\" y=\"[0-9.]+\" text-anchor=\"end\">([^<]+)</text>").Select(m => m.Groups[1].Value)]);
+        return panels;
     }
 
     /// <summary>PNG signature, an IHDR chunk first, the drawing's 960 px width, a height of at least

@@ -47,8 +47,9 @@ public sealed record ParameterRobustness(string Parameter, double Low, double Hi
         }).Where(p => p.Candidates.Count > 0)];
     }
 
-    /// <summary>Return against this parameter: a panel per configuration, per candidate (seed) its bins' mean return at
-    /// their centres with ± std as a band, over its episodes as faint markers.</summary>
+    /// <summary>Return against this parameter: a panel per configuration (all on one return scale, so configurations
+    /// compare by eye), per candidate (seed) its bins' mean return at their centres with ± std as a band, over its
+    /// episodes as faint markers.</summary>
     public Chart Chart(string title, IReadOnlyList<string> configurations)
     {
         ArgumentNullException.ThrowIfNull(configurations);
@@ -72,6 +73,6 @@ public sealed record ParameterRobustness(string Parameter, double Low, double Hi
                     };
                 }),
             ])).ToArray();
-        return new Chart(title, Parameter, panels) { XFromZero = false, Subtitle = string.Create(inv, $"{Candidates[0].Bins.Count} equal bins over {Low:G4} – {High:G4}, the values the held-out episodes ran with") };
+        return new Chart(title, Parameter, panels) { XFromZero = false, SharedY = true, Subtitle = string.Create(inv, $"{Candidates[0].Bins.Count} equal bins over {Low:G4} – {High:G4}, the values the held-out episodes ran with") };
     }
 }

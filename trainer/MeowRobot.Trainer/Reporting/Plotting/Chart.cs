@@ -24,7 +24,7 @@ public sealed record Series(string Name, string Color, IReadOnlyList<(double X, 
     public double Opacity { get; init; } = 1;
 }
 
-/// <summary>One plot area with its own y axis.</summary>
+/// <summary>One plot area with its own y axis (the same range as the others' with <see cref="Chart.SharedY"/>).</summary>
 public sealed record Panel(string Title, string YLabel, IReadOnlyList<Series> Series);
 
 /// <summary>Panels stacked over one shared x axis: what <see cref="SvgChart"/> draws (and <see cref="PngRenderer"/> rasterises).</summary>
@@ -36,4 +36,8 @@ public sealed record Chart(string Title, string XLabel, IReadOnlyList<Panel> Pan
     /// <summary>Whether the x axis starts at 0 (env steps and seconds count from there) or spans only the data (a
     /// physical parameter such as a mass of 0.7–1.3).</summary>
     public bool XFromZero { get; init; } = true;
+
+    /// <summary>Whether every panel uses one y range (panels of one quantity, e.g. return, for different candidates,
+    /// compared by eye) rather than each its own (panels of different quantities).</summary>
+    public bool SharedY { get; init; }
 }

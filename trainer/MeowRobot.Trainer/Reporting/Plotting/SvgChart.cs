@@ -31,14 +31,18 @@ public static class SvgChart
         svg.Append(inv, $"<text x=\"{Left}\" y=\"26\" font-size=\"17\" font-weight=\"bold\">{Escape(chart.Title)}</text>\n");
         if (chart.Subtitle is { } sub) svg.Append(inv, $"<text x=\"{Left}\" y=\"46\" font-size=\"12\" fill=\"#555\">{Escape(sub)}</text>\n");
 
+        // What a panel's y axis must hold: its points, and its bands' edges.
+        static List<double> Heights(IEnumerable<Panel> panels) => panels.SelectMany(p => p.Series).SelectMany(s => s.Spread is null
+                ? s.Points.Select(q => q.Y)
+                : s.Points.Zip(s.Spread).SelectMany(q => new[] { q.First.Y - q.Second, q.First.Y + q.Second }))
+            .Where(double.IsFinite).ToList();
+        var shared = chart.SharedY ? Heights(chart.Panels) : null;
+
         for (var p = 0; p < chart.Panels.Count; p++)
         {
             var panel = chart.Panels[p];
             var top = Top + p * (PanelHeight + PanelGap);
-            var points = panel.Series.SelectMany(s => s.Spread is null
-                    ? s.Points.Select(q => q.Y)
-                    : s.Points.Zip(s.Spread).SelectMany(q => new[] { q.First.Y - q.Second, q.First.Y + q.Second }))
-                .Where(double.IsFinite).ToList();
+            var points = shared ?? Heights([panel]);
             var y = Ticks.For(points.Count > 0 ? points.Min() : 0, points.Count > 0 ? points.Max() : 1);
             var yMagnitude = Math.Max(Math.Abs(y.Low), Math.Abs(y.High));
             double Py(double v) => top + (1 - (v - y.Low) / (y.High - y.Low)) * PanelHeight;
