@@ -104,7 +104,7 @@ public sealed class MlpActorRuntime : IPolicyRuntime
         {
             var v = TOps.Load(ref hr, i);
             var negative = TOps.Subtract(zero, TOps.Max(TOps.Subtract(zero, v), zero));
-            TOps.Store(TOps.SelectNonNegative(v, v, TOps.Subtract(TOps.Exp(negative), one)), ref hr, i);
+            TOps.Store(TOps.SelectNonNegative(v, v, TOps.Subtract(NonPositiveExp.Of<TVec, TOps>(negative), one)), ref hr, i);
         }
     }
 }
