@@ -71,7 +71,16 @@ public sealed partial class Tape
     {
         Tensor g = n.A, x = n.B!, y = n.Aux!;
         var go = OutGrad(ref n);
-        if (g.requiresGrad) EluKernel.SlopeTimes(Val(y), go, GradOf(g), accumulate: true);
-        if (x.requiresGrad) EluKernel.CurvatureTimes(Val(x), Val(y), Val(g), go, GradOf(x));
+        // Fresh gradient buffers are written outright: no clearing pass over them first.
+        if (g.requiresGrad)
+        {
+            var gg = GradOf(g, out var overwrite);
+            EluKernel.SlopeTimes(Val(y), go, gg, accumulate: !overwrite);
+        }
+        if (x.requiresGrad)
+        {
+            var gx = GradOf(x, out var overwrite);
+            EluKernel.CurvatureTimes(Val(x), Val(y), Val(g), go, gx, accumulate: !overwrite);
+        }
     }
 }

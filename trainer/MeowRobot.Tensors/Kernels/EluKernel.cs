@@ -10,13 +10,13 @@ namespace MeowRobot.Tensors.Kernels;
 /// </summary>
 internal static class EluKernel
 {
-    /// <summary>y = x where x ≥ 0, e^x − 1 below.</summary>
+    /// <summary>y = x where x ≥ 0, e^x − 1 below (as an expm1: <see cref="NonPositiveExp"/>).</summary>
     public static void Forward(ReadOnlySpan<float> x, Span<float> y)
     {
         var i = 0;
-        if (Vector512.IsHardwareAccelerated) i = Forward<Vector512<float>, Lanes512>(x, y);
-        else if (Vector256.IsHardwareAccelerated) i = Forward<Vector256<float>, Lanes256>(x, y);
-        for (; i < x.Length; i++) y[i] = x[i] >= 0f ? x[i] : MathF.Exp(x[i]) - 1f;
+        if (Vector512.IsHardwareAccelerated) i = Forward<Vector512<float>, Lanes512>(x, y, 0);
+        else if (Vector256.IsHardwareAccelerated) i = Forward<Vector256<float>, Lanes256>(x, y, 0);
+        Forward<float, Lanes1>(x, y, i);
     }
 
     /// <summary>dst = g · elu'(x) (or dst += when <paramref name="accumulate"/>), from y = elu(x).</summary>
@@ -32,23 +32,28 @@ internal static class EluKernel
         }
     }
 
-    /// <summary>dst += go · g · elu''(x), from x and y = elu(x).</summary>
-    public static void CurvatureTimes(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, ReadOnlySpan<float> go, Span<float> dst)
+    /// <summary>dst = go · g · elu''(x) (or dst += when <paramref name="accumulate"/>), from x and y = elu(x).</summary>
+    public static void CurvatureTimes(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, ReadOnlySpan<float> go, Span<float> dst, bool accumulate)
     {
         var i = 0;
-        if (Vector512.IsHardwareAccelerated) i = CurvatureTimes<Vector512<float>, Lanes512>(x, y, g, go, dst);
-        else if (Vector256.IsHardwareAccelerated) i = CurvatureTimes<Vector256<float>, Lanes256>(x, y, g, go, dst);
-        for (; i < x.Length; i++) dst[i] += go[i] * g[i] * (x[i] <= 0f ? y[i] + 1f : 0f);
+        if (Vector512.IsHardwareAccelerated) i = CurvatureTimes<Vector512<float>, Lanes512>(x, y, g, go, dst, accumulate);
+        else if (Vector256.IsHardwareAccelerated) i = CurvatureTimes<Vector256<float>, Lanes256>(x, y, g, go, dst, accumulate);
+        for (; i < x.Length; i++)
+        {
+            dst[i] = (accumulate ? dst[i] : 0f) + go[i] * g[i] * (x[i] <= 0f ? y[i] + 1f : 0f);
+        }
     }
 
-    private static int Forward<TV, TL>(ReadOnlySpan<float> x, Span<float> y) where TV : struct where TL : ILanes<TV>
+    private static int Forward<TV, TL>(ReadOnlySpan<float> x, Span<float> y, int i) where TV : struct where TL : ILanes<TV>
     {
         var one = TL.Splat(1f);
-        var i = 0;
+        var zero = TL.Splat(0f);
         for (; i <= x.Length - TL.Count; i += TL.Count)
         {
             var v = TL.Load(x, i);
-            TL.Store(TL.SelectNonNegative(v, v, TL.Subtract(TL.Exp(v), one)), y, i);
+            // e^t − 1 of t = min(v, 0) (so positive v never overflows): q·2ⁿ + (2ⁿ − 1).
+            var q = NonPositiveExp.Parts<TV, TL>(TL.Subtract(zero, TL.Max(TL.Subtract(zero, v), zero)), out var scale);
+            TL.Store(TL.SelectNonNegative(v, v, TL.FusedMultiplyAdd(q, scale, TL.Subtract(scale, one))), y, i);
         }
         return i;
     }
@@ -66,7 +71,8 @@ internal static class EluKernel
         return i;
     }
 
-    private static int CurvatureTimes<TV, TL>(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, ReadOnlySpan<float> go, Span<float> dst)
+    private static int CurvatureTimes<TV, TL>(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, ReadOnlySpan<float> go, Span<float> dst,
+        bool accumulate)
         where TV : struct where TL : ILanes<TV>
     {
         var one = TL.Splat(1f);
@@ -75,7 +81,9 @@ internal static class EluKernel
         for (; i <= x.Length - TL.Count; i += TL.Count)
         {
             var curvature = TL.SelectNonNegative(TL.Subtract(zero, TL.Load(x, i)), TL.Add(TL.Load(y, i), one), zero);
-            TL.Store(TL.FusedMultiplyAdd(TL.Multiply(TL.Load(go, i), TL.Load(g, i)), curvature, TL.Load(dst, i)), dst, i);
+            var product = TL.Multiply(TL.Load(go, i), TL.Load(g, i));
+            // + 0 keeps the value the accumulating form gives into a cleared buffer (−0 products become +0).
+            TL.Store(TL.FusedMultiplyAdd(product, curvature, accumulate ? TL.Load(dst, i) : zero), dst, i);
         }
         return i;
     }

@@ -34,7 +34,6 @@ public static unsafe partial class Gemm
     private static int threads = 1;
 
     [ThreadStatic] private static float[]? packBuffer;
-    [ThreadStatic] private static float[]? rowsA, rowsC;
     [ThreadStatic] private static int[]? nonZeroRows;
 
     // A product this tall and wide checks A for rows of zeros first (a gradient masked per row: min(Q1, Q2)'s backward
@@ -71,15 +70,16 @@ public static unsafe partial class Gemm
     }
 
     /// <summary>
-    /// C = A·op(B) over A's rows that are not all zero (±0), when at least a quarter are: those rows are gathered, multiplied
-    /// and scattered back; the zero rows' C rows are what an empty product gives (zero, or C kept, plus the bias). Each
-    /// gathered row meets the same packed panels in the same order as in the whole product, so every value is the same as
-    /// without the skip (except where B holds an infinity or NaN, which a zero row would have turned into NaN).
+    /// C = A·op(B) over A's rows that are not all zero (±0), when at least a quarter are: the tiles take those rows by
+    /// index, in place; the zero rows' C rows are what an empty product gives (zero, or C kept, plus the bias). Each kept
+    /// row meets the same packed panels in the same order as in the whole product, so every value is the same as without
+    /// the skip (except where B holds an infinity or NaN, which a zero row would have turned into NaN).
     /// </summary>
     /// <returns>false, having done nothing, when under a quarter of the rows are zero.</returns>
     private static bool WithoutZeroRows(ref Job job)
     {
-        int m = job.M, k = job.K, n = job.N;
+        int m = job.M, k = job.K;
+        // Sized for all m rows (not this call's count), so the buffer stops growing once warm: 0 B per warm step.
         var rows = nonZeroRows is { } r && r.Length >= m ? r : nonZeroRows = new int[Math.Max(m, 1024)];
         var kept = 0;
         for (var i = 0; i < m; i++)
@@ -88,35 +88,19 @@ public static unsafe partial class Gemm
             if (i == SparseMinRows - 1 && kept == SparseMinRows) return false; // a dense product: stop looking
         }
         if (4 * (m - kept) < m) return false;
-        // Sized for all m rows (not this call's count), so the buffers stop growing once warm: 0 B per warm step.
-        var a = Grown(ref rowsA, m * k);
-        var c = Grown(ref rowsC, m * n);
-        fixed (float* pa = a, pc = c)
+        for (int i = 0, next = 0; i < m; i++)
+            if (next < kept && rows[next] == i) next++;
+            else StartRow(in job, i);
+        if (kept == 0) return true;
+        fixed (int* index = rows)
         {
-            for (var q = 0; q < kept; q++)
-            {
-                new ReadOnlySpan<float>(job.A + rows[q] * job.ARowStride, k).CopyTo(new Span<float>(pa + (nint)q * k, k));
-                if (job.Accumulate) new ReadOnlySpan<float>(job.C + (nint)rows[q] * job.Ldc, n).CopyTo(new Span<float>(pc + (nint)q * n, n));
-            }
             var whole = job;
             job.M = kept;
-            job.A = pa;
-            job.ARowStride = k;
-            job.C = pc;
-            job.Ldc = n;
-            if (kept > 0) Blocked(ref job);
+            job.Rows = index;
+            Blocked(ref job);
             job = whole;
-            var next = 0;
-            for (var i = 0; i < m; i++)
-            {
-                if (next < kept && rows[next] == i) new ReadOnlySpan<float>(pc + (nint)next++ * n, n).CopyTo(new Span<float>(job.C + (nint)i * job.Ldc, n));
-                else StartRow(in job, i);
-            }
         }
         return true;
-
-        static float[] Grown(ref float[]? buffer, int need) =>
-            buffer is not null && buffer.Length >= need ? buffer : buffer = GC.AllocateUninitializedArray<float>((int)Math.Max(BitOperations.RoundUpToPowerOf2((uint)need), 1u << 16), pinned: true);
     }
 
     /// <summary>Whether all <paramref name="count"/> floats at <paramref name="x"/> are ±0.</summary>
@@ -175,6 +159,7 @@ public static unsafe partial class Gemm
         public int Ldc;
         public bool Accumulate;
         public float* RowBias; // null: none
+        public int* Rows; // null: row i of the product is row i of A and C; else row Rows[i] of both
 
         // The current k block, set by Blocked before the tiles run.
         public int K0, KLen;
@@ -330,12 +315,17 @@ public static unsafe partial class Gemm
             var j0 = jp * Nr;
             var w = Math.Min(Nr, job.N - j0);
             var tile = new TileEdge { Left = FirstLanes(w), Right = FirstLanes(w - 16) };
+            for (var r = 0; r < Mr; r++) tile.Offsets[r] = r;
             for (var i = r0; i < r1; i += Mr)
             {
                 PrefetchTile(in job, i + PrefetchRows, r1, j0, w);
                 tile.Rows = Math.Min(Mr, r1 - i);
-                var a = aBase + i * job.ARowStride;
-                var c = job.C + (nint)i * job.Ldc + j0;
+                var first = RowOf(in job, i);
+                // Rows past the edge alias the tile's first row; indexed rows lie where the index says.
+                if (job.Rows != null || tile.Rows < Mr)
+                    for (var r = 0; r < Mr; r++) tile.Offsets[r] = r < tile.Rows ? RowOf(in job, i + r) - first : 0;
+                var a = aBase + first * job.ARowStride;
+                var c = job.C + first * job.Ldc + j0;
                 // A panel at most 16 wide, or at most 4 rows left, need only part of the tile: half the FMAs each.
                 if (tile.Rows > 4)
                 {
@@ -348,6 +338,10 @@ public static unsafe partial class Gemm
         }
     }
 
+    /// <summary>Where row <paramref name="i"/> of the product lies in A and C (in rows).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nint RowOf(in Job job, int i) => job.Rows == null ? i : job.Rows[i];
+
     /// <summary>
     /// Rows of C the tiles touch ahead of themselves. C is usually an arena tensor last touched a whole step ago, out of
     /// cache, and the hardware does not run far enough ahead on a panel's strided rows: short products (k ≤ 64), bound by
@@ -358,19 +352,27 @@ public static unsafe partial class Gemm
     /// <summary>Prefetches the C lines of the tile at row <paramref name="i"/> of the panel at column <paramref name="j0"/>.</summary>
     private static void PrefetchTile(in Job job, int i, int r1, int j0, int w)
     {
-        var c = job.C + (nint)i * job.Ldc + j0;
-        for (var r = i; r < Math.Min(i + Mr, r1); r++, c += job.Ldc)
+        for (var r = i; r < Math.Min(i + Mr, r1); r++)
         {
+            var c = job.C + RowOf(in job, r) * job.Ldc + j0;
             Sse.Prefetch0(c);
             if (w > 16) Sse.Prefetch0(c + 16);
         }
     }
 
-    /// <summary>Which part of a register tile is live: its rows (up to 8) and the valid columns of each 16-wide half.</summary>
+    /// <summary>Which part of a register tile is live: its rows (up to 8), where each lies from the first (in rows of A
+    /// and C; 0 past the edge) and the valid columns of each 16-wide half.</summary>
     private struct TileEdge
     {
         public int Rows;
+        public TileRows Offsets;
         public Vector512<float> Left, Right;
+    }
+
+    [InlineArray(Mr)]
+    private struct TileRows
+    {
+        private nint _row;
     }
 
     /// <summary>
@@ -387,7 +389,6 @@ public static unsafe partial class Gemm
     {
         var both = TBoth.On;
         var tall = TTall.On;
-        var rows = tile.Rows;
         var left = tile.Left;
         var right = tile.Right;
         var z0 = bias == null ? Vector512<float>.Zero : Vector512.Load(bias);
@@ -397,27 +398,27 @@ public static unsafe partial class Gemm
         if (load)
         {
             c00 += Avx512F.MaskLoad(c, left, default); if (both) c01 += Avx512F.MaskLoad(c + 16, right, default);
-            var cr = Row(c, ldc, 1, rows);
+            var cr = Row(c, ldc, 1, in tile);
             c10 += Avx512F.MaskLoad(cr, left, default); if (both) c11 += Avx512F.MaskLoad(cr + 16, right, default);
-            cr = Row(c, ldc, 2, rows);
+            cr = Row(c, ldc, 2, in tile);
             c20 += Avx512F.MaskLoad(cr, left, default); if (both) c21 += Avx512F.MaskLoad(cr + 16, right, default);
-            cr = Row(c, ldc, 3, rows);
+            cr = Row(c, ldc, 3, in tile);
             c30 += Avx512F.MaskLoad(cr, left, default); if (both) c31 += Avx512F.MaskLoad(cr + 16, right, default);
             if (tall)
             {
-                cr = Row(c, ldc, 4, rows);
+                cr = Row(c, ldc, 4, in tile);
                 c40 += Avx512F.MaskLoad(cr, left, default); if (both) c41 += Avx512F.MaskLoad(cr + 16, right, default);
-                cr = Row(c, ldc, 5, rows);
+                cr = Row(c, ldc, 5, in tile);
                 c50 += Avx512F.MaskLoad(cr, left, default); if (both) c51 += Avx512F.MaskLoad(cr + 16, right, default);
-                cr = Row(c, ldc, 6, rows);
+                cr = Row(c, ldc, 6, in tile);
                 c60 += Avx512F.MaskLoad(cr, left, default); if (both) c61 += Avx512F.MaskLoad(cr + 16, right, default);
-                cr = Row(c, ldc, 7, rows);
+                cr = Row(c, ldc, 7, in tile);
                 c70 += Avx512F.MaskLoad(cr, left, default); if (both) c71 += Avx512F.MaskLoad(cr + 16, right, default);
             }
         }
-        float* a0 = a, a1 = Row(a, rs, 1, rows), a2 = Row(a, rs, 2, rows), a3 = Row(a, rs, 3, rows);
-        float* a4 = tall ? Row(a, rs, 4, rows) : a, a5 = tall ? Row(a, rs, 5, rows) : a;
-        float* a6 = tall ? Row(a, rs, 6, rows) : a, a7 = tall ? Row(a, rs, 7, rows) : a;
+        float* a0 = a, a1 = Row(a, rs, 1, in tile), a2 = Row(a, rs, 2, in tile), a3 = Row(a, rs, 3, in tile);
+        float* a4 = tall ? Row(a, rs, 4, in tile) : a, a5 = tall ? Row(a, rs, 5, in tile) : a;
+        float* a6 = tall ? Row(a, rs, 6, in tile) : a, a7 = tall ? Row(a, rs, 7, in tile) : a;
         for (nint p = 0, off = 0; p < kc; p++, off += ks)
         {
             var b0 = Vector512.Load(b);
@@ -445,27 +446,27 @@ public static unsafe partial class Gemm
         float* cs;
         if (tall)
         {
-            cs = Row(c, ldc, 7, rows);
+            cs = Row(c, ldc, 7, in tile);
             Avx512F.MaskStore(cs, left, c70); if (both) Avx512F.MaskStore(cs + 16, right, c71);
-            cs = Row(c, ldc, 6, rows);
+            cs = Row(c, ldc, 6, in tile);
             Avx512F.MaskStore(cs, left, c60); if (both) Avx512F.MaskStore(cs + 16, right, c61);
-            cs = Row(c, ldc, 5, rows);
+            cs = Row(c, ldc, 5, in tile);
             Avx512F.MaskStore(cs, left, c50); if (both) Avx512F.MaskStore(cs + 16, right, c51);
-            cs = Row(c, ldc, 4, rows);
+            cs = Row(c, ldc, 4, in tile);
             Avx512F.MaskStore(cs, left, c40); if (both) Avx512F.MaskStore(cs + 16, right, c41);
         }
-        cs = Row(c, ldc, 3, rows);
+        cs = Row(c, ldc, 3, in tile);
         Avx512F.MaskStore(cs, left, c30); if (both) Avx512F.MaskStore(cs + 16, right, c31);
-        cs = Row(c, ldc, 2, rows);
+        cs = Row(c, ldc, 2, in tile);
         Avx512F.MaskStore(cs, left, c20); if (both) Avx512F.MaskStore(cs + 16, right, c21);
-        cs = Row(c, ldc, 1, rows);
+        cs = Row(c, ldc, 1, in tile);
         Avx512F.MaskStore(cs, left, c10); if (both) Avx512F.MaskStore(cs + 16, right, c11);
         Avx512F.MaskStore(c, left, c00); if (both) Avx512F.MaskStore(c + 16, right, c01);
     }
 
-    /// <summary>Row r of a tile, or row 0 for rows past the edge.</summary>
+    /// <summary>Row r of a tile (its first row for rows past the edge).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float* Row(float* first, nint stride, int r, int rows) => r < rows ? first + r * stride : first;
+    private static float* Row(float* first, nint stride, int r, in TileEdge tile) => first + tile.Offsets[r] * stride;
 
     /// <summary>
     /// n == 1 with op(A)'s rows and op(B)'s column contiguous along k (a value head, y = x·wᵀ): one dot product per row
