@@ -38,10 +38,12 @@ public sealed class SteinSampler(int particles, int steps, float learningRate, i
         if (n % p != 0) throw new ArgumentException($"{n} particles do not split into groups of {p}", nameof(x0));
         var x = x0;
         Tensor? logp = null, lastQ = null;
+        // The states do not move: each critic's observation block serves every step.
+        ObservationBlock s1 = q1.ObservationPart(tape, obs), s2 = q2.ObservationPart(tape, obs);
         for (var t = 0; t < Steps; t++)
         {
             if (!differentiable) x = tape.Input(x, requiresGrad: true); // a fresh root: only the score's graph is recorded
-            var q = tape.Minimum(q1.Forward(tape, obs, x), q2.Forward(tape, obs, x));
+            var q = tape.Minimum(q1.Forward(tape, s1, x), q2.Forward(tape, s2, x));
             var score = tape.Grad(tape.Sum(q), x, createGraph: differentiable);
             lastQ = q;
             if (differentiable) x = Step(tape, x, score, withLogProb, ref logp);

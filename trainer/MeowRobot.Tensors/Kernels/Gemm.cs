@@ -40,6 +40,10 @@ public static unsafe partial class Gemm
     // reaches each row of only the critic that won it); a quarter of them or more, and only the others are multiplied.
     private const int SparseMinRows = 64, SparseMinColumns = 32;
 
+    // Up to this many columns (B not transposed: a layer's input gradient over a few action columns), dot products per
+    // row and column beat a 32-wide panel that is mostly padding (4× fewer FMAs at n = 3, k = 256).
+    private const int FewColumns = 4;
+
     /// <summary>
     /// C[m, n] = op(A)[m, k] · op(B)[k, n] (+ <paramref name="rowBias"/> on every row), added to C when
     /// <paramref name="accumulate"/>. A is [m, k] with row stride <paramref name="lda"/> (or [k, m] when
@@ -64,7 +68,7 @@ public static unsafe partial class Gemm
             if (k == 0)
                 for (var i = 0; i < m; i++) StartRow(in job, i);
             else if (!Avx512F.IsSupported) Portable(in job);
-            else if (n == 1 && !transA && (transB || ldb == 1)) RowDots(in job);
+            else if (n <= FewColumns && !transA && (n == 1 || !transB)) RowDots(in job);
             else if (transA || m < SparseMinRows || n < SparseMinColumns || !WithoutZeroRows(ref job)) Blocked(ref job);
         }
     }
@@ -469,34 +473,56 @@ public static unsafe partial class Gemm
     private static float* Row(float* first, nint stride, int r, in TileEdge tile) => first + tile.Offsets[r] * stride;
 
     /// <summary>
-    /// n == 1 with op(A)'s rows and op(B)'s column contiguous along k (a value head, y = x·wᵀ): one dot product per row
-    /// instead of a 32-wide panel of which 31 columns are padding.
+    /// At most <see cref="FewColumns"/> columns with op(A)'s rows contiguous along k (a value head y = x·wᵀ; the input
+    /// gradient of a layer over a few action columns, g·W[:, first..first+A)): a dot product per row and column instead of a
+    /// 32-wide panel of which all but n columns are padding. op(B)'s columns are read in place when contiguous along k,
+    /// else copied so first (n·k floats).
     /// </summary>
     private static void RowDots(in Job job)
     {
-        var k = job.K;
-        var tail = FirstLanes(k % 16);
-        var bias = job.RowBias == null ? 0f : *job.RowBias;
+        int k = job.K, n = job.N;
         var b = job.B;
+        nint columnStride = job.Ldb;
+        if (!job.TransB && !(n == 1 && job.Ldb == 1))
+        {
+            var packed = PackBuffer(n * k);
+            for (var p = 0; p < k; p++)
+            for (var j = 0; j < n; j++)
+                packed[j * k + p] = b[(nint)p * job.Ldb + j];
+            fixed (float* pb = packed) RowDots(in job, pb, k);
+            return;
+        }
+        RowDots(in job, b, columnStride);
+    }
+
+    private static void RowDots(in Job job, float* b, nint columnStride)
+    {
+        int k = job.K, n = job.N;
+        var tail = FirstLanes(k % 16);
         for (var i = 0; i < job.M; i++)
         {
             var a = job.A + i * job.ARowStride;
-            // Four independent sums so consecutive FMAs do not wait on each other.
-            Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
-            var p = 0;
-            for (; p + 64 <= k; p += 64)
-            {
-                s0 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + p), Vector512.Load(b + p), s0);
-                s1 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + p + 16), Vector512.Load(b + p + 16), s1);
-                s2 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + p + 32), Vector512.Load(b + p + 32), s2);
-                s3 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + p + 48), Vector512.Load(b + p + 48), s3);
-            }
-            for (; p + 16 <= k; p += 16)
-                s0 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + p), Vector512.Load(b + p), s0);
-            if (p < k)
-                s1 = Avx512F.FusedMultiplyAdd(Avx512F.MaskLoad(a + p, tail, Vector512<float>.Zero), Avx512F.MaskLoad(b + p, tail, Vector512<float>.Zero), s1);
             var c = job.C + (nint)i * job.Ldc;
-            *c = (job.Accumulate ? *c : 0f) + bias + Vector512.Sum(s0 + s1 + (s2 + s3));
+            for (var j = 0; j < n; j++)
+            {
+                var bj = b + j * columnStride;
+                // Four independent sums so consecutive FMAs do not wait on each other.
+                Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+                var p = 0;
+                for (; p + 64 <= k; p += 64)
+                {
+                    s0 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + p), Vector512.Load(bj + p), s0);
+                    s1 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + p + 16), Vector512.Load(bj + p + 16), s1);
+                    s2 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + p + 32), Vector512.Load(bj + p + 32), s2);
+                    s3 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + p + 48), Vector512.Load(bj + p + 48), s3);
+                }
+                for (; p + 16 <= k; p += 16)
+                    s0 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + p), Vector512.Load(bj + p), s0);
+                if (p < k)
+                    s1 = Avx512F.FusedMultiplyAdd(Avx512F.MaskLoad(a + p, tail, Vector512<float>.Zero), Avx512F.MaskLoad(bj + p, tail, Vector512<float>.Zero), s1);
+                var bias = job.RowBias == null ? 0f : job.RowBias[j];
+                c[j] = (job.Accumulate ? c[j] : 0f) + bias + Vector512.Sum(s0 + s1 + (s2 + s3));
+            }
         }
     }
 
