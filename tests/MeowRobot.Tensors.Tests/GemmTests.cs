@@ -73,6 +73,35 @@ public class GemmTests
         }
     }
 
+    /// <summary>A seed is where C starts: the product equals accumulating onto a copy of it, bit for bit, on every path
+    /// (the tiles over one and several k blocks, rows of zeros skipped, k = 0 and 1, a few columns, transposed A).</summary>
+    [Theory]
+    [InlineData(1000, 256, 3, false, false, 0.0)]
+    [InlineData(300, 64, 300, false, true, 0.0)]
+    [InlineData(200, 64, 48, false, true, 0.5)]
+    [InlineData(100, 256, 1, false, true, 0.5)]
+    [InlineData(50, 3, 256, false, false, 0.0)]
+    [InlineData(20, 7, 0, false, true, 0.0)]
+    [InlineData(70, 40, 30, true, true, 0.0)]
+    public void A_seed_starts_the_product_as_accumulating_onto_a_copy_of_it(int m, int n, int k, bool transA, bool bias, double zeroShare)
+    {
+        var rng = new Random(m + 7 * n + k);
+        float[] Random(int count) => [.. Enumerable.Range(0, count).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
+        var a = Random(Math.Max(1, m * k));
+        for (var i = 0; i < m; i++)
+            if (!transA && rng.NextDouble() < zeroShare) a.AsSpan(i * k, k).Clear();
+        var b = Random(Math.Max(1, k * n));
+        var seed = Random(m * n);
+        var rowBias = bias ? Random(n) : [];
+        var lda = transA ? m : k;
+        var expected = (float[])seed.Clone();
+        Gemm.Multiply(m, n, k, a, lda, transA, b, n, false, expected, n, accumulate: true, rowBias);
+        var c = Random(m * n);
+        Gemm.Multiply(m, n, k, a, lda, transA, b, n, false, c, n, accumulate: false, rowBias, seed);
+        Assert.Equal(expected, c);
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(m, n, k, a, lda, transA, b, n, false, c, n, accumulate: true, rowBias, seed));
+    }
+
     /// <summary>Narrow outputs (edge panels, the 16-wide tile, the n = 1 dot product), short and long k (k = 0 included,
     /// several k blocks), row strides wider than the rows, row bias.</summary>
     [Fact]
@@ -105,6 +134,8 @@ public class GemmTests
     [InlineData(1, 256, 256)]
     [InlineData(17, 64, 512)]
     [InlineData(256, 256, 1)]
+    [InlineData(1000, 256, 1)]
+    [InlineData(1000, 3, 256)]
     public void Training_shapes_match_the_triple_loop_on_one_and_two_threads(int m, int n, int k)
     {
         foreach (var threads in new[] { 1, 2 })
@@ -123,6 +154,8 @@ public class GemmTests
         Assert.True(CompareWithReference(new Case(512, 64, 17, false, true, false, true, threads, PadB: 376)));
         Assert.True(CompareWithReference(new Case(256, 64, 376, false, true, false, true, threads, PadB: 17), bOffset: 17));
         Assert.True(CompareWithReference(new Case(64, 17, 512, true, false, true, false, threads, PadC: 376)));
+        // A critic's input gradient over its 3 action columns, g · W[:, 11..14) of a weight [256, 14].
+        Assert.True(CompareWithReference(new Case(1000, 3, 256, false, false, false, false, threads, PadB: 11), bOffset: 11));
     }
 
     [Fact]

@@ -59,15 +59,18 @@ public sealed partial class Tape
             if (bias.Length != outF) throw new ArgumentException($"Linear: bias {bias.ShapeString} does not match weight {weight.ShapeString}");
         }
         var o = Alloc(x.Rows, outF);
+        var repeated = false;
         if (addend is not null)
         {
             Use(addend);
             if (addend.Cols != outF || x.Rows % addend.Rows != 0)
                 throw new ArgumentException($"Linear: addend {addend.ShapeString} does not repeat to [{x.Rows}, {outF}]", nameof(addend));
-            Repeat(Val(addend), Val(o));
+            // One copy seeds the tiles in place; repeated copies are laid out first.
+            repeated = addend.Rows != x.Rows;
+            if (repeated) Repeat(Val(addend), Val(o));
         }
         Gemm.Multiply(x.Rows, outF, x.Cols, Val(x), x.Cols, false, Val(weight)[firstColumn..], weight.Cols, true, Val(o), outF,
-            accumulate: addend is not null, rowBias: bias is null ? default : Val(bias));
+            accumulate: repeated, rowBias: bias is null ? default : Val(bias), seed: addend is null || repeated ? default : Val(addend));
         if (Tracks(x, weight, bias) || (addend is not null && Tracks(addend)))
         {
             ref var n = ref Record(Op.Linear, o, x, weight, bias);

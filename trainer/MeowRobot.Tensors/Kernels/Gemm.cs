@@ -48,14 +48,21 @@ public static unsafe partial class Gemm
     /// C[m, n] = op(A)[m, k] · op(B)[k, n] (+ <paramref name="rowBias"/> on every row), added to C when
     /// <paramref name="accumulate"/>. A is [m, k] with row stride <paramref name="lda"/> (or [k, m] when
     /// <paramref name="transA"/>); B is [k, n] with row stride <paramref name="ldb"/> (or [n, k] when
-    /// <paramref name="transB"/>); <paramref name="rowBias"/> is empty or has n elements.
+    /// <paramref name="transB"/>); <paramref name="rowBias"/> is empty or has n elements. A <paramref name="seed"/> (laid
+    /// out as C) is where C starts instead of itself or zero (C = seed + op(A)·op(B)), read by the tiles as they load their
+    /// accumulators: a sum with another product's result costs no pass of its own.
     /// </summary>
     public static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, int lda, bool transA, ReadOnlySpan<float> b, int ldb, bool transB,
-        Span<float> c, int ldc, bool accumulate, ReadOnlySpan<float> rowBias = default)
+        Span<float> c, int ldc, bool accumulate, ReadOnlySpan<float> rowBias = default, ReadOnlySpan<float> seed = default)
     {
         CheckOperands(m, n, k, a, lda, transA, b, ldb, transB, c, ldc, rowBias);
         if (m == 0 || n == 0) return;
-        fixed (float* pa = a, pb = b, pc = c, pbias = rowBias)
+        if (!seed.IsEmpty)
+        {
+            if (accumulate) throw new ArgumentException("a product starts from C (accumulate) or from a seed, not both", nameof(seed));
+            if (seed.Length < (long)(m - 1) * ldc + n) throw new ArgumentException($"seed too small for [{m}, {n}] with stride {ldc}", nameof(seed));
+        }
+        fixed (float* pa = a, pb = b, pc = c, pbias = rowBias, pseed = seed)
         {
             var job = new Job
             {
@@ -64,10 +71,12 @@ public static unsafe partial class Gemm
                 B = pb, Ldb = ldb, TransB = transB,
                 C = pc, Ldc = ldc, Accumulate = accumulate,
                 RowBias = rowBias.IsEmpty ? null : pbias,
+                Seed = seed.IsEmpty ? null : pseed,
             };
             if (k == 0)
                 for (var i = 0; i < m; i++) StartRow(in job, i);
             else if (!Avx512F.IsSupported) Portable(in job);
+            else if (k == 1) Outer(in job);
             else if (n <= FewColumns && !transA && (n == 1 || !transB)) RowDots(in job);
             else if (transA || m < SparseMinRows || n < SparseMinColumns || !WithoutZeroRows(ref job)) Blocked(ref job);
         }
@@ -164,19 +173,24 @@ public static unsafe partial class Gemm
         public bool Accumulate;
         public float* RowBias; // null: none
         public int* Rows; // null: row i of the product is row i of A and C; else row Rows[i] of both
+        public float* Seed; // null: C starts as itself (Accumulate) or zero; else as Seed (C's layout)
 
         // The current k block, set by Blocked before the tiles run.
         public int K0, KLen;
         public float* Packed;
         public bool Load;
         public float* PackedBias; // the bias, zero-padded to whole panels; null after the first k block (C holds it then)
+
+        /// <summary>Where row i of C starts (the seed's row, C's own, or null for zero).</summary>
+        public readonly float* Start(nint i) => Seed != null ? Seed + i * Ldc : Accumulate ? C + i * Ldc : null;
     }
 
-    /// <summary>Row i of C before any product is added: itself or zero, plus the bias.</summary>
+    /// <summary>Row i of C before any product is added: the seed's row, itself or zero, plus the bias.</summary>
     private static void StartRow(in Job job, int i)
     {
         var ci = new Span<float>(job.C + (nint)i * job.Ldc, job.N);
-        if (!job.Accumulate) ci.Clear();
+        if (job.Seed != null) new ReadOnlySpan<float>(job.Start(i), job.N).CopyTo(ci);
+        else if (!job.Accumulate) ci.Clear();
         if (job.RowBias != null) TensorPrimitives.Add(ci, new ReadOnlySpan<float>(job.RowBias, job.N), ci);
     }
 
@@ -208,7 +222,7 @@ public static unsafe partial class Gemm
                 {
                     job.K0 = k0;
                     job.KLen = Math.Min(Kc, job.K - k0);
-                    job.Load = job.Accumulate || k0 > 0;
+                    job.Load = job.Accumulate || job.Seed != null || k0 > 0;
                     job.PackedBias = job.RowBias != null && k0 == 0 ? bias : null;
                     PackB(ref job, panels);
                     if (split) GemmWorker.Run(in job, panels);
@@ -330,14 +344,16 @@ public static unsafe partial class Gemm
                     for (var r = 0; r < Mr; r++) tile.Offsets[r] = r < tile.Rows ? RowOf(in job, i + r) - first : 0;
                 var a = aBase + first * job.ARowStride;
                 var c = job.C + first * job.Ldc + j0;
+                // The first k block's accumulators start from the seed when there is one, later blocks from C.
+                var from = job.K0 == 0 && job.Seed != null ? job.Seed + first * job.Ldc + j0 : c;
                 // A panel at most 16 wide, or at most 4 rows left, need only part of the tile: half the FMAs each.
                 if (tile.Rows > 4)
                 {
-                    if (w > 16) Kernel<FlagOn, FlagOn>(kc, a, job.ARowStride, job.AKStride, panel, bias, c, job.Ldc, job.Load, in tile);
-                    else Kernel<FlagOff, FlagOn>(kc, a, job.ARowStride, job.AKStride, panel, bias, c, job.Ldc, job.Load, in tile);
+                    if (w > 16) Kernel<FlagOn, FlagOn>(kc, a, job.ARowStride, job.AKStride, panel, bias, from, c, job.Ldc, job.Load, in tile);
+                    else Kernel<FlagOff, FlagOn>(kc, a, job.ARowStride, job.AKStride, panel, bias, from, c, job.Ldc, job.Load, in tile);
                 }
-                else if (w > 16) Kernel<FlagOn, FlagOff>(kc, a, job.ARowStride, job.AKStride, panel, bias, c, job.Ldc, job.Load, in tile);
-                else Kernel<FlagOff, FlagOff>(kc, a, job.ARowStride, job.AKStride, panel, bias, c, job.Ldc, job.Load, in tile);
+                else if (w > 16) Kernel<FlagOn, FlagOff>(kc, a, job.ARowStride, job.AKStride, panel, bias, from, c, job.Ldc, job.Load, in tile);
+                else Kernel<FlagOff, FlagOff>(kc, a, job.ARowStride, job.AKStride, panel, bias, from, c, job.Ldc, job.Load, in tile);
             }
         }
     }
@@ -380,14 +396,15 @@ public static unsafe partial class Gemm
     }
 
     /// <summary>
-    /// One 8×32 tile (or its 8×16, 4×32 or 4×16 part) over a k block: starts from C (<paramref name="load"/>) plus the bias (zero when none),
+    /// One 8×32 tile (or its 8×16, 4×32 or 4×16 part) over a k block: starts from <paramref name="from"/> (C, or the seed
+    /// in the first k block; when <paramref name="load"/>) plus the bias (zero when none),
     /// adds the panel product, stores the valid columns. Rows past <see cref="TileEdge.Rows"/> alias row 0 in A and C:
     /// they recompute row 0 bit for bit and store the same values there, so the tile needs no per-row branches.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     /// <typeparam name="TBoth">Both 16-column halves of the tile, or only the left one (panels at most 16 wide).</typeparam>
     /// <typeparam name="TTall">All 8 rows, or the top 4 (at most 4 rows left).</typeparam>
-    private static void Kernel<TBoth, TTall>(int kc, float* a, nint rs, nint ks, float* b, float* bias, float* c, nint ldc, bool load, in TileEdge tile)
+    private static void Kernel<TBoth, TTall>(int kc, float* a, nint rs, nint ks, float* b, float* bias, float* from, float* c, nint ldc, bool load, in TileEdge tile)
         where TBoth : struct, ICompileTimeFlag
         where TTall : struct, ICompileTimeFlag
     {
@@ -401,22 +418,22 @@ public static unsafe partial class Gemm
         Vector512<float> c01 = z1, c11 = z1, c21 = z1, c31 = z1, c41 = z1, c51 = z1, c61 = z1, c71 = z1;
         if (load)
         {
-            c00 += Avx512F.MaskLoad(c, left, default); if (both) c01 += Avx512F.MaskLoad(c + 16, right, default);
-            var cr = Row(c, ldc, 1, in tile);
+            c00 += Avx512F.MaskLoad(from, left, default); if (both) c01 += Avx512F.MaskLoad(from + 16, right, default);
+            var cr = Row(from, ldc, 1, in tile);
             c10 += Avx512F.MaskLoad(cr, left, default); if (both) c11 += Avx512F.MaskLoad(cr + 16, right, default);
-            cr = Row(c, ldc, 2, in tile);
+            cr = Row(from, ldc, 2, in tile);
             c20 += Avx512F.MaskLoad(cr, left, default); if (both) c21 += Avx512F.MaskLoad(cr + 16, right, default);
-            cr = Row(c, ldc, 3, in tile);
+            cr = Row(from, ldc, 3, in tile);
             c30 += Avx512F.MaskLoad(cr, left, default); if (both) c31 += Avx512F.MaskLoad(cr + 16, right, default);
             if (tall)
             {
-                cr = Row(c, ldc, 4, in tile);
+                cr = Row(from, ldc, 4, in tile);
                 c40 += Avx512F.MaskLoad(cr, left, default); if (both) c41 += Avx512F.MaskLoad(cr + 16, right, default);
-                cr = Row(c, ldc, 5, in tile);
+                cr = Row(from, ldc, 5, in tile);
                 c50 += Avx512F.MaskLoad(cr, left, default); if (both) c51 += Avx512F.MaskLoad(cr + 16, right, default);
-                cr = Row(c, ldc, 6, in tile);
+                cr = Row(from, ldc, 6, in tile);
                 c60 += Avx512F.MaskLoad(cr, left, default); if (both) c61 += Avx512F.MaskLoad(cr + 16, right, default);
-                cr = Row(c, ldc, 7, in tile);
+                cr = Row(from, ldc, 7, in tile);
                 c70 += Avx512F.MaskLoad(cr, left, default); if (both) c71 += Avx512F.MaskLoad(cr + 16, right, default);
             }
         }
@@ -521,7 +538,46 @@ public static unsafe partial class Gemm
                 if (p < k)
                     s1 = Avx512F.FusedMultiplyAdd(Avx512F.MaskLoad(a + p, tail, Vector512<float>.Zero), Avx512F.MaskLoad(bj + p, tail, Vector512<float>.Zero), s1);
                 var bias = job.RowBias == null ? 0f : job.RowBias[j];
-                c[j] = (job.Accumulate ? c[j] : 0f) + bias + Vector512.Sum(s0 + s1 + (s2 + s3));
+                var start = job.Start(i);
+                c[j] = (start == null ? 0f : start[j]) + bias + Vector512.Sum(s0 + s1 + (s2 + s3));
+            }
+        }
+    }
+
+    /// <summary>
+    /// k = 1, an outer product (a score's first step back through a value head, g·w): each row of C is one pass,
+    /// C[i, :] = bias + C[i, :] + A[i]·B, in the operations and order of the register tiles (so the same values) without
+    /// their per-tile work, which at one FMA per tile is most of it.
+    /// </summary>
+    private static void Outer(in Job job)
+    {
+        var n = job.N;
+        var b = job.B;
+        if (job.TransB && job.Ldb != 1)
+        {
+            var packed = PackBuffer(n);
+            for (var j = 0; j < n; j++) packed[j] = b[(nint)j * job.Ldb];
+            fixed (float* pb = packed) Outer(in job, pb);
+            return;
+        }
+        Outer(in job, b);
+    }
+
+    private static void Outer(in Job job, float* b)
+    {
+        var n = job.N;
+        var tail = FirstLanes(n % 16);
+        for (var i = 0; i < job.M; i++)
+        {
+            var x = Vector512.Create(job.A[i * job.ARowStride]);
+            var c = job.C + (nint)i * job.Ldc;
+            var from = job.Start(i);
+            for (var j = 0; j < n; j += 16)
+            {
+                var lanes = j + 16 <= n ? Vector512<float>.AllBitsSet : tail;
+                var start = job.RowBias == null ? Vector512<float>.Zero : Avx512F.MaskLoad(job.RowBias + j, lanes, Vector512<float>.Zero);
+                if (from != null) start += Avx512F.MaskLoad(from + j, lanes, Vector512<float>.Zero);
+                Avx512F.MaskStore(c + j, lanes, Avx512F.FusedMultiplyAdd(x, Avx512F.MaskLoad(b + j, lanes, Vector512<float>.Zero), start));
             }
         }
     }
