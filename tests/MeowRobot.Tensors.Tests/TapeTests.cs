@@ -248,4 +248,30 @@ public class TapeTests
             using (tape.Transient()) tape.Sum(tape.MatMul(w, w));
         });
     }
+    [Fact]
+    public void A_scratch_scope_forgets_what_it_recorded_and_each_pass_runs_in_the_same_storage()
+    {
+        var tape = new Tape();
+        var w = Tensor.FromValues(2, 2, [1f, 2f, 3f, 4f], requiresGrad: true);
+        var x = tape.Input([1f, -1f], 1, 2);
+        var before = tape.RecordedOperations;
+        var kept = tape.Zeros(1, 2);
+        var arena = 0;
+        Tensor inside = null!;
+        for (var step = 0; step < 3; step++)
+        {
+            using (tape.Scratch())
+            {
+                var root = tape.Input(x, requiresGrad: true);
+                inside = tape.Sum(tape.Square(tape.MatMul(root, w)));
+                tape.Grad(inside, root).Values.CopyTo(kept.Values); // d Σ (x W)² / dx = 2 (x W) Wᵀ
+            }
+            if (step == 0) arena = tape.ArenaTensors;
+            Assert.Equal(arena, tape.ArenaTensors);
+            Assert.Equal(before, tape.RecordedOperations);
+        }
+        Assert.Equal([2f * (-2f * 1f + -2f * 2f), 2f * (-2f * 3f + -2f * 4f)], kept.Values.ToArray());
+        Assert.Throws<InvalidOperationException>(() => inside.ToArray());
+        Assert.True(w.Grad.IsEmpty || w.Grad.ToArray().All(g => g == 0f)); // Grad leaves the leaves' gradients alone
+    }
 }

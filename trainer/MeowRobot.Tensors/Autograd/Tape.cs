@@ -75,24 +75,38 @@ public sealed partial class Tape
     /// pass under <see cref="NoGrad"/> whose outputs are copied out, such as a TD target). Using one of its tensors after
     /// the scope throws; recording an operation inside it is an error (the scope's tensors would be reused under the tape).
     /// </summary>
-    public TransientScope Transient() => new(this, cursor, nodeCount);
+    public TransientScope Transient() => new(this, cursor, nodeCount, savedLists.Count, dropsOperations: false);
+
+    /// <summary>
+    /// Opens a scope (use with <c>using</c>) that is forgotten when it ends, recorded operations included: a
+    /// <see cref="Transient"/> scope in which operations may be recorded (and differentiated with <see cref="Grad"/>), for
+    /// one step of an iteration whose results are copied out to tensors made before it (the TD target's SVGD steps, each
+    /// a fresh gradient root). Every step then runs in the same arena storage, still in cache. No operation recorded
+    /// before the scope may take part in a backward pass after it that would reach the scope's operations (none can:
+    /// the scope's results are dead).
+    /// </summary>
+    public TransientScope Scratch() => new(this, cursor, nodeCount, savedLists.Count, dropsOperations: true);
 
     public readonly struct TransientScope : IDisposable
     {
         private readonly Tape tape;
-        private readonly int cursor, nodes;
+        private readonly int cursor, nodes, lists;
+        private readonly bool dropsOperations;
 
-        internal TransientScope(Tape tape, int cursor, int nodes) => (this.tape, this.cursor, this.nodes) = (tape, cursor, nodes);
+        internal TransientScope(Tape tape, int cursor, int nodes, int lists, bool dropsOperations) =>
+            (this.tape, this.cursor, this.nodes, this.lists, this.dropsOperations) = (tape, cursor, nodes, lists, dropsOperations);
 
         public void Dispose()
         {
-            if (tape.nodeCount != nodes) throw new InvalidOperationException("operations were recorded inside a transient scope; open it inside NoGrad()");
+            if (!dropsOperations && tape.nodeCount != nodes) throw new InvalidOperationException("operations were recorded inside a transient scope; open it inside NoGrad()");
             for (var i = cursor; i < tape.cursor; i++)
             {
                 tape.ReleaseGradient(tape.arena[i]); // an input's, when one was the root of a backward pass in the scope
                 tape.arena[i].epoch = 0; // no tape epoch is 0: CheckAlive rejects them
             }
             tape.cursor = cursor;
+            tape.nodeCount = nodes;
+            tape.savedLists.RemoveRange(lists, tape.savedLists.Count - lists);
         }
     }
 
