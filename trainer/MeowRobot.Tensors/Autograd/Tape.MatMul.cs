@@ -91,7 +91,11 @@ public sealed partial class Tape
         if (a.requiresGrad)
         {
             // Rows of a whose gradient is not needed get none: zeroed rows of g, which the product then skips.
-            if (!ta) Gemm.Multiply(m, k, nn, a.zeroRowsNeedNoGradient ? RowsWhereNonZero(g, m, nn, Val(a), k) : g, nn, false, Val(b), b.Cols, !tb, GradOf(a), k, accumulate: true);
+            if (!ta)
+            {
+                if (a.zeroRowsNeedNoGradient) ClearRowsWhereZero(g, m, nn, Val(a), k);
+                Gemm.Multiply(m, k, nn, g, nn, false, Val(b), b.Cols, !tb, GradOf(a), k, accumulate: true);
+            }
             else Gemm.Multiply(k, m, nn, Val(b), b.Cols, tb, g, nn, true, GradOf(a), m, accumulate: true);
         }
         if (b.requiresGrad)
@@ -101,22 +105,14 @@ public sealed partial class Tape
         }
     }
 
-    /// <summary>A copy of <paramref name="g"/> [rows, width] with the rows zeroed where <paramref name="x"/> [rows, cols]
-    /// is all ±0.</summary>
-    private ReadOnlySpan<float> RowsWhereNonZero(ReadOnlySpan<float> g, int rows, int width, ReadOnlySpan<float> x, int cols)
+    /// <summary>Clears the rows of <paramref name="g"/> [rows, width] where <paramref name="x"/> [rows, cols] is all ±0, in
+    /// place: g is this step's working storage (given back after it), and b's gradient aᵀg does not see those rows (a's
+    /// are zero there).</summary>
+    private static void ClearRowsWhereZero(Span<float> g, int rows, int width, ReadOnlySpan<float> x, int cols)
     {
-        if (maskedRows.Length < rows * width) maskedRows = new float[Math.Max(rows * width, 2 * maskedRows.Length)];
-        var masked = maskedRows.AsSpan(0, rows * width);
         for (var r = 0; r < rows; r++)
-        {
-            var row = masked.Slice(r * width, width);
-            if (System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(x.Slice(r * cols, cols)) == 0f) row.Clear();
-            else g.Slice(r * width, width).CopyTo(row);
-        }
-        return masked;
+            if (System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(x.Slice(r * cols, cols)) == 0f) g.Slice(r * width, width).Clear();
     }
-
-    private float[] maskedRows = [];
 
     private void LinearBackward(ref Node n)
     {
