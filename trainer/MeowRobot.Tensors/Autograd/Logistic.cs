@@ -37,9 +37,9 @@ internal static class Logistic
 
 /// <summary>
 /// e^t for t ≤ 0 in float arithmetic at any width, as two parts: e^t = (q + 1) · 2ⁿ, so that both e^t and e^t − 1 =
-/// q · 2ⁿ + (2ⁿ − 1) (one FMA, no cancellation near 0: ELU's negative side) come out within a few ulp. A quarter of the
-/// cost of <c>Vector512.Exp</c>, which works in double precision. t below -88 is taken as -88, whose 2ⁿ (n = -127) is
-/// +0: e^t flushes to 0, an absolute error under 1e-38.
+/// q · 2ⁿ + (2ⁿ − 1) (one FMA, no cancellation near 0: ELU's negative side) come out within a few ulp, in float
+/// arithmetic throughout (<c>Vector512.Exp</c> works in double precision). t below -88 is taken as -88, whose 2ⁿ
+/// (n = -127) is +0: e^t flushes to 0, an absolute error under 1e-38.
 /// </summary>
 internal static class NonPositiveExp
 {

@@ -12,7 +12,9 @@ namespace MeowRobot.Tensors.Kernels;
 /// 8×32 register tile (16 zmm accumulators, FMA) walks the rows of A straight from the caller's storage (either
 /// orientation), so small row counts and small k pay no packing of A. Edge tiles use masked loads and stores and only the
 /// part of the tile they need (8×16 for a panel at most 16 wide, 4 rows for the last few); the bias row seeds the
-/// accumulators; the tiles prefetch the rows of C they will write (usually out of cache); n = 1 is a dot product per row.
+/// accumulators (and a seed matrix, when given, the first k block's); the tiles prefetch the rows of C they will write
+/// (usually out of cache); a tall A with a quarter or more rows of zeros has only the others multiplied, taken by index.
+/// n ≤ 4 (B not transposed) and n = 1 are dot products per row and column, k = 1 an outer product pass per row.
 /// Without AVX-512 a vectorised row-axpy loop is used.
 /// </summary>
 public static unsafe partial class Gemm
