@@ -36,6 +36,7 @@ public sealed class SteinSampler(int particles, int steps, float learningRate, i
     {
         int n = x0.Rows, p = ParticleCount;
         if (n % p != 0) throw new ArgumentException($"{n} particles do not split into groups of {p}", nameof(x0));
+        if (Steps == 0) return new SteinParticles(x0, null, null);
         var x = x0;
         Tensor? logp = null, lastQ = null;
         // The states do not move: each critic's observation block serves every step.
@@ -52,7 +53,6 @@ public sealed class SteinSampler(int particles, int steps, float learningRate, i
         // Without history each step is a fresh gradient root whose graph is dead once the particles, Q and the
         // log-density change are copied out, to two particle buffers taken in turn: every step then runs in the same arena
         // storage (a scratch scope), still in cache, instead of a new megabyte per hidden layer.
-        if (Steps == 0) return new SteinParticles(x, null, null);
         Tensor even = tape.Zeros(n, x.Cols), odd = tape.Zeros(n, x.Cols);
         lastQ = tape.Zeros(n, 1);
         if (withLogProb) logp = tape.Zeros(n, 1);
