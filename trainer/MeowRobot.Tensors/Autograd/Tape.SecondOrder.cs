@@ -80,7 +80,7 @@ public sealed partial class Tape
         if (x.requiresGrad)
         {
             var gx = GradOf(x, out var overwrite);
-            EluKernel.CurvatureTimes(Val(x), Val(y), Val(g), go, gx, accumulate: !overwrite);
+            EluKernel.CurvatureTimes(Val(y), Val(g), go, gx, accumulate: !overwrite);
         }
     }
 }

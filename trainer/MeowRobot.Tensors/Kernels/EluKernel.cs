@@ -6,7 +6,8 @@ namespace MeowRobot.Tensors.Kernels;
 /// <summary>
 /// ELU (α = 1) and its first two derivatives, one vectorised pass each: a critic's hidden layers of a thousand particles
 /// are a megabyte apiece, so the passes over them, not the arithmetic, are what an ELU costs. From y = elu(x):
-/// elu'(x) = 1 where y ≥ 0, y + 1 (= e^x) below; elu''(x) = y + 1 where x ≤ 0, else 0 (PyTorch's x ≤ 0 branch at 0).
+/// elu'(x) = 1 where y ≥ 0, y + 1 (= e^x) below; elu''(x) = y + 1 where x ≤ 0, else 0 (PyTorch's x ≤ 0 branch at 0), and
+/// x ≤ 0 exactly where y ≤ 0 (ELU keeps the sign, ±0 included), so neither derivative reads x: one stream fewer.
 /// </summary>
 internal static class EluKernel
 {
@@ -32,16 +33,14 @@ internal static class EluKernel
         }
     }
 
-    /// <summary>dst = go · g · elu''(x) (or dst += when <paramref name="accumulate"/>), from x and y = elu(x).</summary>
-    public static void CurvatureTimes(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, ReadOnlySpan<float> go, Span<float> dst, bool accumulate)
+    /// <summary>dst = go · g · elu''(x) (or dst += when <paramref name="accumulate"/>), from y = elu(x).</summary>
+    public static void CurvatureTimes(ReadOnlySpan<float> y, ReadOnlySpan<float> g, ReadOnlySpan<float> go, Span<float> dst, bool accumulate)
     {
         var i = 0;
-        if (Vector512.IsHardwareAccelerated) i = CurvatureTimes<Vector512<float>, Lanes512>(x, y, g, go, dst, accumulate);
-        else if (Vector256.IsHardwareAccelerated) i = CurvatureTimes<Vector256<float>, Lanes256>(x, y, g, go, dst, accumulate);
-        for (; i < x.Length; i++)
-        {
-            dst[i] = (accumulate ? dst[i] : 0f) + go[i] * g[i] * (x[i] <= 0f ? y[i] + 1f : 0f);
-        }
+        if (Vector512.IsHardwareAccelerated) i = CurvatureTimes<Vector512<float>, Lanes512>(y, g, go, dst, accumulate);
+        else if (Vector256.IsHardwareAccelerated) i = CurvatureTimes<Vector256<float>, Lanes256>(y, g, go, dst, accumulate);
+        for (; i < y.Length; i++)
+            dst[i] = (accumulate ? dst[i] : 0f) + go[i] * g[i] * (y[i] <= 0f ? y[i] + 1f : 0f);
     }
 
     private static int Forward<TV, TL>(ReadOnlySpan<float> x, Span<float> y, int i) where TV : struct where TL : ILanes<TV>
@@ -71,16 +70,16 @@ internal static class EluKernel
         return i;
     }
 
-    private static int CurvatureTimes<TV, TL>(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, ReadOnlySpan<float> go, Span<float> dst,
-        bool accumulate)
+    private static int CurvatureTimes<TV, TL>(ReadOnlySpan<float> y, ReadOnlySpan<float> g, ReadOnlySpan<float> go, Span<float> dst, bool accumulate)
         where TV : struct where TL : ILanes<TV>
     {
         var one = TL.Splat(1f);
         var zero = TL.Splat(0f);
         var i = 0;
-        for (; i <= x.Length - TL.Count; i += TL.Count)
+        for (; i <= y.Length - TL.Count; i += TL.Count)
         {
-            var curvature = TL.SelectNonNegative(TL.Subtract(zero, TL.Load(x, i)), TL.Add(TL.Load(y, i), one), zero);
+            var yv = TL.Load(y, i);
+            var curvature = TL.SelectNonNegative(TL.Subtract(zero, yv), TL.Add(yv, one), zero);
             var product = TL.Multiply(TL.Load(go, i), TL.Load(g, i));
             // + 0 keeps the value the accumulating form gives into a cleared buffer (−0 products become +0).
             TL.Store(TL.FusedMultiplyAdd(product, curvature, accumulate ? TL.Load(dst, i) : zero), dst, i);
