@@ -3,11 +3,13 @@ using System.Runtime.CompilerServices;
 namespace MeowRobot.Bridge.Numerics;
 
 /// <summary>
-/// e^t for t ≤ 0 in float arithmetic at any width: the logistic function's e^-|x| and ELU's e^min(x, 0) - 1. .NET's
-/// vector Exp widens to double for every lane; this stays in float: Cody–Waite reduction t = n·ln2 + r, |r| ≤ ln2/2,
-/// Cephes expf's minimax polynomial for e^r (about 1 ulp), and 2ⁿ built in the exponent field. Below -88 the result is
-/// flushed to +0 (an absolute error under 1e-38, which spares the two-factor 2ⁿ that gradual underflow needs); NaN stays
-/// NaN. A positive t is not its domain.
+/// e^t for t ≤ 0 in float arithmetic at any width (.NET's vector Exp widens every lane to double), as two parts:
+/// e^t = (q + 1) · 2ⁿ, so that both e^t and e^t − 1 = q · 2ⁿ + (2ⁿ − 1) (one FMA, no cancellation near 0: ELU's
+/// negative side) come out within a few ulp. Cody–Waite reduction t = n·ln2 + r, |r| ≤ ln2/2, Cephes expf's minimax
+/// polynomial for e^r, 2ⁿ built in the exponent field. t below -88 is taken as -88, whose 2ⁿ (n = -127) is +0: e^t
+/// flushes to 0, an absolute error under 1e-38 (which spares the two-factor 2ⁿ that gradual underflow needs). NaN stays
+/// NaN. A positive t is not its domain. The trainer's logistic function and ELU and the controller's MLP-actor runtime
+/// all take their exponential from here, so the robot's actions are computed as the trainer computes them.
 /// </summary>
 public static class NonPositiveExp
 {
@@ -18,8 +20,9 @@ public static class NonPositiveExp
     // -88 rounds to n = -127, whose 2ⁿ built in the exponent field is +0: the flush to zero (and the clamp keeps n in range).
     private const float MinExponent = -88f;
 
+    /// <summary>q with e^t = (q + 1) · <paramref name="scale"/>, <paramref name="scale"/> = 2ⁿ (n in [-127, 0]).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec Of<TVec, TL>(TVec t)
+    public static TVec Parts<TVec, TL>(TVec t, out TVec scale)
         where TVec : struct
         where TL : ILanes<TVec>
     {
@@ -27,6 +30,7 @@ public static class NonPositiveExp
         var n = TL.Round(TL.Multiply(t, TL.Splat(Log2E)));
         var r = TL.FusedMultiplyAdd(n, TL.Splat(-Ln2Hi), t);
         r = TL.FusedMultiplyAdd(n, TL.Splat(-Ln2Lo), r);
+        // e^r on |r| ≤ ln2/2: Cephes expf's minimax polynomial (about 1 ulp).
         var p = TL.Splat(1.9875691500e-4f);
         p = TL.FusedMultiplyAdd(p, r, TL.Splat(1.3981999507e-3f));
         p = TL.FusedMultiplyAdd(p, r, TL.Splat(8.3334519073e-3f));
@@ -34,6 +38,18 @@ public static class NonPositiveExp
         p = TL.FusedMultiplyAdd(p, r, TL.Splat(1.6666665459e-1f));
         p = TL.FusedMultiplyAdd(p, r, TL.Splat(5.0000001201e-1f));
         // 2ⁿ for n in [-127, 0]: one factor, one rounding (into the subnormals for n = -126; 0 for n = -127).
-        return TL.Multiply(TL.Add(TL.FusedMultiplyAdd(p, TL.Multiply(r, r), r), TL.Splat(1f)), TL.Pow2(n));
+        scale = TL.Pow2(n);
+        return TL.FusedMultiplyAdd(p, TL.Multiply(r, r), r);
+    }
+
+    /// <summary>ELU (α = 1): x where x ≥ 0, e^x − 1 below (as an expm1 of min(x, 0), so a positive x never overflows).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Elu<TVec, TL>(TVec x)
+        where TVec : struct
+        where TL : ILanes<TVec>
+    {
+        var zero = TL.Splat(0f);
+        var q = Parts<TVec, TL>(TL.Subtract(zero, TL.Max(TL.Subtract(zero, x), zero)), out var scale);
+        return TL.SelectNonNegative(x, x, TL.FusedMultiplyAdd(q, scale, TL.Subtract(scale, TL.Splat(1f))));
     }
 }

@@ -99,13 +99,8 @@ public sealed class MlpActorRuntime : IPolicyRuntime
             for (nuint i = 0; i < n; i += l) TOps.Store(TOps.Max(TOps.Load(ref hr, i), zero), ref hr, i);
             return;
         }
-        var one = TOps.Splat(1f);
-        for (nuint i = 0; i < n; i += l)
-        {
-            var v = TOps.Load(ref hr, i);
-            var negative = TOps.Subtract(zero, TOps.Max(TOps.Subtract(zero, v), zero));
-            TOps.Store(TOps.SelectNonNegative(v, v, TOps.Subtract(NonPositiveExp.Of<TVec, TOps>(negative), one)), ref hr, i);
-        }
+        // The trainer's ELU (EluKernel), so the robot's action is the trainer's to the bit on the same width.
+        for (nuint i = 0; i < n; i += l) TOps.Store(NonPositiveExp.Elu<TVec, TOps>(TOps.Load(ref hr, i)), ref hr, i);
     }
 }
 

@@ -45,15 +45,7 @@ internal static class EluKernel
 
     private static int Forward<TV, TL>(ReadOnlySpan<float> x, Span<float> y, int i) where TV : struct where TL : ILanes<TV>
     {
-        var one = TL.Splat(1f);
-        var zero = TL.Splat(0f);
-        for (; i <= x.Length - TL.Count; i += TL.Count)
-        {
-            var v = TL.Load(x, i);
-            // e^t − 1 of t = min(v, 0) (so positive v never overflows): q·2ⁿ + (2ⁿ − 1).
-            var q = NonPositiveExp.Parts<TV, TL>(TL.Subtract(zero, TL.Max(TL.Subtract(zero, v), zero)), out var scale);
-            TL.Store(TL.SelectNonNegative(v, v, TL.FusedMultiplyAdd(q, scale, TL.Subtract(scale, one))), y, i);
-        }
+        for (; i <= x.Length - TL.Count; i += TL.Count) TL.Store(NonPositiveExp.Elu<TV, TL>(TL.Load(x, i)), y, i);
         return i;
     }
 
