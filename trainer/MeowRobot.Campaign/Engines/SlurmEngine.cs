@@ -34,6 +34,7 @@ public sealed class SlurmEngine(Campaign campaign, EngineSpec engine, TextWriter
         var jobName = SlurmCluster.JobName(Campaign);
         // squeue before the state files: a task that leaves the queue has written its end first.
         var live = SlurmCluster.LiveTasks(jobName).Select(t => t.Index).ToHashSet();
+        SlurmCluster.StepLauncher(SlurmCluster.SimStepName); // no srun (the sim workers' job steps): found now, not in every task
         var due = Unsettled().Where(x => !live.Contains(Index(x.Run))).ToArray();
         if (live.Count > 0)
             Log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{live.Count} run(s) still queued or running in Slurm (job name {jobName}): not submitted again"));

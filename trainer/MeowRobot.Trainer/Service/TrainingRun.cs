@@ -136,7 +136,6 @@ internal sealed partial class TrainingRun : IDisposable
     /// <summary>Trains until Trainer:TotalEnvSteps or the stop, then checkpoints. True when the budget was reached.</summary>
     public bool Train()
     {
-        var stop = _stop;
         var o = _o;
         long Next(long value, long every) => every > 0 ? (value / every + 1) * every : long.MaxValue;
         var evalEvery = _evalEnv is null ? 0 : _learner.Options.EvalEvery;
@@ -149,7 +148,7 @@ internal sealed partial class TrainingRun : IDisposable
             LogNeverLearns(_log, o.TotalEnvSteps, _learner.Options.LearningStarts);
         try
         {
-            while (_learner.EnvSteps < o.TotalEnvSteps && !stop.IsCancellationRequested)
+            while (_learner.EnvSteps < o.TotalEnvSteps && !_stop.IsCancellationRequested)
             {
                 _learner.Step();
                 if (_learner.Updates >= nextPublish)
@@ -178,7 +177,7 @@ internal sealed partial class TrainingRun : IDisposable
                 if (rowDue) Report();
             }
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
         {
             LogAbandonedStep(_log, _learner.EnvSteps);
         }
