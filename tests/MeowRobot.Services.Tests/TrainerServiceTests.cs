@@ -81,8 +81,12 @@ public sealed class TrainerServiceTests
         {
             var trainer = TrainerRig.Trainer(host);
             var finished = Finished(trainer);
+            // The first report is the resumed state; Progress after the start may already be further on (a fast box
+            // trains the 400 remaining steps before this line runs).
+            var started = new TaskCompletionSource<TrainerProgress>(TaskCreationOptions.RunContinuationsAsynchronously);
+            trainer.Reported += p => started.TrySetResult(p);
             await host.StartAsync();
-            var start = trainer.Progress!;
+            var start = await started.Task.WaitAsync(TrainerRig.Wait);
             Assert.Equal(saved, start.ResumedFrom);
             Assert.Equal((800L, 151L), (start.EnvSteps, start.Updates));
             // At once on resuming it publishes the checkpointed weights, under a newer version.
