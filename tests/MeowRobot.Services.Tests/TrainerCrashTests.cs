@@ -9,7 +9,7 @@ using MeowRobot.Trainer.Service;
 namespace MeowRobot.Services.Tests;
 
 /// <summary>The built `trainer serve` executable killed and restarted: checkpoints survive kill -9 and SIGTERM writes one,
-/// even when the sim worker is gone.</summary>
+/// even when the sim worker is gone, or the eval workers during the final evaluation.</summary>
 public sealed class TrainerCrashTests
 {
     /// <summary>The process with its stdout lines collected (the log), stderr kept for failure messages.</summary>
@@ -147,5 +147,46 @@ public sealed class TrainerCrashTests
         Assert.Contains($"checkpoint (stop) at env step {final.EnvSteps}, update {final.Updates}:", stopped, StringComparison.Ordinal);
         Assert.Contains($"the run stands at env step {final.EnvSteps}", dropped, StringComparison.Ordinal);
         Assert.True(final.EnvSteps >= 300, $"final checkpoint at {final.EnvSteps}");
+    }
+
+    [RequiresFact(Requirement.LibZmq)]
+    public void SIGTERM_during_the_final_evaluation_leaves_the_run_done_and_the_next_start_evaluates_it()
+    {
+        using var rig = new TrainerRig();
+        var evalDir = Directory.CreateDirectory(Path.Combine(rig.Dir.FullName, "eval")).FullName;
+        using var evalService = new SimService(TaskCatalog.CreateVectorEnv("pendulum", 1, baseSeed: 5));
+        var evalEndpoint = "ipc://" + Path.Combine(evalDir, "sim.sock");
+        var evalWorker = SimWorker.Start(evalService, evalEndpoint);
+        // Only the final evaluation: the eval workers are not used before the budget is reached.
+        var settings = rig.Settings(2000, ("Trainer:EvalSimEndpoints:0", evalEndpoint), ("Trainer:EvalEvery", "1000000"));
+
+        using (var trainer = new Trainer(rig, settings))
+        {
+            trainer.Line("connected: task pendulum");
+            evalWorker.Dispose();
+            var lost = trainer.Line("lost: no reply within");
+            Assert.Contains(evalEndpoint, lost, StringComparison.Ordinal);
+            ServiceProcesses.Terminate(trainer.Process);
+            trainer.Line("stopping during the final evaluation: the run is done at env step 2000");
+            trainer.Line("checkpoint (done) at env step 2000");
+            Assert.True(trainer.Process.WaitForExit(TrainerRig.Wait), "trainer did not exit after SIGTERM");
+            Assert.Equal(0, trainer.Process.ExitCode);
+        }
+        Assert.Equal(2000, RunCheckpoint.Inspect(rig.CheckpointPath).Counters.EnvSteps);
+        Assert.DoesNotContain(rig.MetricsRows(), r => r["event"] == "eval");
+
+        // The eval worker back: the run is evaluated at its budget, once, and trains no further.
+        using var back = SimWorker.Start(evalService, evalEndpoint);
+        using (var second = new Trainer(rig, settings))
+        {
+            second.Line("resumed from");
+            second.Line("done: 2000 env steps");
+            second.Line("checkpoint (done) at env step 2000");
+            ServiceProcesses.Terminate(second.Process);
+            Assert.True(second.Process.WaitForExit(TrainerRig.Wait), "trainer did not exit after SIGTERM");
+            Assert.Equal(0, second.Process.ExitCode);
+        }
+        var evals = rig.MetricsRows().Where(r => r["event"] == "eval").ToList();
+        Assert.Equal("2000", Assert.Single(evals)["env_steps"]);
     }
 }

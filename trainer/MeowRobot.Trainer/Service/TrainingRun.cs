@@ -72,9 +72,7 @@ internal sealed partial class TrainingRun : IDisposable
             if (File.Exists(temp)) LogStaleTemp(_log, temp);
             var candidates = _checkpoints.FindResumable((path, why) => LogSkipped(_log, path, why));
             var recordedVersion = BundleStream.ReadVersionFile(options.RunDir);
-            var client = new VectorEnvClient(options.SimEndpoints, SimClientOptions(options));
-            client.WorkerLost += (_, e) => LogWorkerLost(_log, e.ToString());
-            client.WorkerRecovered += (_, e) => LogWorkerRecovered(_log, e.ToString());
+            var client = SimClient(options.SimEndpoints, options);
             _env = client;
             if (options.Randomisation() is { Count: > 0 } randomisation)
             {
@@ -185,7 +183,7 @@ internal sealed partial class TrainingRun : IDisposable
         if (done)
         {
             if (_learner.Updates != publishedAt) Publish();
-            if (evalEvery > 0 && _lastEval?.EnvSteps != _learner.EnvSteps) Row("eval", _learner.Evaluate());
+            if (evalEvery > 0 && _lastEval?.EnvSteps != _learner.EnvSteps) FinalEvaluation();
             LogDone(_log, _learner.EnvSteps, _learner.Updates, Wall);
             if (_learner.Updates == 0) LogNeverLearned(_log, _learner.EnvSteps, _learner.Options.LearningStarts);
         }
@@ -193,6 +191,20 @@ internal sealed partial class TrainingRun : IDisposable
         if (done) _record.End(success: true);
         Report(done);
         return done;
+    }
+
+    /// <summary>The evaluation at the budget. A stop during it (its eval sim workers gone, say) leaves the run done without
+    /// it: the checkpoint is still "done", and a trainer started again on the run evaluates it before anything else.</summary>
+    private void FinalEvaluation()
+    {
+        try
+        {
+            Row("eval", _learner.Evaluate());
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            LogFinalEvaluationStopped(_log, _learner.EnvSteps);
+        }
     }
 
     /// <summary>Closes the sim connections, the publisher and the CSV (on the thread that made them).</summary>
@@ -244,6 +256,15 @@ internal sealed partial class TrainingRun : IDisposable
         return setup;
     }
 
+    /// <summary>A client of the sim workers at <paramref name="endpoints"/> whose losses and recoveries are logged.</summary>
+    private VectorEnvClient SimClient(string[] endpoints, TrainerOptions o)
+    {
+        var client = new VectorEnvClient(endpoints, SimClientOptions(o));
+        client.WorkerLost += (_, e) => LogWorkerLost(_log, e.ToString());
+        client.WorkerRecovered += (_, e) => LogWorkerRecovered(_log, e.ToString());
+        return client;
+    }
+
     /// <summary>The sim client's options: the give-up time, and CURVE with the trainer's key when the workers' key is set.</summary>
     private VectorEnvClientOptions SimClientOptions(TrainerOptions o) => new()
     {
@@ -273,7 +294,7 @@ internal sealed partial class TrainingRun : IDisposable
     {
         if (o.EvalSimEndpoints.Length > 0)
         {
-            var eval = new VectorEnvClient(o.EvalSimEndpoints, SimClientOptions(o));
+            var eval = SimClient(o.EvalSimEndpoints, o);
             if (_env.Randomisation.Count > 0)
             {
                 try
@@ -482,6 +503,9 @@ internal sealed partial class TrainingRun : IDisposable
 
     [LoggerMessage(21, LogLevel.Information, "stopping while waiting on a sim worker: the step in flight is dropped; the run stands at env step {EnvSteps}")]
     private static partial void LogAbandonedStep(ILogger logger, long envSteps);
+
+    [LoggerMessage(22, LogLevel.Warning, "stopping during the final evaluation: the run is done at env step {EnvSteps} without it (a trainer started again on this run evaluates it)")]
+    private static partial void LogFinalEvaluationStopped(ILogger logger, long envSteps);
 
     [LoggerMessage(17, LogLevel.Information, "{Event}")]
     private static partial void LogWorkerRecovered(ILogger logger, string @event);
