@@ -79,6 +79,36 @@ public sealed class S2acUpdateTests
     }
 
     [Fact]
+    public void The_amortized_stein_direction_follows_the_critics_inside_the_action_box_and_comes_back_from_beyond_it()
+    {
+        // Critics that rise along every action dimension, inside the box and (extrapolating) far beyond it:
+        // Q(s, a) = 10 · ELU(a1 + a2).
+        var o = new S2acOptions { ObsDim = 3, ActDim = 2, Hidden = 1, CriticLayers = 1, Particles = 4, SvgdSteps = 2, ActLimit = 1.5f };
+        var critics = new[] { new Critic(o, new Rng(1)), new Critic(o, new Rng(2)) };
+        foreach (var q in critics)
+            q.LoadStateDict(new Dictionary<string, float[]>
+            {
+                ["net.0.weight"] = [0f, 0f, 0f, 1f, 1f], ["net.0.bias"] = [0f], ["net.2.weight"] = [10f], ["net.2.bias"] = [0f],
+            });
+        var stein = new SteinSampler(o.Particles, o.SvgdSteps, o.SvgdLearningRate, o.ActDim);
+        var tape = new Tape();
+        var obs = tape.Input(new float[4 * 3], 4, 3);
+
+        float[] MeanDirection(float centre)
+        {
+            float[] u = [centre, centre + 0.1f, centre - 0.1f, centre + 0.2f, centre + 0.2f, centre - 0.2f, centre - 0.1f, centre];
+            var phi = stein.Direction(tape, critics[0], critics[1], obs, tape.Input(u, 4, 2), o.ActLimit).Values;
+            return [(phi[0] + phi[2] + phi[4] + phi[6]) / 4, (phi[1] + phi[3] + phi[5] + phi[7]) / 4];
+        }
+
+        // Read at the pre-tanh particles, these critics would push u = 4 further out (their slope there is 10).
+        var far = tape.Input(new float[] { 4f, 4f, 4f, 4f, 4f, 4f, 4f, 4f }, 4, 2, requiresGrad: true);
+        Assert.All(tape.Grad(tape.Sum(critics[0].Forward(tape, obs, far)), far).Values.ToArray(), g => Assert.Equal(10f, g, 1e-3f));
+        Assert.All(MeanDirection(0.3f), v => Assert.True(v > 1f, $"inside the box φ follows the critics up: {v}"));
+        Assert.All(MeanDirection(4f), v => Assert.True(v < -0.5f, $"beyond the box φ points back: {v}"));
+    }
+
+    [Fact]
     public void Options_are_checked()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => Small() with { Particles = 1 } is var o ? new S2acPolicy(o, new Rng(1)) : null);

@@ -125,15 +125,17 @@ public sealed partial class PolicyEvalAndLearnCommandTests : IDisposable
     {
         var refused = ServiceProcesses.Run("MeowRobot.Trainer", ["learn", "--algo", "sac", "--task", "pendulum", "--steps", "10", "--svgd-lr", "0.05"], NoEnvironment);
         Assert.Equal(2, refused.Code);
-        Assert.Contains("--initial-distribution are S2AC's; sac has no SVGD sampler", refused.Err, StringComparison.Ordinal);
+        Assert.Contains("--initial-distribution and --actor are S2AC's; sac has no SVGD sampler", refused.Err, StringComparison.Ordinal);
 
         var dir = Path.Combine(_dir.FullName, "run");
         var run = ServiceProcesses.Run("MeowRobot.Trainer",
             ["learn", "--algo", "s2ac", "--task", "pendulum", "--steps", "20", "--learning-starts", "30", "--random-steps", "40", "--particles", "4",
-             "--svgd-steps", "2", "--svgd-lr", "0.05", "--initial-distribution", "fixed", "--eval-episodes", "1", "--quiet", "--run-dir", dir], NoEnvironment);
+             "--svgd-steps", "2", "--svgd-lr", "0.05", "--initial-distribution", "fixed", "--actor", "svgd", "--eval-episodes", "1", "--quiet", "--run-dir", dir,
+             "--save", Path.Combine(_dir.FullName, "svgd.safetensors")], NoEnvironment);
         Assert.Equal(0, run.Code);
         Assert.Contains("learning_starts: 30 random_steps: 40 ", run.Out, StringComparison.Ordinal);
-        Assert.Contains("particles: 4 svgd_steps: 2 svgd_lr: 0.05 initial: fixed, sigma 0.5 ", run.Out, StringComparison.Ordinal);
+        Assert.Contains("particles: 4 svgd_steps: 2 svgd_lr: 0.05 initial: fixed, sigma 0.5 amortized: no", run.Out, StringComparison.Ordinal);
+        Assert.Equal(MeowRobot.Policy.Files.S2acActor.Svgd, MeowRobot.Policy.Files.PolicyFile.Load(Path.Combine(_dir.FullName, "svgd.safetensors")).Metadata.S2ac.Actor);
         // The run's record keeps S2AC's own settings beside the loop's.
         using var config = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "config.json")));
         var h = config.RootElement.GetProperty("hyperparameters");

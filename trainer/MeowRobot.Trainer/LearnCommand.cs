@@ -41,6 +41,7 @@ public static class LearnCommand
         var svgdSteps = new Option<int?>("--svgd-steps") { Description = "s2ac: SVGD steps per action (default 5; 3 on MuJoCo tasks)" };
         var svgdLr = new Option<float?>("--svgd-lr") { Description = "s2ac: SVGD step size (default 0.1)" };
         var initial = new Option<S2acInitial?>("--initial-distribution") { Description = "s2ac: where the particles start: learned (the parameterised p0, default) or fixed (N(0, 0.5²), official svgd_nonparam; the MultiGoal preset)" };
+        var actor = new Option<S2acActor?>("--actor") { Description = "s2ac: what acts deterministically (evaluations, the policy file, a robot): amortized (the sampling network's tanh(f(s, 0)), default; runs on the controller) or svgd (the official \"max\": the highest-Q SVGD particle; trainer only)" };
         var evalEvery = new Option<int?>("--eval-every") { Description = "env steps between deterministic evaluations (default: preset)" };
         var evalEpisodes = new Option<int?>("--eval-episodes") { Description = "episodes per evaluation (default: preset)" };
         var save = new Option<FileInfo?>("--save") { Description = "write the final policy file here" };
@@ -55,7 +56,7 @@ public static class LearnCommand
         var runDir = new Option<DirectoryInfo?>("--run-dir") { Description = "where config.json, metrics.csv and TensorBoard events go (default runs/learn-TASK-<UTC timestamp>)" };
         var metricsEvery = new Option<int>("--metrics-every") { Description = "env steps between metrics rows", DefaultValueFactory = _ => 1000 };
         var command = new Command("learn", "Train MEow, SAC or S2AC in-process on a built-in task and report deterministic evaluations");
-        foreach (var o in new Option[] { algo, task, model, steps, seed, envs, alpha, learningStarts, randomSteps, particles, svgdSteps, svgdLr, initial, evalEvery, evalEpisodes, save, quiet, rollouts, normalizeObs, threads, runDir, metricsEvery, param, randomise, updateRatio, actuator }) command.Options.Add(o);
+        foreach (var o in new Option[] { algo, task, model, steps, seed, envs, alpha, learningStarts, randomSteps, particles, svgdSteps, svgdLr, initial, actor, evalEvery, evalEpisodes, save, quiet, rollouts, normalizeObs, threads, runDir, metricsEvery, param, randomise, updateRatio, actuator }) command.Options.Add(o);
         command.Validators.Add(r =>
         {
             if (r.GetValue(algo) is { } a && (!PolicyAlgorithms.TryParse(a, out var known) || !AlgorithmSetup.CanTrain(known)))
@@ -74,9 +75,9 @@ public static class LearnCommand
             }
             var runSeed = parse.GetValue(seed);
             PolicyAlgorithms.TryParse(parse.GetValue(algo) ?? "meow", out var algorithm);
-            if (algorithm != PolicyAlgorithm.S2ac && (parse.GetValue(particles) ?? parse.GetValue(svgdSteps) ?? (object?)parse.GetValue(svgdLr) ?? parse.GetValue(initial)) is not null)
+            if (algorithm != PolicyAlgorithm.S2ac && (parse.GetValue(particles) ?? parse.GetValue(svgdSteps) ?? (object?)parse.GetValue(svgdLr) ?? parse.GetValue(initial) ?? (object?)parse.GetValue(actor)) is not null)
             {
-                Console.Error.WriteLine($"learn: --particles, --svgd-steps, --svgd-lr and --initial-distribution are S2AC's; {algorithm.Name()} has no SVGD sampler");
+                Console.Error.WriteLine($"learn: --particles, --svgd-steps, --svgd-lr, --initial-distribution and --actor are S2AC's; {algorithm.Name()} has no SVGD sampler");
                 return Task.FromResult(2);
             }
             if (parse.GetValue(threads) == 2 && algorithm == PolicyAlgorithm.Sac)
@@ -147,6 +148,7 @@ public static class LearnCommand
                         SvgdSteps = parse.GetValue(svgdSteps) ?? s2.SvgdSteps,
                         SvgdLearningRate = parse.GetValue(svgdLr) ?? s2.SvgdLearningRate,
                         InitialDistribution = parse.GetValue(initial) ?? s2.InitialDistribution,
+                        Amortized = parse.GetValue(actor) is { } deployed ? deployed == S2acActor.Amortized : s2.Amortized,
                     }
                     : null,
             };

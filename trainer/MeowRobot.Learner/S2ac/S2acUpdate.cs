@@ -256,9 +256,10 @@ public sealed class S2acUpdate : ISharedWork
         return tape.Mean(tape.Sub(tape.Mul(sample.LogProb!, o.Alpha), qPi));
     }
 
-    /// <summary>Step 3 (amortized S2AC) on states [start, start + rows): a_i = f(s, ξ_i); f's parameters move along
-    /// Σ_i ∂a_i/∂θ · φ(a_i), φ the Stein direction at those particles (a vector-Jacobian product with −φ / B as the seed
-    /// of a loss to minimise).</summary>
+    /// <summary>Step 3 (amortized S2AC) on states [start, start + rows): u_i = f(s, ξ_i) (pre-tanh); f's parameters move
+    /// along Σ_i ∂u_i/∂θ · φ(u_i), φ the Stein direction of the squashed action's density at those particles
+    /// (<see cref="SteinSampler.Direction"/>; a vector-Jacobian product with −φ / B as the seed of a loss to
+    /// minimise).</summary>
     private void SamplerBackward(Tape tape, S2acPolicy policy, ReplayBatch batch, int start, int rows, ReadOnlySpan<float> xi)
     {
         var o = Options;
@@ -266,7 +267,7 @@ public sealed class S2acUpdate : ISharedWork
         tape.Reset();
         var obs = tape.RepeatEachRow(tape.Input(batch.Obs.AsSpan(start * s, rows * s), rows, s), p);
         var a = policy.Pi.Amortized(tape, obs, tape.Input(xi, rows * p, o.ActDim));
-        var phi = policy.Pi.Stein.Direction(tape, policy.Q1, policy.Q2, obs, a);
+        var phi = policy.Pi.Stein.Direction(tape, policy.Q1, policy.Q2, obs, a, o.ActLimit);
         var seed = phi.Values;
         var scale = -1f / batch.Size;
         for (var i = 0; i < seed.Length; i++) seed[i] *= scale;

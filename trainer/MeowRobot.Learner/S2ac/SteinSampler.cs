@@ -75,14 +75,22 @@ public sealed class SteinSampler(int particles, int steps, float learningRate, i
     }
 
     /// <summary>
-    /// The Stein direction φ at particles <paramref name="x"/> [B·P, A] with no history (what the amortized sampling
-    /// network is trained to follow).
+    /// The Stein direction φ at the amortized network's pre-tanh particles <paramref name="u"/> [B·P, A], with no history
+    /// (what that network is trained to follow, Algorithm 2). Unlike the SVGD actor's steps (the official reading, critics
+    /// at the pre-tanh particles), the score here is that of the action density the robot runs, exp(min Q(s, a)) with
+    /// a = act_limit · tanh(u), written in u: ∇ᵤ min Q(s, act_limit · tanh(u)) + ∇ᵤ log |det da/du| = … − 2 tanh(u).
+    /// The network is trained on its own outputs for the whole run, so read at its pre-tanh output the critics'
+    /// extrapolation beyond the action box (never fitted, roughly linear) pushes it outward without end, until
+    /// tanh(f(s, 0)) is ±act_limit everywhere (Hopper: a policy that tips over at once); through tanh the push fades at
+    /// the box's edge and the Jacobian term brings the particles back.
     /// </summary>
-    public Tensor Direction(Tape tape, Critic q1, Critic q2, Tensor obs, Tensor x)
+    public Tensor Direction(Tape tape, Critic q1, Critic q2, Tensor obs, Tensor u, float actLimit)
     {
-        x = tape.Input(x, requiresGrad: true);
-        var score = tape.Grad(tape.Sum(tape.Minimum(q1.Forward(tape, obs, x), q2.Forward(tape, obs, x))), x);
-        using (tape.NoGrad()) return Phi(tape, x, score, out _, out _, out _);
+        u = tape.Input(u, requiresGrad: true);
+        var squashed = tape.Tanh(u);
+        var action = tape.Mul(squashed, actLimit);
+        var score = tape.Grad(tape.Sum(tape.Minimum(q1.Forward(tape, obs, action), q2.Forward(tape, obs, action))), u);
+        using (tape.NoGrad()) return Phi(tape, u, tape.Sub(score, tape.Mul(squashed, 2f)), out _, out _, out _);
     }
 
     /// <summary>φ(x_j) = (Σ_i k_ij score_i + Σ_i ∇ₓᵢ k_ij) / P, with the kernel's pieces for the log-density terms.</summary>
