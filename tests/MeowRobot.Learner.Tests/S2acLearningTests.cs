@@ -24,7 +24,7 @@ public sealed class S2acLearningTests
         var after = learner.Run(4000)[^1];
 
         // The amortized actor's return (what a robot would run); seeded and single-threaded, so the figure is reproducible:
-        // −564 from −1122 when written with a three-layer sampler. A policy that has not learnt stays near the untrained one.
+        // −867 from −1619 with the squashed Stein direction (a175b7f). A policy that has not learnt stays near the untrained one.
         Assert.True(after.MeanReturn > before + 400,
             $"deterministic return after 4000 steps {after.MeanReturn:F0} (untrained {before:F0}); S2AC learning is broken");
     }

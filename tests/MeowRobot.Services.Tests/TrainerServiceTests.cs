@@ -81,16 +81,17 @@ public sealed class TrainerServiceTests
         {
             var trainer = TrainerRig.Trainer(host);
             var finished = Finished(trainer);
-            // The first report is the resumed state; Progress after the start may already be further on (a fast box
-            // trains the 400 remaining steps before this line runs).
-            var started = new TaskCompletionSource<TrainerProgress>(TaskCreationOptions.RunContinuationsAsynchronously);
-            trainer.Reported += p => started.TrySetResult(p);
+            // The first report is the resumed state, and the bundle out at that moment the resumed one; read both in the
+            // handler, since by the time a continuation runs on a busy box the trainer may have trained the 400
+            // remaining steps and published three more.
+            var started = new TaskCompletionSource<(TrainerProgress Progress, PolicyBundle? Bundle)>(TaskCreationOptions.RunContinuationsAsynchronously);
+            trainer.Reported += p => started.TrySetResult((p, trainer.LatestBundle));
             await host.StartAsync();
-            var start = await started.Task.WaitAsync(TrainerRig.Wait);
+            var (start, resumedBundle) = await started.Task.WaitAsync(TrainerRig.Wait);
             Assert.Equal(saved, start.ResumedFrom);
             Assert.Equal((800L, 151L), (start.EnvSteps, start.Updates));
             // At once on resuming it publishes the checkpointed weights, under a newer version.
-            var resumedBundle = trainer.LatestBundle!;
+            Assert.NotNull(resumedBundle);
             Assert.Equal(5UL, resumedBundle.Version);
             var resumedPolicy = PolicyFile.Parse(resumedBundle.PolicyBytes);
             Assert.Equal(checkpointedPolicy.Tensors.Select(t => t.Name), resumedPolicy.Tensors.Select(t => t.Name));

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using MeowRobot.Campaign.Gates;
 using MeowRobot.Campaign.Spec;
+using MeowRobot.Hosting;
 
 namespace MeowRobot.Campaign;
 
@@ -159,14 +160,7 @@ public sealed class Campaign : IDisposable
     private static FileStream Lock(string directory)
     {
         var path = Path.Combine(directory, LockFileName);
-        try
-        {
-            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException e)
-        {
-            throw new CampaignException($"campaign {directory} is being run by another process ({path} is locked)", e);
-        }
+        return LockFile.TryTake(path) ?? throw new CampaignException($"campaign {directory} is being run by another process ({path} is locked)");
     }
 }
 

@@ -158,6 +158,15 @@ public static class LearnCommand
             if (actuatorModel is not null) Console.WriteLine("actuator: " + actuatorModel.Describe());
             if (totalSteps <= setup.Loop.LearningStarts)
                 Console.Error.WriteLine(string.Create(inv, $"learn: warning: --steps {totalSteps} ends before learning starts ({setup.Loop.LearningStarts} random-action steps): no gradient update will run and the policy stays as initialised (raise --steps or lower --learning-starts)"));
+            var (directory, held) = parse.GetValue(runDir)?.FullName is { } chosen
+                ? (chosen, RunsDirectory.TryLock(chosen))
+                : RunsDirectory.New($"learn-{name}");
+            using var runLock = held;
+            if (runLock is null)
+            {
+                Console.Error.WriteLine($"learn: --run-dir {directory} is in use by another process ({Path.Combine(directory, RunsDirectory.LockFileName)} is locked)");
+                return Task.FromResult(2);
+            }
             OffPolicyLearner learner;
             try
             {
@@ -168,7 +177,6 @@ public static class LearnCommand
                 Console.Error.WriteLine($"learn: {e.ParamName}: {e.Message.Split(" (Parameter")[0]}");
                 return Task.FromResult(2);
             }
-            var directory = parse.GetValue(runDir)?.FullName ?? RunsDirectory.New($"learn-{name}");
             using var record = new RunRecord(directory, new RunConfig("trainer learn", setup.Algorithm.Name(), name, env.Spec.ObsDim, env.Spec.ActDim, runSeed,
                 RunConfig.Of(setup),
                 new { task = name, model = parse.GetValue(model)?.FullName, steps = parse.GetValue(steps), envs = numEnvs }));

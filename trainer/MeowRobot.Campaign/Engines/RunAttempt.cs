@@ -1,4 +1,5 @@
 using System.Globalization;
+using MeowRobot.Hosting;
 
 namespace MeowRobot.Campaign.Engines;
 
@@ -109,13 +110,6 @@ public sealed class RunAttempt(Campaign campaign, PlannedRun run, RunPlacement p
     private FileStream Lock()
     {
         var path = Path.Combine(run.Directory, LockFileName);
-        try
-        {
-            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException e)
-        {
-            throw new CampaignException($"run {run.Id} is being run by another process ({path} is locked)", e);
-        }
+        return LockFile.TryTake(path) ?? throw new CampaignException($"run {run.Id} is being run by another process ({path} is locked)");
     }
 }

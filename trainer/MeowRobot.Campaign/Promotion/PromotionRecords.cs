@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using MeowRobot.Hosting;
 
 namespace MeowRobot.Campaign.Promotion;
 
@@ -153,14 +154,8 @@ public sealed class PromotionRecords
     {
         System.IO.Directory.CreateDirectory(Directory);
         var path = Path.Combine(Directory, "promotion.lock");
-        try
-        {
-            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException e)
-        {
-            throw new PromotionInProgressException($"another promote or rollback is in progress on this campaign ({path} is locked); wait for it to finish", e);
-        }
+        return LockFile.TryTake(path)
+            ?? throw new PromotionInProgressException($"another promote or rollback is in progress on this campaign ({path} is locked); wait for it to finish");
     }
 }
 

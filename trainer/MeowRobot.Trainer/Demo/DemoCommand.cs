@@ -39,7 +39,15 @@ public static class DemoCommand
                 }
                 plan = plan with { TotalEnvSteps = s };
             }
-            var runDir = parse.GetValue(output)?.FullName ?? Reporting.RunsDirectory.New("demo");
+            var (runDir, held) = parse.GetValue(output)?.FullName is { } chosen
+                ? (chosen, Reporting.RunsDirectory.TryLock(chosen))
+                : Reporting.RunsDirectory.New("demo");
+            using var runLock = held;
+            if (runLock is null)
+            {
+                Console.Error.WriteLine($"demo: --out {runDir} is in use by another process ({Path.Combine(runDir, Reporting.RunsDirectory.LockFileName)} is locked)");
+                return 2;
+            }
             return DemoRun.Execute(plan, runDir, parse.GetValue(seed), Console.Out, Console.Error);
         });
         return command;

@@ -78,6 +78,7 @@ public sealed partial class TrainerService(IOptions<TrainerOptions> options, Sys
             notifier.Status($"connecting to {o.SimEndpoints.Length} sim worker(s)");
             run = new TrainingRun(o, logger, OnProgress, _stop.Token);
             _run = run;
+            run.Report();
         }
 #pragma warning disable CA1031 // handed to StartAsync, which fails the start with it
         catch (Exception e)

@@ -36,8 +36,6 @@ public sealed class TrainerSetupException(string message, Exception? inner = nul
 /// </summary>
 internal sealed partial class TrainingRun : IDisposable
 {
-    public const string LockFileName = "trainer.lock";
-
     private readonly TrainerOptions _o;
     private readonly ILogger _log;
     private readonly Action<TrainerProgress> _progress;
@@ -119,7 +117,6 @@ internal sealed partial class TrainingRun : IDisposable
                 // Robots may have lost the stream with the previous process: give them this run's policy at once.
                 Publish();
             }
-            Report();
         }
         catch
         {
@@ -218,20 +215,9 @@ internal sealed partial class TrainingRun : IDisposable
         _lock?.Dispose();
     }
 
-    /// <summary>Two trainers writing one run directory would interleave checkpoints and metrics: the second one is refused
-    /// (an exclusive lock on RunDir/trainer.lock, which the kernel drops with the process, kill -9 included).</summary>
-    private static FileStream LockRunDirectory(string runDirectory)
-    {
-        var path = Path.Combine(runDirectory, LockFileName);
-        try
-        {
-            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException e)
-        {
-            throw new TrainerSetupException($"Trainer:RunDir {runDirectory} is in use by another trainer process ({path} is locked)", e);
-        }
-    }
+    /// <summary>Two trainers writing one run directory would interleave checkpoints and metrics: the second one is refused.</summary>
+    private static FileStream LockRunDirectory(string runDirectory) => RunsDirectory.TryLock(runDirectory)
+        ?? throw new TrainerSetupException($"Trainer:RunDir {runDirectory} is in use by another trainer process ({Path.Combine(runDirectory, RunsDirectory.LockFileName)} is locked)");
 
     private double Wall => _wallBase + _clock.Elapsed.TotalSeconds;
 
@@ -438,7 +424,9 @@ internal sealed partial class TrainingRun : IDisposable
         LogCheckpoint(_log, why, counters.EnvSteps, counters.Updates, bytes, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
-    private void Report(bool done = false) => _progress(new TrainerProgress(Task, _learner.EnvSteps, _learner.Updates, _record?.UpdatesPerSecond ?? 0,
+    /// <summary>Where the run stands, to the progress callback: its owner calls it once the run is constructed (so that
+    /// a handler reading the owner's latest bundle sees this run's), then Train after each metrics row and at the end.</summary>
+    public void Report(bool done = false) => _progress(new TrainerProgress(Task, _learner.EnvSteps, _learner.Updates, _record?.UpdatesPerSecond ?? 0,
         _lastEval?.MeanReturn, _bundles.Version, done, _resumedFrom));
 
     [LoggerMessage(1, LogLevel.Information, "connected: task {Task} ({ObsDim} obs, {ActDim} act), {Envs} envs on {Workers} sim worker(s); {Settings}, buffer {Buffer}, eval every {EvalEvery} env steps ({EvalEnv})")]
