@@ -158,9 +158,7 @@ public static class LearnCommand
             if (actuatorModel is not null) Console.WriteLine("actuator: " + actuatorModel.Describe());
             if (totalSteps <= setup.Loop.LearningStarts)
                 Console.Error.WriteLine(string.Create(inv, $"learn: warning: --steps {totalSteps} ends before learning starts ({setup.Loop.LearningStarts} random-action steps): no gradient update will run and the policy stays as initialised (raise --steps or lower --learning-starts)"));
-            var (directory, held) = parse.GetValue(runDir)?.FullName is { } chosen
-                ? (chosen, RunsDirectory.TryLock(chosen))
-                : RunsDirectory.New($"learn-{name}");
+            var (directory, held) = RunsDirectory.Claim(parse.GetValue(runDir)?.FullName, $"learn-{name}");
             using var runLock = held;
             if (runLock is null)
             {

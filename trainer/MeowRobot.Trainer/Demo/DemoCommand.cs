@@ -39,9 +39,7 @@ public static class DemoCommand
                 }
                 plan = plan with { TotalEnvSteps = s };
             }
-            var (runDir, held) = parse.GetValue(output)?.FullName is { } chosen
-                ? (chosen, Reporting.RunsDirectory.TryLock(chosen))
-                : Reporting.RunsDirectory.New("demo");
+            var (runDir, held) = Reporting.RunsDirectory.Claim(parse.GetValue(output)?.FullName, "demo");
             using var runLock = held;
             if (runLock is null)
             {

@@ -32,6 +32,11 @@ public static class RunsDirectory
     /// anything besides its lock (a finished run's), is never reused.</summary>
     public static (string Directory, FileStream Lock) New(string name) => New(Default(), name, DateTime.UtcNow);
 
+    /// <summary>The directory a command writes, with its lock: <paramref name="chosen"/> when the user named one (the lock
+    /// null while another process holds it), else <see cref="New(string)"/>.</summary>
+    public static (string Directory, FileStream? Lock) Claim(string? chosen, string name) =>
+        chosen is null ? New(name) : (chosen, TryLock(chosen));
+
     /// <summary><see cref="New(string)"/> under <paramref name="root"/> at <paramref name="utcNow"/>.</summary>
     public static (string Directory, FileStream Lock) New(string root, string name, DateTime utcNow)
     {
