@@ -109,6 +109,39 @@ public sealed class S2acUpdateTests
     }
 
     [Fact]
+    public void Multigoal_svgd_steps_climb_critics_as_steep_as_its_action_cost_where_the_official_step_size_overshoots()
+    {
+        // Critics with one peak at m and curvature 120 around it, what the critics learned on multigoal-maxent have (their
+        // −30‖a‖² action cost gives 60, the value of where the step lands about as much again; measured 60–120):
+        // Q(s, a) = −120 Σ_d [ELU(a_d − m_d) + ELU(m_d − a_d)] ≈ −60 ‖a − m‖² near m.
+        var (preset, _) = S2acPresets.For("multigoal-maxent", obsDim: 2, actDim: 2);
+        var o = preset with { Hidden = 4, CriticLayers = 1 };
+        float[] m = [0.3f, -0.2f];
+        var critics = new[] { new Critic(o, new Rng(1)), new Critic(o, new Rng(2)) };
+        foreach (var q in critics)
+            q.LoadStateDict(new Dictionary<string, float[]>
+            {
+                ["net.0.weight"] = [0, 0, 1, 0, 0, 0, -1, 0, 0, 0, 0, 1, 0, 0, 0, -1], ["net.0.bias"] = [-m[0], m[0], -m[1], m[1]],
+                ["net.2.weight"] = [-120, -120, -120, -120], ["net.2.bias"] = [0],
+            });
+        const int states = 50;
+        var tape = new Tape();
+        var obs = tape.Input(new float[states * o.Particles * 2], states * o.Particles, 2);
+        var x0 = new float[states * o.Particles * 2];
+        new Rng(3).FillNormal(x0);
+        for (var i = 0; i < x0.Length; i++) x0[i] *= o.InitialSigma;
+
+        float MeanQ(ReadOnlySpan<float> x) => tape.Mean(critics[0].Forward(tape, obs, tape.Input(x, x.Length / 2, 2))).Item();
+        float After(float lr) => MeanQ(new SteinSampler(o.Particles, o.SvgdSteps, lr, 2).Run(tape, critics[0], critics[1], obs, tape.Input(x0, x0.Length / 2, 2), false, false).Particles.Values);
+
+        var start = MeanQ(x0);
+        var official = After(0.1f);
+        var ours = After(o.SvgdLearningRate);
+        Assert.True(official < start, $"the official step 0.1 overshoots: mean Q {start} → {official}");
+        Assert.True(ours > start + 0.5f * (0 - start), $"the preset's step {o.SvgdLearningRate} climbs at least half way to the peak: mean Q {start} → {ours}");
+    }
+
+    [Fact]
     public void Options_are_checked()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => Small() with { Particles = 1 } is var o ? new S2acPolicy(o, new Rng(1)) : null);

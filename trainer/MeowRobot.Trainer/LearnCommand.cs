@@ -39,7 +39,7 @@ public static class LearnCommand
         var randomSteps = new Option<int?>("--random-steps") { Description = "env steps with uniform random actions when that differs from --learning-starts (S2AC's exploration_steps; default: preset)" };
         var particles = new Option<int?>("--particles") { Description = "s2ac: SVGD particles per state (default 10)" };
         var svgdSteps = new Option<int?>("--svgd-steps") { Description = "s2ac: SVGD steps per action (default 5; 3 on MuJoCo tasks)" };
-        var svgdLr = new Option<float?>("--svgd-lr") { Description = "s2ac: SVGD step size (default 0.1)" };
+        var svgdLr = new Option<float?>("--svgd-lr") { Description = "s2ac: SVGD step size (default 0.1; 0.01 on MultiGoal)" };
         var initial = new Option<S2acInitial?>("--initial-distribution") { Description = "s2ac: where the particles start: learned (the parameterised p0, default) or fixed (N(0, 0.5²), official svgd_nonparam; the MultiGoal preset)" };
         var actor = new Option<S2acActor?>("--actor") { Description = "s2ac: what acts deterministically (evaluations, the policy file, a robot): amortized (the sampling network's tanh(f(s, 0)), default; runs on the controller) or svgd (the official \"max\": the highest-Q SVGD particle; trainer only)" };
         var evalEvery = new Option<int?>("--eval-every") { Description = "env steps between deterministic evaluations (default: preset)" };

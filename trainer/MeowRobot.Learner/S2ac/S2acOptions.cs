@@ -132,7 +132,10 @@ public sealed record S2acOptions
 /// <summary>S2AC's settings per task: the official defaults, batch 100; 3 SVGD steps on MuJoCo tasks (as the paper);
 /// on MultiGoal the official run's (its README's command): the fixed initial distribution (<c>svgd_nonparam</c>), 10 SVGD
 /// steps, and its loop: uniform random actions for the first 10000 env steps (<c>exploration_steps</c>) while updates
-/// start at 1000 (<c>update_after</c>).</summary>
+/// start at 1000 (<c>update_after</c>); but an SVGD step of 0.01, not 0.1. The steps climb the unscaled critics, whose
+/// curvature there is 60–120 (the −30‖a‖² action cost and the value of where the step lands): at 0.1 every step
+/// overshoots, the particles swing out and end lower than they started, the soft target undervalues wherever that
+/// happens first, and the critics keep one goal (docs/benchmarks.md, multigoal-maxent).</summary>
 public static class S2acPresets
 {
     private static readonly string[] MuJoCo = ["hopper", "halfcheetah", "walker2d", "ant", "humanoid", "swimmer", "inverted-pendulum", "reacher"];
@@ -146,7 +149,7 @@ public static class S2acPresets
         return name switch
         {
             "pendulum" => (options, LearnerPresets.Pendulum with { BatchSize = 100 }),
-            "multigoal" or "multigoal-maxent" => (options with { InitialDistribution = S2acInitial.Fixed, SvgdSteps = 10 }, loop with { LearningStarts = 1000, RandomSteps = 10_000, EvalEvery = 1000 }),
+            "multigoal" or "multigoal-maxent" => (options with { InitialDistribution = S2acInitial.Fixed, SvgdSteps = 10, SvgdLearningRate = 0.01f }, loop with { LearningStarts = 1000, RandomSteps = 10_000, EvalEvery = 1000 }),
             _ when MuJoCo.Any(name.StartsWith) => (options with { SvgdSteps = 3 }, loop),
             _ => (options, loop),
         };
