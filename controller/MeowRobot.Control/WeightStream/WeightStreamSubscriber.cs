@@ -97,7 +97,7 @@ public sealed class WeightStreamSubscriber : IDisposable
     /// <summary>This robot's CURVE public key (to put on the trainer's allow-list).</summary>
     public ReadOnlySpan<byte> RobotPublicKey => _keys.PublicKey;
 
-    /// <summary>Version of the newest accepted bundle (or the initial version).</summary>
+    /// <summary>Version of the newest accepted bundle (or the initial version); it moves after the policy is delivered and counted.</summary>
     public ulong AcceptedVersion => (ulong)Interlocked.Read(ref _acceptedVersion);
 
     /// <summary>Bundles that ended with <paramref name="verdict"/>.</summary>
@@ -302,8 +302,9 @@ public sealed class WeightStreamSubscriber : IDisposable
         }
         _deliver(new ActivePolicy(new RuntimeActionPolicy(verification.Runtime!), (long)bundle.Version,
             "bundle " + Convert.ToHexStringLower(bundle.Sha256.Span)[..16]));
-        Interlocked.Exchange(ref _acceptedVersion, (long)bundle.Version);
         Count(BundleVerdict.Accepted, bundle.Version, verification.Reason, received);
+        // Moves last: whoever sees the new version also sees the policy delivered and the verdict counted.
+        Interlocked.Exchange(ref _acceptedVersion, (long)bundle.Version);
         return false;
     }
 
