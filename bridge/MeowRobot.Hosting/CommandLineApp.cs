@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text;
+using MeowRobot.Bridge.Native;
 
 namespace MeowRobot.Hosting;
 
@@ -13,18 +14,46 @@ public static class CommandLineApp
     /// <summary>What ./meow puts here: "./meow trainer" and so on.</summary>
     public const string InvokedAsVariable = "MEOWROBOT_CLI";
 
+    /// <summary>EX_UNAVAILABLE (sysexits.h): a native library the command needs is not installed.</summary>
+    public const int MissingLibraryExitCode = 69;
+
     /// <param name="processTerminationTimeout">How long a SIGTERM or Ctrl-C waits for the command's action to finish
     /// (System.CommandLine's default, 2 s, when null).</param>
     public static int Invoke(RootCommand root, string[] args, TimeSpan? processTerminationTimeout = null)
     {
         ArgumentNullException.ThrowIfNull(root);
-        var configuration = new InvocationConfiguration();
+        // Our own handler: a missing Debian package is the user's next step, not a stack trace.
+        var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
         if (processTerminationTimeout is { } wait) configuration.ProcessTerminationTimeout = wait;
         var invokedAs = Environment.GetEnvironmentVariable(InvokedAsVariable);
-        if (string.IsNullOrWhiteSpace(invokedAs)) return root.Parse(args).Invoke(configuration);
-        using var output = new UsageWriter(Console.Out, RootCommand.ExecutableName, invokedAs.Trim());
-        configuration.Output = output;
-        return root.Parse(args).Invoke(configuration);
+        using var output = string.IsNullOrWhiteSpace(invokedAs) ? null : new UsageWriter(Console.Out, RootCommand.ExecutableName, invokedAs.Trim());
+        if (output is not null) configuration.Output = output;
+        try
+        {
+            return root.Parse(args).Invoke(configuration);
+        }
+        catch (Exception e)
+        {
+            return Report(e, configuration.Error);
+        }
+    }
+
+    /// <summary>What the exit code and stderr say about an exception no command handled.</summary>
+    public static int Report(Exception exception, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        ArgumentNullException.ThrowIfNull(error);
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is MissingNativeLibraryException missing)
+            {
+                error.WriteLine($"error: {missing.Message}");
+                return MissingLibraryExitCode;
+            }
+        }
+        // As System.CommandLine's own handler: a cancelled command says nothing more.
+        if (exception is not OperationCanceledException) error.WriteLine($"Unhandled exception: {exception}");
+        return 1;
     }
 
     /// <summary>Passes text through line by line, rewriting a usage line's leading executable name.</summary>

@@ -159,4 +159,42 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal(File.ReadAllText(file) + "\n", toStdout.Out);
         Assert.Equal(2, JsonDocument.Parse(toStdout.Out).RootElement.GetProperty("action").GetArrayLength());
     }
+
+    [RequiresFact(Requirement.LibMuJoCo, Requirement.MuJoCoModels)]
+    public void A_tool_that_lacks_a_native_library_exits_69_with_one_line_naming_the_Debian_package()
+    {
+        // The trainer's build output without the MuJoCo accessor, as on a machine built before libmujoco-dev was there.
+        var built = Path.GetDirectoryName(ServiceProcesses.Executable("MeowRobot.Trainer"))!;
+        var copy = Path.Combine(_dir.FullName, "trainer");
+        foreach (var file in Directory.EnumerateFiles(built, "*", SearchOption.AllDirectories))
+        {
+            if (Path.GetFileName(file) == "libmeow_mujoco.so") continue;
+            var target = Path.Combine(copy, Path.GetRelativePath(built, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+
+        var (code, _, error) = ServiceProcesses.RunAt(Path.Combine(copy, "MeowRobot.Trainer"),
+            ["learn", "--task", "hopper", "--model", SharedMaterial.MuJoCoModel("hopper"), "--steps", "10", "--run-dir", Path.Combine(_dir.FullName, "run"), "--quiet"],
+            new Dictionary<string, string>());
+
+        Assert.Equal(CommandLineApp.MissingLibraryExitCode, code);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: ", line, StringComparison.Ordinal);
+        Assert.Contains("'libmujoco-dev'", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_unexpected_exception_still_exits_1_with_its_trace_and_a_cancelled_command_says_nothing()
+    {
+        var crash = new StringWriter();
+        var cancelled = new StringWriter();
+
+        Assert.Equal(1, CommandLineApp.Report(new TypeInitializationException("X", new InvalidOperationException("boom")), crash));
+        Assert.Equal(1, CommandLineApp.Report(new OperationCanceledException(), cancelled));
+
+        Assert.StartsWith("Unhandled exception: System.TypeInitializationException", crash.ToString(), StringComparison.Ordinal);
+        Assert.Contains("boom", crash.ToString(), StringComparison.Ordinal);
+        Assert.Equal("", cancelled.ToString());
+    }
 }

@@ -7,7 +7,7 @@ public static class Program
 {
     public static int Main(string[] args)
     {
-        var root = new RootCommand("MEow trainer: learns a flow policy against sim workers and streams weights to robots");
+        var root = new RootCommand("MeowRobot trainer: learns MEow, S2AC or SAC policies against sim workers and streams weights to robots");
         root.Subcommands.Add(TrainerServiceHost.ServeCommand());
         root.Subcommands.Add(TrainerServiceHost.KeysCommand());
         PolicyQueryCommand.AddTo(root);

@@ -69,7 +69,7 @@ public static class NativeLibraries
 
 /// <summary>A native library the system needs is not installed; the message names the Debian package.</summary>
 public sealed class MissingNativeLibraryException(string name, string file, string debianPackage)
-    : DllNotFoundException($"{file} ({name}) could not be loaded: install the Debian package '{debianPackage}' (apt-get install {debianPackage}), or run ./meow test which installs it")
+    : DllNotFoundException($"{file} ({name}) could not be loaded: install the Debian package '{debianPackage}' (apt-get install {debianPackage}); ./meow installs what is missing when it starts a command")
 {
     public string LibraryName { get; } = name;
     public string DebianPackage { get; } = debianPackage;
