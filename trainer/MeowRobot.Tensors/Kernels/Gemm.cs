@@ -15,7 +15,7 @@ namespace MeowRobot.Tensors.Kernels;
 /// accumulators (and a seed matrix, when given, the first k block's); the tiles prefetch the rows of C they will write
 /// (usually out of cache); a tall A with a quarter or more rows of zeros has only the others multiplied, taken by index.
 /// n ≤ 4 (B not transposed) and n = 1 are dot products per row and column, k = 1 an outer product pass per row.
-/// Without AVX-512 a vectorised row-axpy loop is used.
+/// Without AVX-512 (AVX2, ARM) a 4-row × 2-vector register tile over B's rows (<see cref="Portable"/>).
 /// </summary>
 public static unsafe partial class Gemm
 {
@@ -586,25 +586,90 @@ public static unsafe partial class Gemm
 
     /// <summary>Without AVX-512: C row i += A[i, p] · B row p, vectorised by TensorPrimitives (B rows gathered when
     /// transposed). Correct everywhere, fast enough for development machines.</summary>
+    /// <summary>
+    /// Without AVX-512 (AVX2 hosts, ARM): C rows are started, then register tiles of 4 rows × 2 vectors (Vector&lt;float&gt;:
+    /// 8 lanes on AVX2, 4 on NEON) run the whole k over B's rows; a transposed B is packed once. Edges take 1 row and
+    /// 1 vector tiles, the last columns (fewer than a vector) plain dot products.
+    /// </summary>
     private static void Portable(in Job job)
     {
-        var n = job.N;
-        var row = job.TransB ? PackBuffer(n) : null;
-        for (var i = 0; i < job.M; i++)
+        int m = job.M, n = job.N, k = job.K, w = Vector<float>.Count;
+        for (var i = 0; i < m; i++) StartRow(in job, i);
+        var transposed = job.TransB ? PackBuffer(k * n) : null;
+        fixed (float* packed = transposed)
         {
-            StartRow(in job, i);
-            var ci = new Span<float>(job.C + (nint)i * job.Ldc, n);
-            for (var p = 0; p < job.K; p++)
+            var b = job.B;
+            nint ldb = job.Ldb;
+            if (packed != null)
             {
-                var aip = job.A[i * job.ARowStride + p * job.AKStride];
-                ReadOnlySpan<float> bp;
-                if (row is null) bp = new ReadOnlySpan<float>(job.B + (nint)p * job.Ldb, n);
-                else
-                {
-                    for (var j = 0; j < n; j++) row[j] = job.B[(nint)j * job.Ldb + p];
-                    bp = row.AsSpan(0, n);
-                }
-                TensorPrimitives.MultiplyAdd(bp, aip, ci, ci);
+                for (var j = 0; j < n; j++)
+                for (var p = 0; p < k; p++)
+                    packed[(nint)p * n + j] = b[(nint)j * ldb + p];
+                b = packed;
+                ldb = n;
+            }
+            var i0 = 0;
+            for (; i0 + 4 <= m; i0 += 4) PortableRows<FlagOn>(in job, i0, b, ldb, w);
+            for (; i0 < m; i0++) PortableRows<FlagOff>(in job, i0, b, ldb, w);
+        }
+    }
+
+    /// <typeparam name="TTall">4 rows from <paramref name="i0"/>, or 1.</typeparam>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PortableRows<TTall>(in Job job, int i0, float* b, nint ldb, int w)
+        where TTall : struct, ICompileTimeFlag
+    {
+        var tall = TTall.On;
+        int n = job.N, k = job.K, rows = tall ? 4 : 1;
+        nint rs = job.ARowStride, ks = job.AKStride, ldc = job.Ldc;
+        float* a0 = job.A + i0 * rs, a1 = a0 + rs, a2 = a1 + rs, a3 = a2 + rs;
+        float* c0 = job.C + i0 * ldc, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+        var j = 0;
+        for (; j + w <= n; j += 2 * w)
+        {
+            // Two vectors of columns where they fit, else one (the second's lanes are then neither read nor written).
+            var both = j + 2 * w <= n;
+            var s00 = Vector.Load(c0 + j);
+            var s01 = both ? Vector.Load(c0 + j + w) : default;
+            Vector<float> s10 = default, s11 = default, s20 = default, s21 = default, s30 = default, s31 = default;
+            if (tall)
+            {
+                s10 = Vector.Load(c1 + j); s20 = Vector.Load(c2 + j); s30 = Vector.Load(c3 + j);
+                if (both) { s11 = Vector.Load(c1 + j + w); s21 = Vector.Load(c2 + j + w); s31 = Vector.Load(c3 + j + w); }
+            }
+            for (var p = 0; p < k; p++)
+            {
+                var bp = b + p * ldb + j;
+                var b0 = Vector.Load(bp);
+                var b1 = both ? Vector.Load(bp + w) : default;
+                nint off = p * ks;
+                var x = new Vector<float>(a0[off]);
+                s00 = Vector.FusedMultiplyAdd(x, b0, s00); if (both) s01 = Vector.FusedMultiplyAdd(x, b1, s01);
+                if (!tall) continue;
+                x = new Vector<float>(a1[off]);
+                s10 = Vector.FusedMultiplyAdd(x, b0, s10); if (both) s11 = Vector.FusedMultiplyAdd(x, b1, s11);
+                x = new Vector<float>(a2[off]);
+                s20 = Vector.FusedMultiplyAdd(x, b0, s20); if (both) s21 = Vector.FusedMultiplyAdd(x, b1, s21);
+                x = new Vector<float>(a3[off]);
+                s30 = Vector.FusedMultiplyAdd(x, b0, s30); if (both) s31 = Vector.FusedMultiplyAdd(x, b1, s31);
+            }
+            s00.Store(c0 + j); if (both) s01.Store(c0 + j + w);
+            if (tall)
+            {
+                s10.Store(c1 + j); s20.Store(c2 + j); s30.Store(c3 + j);
+                if (both) { s11.Store(c1 + j + w); s21.Store(c2 + j + w); s31.Store(c3 + j + w); }
+            }
+            if (!both) j -= w; // one vector was done: the loop's step moves on by one
+        }
+        for (var r = 0; r < rows; r++)
+        {
+            var ar = job.A + (i0 + r) * rs;
+            var cr = job.C + (i0 + r) * ldc;
+            for (var jj = j; jj < n; jj++)
+            {
+                var sum = cr[jj];
+                for (var p = 0; p < k; p++) sum = MathF.FusedMultiplyAdd(ar[p * ks], b[p * ldb + jj], sum);
+                cr[jj] = sum;
             }
         }
     }
