@@ -31,6 +31,8 @@ internal static class Logistic
         var j = 0;
         if (Vector512.IsHardwareAccelerated)
             for (; j <= x.Length - 16; j += 16) Lanes512.Store(Of<Vector512<float>, Lanes512>(Lanes512.Load(x, j)), y, j);
+        else if (Vector256.IsHardwareAccelerated)
+            for (; j <= x.Length - 8; j += 8) Lanes256.Store(Of<Vector256<float>, Lanes256>(Lanes256.Load(x, j)), y, j);
         for (; j < x.Length; j++) y[j] = Of<float, Lanes1>(x[j]);
     }
 }
