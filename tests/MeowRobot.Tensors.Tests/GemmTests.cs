@@ -7,12 +7,15 @@ namespace MeowRobot.Tensors.Tests;
 
 public class GemmTests
 {
-    /// <summary>One product: sizes, orientations, extra stride beyond each operand's width, accumulate, row bias, cores.</summary>
+    /// <summary>One product: sizes, orientations, extra stride beyond each operand's width, accumulate, row bias, cores,
+    /// and whether it takes the path of hosts without AVX-512 (which every host can run).</summary>
     public sealed record Case(int M, int N, int K, bool TransA, bool TransB, bool Accumulate, bool Bias, int Threads,
-        int PadA = 0, int PadB = 0, int PadC = 0);
+        int PadA = 0, int PadB = 0, int PadC = 0, bool Portable = false);
 
-    [Fact]
-    public void The_fast_product_matches_the_triple_loop_for_random_shapes_and_transpositions()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_fast_product_matches_the_triple_loop_for_random_shapes_and_transpositions(bool portable)
     {
         var cases = from m in Gen.Choose(1, 70)
                     from n in Gen.Choose(1, 90)
@@ -21,7 +24,8 @@ public class GemmTests
                     from tb in Gen.Elements(false, true)
                     from acc in Gen.Elements(false, true)
                     from threads in Gen.Elements(1, 2)
-                    select new Case(m, n, k, ta, tb, acc, false, threads);
+                    from bias in Gen.Elements(false, true)
+                    select new Case(m, n, k, ta, tb, acc, bias, threads, Portable: portable);
         Prop.ForAll(Arb.From(cases), s => CompareWithReference(s)).Check(Config.QuickThrowOnFailure.WithMaxTest(150));
     }
 
@@ -34,7 +38,10 @@ public class GemmTests
     [InlineData(513, 256, 256, true, false, 2, 0.5)]
     [InlineData(130, 40, 20, false, true, 2, 1.0)]
     [InlineData(100, 33, 17, true, true, 1, 0.1)]
-    public void Rows_of_zeros_are_skipped_without_changing_any_value(int m, int n, int k, bool accumulate, bool bias, int threads, double zeroShare)
+    [InlineData(200, 64, 300, false, true, 1, 0.5, true)]
+    [InlineData(150, 45, 20, true, false, 1, 0.4, true)]
+    public void Rows_of_zeros_are_skipped_without_changing_any_value(int m, int n, int k, bool accumulate, bool bias, int threads, double zeroShare,
+        bool portable = false)
     {
         var rng = new Random(m + n + k);
         float[] Random(int count) => [.. Enumerable.Range(0, count).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
@@ -47,6 +54,7 @@ public class GemmTests
         var rowBias = bias ? Random(n) : [];
         var before = Gemm.Threads;
         Gemm.Threads = threads;
+        Gemm.PortableOnly = portable;
         try
         {
             var c = (float[])c0.Clone();
@@ -70,6 +78,7 @@ public class GemmTests
         finally
         {
             Gemm.Threads = before;
+            Gemm.PortableOnly = false;
         }
     }
 
@@ -198,8 +207,9 @@ public class GemmTests
         Gemm.Reference(m, n, k, a, lda, s.TransA, b.AsSpan(bOffset), ldb, s.TransB, expected, ldc, s.Accumulate, bias);
         var before = Gemm.Threads;
         Gemm.Threads = s.Threads;
+        Gemm.PortableOnly = s.Portable;
         try { Gemm.Multiply(m, n, k, a, lda, s.TransA, b.AsSpan(bOffset), ldb, s.TransB, c, ldc, s.Accumulate, bias); }
-        finally { Gemm.Threads = before; }
+        finally { Gemm.Threads = before; Gemm.PortableOnly = false; }
         // float32 accumulation of k products of magnitude <= 1: error well below 1e-6 * k. The gaps between rows
         // (ldc > n) must come back untouched: the reference leaves them as they were.
         for (var i = 0; i < c.Length; i++)

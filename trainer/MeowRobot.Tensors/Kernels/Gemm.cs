@@ -15,7 +15,7 @@ namespace MeowRobot.Tensors.Kernels;
 /// accumulators (and a seed matrix, when given, the first k block's); the tiles prefetch the rows of C they will write
 /// (usually out of cache); a tall A with a quarter or more rows of zeros has only the others multiplied, taken by index.
 /// n ≤ 4 (B not transposed) and n = 1 are dot products per row and column, k = 1 an outer product pass per row.
-/// Without AVX-512 (AVX2, ARM) a 4-row × 2-vector register tile over B's rows (<see cref="Portable"/>).
+/// Without AVX-512 (AVX2, ARM) 6-row × 2-vector register tiles over B packed in panels of two vectors (<see cref="Portable"/>).
 /// </summary>
 public static unsafe partial class Gemm
 {
@@ -77,11 +77,26 @@ public static unsafe partial class Gemm
             };
             if (k == 0)
                 for (var i = 0; i < m; i++) StartRow(in job, i);
-            else if (!Avx512F.IsSupported) Portable(in job);
-            else if (k == 1) Outer(in job);
-            else if (n <= FewColumns && !transA && (n == 1 || !transB)) RowDots(in job);
-            else if (transA || m < SparseMinRows || n < SparseMinColumns || !WithoutZeroRows(ref job)) Blocked(ref job);
+            else if (k == 1 && Wide) Outer(in job);
+            else if (n <= FewColumns && !transA && (n == 1 || !transB) && Wide) RowDots(in job);
+            else if (transA || m < SparseMinRows || n < SparseMinColumns || !WithoutZeroRows(ref job)) Dense(ref job);
         }
+    }
+
+    /// <summary>
+    /// Makes this thread's products take the path of hosts without AVX-512 (<see cref="Portable"/>), so that an AVX-512
+    /// host tests it too.
+    /// </summary>
+    [ThreadStatic] internal static bool PortableOnly;
+
+    /// <summary>Whether this thread's products run the AVX-512 kernels.</summary>
+    private static bool Wide => Avx512F.IsSupported && !PortableOnly;
+
+    /// <summary>The whole product (or its rows by index): the AVX-512 tiles, or the portable ones.</summary>
+    private static void Dense(ref Job job)
+    {
+        if (Wide) Blocked(ref job);
+        else Portable(in job);
     }
 
     /// <summary>
@@ -112,7 +127,7 @@ public static unsafe partial class Gemm
             var whole = job;
             job.M = kept;
             job.Rows = index;
-            Blocked(ref job);
+            Dense(ref job);
             job = whole;
         }
         return true;
@@ -128,6 +143,12 @@ public static unsafe partial class Gemm
             var any = Vector512<uint>.Zero;
             for (; i + 16 <= count; i += 16) any |= Vector512.Load(bits + i);
             if ((any & Vector512.Create(0x7FFF_FFFFu)) != Vector512<uint>.Zero) return false;
+        }
+        else
+        {
+            var any = Vector<uint>.Zero;
+            for (; i + Vector<uint>.Count <= count; i += Vector<uint>.Count) any |= Vector.Load(bits + i);
+            if ((any & new Vector<uint>(0x7FFF_FFFFu)) != Vector<uint>.Zero) return false;
         }
         for (; i < count; i++)
             if ((bits[i] & 0x7FFF_FFFFu) != 0) return false;
@@ -584,93 +605,143 @@ public static unsafe partial class Gemm
         }
     }
 
-    /// <summary>Without AVX-512: C row i += A[i, p] · B row p, vectorised by TensorPrimitives (B rows gathered when
-    /// transposed). Correct everywhere, fast enough for development machines.</summary>
     /// <summary>
-    /// Without AVX-512 (AVX2 hosts, ARM): C rows are started, then register tiles of 4 rows × 2 vectors (Vector&lt;float&gt;:
-    /// 8 lanes on AVX2, 4 on NEON) run the whole k over B's rows; a transposed B is packed once. Edges take 1 row and
-    /// 1 vector tiles, the last columns (fewer than a vector) plain dot products.
+    /// Without AVX-512 (AVX2 hosts, ARM): C rows are started (seed or C, plus the bias), then per block of
+    /// <see cref="Kc"/> k and per panel of two Vector&lt;float&gt; columns (16 on AVX2, 8 on NEON) op(B) is packed K-major
+    /// and zero-padded (contiguous, so it stays in L1 while every row tile streams past it; B's own rows a panel apart
+    /// fell into a few L1 sets), and 6-row tiles, then single rows, add the block's product into C. The last panel's
+    /// columns past n go through a scratch row, so narrow products (an input gradient over a few action columns) run as
+    /// vectors too. Rows taken by index (<see cref="Job.Rows"/>) are supported, for the zero-row skip.
     /// </summary>
     private static void Portable(in Job job)
     {
-        int m = job.M, n = job.N, k = job.K, w = Vector<float>.Count;
-        for (var i = 0; i < m; i++) StartRow(in job, i);
-        var transposed = job.TransB ? PackBuffer(k * n) : null;
-        fixed (float* packed = transposed)
-        {
-            var b = job.B;
-            nint ldb = job.Ldb;
-            if (packed != null)
+        int m = job.M, n = job.N, k = job.K, w = Vector<float>.Count, pw = 2 * w;
+        for (var i = 0; i < m; i++) StartRow(in job, (int)RowOf(in job, i));
+        var panels = (n + pw - 1) / pw;
+        var buffer = PackBuffer(Math.Min(k, Kc) * pw);
+        fixed (float* packed = buffer)
+            for (var k0 = 0; k0 < k; k0 += Kc)
             {
-                for (var j = 0; j < n; j++)
-                for (var p = 0; p < k; p++)
-                    packed[(nint)p * n + j] = b[(nint)j * ldb + p];
-                b = packed;
-                ldb = n;
+                var kc = Math.Min(Kc, k - k0);
+                for (var jp = 0; jp < panels; jp++)
+                {
+                    var j0 = jp * pw;
+                    var width = Math.Min(pw, n - j0);
+                    PackPanel(in job, k0, kc, j0, width, pw, packed);
+                    var i = 0;
+                    if (width == pw)
+                    {
+                        for (; i + 6 <= m; i += 6) PortableTile<FlagOn, FlagOn, FlagOff>(in job, i, kc, k0, j0, width, packed);
+                        for (; i < m; i++) PortableTile<FlagOff, FlagOn, FlagOff>(in job, i, kc, k0, j0, width, packed);
+                    }
+                    else if (width > w)
+                    {
+                        for (; i + 6 <= m; i += 6) PortableTile<FlagOn, FlagOn, FlagOn>(in job, i, kc, k0, j0, width, packed);
+                        for (; i < m; i++) PortableTile<FlagOff, FlagOn, FlagOn>(in job, i, kc, k0, j0, width, packed);
+                    }
+                    else
+                    {
+                        for (; i + 6 <= m; i += 6) PortableTile<FlagOn, FlagOff, FlagOn>(in job, i, kc, k0, j0, width, packed);
+                        for (; i < m; i++) PortableTile<FlagOff, FlagOff, FlagOn>(in job, i, kc, k0, j0, width, packed);
+                    }
+                }
             }
-            var i0 = 0;
-            for (; i0 + 4 <= m; i0 += 4) PortableRows<FlagOn>(in job, i0, b, ldb, w);
-            for (; i0 < m; i0++) PortableRows<FlagOff>(in job, i0, b, ldb, w);
-        }
     }
 
-    /// <typeparam name="TTall">4 rows from <paramref name="i0"/>, or 1.</typeparam>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PortableRows<TTall>(in Job job, int i0, float* b, nint ldb, int w)
-        where TTall : struct, ICompileTimeFlag
+    /// <summary>dst[p, j] = op(B)[k0 + p, j0 + j] for j &lt; width, zero for width ≤ j &lt; pw.</summary>
+    private static void PackPanel(in Job job, int k0, int kc, int j0, int width, int pw, float* dst)
     {
-        var tall = TTall.On;
-        int n = job.N, k = job.K, rows = tall ? 4 : 1;
+        nint ldb = job.Ldb;
+        if (width < pw)
+            new Span<float>(dst, kc * pw).Clear();
+        if (!job.TransB)
+            for (var p = 0; p < kc; p++)
+                new ReadOnlySpan<float>(job.B + (k0 + p) * ldb + j0, width).CopyTo(new Span<float>(dst + p * pw, width));
+        else
+            // B stored [n, k]: read each of its rows along k, write down the panel's column.
+            for (var j = 0; j < width; j++)
+            {
+                var src = job.B + (j0 + j) * ldb + k0;
+                for (var p = 0; p < kc; p++) dst[p * pw + j] = src[p];
+            }
+    }
+
+    /// <summary>
+    /// C rows i0.. (6, or 1) += A rows · the packed panel over one k block. Each row's values do not depend on the tile
+    /// it falls in (the same FMAs in the same order), so a product over some rows by index gives those rows bit for bit.
+    /// </summary>
+    /// <typeparam name="TTall">6 rows, or 1.</typeparam>
+    /// <typeparam name="TBoth">Both vectors of the panel, or the first (a last panel at most one vector wide).</typeparam>
+    /// <typeparam name="TEdge">The panel is narrower than its vectors: C is read and written through a scratch row.</typeparam>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit]
+    private static void PortableTile<TTall, TBoth, TEdge>(in Job job, int i0, int kc, int k0, int j0, int width, float* b)
+        where TTall : struct, ICompileTimeFlag
+        where TBoth : struct, ICompileTimeFlag
+        where TEdge : struct, ICompileTimeFlag
+    {
+        bool tall = TTall.On, both = TBoth.On, edge = TEdge.On;
+        int w = Vector<float>.Count, pw = 2 * w;
         nint rs = job.ARowStride, ks = job.AKStride, ldc = job.Ldc;
-        float* a0 = job.A + i0 * rs, a1 = a0 + rs, a2 = a1 + rs, a3 = a2 + rs;
-        float* c0 = job.C + i0 * ldc, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
-        var j = 0;
-        for (; j + w <= n; j += 2 * w)
+        var scratch = stackalloc float[edge ? 6 * pw : 1];
+        float* a0, a1 = null, a2 = null, a3 = null, a4 = null, a5 = null;
+        float* c0, c1 = null, c2 = null, c3 = null, c4 = null, c5 = null;
+        var aBase = job.A + k0 * ks;
+        a0 = aBase + RowOf(in job, i0) * rs;
+        c0 = Place(job.C + RowOf(in job, i0) * ldc + j0, 0);
+        if (tall)
         {
-            // Two vectors of columns where they fit, else one (the second's lanes are then neither read nor written).
-            var both = j + 2 * w <= n;
-            var s00 = Vector.Load(c0 + j);
-            var s01 = both ? Vector.Load(c0 + j + w) : default;
-            Vector<float> s10 = default, s11 = default, s20 = default, s21 = default, s30 = default, s31 = default;
-            if (tall)
-            {
-                s10 = Vector.Load(c1 + j); s20 = Vector.Load(c2 + j); s30 = Vector.Load(c3 + j);
-                if (both) { s11 = Vector.Load(c1 + j + w); s21 = Vector.Load(c2 + j + w); s31 = Vector.Load(c3 + j + w); }
-            }
-            for (var p = 0; p < k; p++)
-            {
-                var bp = b + p * ldb + j;
-                var b0 = Vector.Load(bp);
-                var b1 = both ? Vector.Load(bp + w) : default;
-                nint off = p * ks;
-                var x = new Vector<float>(a0[off]);
-                s00 = Vector.FusedMultiplyAdd(x, b0, s00); if (both) s01 = Vector.FusedMultiplyAdd(x, b1, s01);
-                if (!tall) continue;
-                x = new Vector<float>(a1[off]);
-                s10 = Vector.FusedMultiplyAdd(x, b0, s10); if (both) s11 = Vector.FusedMultiplyAdd(x, b1, s11);
-                x = new Vector<float>(a2[off]);
-                s20 = Vector.FusedMultiplyAdd(x, b0, s20); if (both) s21 = Vector.FusedMultiplyAdd(x, b1, s21);
-                x = new Vector<float>(a3[off]);
-                s30 = Vector.FusedMultiplyAdd(x, b0, s30); if (both) s31 = Vector.FusedMultiplyAdd(x, b1, s31);
-            }
-            s00.Store(c0 + j); if (both) s01.Store(c0 + j + w);
-            if (tall)
-            {
-                s10.Store(c1 + j); s20.Store(c2 + j); s30.Store(c3 + j);
-                if (both) { s11.Store(c1 + j + w); s21.Store(c2 + j + w); s31.Store(c3 + j + w); }
-            }
-            if (!both) j -= w; // one vector was done: the loop's step moves on by one
+            a1 = aBase + RowOf(in job, i0 + 1) * rs; c1 = Place(job.C + RowOf(in job, i0 + 1) * ldc + j0, 1);
+            a2 = aBase + RowOf(in job, i0 + 2) * rs; c2 = Place(job.C + RowOf(in job, i0 + 2) * ldc + j0, 2);
+            a3 = aBase + RowOf(in job, i0 + 3) * rs; c3 = Place(job.C + RowOf(in job, i0 + 3) * ldc + j0, 3);
+            a4 = aBase + RowOf(in job, i0 + 4) * rs; c4 = Place(job.C + RowOf(in job, i0 + 4) * ldc + j0, 4);
+            a5 = aBase + RowOf(in job, i0 + 5) * rs; c5 = Place(job.C + RowOf(in job, i0 + 5) * ldc + j0, 5);
         }
-        for (var r = 0; r < rows; r++)
+        Vector<float> s00 = Vector.Load(c0), s01 = both ? Vector.Load(c0 + w) : default;
+        Vector<float> s10 = default, s11 = default, s20 = default, s21 = default, s30 = default, s31 = default;
+        Vector<float> s40 = default, s41 = default, s50 = default, s51 = default;
+        if (tall)
         {
-            var ar = job.A + (i0 + r) * rs;
-            var cr = job.C + (i0 + r) * ldc;
-            for (var jj = j; jj < n; jj++)
-            {
-                var sum = cr[jj];
-                for (var p = 0; p < k; p++) sum = MathF.FusedMultiplyAdd(ar[p * ks], b[p * ldb + jj], sum);
-                cr[jj] = sum;
-            }
+            s10 = Vector.Load(c1); s20 = Vector.Load(c2); s30 = Vector.Load(c3); s40 = Vector.Load(c4); s50 = Vector.Load(c5);
+            if (both) { s11 = Vector.Load(c1 + w); s21 = Vector.Load(c2 + w); s31 = Vector.Load(c3 + w); s41 = Vector.Load(c4 + w); s51 = Vector.Load(c5 + w); }
+        }
+        for (nint p = 0, off = 0; p < kc; p++, off += ks)
+        {
+            var b0 = Vector.Load(b);
+            var b1 = both ? Vector.Load(b + w) : default;
+            b += pw;
+            var x = new Vector<float>(a0[off]);
+            s00 = Vector.FusedMultiplyAdd(x, b0, s00); if (both) s01 = Vector.FusedMultiplyAdd(x, b1, s01);
+            if (!tall) continue;
+            x = new Vector<float>(a1[off]);
+            s10 = Vector.FusedMultiplyAdd(x, b0, s10); if (both) s11 = Vector.FusedMultiplyAdd(x, b1, s11);
+            x = new Vector<float>(a2[off]);
+            s20 = Vector.FusedMultiplyAdd(x, b0, s20); if (both) s21 = Vector.FusedMultiplyAdd(x, b1, s21);
+            x = new Vector<float>(a3[off]);
+            s30 = Vector.FusedMultiplyAdd(x, b0, s30); if (both) s31 = Vector.FusedMultiplyAdd(x, b1, s31);
+            x = new Vector<float>(a4[off]);
+            s40 = Vector.FusedMultiplyAdd(x, b0, s40); if (both) s41 = Vector.FusedMultiplyAdd(x, b1, s41);
+            x = new Vector<float>(a5[off]);
+            s50 = Vector.FusedMultiplyAdd(x, b0, s50); if (both) s51 = Vector.FusedMultiplyAdd(x, b1, s51);
+        }
+        s00.Store(c0); if (both) s01.Store(c0 + w);
+        if (tall)
+        {
+            s10.Store(c1); s20.Store(c2); s30.Store(c3); s40.Store(c4); s50.Store(c5);
+            if (both) { s11.Store(c1 + w); s21.Store(c2 + w); s31.Store(c3 + w); s41.Store(c4 + w); s51.Store(c5 + w); }
+        }
+        if (!edge) return;
+        var rows = tall ? 6 : 1;
+        for (var r = 0; r < rows; r++)
+            new ReadOnlySpan<float>(scratch + r * pw, width).CopyTo(new Span<float>(job.C + RowOf(in job, i0 + r) * ldc + j0, width));
+
+        // C's row, or (an edge panel) its valid columns copied into the scratch row the tile then reads and writes.
+        float* Place(float* c, int r)
+        {
+            if (!edge) return c;
+            var s = scratch + r * pw;
+            new ReadOnlySpan<float>(c, width).CopyTo(new Span<float>(s, width));
+            return s;
         }
     }
 }
