@@ -10,7 +10,7 @@ namespace MeowRobot.Trainer;
 /// <summary>`trainer serve`: the trainer as a generic-host service (systemd unit meow-trainer.service).</summary>
 public static class TrainerServiceHost
 {
-    public static ServiceDefinition Service { get; } = new("trainer", "Run the trainer: MEow against the sim workers, publishing weights to robots")
+    public static ServiceDefinition Service { get; } = new("trainer", "Run the trainer: MEow, SAC or S2AC (Trainer:Algorithm) against the sim workers, publishing weights to robots")
     {
         // The checkpoint on SIGTERM (model, optimiser, replay buffer) needs time; the unit's TimeoutStopSec= is 120 s.
         ShutdownTimeout = TimeSpan.FromSeconds(90),

@@ -606,51 +606,65 @@ public static unsafe partial class Gemm
     }
 
     /// <summary>
-    /// Without AVX-512 (AVX2 hosts, ARM): C rows are started (seed or C, plus the bias), then per block of
-    /// <see cref="Kc"/> k and per panel of two Vector&lt;float&gt; columns (16 on AVX2, 8 on NEON) op(B) is packed K-major
-    /// and zero-padded (contiguous, so it stays in L1 while every row tile streams past it; B's own rows a panel apart
-    /// fell into a few L1 sets), and 6-row tiles, then single rows, add the block's product into C. The last panel's
-    /// columns past n go through a scratch row, so narrow products (an input gradient over a few action columns) run as
-    /// vectors too. Rows taken by index (<see cref="Job.Rows"/>) are supported, for the zero-row skip.
+    /// Without AVX-512 (AVX2 hosts, ARM): per block of <see cref="Kc"/> k and per panel of two Vector&lt;float&gt; columns
+    /// (16 on AVX2, 8 on NEON) op(B) is packed K-major and zero-padded (contiguous, so it stays in L1 while every row tile
+    /// streams past it; B's own rows a panel apart fell into a few L1 sets), and 6-row tiles, then single rows, add the
+    /// block's product into C. The first block's tiles start from the seed, C or zero, plus the bias, as the AVX-512 tiles
+    /// do (a pass of its own over C cost a k = 14 product a fifth of its time). The last panel's columns past n go
+    /// through a scratch row, so narrow products (an input gradient over a few action columns) run as vectors too. Rows
+    /// taken by index (<see cref="Job.Rows"/>) are supported, for the zero-row skip.
     /// </summary>
     private static void Portable(in Job job)
     {
         int m = job.M, n = job.N, k = job.K, w = Vector<float>.Count, pw = 2 * w;
-        for (var i = 0; i < m; i++) StartRow(in job, (int)RowOf(in job, i));
         var panels = (n + pw - 1) / pw;
-        var buffer = PackBuffer(Math.Min(k, Kc) * pw);
+        var kc = Math.Min(k, Kc);
+        var buffer = PackBuffer(kc * pw + pw);
         fixed (float* packed = buffer)
             for (var k0 = 0; k0 < k; k0 += Kc)
-            {
-                var kc = Math.Min(Kc, k - k0);
                 for (var jp = 0; jp < panels; jp++)
                 {
-                    var j0 = jp * pw;
-                    var width = Math.Min(pw, n - j0);
-                    PackPanel(in job, k0, kc, j0, width, pw, packed);
+                    var block = new PortableBlock
+                    {
+                        K0 = k0, KLen = Math.Min(Kc, k - k0), J0 = jp * pw, Width = Math.Min(pw, n - jp * pw), Panel = packed,
+                        Load = job.Accumulate || job.Seed != null || k0 > 0,
+                        Bias = job.RowBias != null && k0 == 0 ? packed + kc * pw : null,
+                    };
+                    PackPanel(in job, in block, pw);
                     var i = 0;
-                    if (width == pw)
+                    if (block.Width == pw)
                     {
-                        for (; i + 6 <= m; i += 6) PortableTile<FlagOn, FlagOn, FlagOff>(in job, i, kc, k0, j0, width, packed);
-                        for (; i < m; i++) PortableTile<FlagOff, FlagOn, FlagOff>(in job, i, kc, k0, j0, width, packed);
+                        for (; i + 6 <= m; i += 6) PortableTile<FlagOn, FlagOn, FlagOff>(in job, in block, i);
+                        for (; i < m; i++) PortableTile<FlagOff, FlagOn, FlagOff>(in job, in block, i);
                     }
-                    else if (width > w)
+                    else if (block.Width > w)
                     {
-                        for (; i + 6 <= m; i += 6) PortableTile<FlagOn, FlagOn, FlagOn>(in job, i, kc, k0, j0, width, packed);
-                        for (; i < m; i++) PortableTile<FlagOff, FlagOn, FlagOn>(in job, i, kc, k0, j0, width, packed);
+                        for (; i + 6 <= m; i += 6) PortableTile<FlagOn, FlagOn, FlagOn>(in job, in block, i);
+                        for (; i < m; i++) PortableTile<FlagOff, FlagOn, FlagOn>(in job, in block, i);
                     }
                     else
                     {
-                        for (; i + 6 <= m; i += 6) PortableTile<FlagOn, FlagOff, FlagOn>(in job, i, kc, k0, j0, width, packed);
-                        for (; i < m; i++) PortableTile<FlagOff, FlagOff, FlagOn>(in job, i, kc, k0, j0, width, packed);
+                        for (; i + 6 <= m; i += 6) PortableTile<FlagOn, FlagOff, FlagOn>(in job, in block, i);
+                        for (; i < m; i++) PortableTile<FlagOff, FlagOff, FlagOn>(in job, in block, i);
                     }
                 }
-            }
     }
 
-    /// <summary>dst[p, j] = op(B)[k0 + p, j0 + j] for j &lt; width, zero for width ≤ j &lt; pw.</summary>
-    private static void PackPanel(in Job job, int k0, int kc, int j0, int width, int pw, float* dst)
+    /// <summary>One k block of one panel: what the portable tiles read.</summary>
+    private struct PortableBlock
     {
+        public int K0, KLen, J0, Width;
+        public float* Panel; // op(B)[K0.., J0..], KLen rows of two vectors
+        public float* Bias; // the panel's bias, zero-padded; null after the first k block or without one
+        public bool Load; // the accumulators start from the seed (first block) or C, else from zero
+    }
+
+    /// <summary>Packs the block's op(B) rows into its panel (dst[p, j] = op(B)[K0 + p, J0 + j], zero past Width), and the
+    /// bias when it has one.</summary>
+    private static void PackPanel(in Job job, in PortableBlock block, int pw)
+    {
+        int k0 = block.K0, kc = block.KLen, j0 = block.J0, width = block.Width;
+        var dst = block.Panel;
         nint ldb = job.Ldb;
         if (width < pw)
             new Span<float>(dst, kc * pw).Clear();
@@ -664,48 +678,48 @@ public static unsafe partial class Gemm
                 var src = job.B + (j0 + j) * ldb + k0;
                 for (var p = 0; p < kc; p++) dst[p * pw + j] = src[p];
             }
+        if (block.Bias == null) return;
+        var bias = new Span<float>(block.Bias, pw);
+        bias.Clear();
+        new ReadOnlySpan<float>(job.RowBias + j0, width).CopyTo(bias);
     }
 
     /// <summary>
     /// C rows i0.. (6, or 1) += A rows · the packed panel over one k block. Each row's values do not depend on the tile
-    /// it falls in (the same FMAs in the same order), so a product over some rows by index gives those rows bit for bit.
+    /// it falls in (the same operations in the same order), so a product over some rows by index gives those rows bit
+    /// for bit.
     /// </summary>
     /// <typeparam name="TTall">6 rows, or 1.</typeparam>
     /// <typeparam name="TBoth">Both vectors of the panel, or the first (a last panel at most one vector wide).</typeparam>
     /// <typeparam name="TEdge">The panel is narrower than its vectors: C is read and written through a scratch row.</typeparam>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     [SkipLocalsInit]
-    private static void PortableTile<TTall, TBoth, TEdge>(in Job job, int i0, int kc, int k0, int j0, int width, float* b)
+    private static void PortableTile<TTall, TBoth, TEdge>(in Job job, in PortableBlock block, int i0)
         where TTall : struct, ICompileTimeFlag
         where TBoth : struct, ICompileTimeFlag
         where TEdge : struct, ICompileTimeFlag
     {
         bool tall = TTall.On, both = TBoth.On, edge = TEdge.On;
         int w = Vector<float>.Count, pw = 2 * w;
-        nint rs = job.ARowStride, ks = job.AKStride, ldc = job.Ldc;
+        nint rs = job.ARowStride, ks = job.AKStride;
         var scratch = stackalloc float[edge ? 6 * pw : 1];
-        float* a0, a1 = null, a2 = null, a3 = null, a4 = null, a5 = null;
-        float* c0, c1 = null, c2 = null, c3 = null, c4 = null, c5 = null;
-        var aBase = job.A + k0 * ks;
-        a0 = aBase + RowOf(in job, i0) * rs;
-        c0 = Place(job.C + RowOf(in job, i0) * ldc + j0, 0);
-        if (tall)
-        {
-            a1 = aBase + RowOf(in job, i0 + 1) * rs; c1 = Place(job.C + RowOf(in job, i0 + 1) * ldc + j0, 1);
-            a2 = aBase + RowOf(in job, i0 + 2) * rs; c2 = Place(job.C + RowOf(in job, i0 + 2) * ldc + j0, 2);
-            a3 = aBase + RowOf(in job, i0 + 3) * rs; c3 = Place(job.C + RowOf(in job, i0 + 3) * ldc + j0, 3);
-            a4 = aBase + RowOf(in job, i0 + 4) * rs; c4 = Place(job.C + RowOf(in job, i0 + 4) * ldc + j0, 4);
-            a5 = aBase + RowOf(in job, i0 + 5) * rs; c5 = Place(job.C + RowOf(in job, i0 + 5) * ldc + j0, 5);
-        }
-        Vector<float> s00 = Vector.Load(c0), s01 = both ? Vector.Load(c0 + w) : default;
+        var aBase = job.A + block.K0 * ks;
+        float* a0 = aBase + RowOf(in job, i0) * rs, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+        Begin<TBoth, TEdge>(in job, in block, i0, scratch, out var s00, out var s01);
         Vector<float> s10 = default, s11 = default, s20 = default, s21 = default, s30 = default, s31 = default;
         Vector<float> s40 = default, s41 = default, s50 = default, s51 = default;
         if (tall)
         {
-            s10 = Vector.Load(c1); s20 = Vector.Load(c2); s30 = Vector.Load(c3); s40 = Vector.Load(c4); s50 = Vector.Load(c5);
-            if (both) { s11 = Vector.Load(c1 + w); s21 = Vector.Load(c2 + w); s31 = Vector.Load(c3 + w); s41 = Vector.Load(c4 + w); s51 = Vector.Load(c5 + w); }
+            a1 = aBase + RowOf(in job, i0 + 1) * rs; a2 = aBase + RowOf(in job, i0 + 2) * rs; a3 = aBase + RowOf(in job, i0 + 3) * rs;
+            a4 = aBase + RowOf(in job, i0 + 4) * rs; a5 = aBase + RowOf(in job, i0 + 5) * rs;
+            Begin<TBoth, TEdge>(in job, in block, i0 + 1, scratch + pw, out s10, out s11);
+            Begin<TBoth, TEdge>(in job, in block, i0 + 2, scratch + 2 * pw, out s20, out s21);
+            Begin<TBoth, TEdge>(in job, in block, i0 + 3, scratch + 3 * pw, out s30, out s31);
+            Begin<TBoth, TEdge>(in job, in block, i0 + 4, scratch + 4 * pw, out s40, out s41);
+            Begin<TBoth, TEdge>(in job, in block, i0 + 5, scratch + 5 * pw, out s50, out s51);
         }
-        for (nint p = 0, off = 0; p < kc; p++, off += ks)
+        var b = block.Panel;
+        for (nint p = 0, off = 0; p < block.KLen; p++, off += ks)
         {
             var b0 = Vector.Load(b);
             var b1 = both ? Vector.Load(b + w) : default;
@@ -724,24 +738,47 @@ public static unsafe partial class Gemm
             x = new Vector<float>(a5[off]);
             s50 = Vector.FusedMultiplyAdd(x, b0, s50); if (both) s51 = Vector.FusedMultiplyAdd(x, b1, s51);
         }
-        s00.Store(c0); if (both) s01.Store(c0 + w);
-        if (tall)
-        {
-            s10.Store(c1); s20.Store(c2); s30.Store(c3); s40.Store(c4); s50.Store(c5);
-            if (both) { s11.Store(c1 + w); s21.Store(c2 + w); s31.Store(c3 + w); s41.Store(c4 + w); s51.Store(c5 + w); }
-        }
-        if (!edge) return;
-        var rows = tall ? 6 : 1;
-        for (var r = 0; r < rows; r++)
-            new ReadOnlySpan<float>(scratch + r * pw, width).CopyTo(new Span<float>(job.C + RowOf(in job, i0 + r) * ldc + j0, width));
+        End<TBoth, TEdge>(in job, in block, i0, scratch, s00, s01);
+        if (!tall) return;
+        End<TBoth, TEdge>(in job, in block, i0 + 1, scratch + pw, s10, s11);
+        End<TBoth, TEdge>(in job, in block, i0 + 2, scratch + 2 * pw, s20, s21);
+        End<TBoth, TEdge>(in job, in block, i0 + 3, scratch + 3 * pw, s30, s31);
+        End<TBoth, TEdge>(in job, in block, i0 + 4, scratch + 4 * pw, s40, s41);
+        End<TBoth, TEdge>(in job, in block, i0 + 5, scratch + 5 * pw, s50, s51);
+    }
 
-        // C's row, or (an edge panel) its valid columns copied into the scratch row the tile then reads and writes.
-        float* Place(float* c, int r)
+    /// <summary>A tile row's accumulators at the start of a block: the bias, plus the seed's row (first block) or C's when
+    /// the block loads (an edge panel's valid columns copied into the row's scratch first).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Begin<TBoth, TEdge>(in Job job, in PortableBlock block, int i, float* scratch, out Vector<float> lo, out Vector<float> hi)
+        where TBoth : struct, ICompileTimeFlag
+        where TEdge : struct, ICompileTimeFlag
+    {
+        var w = Vector<float>.Count;
+        lo = block.Bias == null ? Vector<float>.Zero : Vector.Load(block.Bias);
+        hi = block.Bias == null || !TBoth.On ? Vector<float>.Zero : Vector.Load(block.Bias + w);
+        if (!block.Load) return;
+        var from = (block.K0 == 0 && job.Seed != null ? job.Seed : job.C) + RowOf(in job, i) * job.Ldc + block.J0;
+        if (TEdge.On)
         {
-            if (!edge) return c;
-            var s = scratch + r * pw;
-            new ReadOnlySpan<float>(c, width).CopyTo(new Span<float>(s, width));
-            return s;
+            new ReadOnlySpan<float>(from, block.Width).CopyTo(new Span<float>(scratch, block.Width));
+            from = scratch;
         }
+        lo += Vector.Load(from);
+        if (TBoth.On) hi += Vector.Load(from + w);
+    }
+
+    /// <summary>Stores a tile row's accumulators into C's row (an edge panel's through the row's scratch).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void End<TBoth, TEdge>(in Job job, in PortableBlock block, int i, float* scratch, Vector<float> lo, Vector<float> hi)
+        where TBoth : struct, ICompileTimeFlag
+        where TEdge : struct, ICompileTimeFlag
+    {
+        var w = Vector<float>.Count;
+        var c = job.C + RowOf(in job, i) * job.Ldc + block.J0;
+        var to = TEdge.On ? scratch : c;
+        lo.Store(to);
+        if (TBoth.On) hi.Store(to + w);
+        if (TEdge.On) new ReadOnlySpan<float>(scratch, block.Width).CopyTo(new Span<float>(c, block.Width));
     }
 }

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 namespace MeowRobot.Trainer.Service;
 
 /// <summary>
-/// The body of <c>trainer serve</c>: MEow against the sim workers on a dedicated thread (not the thread pool: a
+/// The body of <c>trainer serve</c>: the learner (MEow, SAC or S2AC) against the sim workers on a dedicated thread (not the thread pool: a
 /// learner step is seconds of CPU at a time and the sim connection belongs to one thread), publishing policy bundles,
 /// checkpointing and writing metrics (<see cref="TrainingRun"/>). <see cref="StartAsync"/> returns once the workers
 /// answered, the run is resumed and the publisher is bound, so READY=1 means training. A stop (SIGTERM) ends
