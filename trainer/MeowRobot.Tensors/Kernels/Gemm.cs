@@ -705,18 +705,32 @@ public static unsafe partial class Gemm
         var scratch = stackalloc float[edge ? 6 * pw : 1];
         var aBase = job.A + block.K0 * ks;
         float* a0 = aBase + RowOf(in job, i0) * rs, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
-        Begin<TBoth, TEdge>(in job, in block, i0, scratch, out var s00, out var s01);
+        // An edge panel's rows start from their valid columns copied into the scratch rows.
+        if (edge && block.Load)
+            for (var r = 0; r < (tall ? 6 : 1); r++)
+                new ReadOnlySpan<float>(From(in job, in block, i0 + r), block.Width).CopyTo(new Span<float>(scratch + r * pw, block.Width));
+        // Accumulators are returned, not written through out parameters: an address-taken vector is not kept in a register.
+        var s00 = Start<TEdge>(in job, in block, i0, scratch, 0);
+        var s01 = both ? Start<TEdge>(in job, in block, i0, scratch, w) : default;
         Vector<float> s10 = default, s11 = default, s20 = default, s21 = default, s30 = default, s31 = default;
         Vector<float> s40 = default, s41 = default, s50 = default, s51 = default;
         if (tall)
         {
             a1 = aBase + RowOf(in job, i0 + 1) * rs; a2 = aBase + RowOf(in job, i0 + 2) * rs; a3 = aBase + RowOf(in job, i0 + 3) * rs;
             a4 = aBase + RowOf(in job, i0 + 4) * rs; a5 = aBase + RowOf(in job, i0 + 5) * rs;
-            Begin<TBoth, TEdge>(in job, in block, i0 + 1, scratch + pw, out s10, out s11);
-            Begin<TBoth, TEdge>(in job, in block, i0 + 2, scratch + 2 * pw, out s20, out s21);
-            Begin<TBoth, TEdge>(in job, in block, i0 + 3, scratch + 3 * pw, out s30, out s31);
-            Begin<TBoth, TEdge>(in job, in block, i0 + 4, scratch + 4 * pw, out s40, out s41);
-            Begin<TBoth, TEdge>(in job, in block, i0 + 5, scratch + 5 * pw, out s50, out s51);
+            s10 = Start<TEdge>(in job, in block, i0 + 1, scratch + pw, 0);
+            s20 = Start<TEdge>(in job, in block, i0 + 2, scratch + 2 * pw, 0);
+            s30 = Start<TEdge>(in job, in block, i0 + 3, scratch + 3 * pw, 0);
+            s40 = Start<TEdge>(in job, in block, i0 + 4, scratch + 4 * pw, 0);
+            s50 = Start<TEdge>(in job, in block, i0 + 5, scratch + 5 * pw, 0);
+            if (both)
+            {
+                s11 = Start<TEdge>(in job, in block, i0 + 1, scratch + pw, w);
+                s21 = Start<TEdge>(in job, in block, i0 + 2, scratch + 2 * pw, w);
+                s31 = Start<TEdge>(in job, in block, i0 + 3, scratch + 3 * pw, w);
+                s41 = Start<TEdge>(in job, in block, i0 + 4, scratch + 4 * pw, w);
+                s51 = Start<TEdge>(in job, in block, i0 + 5, scratch + 5 * pw, w);
+            }
         }
         var b = block.Panel;
         for (nint p = 0, off = 0; p < block.KLen; p++, off += ks)
@@ -739,46 +753,46 @@ public static unsafe partial class Gemm
             s50 = Vector.FusedMultiplyAdd(x, b0, s50); if (both) s51 = Vector.FusedMultiplyAdd(x, b1, s51);
         }
         End<TBoth, TEdge>(in job, in block, i0, scratch, s00, s01);
-        if (!tall) return;
-        End<TBoth, TEdge>(in job, in block, i0 + 1, scratch + pw, s10, s11);
-        End<TBoth, TEdge>(in job, in block, i0 + 2, scratch + 2 * pw, s20, s21);
-        End<TBoth, TEdge>(in job, in block, i0 + 3, scratch + 3 * pw, s30, s31);
-        End<TBoth, TEdge>(in job, in block, i0 + 4, scratch + 4 * pw, s40, s41);
-        End<TBoth, TEdge>(in job, in block, i0 + 5, scratch + 5 * pw, s50, s51);
+        if (tall)
+        {
+            End<TBoth, TEdge>(in job, in block, i0 + 1, scratch + pw, s10, s11);
+            End<TBoth, TEdge>(in job, in block, i0 + 2, scratch + 2 * pw, s20, s21);
+            End<TBoth, TEdge>(in job, in block, i0 + 3, scratch + 3 * pw, s30, s31);
+            End<TBoth, TEdge>(in job, in block, i0 + 4, scratch + 4 * pw, s40, s41);
+            End<TBoth, TEdge>(in job, in block, i0 + 5, scratch + 5 * pw, s50, s51);
+        }
+        // Copied out only once every accumulator is stored: a call while vectors are live (all are caller-saved) made
+        // the JIT keep the accumulators on the stack through the loop, 3-4x slower edge tiles.
+        if (edge)
+            for (var r = 0; r < (tall ? 6 : 1); r++)
+                new ReadOnlySpan<float>(scratch + r * pw, block.Width).CopyTo(new Span<float>(job.C + RowOf(in job, i0 + r) * job.Ldc + block.J0, block.Width));
     }
 
-    /// <summary>A tile row's accumulators at the start of a block: the bias, plus the seed's row (first block) or C's when
-    /// the block loads (an edge panel's valid columns copied into the row's scratch first).</summary>
+    /// <summary>Where row i's block starts: the seed's row in the first k block when there is one, else C's.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Begin<TBoth, TEdge>(in Job job, in PortableBlock block, int i, float* scratch, out Vector<float> lo, out Vector<float> hi)
-        where TBoth : struct, ICompileTimeFlag
+    private static float* From(in Job job, in PortableBlock block, int i) =>
+        (block.K0 == 0 && job.Seed != null ? job.Seed : job.C) + RowOf(in job, i) * job.Ldc + block.J0;
+
+    /// <summary>A tile row's accumulator for the vector at column <paramref name="offset"/> of the panel at the start of a
+    /// block: the bias, plus the row's start (<see cref="From"/>, or for an edge panel the scratch row it was copied into)
+    /// when the block loads.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<float> Start<TEdge>(in Job job, in PortableBlock block, int i, float* scratch, int offset)
         where TEdge : struct, ICompileTimeFlag
     {
-        var w = Vector<float>.Count;
-        lo = block.Bias == null ? Vector<float>.Zero : Vector.Load(block.Bias);
-        hi = block.Bias == null || !TBoth.On ? Vector<float>.Zero : Vector.Load(block.Bias + w);
-        if (!block.Load) return;
-        var from = (block.K0 == 0 && job.Seed != null ? job.Seed : job.C) + RowOf(in job, i) * job.Ldc + block.J0;
-        if (TEdge.On)
-        {
-            new ReadOnlySpan<float>(from, block.Width).CopyTo(new Span<float>(scratch, block.Width));
-            from = scratch;
-        }
-        lo += Vector.Load(from);
-        if (TBoth.On) hi += Vector.Load(from + w);
+        var v = block.Bias == null ? Vector<float>.Zero : Vector.Load(block.Bias + offset);
+        if (!block.Load) return v;
+        return v + Vector.Load((TEdge.On ? scratch : From(in job, in block, i)) + offset);
     }
 
-    /// <summary>Stores a tile row's accumulators into C's row (an edge panel's through the row's scratch).</summary>
+    /// <summary>Stores a tile row's accumulators into C's row, or an edge panel's into the row's scratch.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void End<TBoth, TEdge>(in Job job, in PortableBlock block, int i, float* scratch, Vector<float> lo, Vector<float> hi)
         where TBoth : struct, ICompileTimeFlag
         where TEdge : struct, ICompileTimeFlag
     {
-        var w = Vector<float>.Count;
-        var c = job.C + RowOf(in job, i) * job.Ldc + block.J0;
-        var to = TEdge.On ? scratch : c;
+        var to = TEdge.On ? scratch : job.C + RowOf(in job, i) * job.Ldc + block.J0;
         lo.Store(to);
-        if (TBoth.On) hi.Store(to + w);
-        if (TEdge.On) new ReadOnlySpan<float>(scratch, block.Width).CopyTo(new Span<float>(c, block.Width));
+        if (TBoth.On) hi.Store(to + Vector<float>.Count);
     }
 }
