@@ -616,7 +616,7 @@ public static unsafe partial class Gemm
     /// </summary>
     private static void Portable(in Job job)
     {
-        int m = job.M, n = job.N, k = job.K, w = Vector<float>.Count, pw = 2 * w;
+        int n = job.N, k = job.K, w = Vector<float>.Count, pw = 2 * w;
         var panels = (n + pw - 1) / pw;
         var kc = Math.Min(k, Kc);
         var buffer = PackBuffer(kc * pw + pw);
@@ -631,23 +631,20 @@ public static unsafe partial class Gemm
                         Bias = job.RowBias != null && k0 == 0 ? packed + kc * pw : null,
                     };
                     PackPanel(in job, in block, pw);
-                    var i = 0;
-                    if (block.Width == pw)
-                    {
-                        for (; i + 6 <= m; i += 6) PortableTile<FlagOn, FlagOn, FlagOff>(in job, in block, i);
-                        for (; i < m; i++) PortableTile<FlagOff, FlagOn, FlagOff>(in job, in block, i);
-                    }
-                    else if (block.Width > w)
-                    {
-                        for (; i + 6 <= m; i += 6) PortableTile<FlagOn, FlagOn, FlagOn>(in job, in block, i);
-                        for (; i < m; i++) PortableTile<FlagOff, FlagOn, FlagOn>(in job, in block, i);
-                    }
-                    else
-                    {
-                        for (; i + 6 <= m; i += 6) PortableTile<FlagOn, FlagOff, FlagOn>(in job, in block, i);
-                        for (; i < m; i++) PortableTile<FlagOff, FlagOff, FlagOn>(in job, in block, i);
-                    }
+                    if (block.Width == pw) PortableRows<FlagOn, FlagOff>(in job, in block);
+                    else if (block.Width > w) PortableRows<FlagOn, FlagOn>(in job, in block);
+                    else PortableRows<FlagOff, FlagOn>(in job, in block);
                 }
+    }
+
+    /// <summary>All rows of the product over one block: 6-row tiles, then single rows.</summary>
+    private static void PortableRows<TBoth, TEdge>(in Job job, in PortableBlock block)
+        where TBoth : struct, ICompileTimeFlag
+        where TEdge : struct, ICompileTimeFlag
+    {
+        var i = 0;
+        for (; i + 6 <= job.M; i += 6) PortableTile<FlagOn, TBoth, TEdge>(in job, in block, i);
+        for (; i < job.M; i++) PortableTile<FlagOff, TBoth, TEdge>(in job, in block, i);
     }
 
     /// <summary>One k block of one panel: what the portable tiles read.</summary>
