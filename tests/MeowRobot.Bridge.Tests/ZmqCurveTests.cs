@@ -113,6 +113,12 @@ public sealed class ZmqCurveTests : IDisposable
         File.WriteAllText(bad, "# a comment\nnot-a-key\n");
         Assert.Throws<ZmqKeyFileException>(() => ZmqCurveKeyPair.LoadPublicKey(bad));
         Assert.Throws<ZmqKeyFileException>(() => ZmqCurveKeyPair.LoadPublicKey(Path.Combine(_dir, "missing.public")));
+        // Paths come from configuration: empty, blank or NUL-bearing ones are key file errors, not ArgumentExceptions.
+        foreach (var unusable in new[] { "", "  ", "keys/a\0b.public" })
+        {
+            Assert.Throws<ZmqKeyFileException>(() => ZmqCurveKeyPair.LoadPublicKey(unusable));
+            Assert.Throws<ZmqKeyFileException>(() => ZmqCurveKeyPair.Load(unusable));
+        }
     }
 
     private (ZmqSocket Server, string Endpoint) CurveServer(ZmqCurveKeyPair keys)

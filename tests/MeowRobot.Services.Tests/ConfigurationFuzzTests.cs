@@ -28,7 +28,7 @@ public sealed class ConfigurationFuzzTests(ITestOutputHelper output) : IDisposab
     private static readonly string[] Segments =
     [
         "Loop", "RateHz", "CpuAffinity", "RealtimePriority", "Envelope", "ActionLow", "StateBounds", "Index", "Min", "SafeAction",
-        "WeightStream", "Endpoint", "TrainerPublicKeyFile", "Robot", "PolicyPath", "MaxTickAge", "Modes", "ArmOnStart",
+        "WeightStream", "Endpoint", "TrainerPublicKeyFile", "SecretKeyFile", "SimRobot", "ServerKeyFile", "Robot", "PolicyPath", "MaxTickAge", "Modes", "ArmOnStart",
         "Task", "Envs", "Bind", "Seed", "Model", "Params", "mass", "0", "1", "7", "rateHz", "Typo", "",
     ];
 
@@ -70,6 +70,36 @@ public sealed class ConfigurationFuzzTests(ITestOutputHelper output) : IDisposab
     [Fact]
     public void Sim_configurations_bind_and_validate_without_throwing() =>
         Check.One(Quick, Prop.ForAll(Configurations("Sim").ToArbitrary(), v => RefusesOrAccepts<SimOptions>("Sim", v)));
+
+    /// <summary>Every file-path key of the three services, set to a path no file can have: refused naming that key.</summary>
+    [Theory]
+    [InlineData("Controller", "PolicyPath"), InlineData("Controller", "WeightStream:TrainerPublicKeyFile"),
+     InlineData("Controller", "WeightStream:SecretKeyFile"), InlineData("Controller", "SimRobot:ServerKeyFile"),
+     InlineData("Controller", "SimRobot:SecretKeyFile"), InlineData("Sim", "Model"), InlineData("Sim", "SecretKeyFile"),
+     InlineData("Trainer", "SecretKeyFile"), InlineData("Trainer", "SimServerKeyFile"), InlineData("Trainer", "EvalModel"),
+     InlineData("Trainer", "ActuatorConfig")]
+    public void Unusable_file_paths_are_refused_naming_their_key(string section, string key)
+    {
+        foreach (var path in new[] { "", "   ", "a\0b" })
+        {
+            var values = new Dictionary<string, string?> { [$"{section}:{key}"] = path };
+            var configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+            var failures = section switch
+            {
+                "Controller" => Failures<ControllerOptions>(section, configuration),
+                "Sim" => Failures<SimOptions>(section, configuration),
+                _ => Failures<MeowRobot.Trainer.TrainerOptions>(section, configuration),
+            };
+            Assert.Contains(failures, f => f.StartsWith($"{section}:{key}", StringComparison.Ordinal));
+        }
+    }
+
+    private static IEnumerable<string> Failures<TOptions>(string section, IConfiguration configuration) where TOptions : class, new()
+    {
+        var options = new TOptions();
+        var problems = OptionsBinding.Bind(configuration, section, options);
+        return new AnnotatedOptionsValidator<TOptions>(section, configuration, () => problems).Validate(Options.DefaultName, options).Failures ?? [];
+    }
 
     /// <summary>Site files as operators write them (docs/operations.md), for the controller and a sim worker.</summary>
     private byte[][] SiteSeeds()

@@ -68,6 +68,7 @@ public sealed class ZmqCurveKeyPair
     /// <exception cref="ZmqKeyFileException">unreadable, malformed, too open, or not matching</exception>
     public static ZmqCurveKeyPair Load(string secretKeyFile, string? publicKeyFile = null)
     {
+        RequireUsablePath(secretKeyFile);
         if (!OperatingSystem.IsWindows())
         {
             UnixFileMode mode;
@@ -107,8 +108,17 @@ public sealed class ZmqCurveKeyPair
         stream.Write(Encoding.ASCII.GetBytes($"# MeowRobot CURVE secret key (Z85): keep private\n{Z85.Encode(_secretKey)}\n"));
     }
 
+    // Configuration hands us any string: an empty one or one with a NUL would escape as ArgumentException.
+    private static void RequireUsablePath(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (path.Trim().Length == 0) throw new ZmqKeyFileException(path, "the key file path is empty");
+        if (path.Contains('\0')) throw new ZmqKeyFileException(path, "the key file path contains a NUL character");
+    }
+
     private static byte[] ReadKey(string path)
     {
+        RequireUsablePath(path);
         string[] lines;
         try { lines = File.ReadAllLines(path); }
         catch (IOException e) { throw new ZmqKeyFileException(path, e.Message, e); }
@@ -130,7 +140,7 @@ public sealed class ZmqCurveKeyPair
 public sealed class ZmqKeyFileException : IOException
 {
     public ZmqKeyFileException(string path, string reason, Exception? inner = null)
-        : base($"{path}: {reason}", inner)
+        : base($"{(path.Length == 0 ? "\"\"" : path)}: {reason}", inner)
     {
         Path = path;
     }
