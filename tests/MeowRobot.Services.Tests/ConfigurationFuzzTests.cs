@@ -57,10 +57,16 @@ public sealed class ConfigurationFuzzTests(ITestOutputHelper output) : IDisposab
         {
             return true;   // a key that is both a value and a section: the configuration library's own refusal
         }
+        var result = BindAndValidate<TOptions>(section, configuration);
+        return result.Succeeded || (result.Failures ?? []).All(f => f.StartsWith(section + ":", StringComparison.Ordinal));
+    }
+
+    /// <summary>What a service does with its section before anything opens: bind it, then validate it.</summary>
+    private static ValidateOptionsResult BindAndValidate<TOptions>(string section, IConfiguration configuration) where TOptions : class, new()
+    {
         var options = new TOptions();
         var problems = OptionsBinding.Bind(configuration, section, options);
-        var result = new AnnotatedOptionsValidator<TOptions>(section, configuration, () => problems).Validate(Options.DefaultName, options);
-        return result.Succeeded || (result.Failures ?? []).All(f => f.StartsWith(section + ":", StringComparison.Ordinal));
+        return new AnnotatedOptionsValidator<TOptions>(section, configuration, () => problems).Validate(Options.DefaultName, options);
     }
 
     [Fact]
@@ -84,21 +90,14 @@ public sealed class ConfigurationFuzzTests(ITestOutputHelper output) : IDisposab
         {
             var values = new Dictionary<string, string?> { [$"{section}:{key}"] = path };
             var configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
-            var failures = section switch
+            var result = section switch
             {
-                "Controller" => Failures<ControllerOptions>(section, configuration),
-                "Sim" => Failures<SimOptions>(section, configuration),
-                _ => Failures<MeowRobot.Trainer.TrainerOptions>(section, configuration),
+                "Controller" => BindAndValidate<ControllerOptions>(section, configuration),
+                "Sim" => BindAndValidate<SimOptions>(section, configuration),
+                _ => BindAndValidate<MeowRobot.Trainer.TrainerOptions>(section, configuration),
             };
-            Assert.Contains(failures, f => f.StartsWith($"{section}:{key}", StringComparison.Ordinal));
+            Assert.Contains(result.Failures ?? [], f => f.StartsWith($"{section}:{key}", StringComparison.Ordinal));
         }
-    }
-
-    private static IEnumerable<string> Failures<TOptions>(string section, IConfiguration configuration) where TOptions : class, new()
-    {
-        var options = new TOptions();
-        var problems = OptionsBinding.Bind(configuration, section, options);
-        return new AnnotatedOptionsValidator<TOptions>(section, configuration, () => problems).Validate(Options.DefaultName, options).Failures ?? [];
     }
 
     /// <summary>Site files as operators write them (docs/operations.md), for the controller and a sim worker.</summary>
@@ -135,9 +134,7 @@ public sealed class ConfigurationFuzzTests(ITestOutputHelper output) : IDisposab
     private static bool Validates<TOptions>(string section, IConfiguration configuration) where TOptions : class, new()
     {
         if (!configuration.GetSection(section).Exists()) return true;
-        var options = new TOptions();
-        var problems = OptionsBinding.Bind(configuration, section, options);
-        var result = new AnnotatedOptionsValidator<TOptions>(section, configuration, () => problems).Validate(Options.DefaultName, options);
+        var result = BindAndValidate<TOptions>(section, configuration);
         Assert.True(result.Succeeded || (result.Failures ?? []).All(f => f.StartsWith(section + ":", StringComparison.Ordinal)));
         return result.Succeeded;
     }
